@@ -1,0 +1,111 @@
+"""Typed schemas of the fixed config sections (data, optim, device, train, eval, model); each field documents itself."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+
+def setting(default: Any, help: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None,
+            maximum: float | None = None, kind: str = "") -> Any:
+    """A dataclass field carrying its user documentation and the allowed values (read by validation and the composer)."""
+    meta = {"help": help, "choices": choices, "min": minimum, "max": maximum, "kind": kind}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from."""
+
+    root: str = setting("", "Data set folder (gmberton layout: train/ plus one folder per test set); ~ and $VARS expand.",
+                        kind="path")
+    train_dir: str = setting("train", "Training images folder, relative to data.root.")
+    synthetic: bool = setting(False, "Make the embedded synthetic VPR city at data.root on first use.")
+    synthetic_seed: int = setting(0, "Seed of the synthetic city (same seed, same images).", minimum=0)
+    synthetic_places: int = setting(1520, "Training places in the synthetic city.", minimum=8)
+    place_cell_m: float = setting(0.0, "Group training images into places by UTM cells of this size (0: identical coordinates).",
+                                  minimum=0.0)
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and its per-group learning-rate multipliers."""
+
+    name: str = setting("adamw", "Optimizer.", choices=("adamw", "sgd"))
+    lr: float = setting(1e-3, "Base learning rate (the head's group).", minimum=0.0)
+    weight_decay: float = setting(1e-4, "Decoupled weight decay (AdamW) or L2 (SGD).", minimum=0.0)
+    momentum: float = setting(0.9, "SGD momentum; AdamW beta1.", minimum=0.0, maximum=1.0)
+    backbone_lr_mult: float = setting(1.0, "Backbone LR = lr × this.", minimum=0.0)
+    loss_lr_mult: float = setting(1.0, "LR multiplier of the loss's own weights (CosFace/ArcFace class centres).", minimum=0.0)
+
+
+@dataclass
+class DeviceConfig:
+    """Where and how the model runs."""
+
+    name: str = setting("auto", "Device: cpu, cuda, or auto (cuda when available).", choices=("cpu", "cuda", "auto"))
+    amp: str = setting("off", "Mixed precision on CUDA (ignored on CPU, where it is slower).", choices=("off", "bf16", "fp16"))
+    threads: int = setting(0, "CPU threads for torch (0: all cores).", minimum=0)
+    channels_last: bool = setting(False, "Use the channels_last memory format (faster convolutions).")
+
+
+@dataclass
+class TrainConfig:
+    """The training loop."""
+
+    max_steps: int = setting(1000, "Optimizer steps (0: evaluate only).", minimum=0)
+    places_per_batch: int = setting(32, "VPR: places in each batch.", minimum=1)
+    images_per_place: int = setting(4, "VPR: images of each place in a batch.", minimum=1)
+    batch_size: int = setting(0, "Images per step (0: places_per_batch × images_per_place for VPR).", minimum=0)
+    eval_every: int = setting(0, "Evaluate every N steps (0: only at the start and the end).", minimum=0)
+    eval_at_start: bool = setting(True, "Evaluate before the first step (the step-0 baseline).")
+    log_every: int = setting(10, "Log scalars every N steps (each log is a CPU-GPU sync point).", minimum=1)
+    checkpoint_every: int = setting(0, "Save checkpoints/last.pt every N steps (0: at evaluations and the end).", minimum=0)
+    grad_clip: float = setting(0.0, "Clip the gradient norm to this (0: no clipping; the norm is logged either way).",
+                               minimum=0.0)
+    seed: int = setting(0, "Seed of every random generator (data order, init, augmentation).", minimum=0)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation: test sets and metrics."""
+
+    test_sets: list = setting([], "Test sets: [{name, path}], path relative to data.root; each holds database/ and queries/.",
+                              kind="test_sets")
+    positive_radius_m: float = setting(25.0, "A database image within this UTM distance of a query is a positive.",
+                                       minimum=0.0)
+    recall_at: list = setting([1, 5, 10, 20], "Recall@N values to report.", kind="int_list")
+    batch_size: int = setting(128, "Images per forward pass during evaluation.", minimum=1)
+    image_size: Any = setting(None, "Evaluation resolution [H, W] (null: model.image_size).", kind="size")
+
+
+@dataclass
+class ModelConfig:
+    """Model-level settings (the backbone, aggregator and head are preset sections of their own)."""
+
+    descriptor_dim: int = setting(256, "Output descriptor size of the projector head.", minimum=1)
+    image_size: Any = setting([224, 224], "Training resolution [H, W] (an int means square).", kind="size")
+
+
+TYPED_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "optim": OptimConfig,
+    "device": DeviceConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+}
+
+
+def defaults_of(schema: type) -> dict[str, Any]:
+    """The schema's default values as a plain dict."""
+    out = {}
+    for f in fields(schema):
+        out[f.name] = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+    return out
+
+
+def field_help(schema: type) -> dict[str, str]:
+    """Field name -> its one-line help (what the composer shows)."""
+    return {f.name: f.metadata.get("help", "") for f in fields(schema)}

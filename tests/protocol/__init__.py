@@ -1,0 +1,1 @@
+"""Tests of the torch-free run-directory protocol (engine/protocol)."""
