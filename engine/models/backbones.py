@@ -1,0 +1,179 @@
+"""Backbone registry and the one timm wrapper: images B×3×H×W -> features B×C×h×w (out_channels, stride)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+from engine.errors import ConfigError, UserError, did_you_mean
+from engine.models.weights import LoadReport, load_weights_file
+from engine.registry import Registry
+
+BACKBONES = Registry("backbone", "model.backbone.name")
+_KEY = "model.backbone"
+# Keys the config resolver keeps for display; they are not factory parameters.
+_BOOKKEEPING = ("preset", "description")
+
+
+class TimmBackbone(nn.Module):
+    """A timm model cut before its pooling and classifier, via `features_only` (last stage only).
+
+    Channels and stride are read from timm's `feature_info`, so anything downstream sizes itself.
+    Models with a fixed input size (ViTs, Swin) are built for `image_size`; timm resamples their
+    position embeddings when it loads weights trained at another size.
+
+    Attributes:
+        out_channels: Channels C of the output feature map.
+        stride: Input pixels per feature-map cell (H / h).
+        load_report: What matched when `pretrained` was a local file, else None.
+    """
+
+    def __init__(self, name: str, pretrained: bool | str | None = False, channels_last: bool = False, *,
+                 image_size: tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.timm_name = name
+        self.load_report: LoadReport | None = None
+        size = _size_kwargs(name, image_size)
+        if isinstance(pretrained, str):
+            self.body, self.load_report = _timm_features_from_file(name, pretrained, size)
+        else:
+            self.body = _timm_features(name, bool(pretrained), **size)
+        self.out_channels = int(self.body.feature_info.channels()[-1])
+        self.stride = int(self.body.feature_info.reduction()[-1])
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """B×3×H×W images -> B×C×h×w features of the last stage."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.body(x)[-1]
+
+
+def _size_kwargs(name: str, image_size: tuple[int, int] | None) -> dict[str, Any]:
+    """`{"img_size": (H, W)}` for models whose input size is fixed at construction, else nothing."""
+    cfg = timm.models.get_pretrained_cfg(name)
+    return {"img_size": tuple(image_size)} if image_size and cfg and cfg.fixed_input_size else {}
+
+
+def _timm_features(name: str, download: bool, state_dict: dict[str, torch.Tensor] | None = None,
+                   **kwargs: Any) -> nn.Module:
+    """timm.create_model(features_only) for the last stage, with weights from the hub or `state_dict`.
+
+    timm's failures become one-line user errors instead of tracebacks.
+    """
+    if state_dict is not None:
+        kwargs["pretrained_cfg_overlay"] = dict(state_dict=state_dict)
+    try:
+        return timm.create_model(name, pretrained=download or state_dict is not None, features_only=True,
+                                 out_indices=(-1,), **kwargs)
+    except Exception as exc:  # hub/network/"no weights"/"no feature support" errors come in many types
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        if download:
+            raise UserError(f"could not download pretrained weights for {name}: {reason}; "
+                            f"set {_KEY}.pretrained to a local file or false") from None
+        message = f"timm could not build {name} as a feature extractor: {reason}"
+        raise ConfigError(f"{_KEY}.name", message) from None
+
+
+def _timm_features_from_file(name: str, path: str, size: dict[str, Any]) -> tuple[nn.Module, LoadReport]:
+    """Load a local file into the full timm model at its default size, then let timm cut it to features.
+
+    The full model is the target because checkpoints use its names; features_only wrappers rename
+    modules for some families (convnext `stages_0`, ViT `model.`), so loading there would miss keys.
+    Its default input size is the checkpoint's, and timm's own loader then adapts it to `size`.
+    """
+    full = timm.create_model(name, pretrained=False)
+    classifier = full.pretrained_cfg.get("classifier") or ()
+    ignore = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+    report = load_weights_file(full, path, ignore_missing=tuple(f"{c}." for c in ignore))
+    # timm reports the dropped head as "unexpected keys"; our own report already said what matters.
+    with _quiet("timm.models._builder"):
+        body = _timm_features(name, False, state_dict=full.state_dict(), **size)
+    return body, report
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Raise a logger's level to ERROR for the duration of the block."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+@BACKBONES.register("resnet18")
+def resnet18(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """ResNet-18 (timm): 512 channels at stride 32, 11.2M params."""
+    return TimmBackbone("resnet18", pretrained, channels_last)
+
+
+@BACKBONES.register("resnet50")
+def resnet50(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """ResNet-50 (timm): 2048 channels at stride 32, 23.5M params."""
+    return TimmBackbone("resnet50", pretrained, channels_last)
+
+
+@BACKBONES.register("mobilenetv3_small")
+def mobilenetv3_small(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """MobileNetV3-Small 1.0 (timm mobilenetv3_small_100): 576 channels at stride 32, 0.9M params."""
+    return TimmBackbone("mobilenetv3_small_100", pretrained, channels_last)
+
+
+@BACKBONES.register("mobilenetv3_large")
+def mobilenetv3_large(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """MobileNetV3-Large 1.0 (timm mobilenetv3_large_100): 960 channels at stride 32, 3.0M params."""
+    return TimmBackbone("mobilenetv3_large_100", pretrained, channels_last)
+
+
+def build_backbone(section: dict[str, Any], image_size: tuple[int, int] | None = None) -> nn.Module:
+    """Build the backbone a resolved `model.backbone` section describes.
+
+    Args:
+        section: `{"name": ..., "pretrained": false | true | "path", "channels_last": bool, **params}`;
+            `name` is a registry entry or any timm model name (built with `TimmBackbone`).
+        image_size: (H, W) from `model.image_size`, for timm models with a fixed input size.
+
+    Returns:
+        A module with `out_channels` and `stride`, mapping B×3×H×W -> B×C×h×w.
+
+    Raises:
+        ConfigError: for a name that is neither registered nor known to timm.
+    """
+    params = {k: v for k, v in section.items() if k not in _BOOKKEEPING}
+    name = str(params.pop("name"))
+    if "pretrained" in params:
+        params["pretrained"] = _pretrained_value(params["pretrained"])
+    if name in BACKBONES:
+        return BACKBONES.build(name, **params)
+    if timm.is_model(name):
+        return TimmBackbone(name, **params, image_size=image_size)
+    raise ConfigError(f"{_KEY}.name", _unknown_message(name))
+
+
+def _pretrained_value(value: Any) -> bool | str:
+    """false/null -> False, true -> True (download), anything else -> a local file path."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    return str(value)
+
+
+def _unknown_message(name: str) -> str:
+    """'unknown backbone ...' listing registry names; the suggestion also searches timm's catalogue."""
+    registered = BACKBONES.names()
+    hint = did_you_mean(name, registered) or did_you_mean(name, timm.list_models())
+    return f"unknown backbone '{name}'{hint}; allowed: {', '.join(registered)} or any timm model name"

@@ -1,0 +1,100 @@
+"""Head registry: global descriptor B×in -> B×out projection before L2 normalisation (none, linear, MLP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.errors import ConfigError
+from engine.registry import Registry
+
+HEADS = Registry("head", "model.head.name")
+_KEY = "model.head"
+# Keys the config resolver keeps for display; they are not factory parameters.
+_BOOKKEEPING = ("preset", "description")
+
+
+class Identity(nn.Module):
+    """No projection: the aggregator's descriptor is the final one.
+
+    Attributes:
+        out_dim: Equal to the input size.
+    """
+
+    def __init__(self, in_dim: int) -> None:
+        super().__init__()
+        self.out_dim = in_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """B×in -> B×in, unchanged."""
+        return x
+
+
+class Projection(nn.Module):
+    """A linear layer or a two-layer MLP to `out_dim`.
+
+    Attributes:
+        out_dim: Descriptor size after the projection.
+    """
+
+    def __init__(self, layers: nn.Sequential, out_dim: int) -> None:
+        super().__init__()
+        self.layers = layers
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """B×in -> B×out_dim."""
+        return self.layers(x)
+
+
+@HEADS.register("none")
+def none(in_dim: int, descriptor_dim: int) -> nn.Module:
+    """No projection; descriptor size = aggregator output (model.descriptor_dim is ignored)."""
+    return Identity(in_dim)
+
+
+@HEADS.register("linear")
+def linear(in_dim: int, descriptor_dim: int) -> nn.Module:
+    """One fully connected layer to model.descriptor_dim (CosPlace-style)."""
+    _check_dim(descriptor_dim)
+    return Projection(nn.Sequential(nn.Linear(in_dim, descriptor_dim)), descriptor_dim)
+
+
+@HEADS.register("mlp")
+def mlp(in_dim: int, descriptor_dim: int, hidden_dim: int = 0, dropout: float = 0.0) -> nn.Module:
+    """Linear -> ReLU -> dropout -> linear to model.descriptor_dim (hidden_dim 0 = input size)."""
+    _check_dim(descriptor_dim)
+    if hidden_dim < 0:
+        raise ConfigError(f"{_KEY}.hidden_dim", f"must be >= 0 (0 = input size), got {hidden_dim}")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"{_KEY}.dropout", f"must be in [0, 1), got {dropout}")
+    hidden = hidden_dim or in_dim
+    layers = nn.Sequential(
+        nn.Linear(in_dim, hidden),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, descriptor_dim),
+    )
+    return Projection(layers, descriptor_dim)
+
+
+def _check_dim(descriptor_dim: int) -> None:
+    if descriptor_dim < 1:
+        raise ConfigError("model.descriptor_dim", f"must be a positive integer, got {descriptor_dim}")
+
+
+def build_head(section: dict[str, Any], in_dim: int, descriptor_dim: int) -> nn.Module:
+    """Build the head a resolved `model.head` section describes.
+
+    Args:
+        section: `{"name": ..., **params}`.
+        in_dim: Size of the aggregator's descriptor.
+        descriptor_dim: The requested final size (`model.descriptor_dim`); `none` ignores it.
+
+    Returns:
+        A module with `out_dim`, mapping B×in_dim -> B×out_dim.
+    """
+    params = {k: v for k, v in section.items() if k not in _BOOKKEEPING}
+    return HEADS.build(str(params.pop("name")), in_dim, descriptor_dim, **params)
