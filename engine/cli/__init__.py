@@ -1,0 +1,1 @@
+"""The `labconsole` command line: console, headless runs, listing, comparison, control, data."""

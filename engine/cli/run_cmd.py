@@ -1,0 +1,59 @@
+"""`labconsole run CONFIG`: launch the engine, follow its events with a progress bar, print the Recall table."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from engine.cli.common import RUNS_DIR_PARENT, runs_dir_of
+from engine.cli.follow import follow_run
+from engine.launch import prepare_run, start_worker
+
+
+def add_parsers(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser("run", parents=[RUNS_DIR_PARENT], help="train a run headless; prints the run id",
+                              description="Train a run (headless). CONFIG is a YAML file or a run preset name.")
+    parser.add_argument("config", metavar="CONFIG")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. optim.lr=1e-4")
+    parser.add_argument("--name", help="run name (default: the config's name)")
+    parser.add_argument("--detach", action="store_true", help="start in the background and return at once")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when the run completes (or is stopped), 1 when it fails, 2 for a bad config."""
+    paths, cfg = prepare_run(args.config, args.overrides, runs_dir_of(args), args.name, ["labconsole", *sys.argv[1:]])
+    process = start_worker(paths)
+    if args.detach:
+        print(paths.run_id)
+        return 0
+    print(f"run {paths.run_id}  ({paths.root})", file=sys.stderr)
+    try:
+        info = follow_run(paths, cfg, process)
+    except KeyboardInterrupt:
+        info = _interrupt(paths, cfg, process)
+    print(paths.run_id)
+    return _exit_code(info, process)
+
+
+def _interrupt(paths: Any, cfg: dict[str, Any], process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """Ctrl-C in the foreground ends the run gracefully: the engine checkpoints and marks it interrupted."""
+    print("\nstopping: the engine saves a checkpoint first (Ctrl-C again to leave it running)", file=sys.stderr)
+    process.send_signal(signal.SIGTERM)
+    try:
+        return follow_run(paths, cfg, process, quiet=True)
+    except KeyboardInterrupt:
+        print(f"left running in the background: {paths.run_id}", file=sys.stderr)
+        raise
+
+
+def _exit_code(info: dict[str, Any], process: subprocess.Popen[bytes]) -> int:
+    code = process.wait()
+    if info.get("status") == "failed":
+        print(f"run failed: {info.get('error') or 'see output.log'}", file=sys.stderr)
+        return 2 if code == 2 else 1
+    return 0

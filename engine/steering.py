@@ -1,0 +1,79 @@
+"""Mid-run control: reads control.jsonl at step boundaries, applies known commands, answers each with an event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.config.validate import coerce
+from engine.errors import ConfigError
+from engine.protocol import ControlReader, EventWriter
+
+#: Actions that the training loop carries out itself (the steering only queues them).
+LOOP_ACTIONS = ("stop", "pause", "resume", "eval", "checkpoint")
+
+
+class Steering:
+    """Validates and applies `set` commands through registered setters; queues loop actions for the trainer."""
+
+    def __init__(self, reader: ControlReader, events: EventWriter) -> None:
+        self.reader = reader
+        self.events = events
+        self.setters: dict[str, Callable[[Any], Any]] = {}
+
+    def add_setter(self, key: str, setter: Callable[[Any], Any]) -> None:
+        """Allow `set key=value`; the setter validates (raising ConfigError) and applies the value."""
+        self.setters[key] = setter
+
+    def poll(self, step: int) -> list[str]:
+        """Handle new commands; returns the loop actions to perform now, in order. Cheap when nothing arrived."""
+        actions = []
+        for command in self.reader.poll():
+            action = self._handle(command, step)
+            if action:
+                actions.append(action)
+        return actions
+
+    def _handle(self, command: dict[str, Any], step: int) -> str | None:
+        if command.get("error"):
+            self._answer(command, step, "rejected", command["error"])
+            return None
+        action = command.get("action")
+        if action == "set":
+            self._apply_set(command, step)
+            return None
+        if action in LOOP_ACTIONS:
+            self._answer(command, step, "applied")
+            return action
+        self._answer(command, step, "rejected", f"unknown action '{action}'")
+        return None
+
+    def _apply_set(self, command: dict[str, Any], step: int) -> None:
+        values = command.get("values") or {}
+        unknown = [k for k in values if k not in self.setters]
+        if unknown or not values:
+            allowed = ", ".join(sorted(self.setters))
+            self._answer(command, step, "rejected", f"cannot set {', '.join(unknown) or 'nothing'}; settable: {allowed}")
+            return
+        try:
+            applied = {key: self.setters[key](value) for key, value in values.items()}
+        except ConfigError as exc:
+            self._answer(command, step, "rejected", str(exc))
+            return
+        self._answer(command, step, "applied", values=applied)
+
+    def _answer(self, command: dict[str, Any], step: int, status: str, reason: str = "",
+                values: dict[str, Any] | None = None) -> None:
+        fields = {"id": command.get("id"), "action": command.get("action"), "status": status,
+                  "values": values if values is not None else command.get("values") or {}}
+        if reason:
+            fields["reason"] = reason
+        self.events.emit("control", step=step, **fields)
+
+
+def positive_number(key: str, value: Any) -> float:
+    """Validate a positive float setting."""
+    number = coerce(key, value, 1.0)
+    if number <= 0:
+        raise ConfigError(key, f"must be > 0, got {number}")
+    return number

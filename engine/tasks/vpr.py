@@ -1,0 +1,127 @@
+"""Visual place recognition: place-balanced batches, metric-learning loss, Recall@N by k-NN within a UTM radius."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.config import preset_params
+from engine.data.augment import AUGMENTS
+from engine.data.place_sampler import PlaceBatchSampler
+from engine.data.vpr_folders import load_test_set, load_train_places
+from engine.losses import LOSSES
+from engine.metrics.recall import knn, positives_within, recall_at
+from engine.models.vpr_model import build_vpr_model
+from engine.runtime import Runtime
+from engine.tasks.base import TASKS
+
+# ImageNet statistics: timm backbones expect them, and the plain CNN does not care.
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def to_chw(images: np.ndarray) -> torch.Tensor:
+    """uint8 N×H×W×3 or N×3×H×W numpy -> uint8 N×3×H×W tensor (kept uint8 until batching: 4× less memory)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images))
+    return tensor.permute(0, 3, 1, 2).contiguous() if tensor.shape[-1] == 3 else tensor
+
+
+class VPRTask:
+    """Trains descriptors so that views of the same place are nearest neighbours; evaluates Recall@N per test set."""
+
+    main_metric = "R@1"
+
+    def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator,
+                 load_test_sets: bool = True) -> None:
+        self.cfg, self.runtime, self.generator = cfg, runtime, generator
+        data, model_cfg, train = cfg["data"], cfg["model"], cfg["train"]
+        places = load_train_places(Path(data["root"]) / data["train_dir"], tuple(model_cfg["image_size"]),
+                                   data["place_cell_m"])
+        self.train_images = to_chw(places.images)  # N×3×H×W uint8
+        self.train_labels = torch.as_tensor(places.labels, dtype=torch.long)
+        self.num_places = int(places.num_places)
+        self.sampler = PlaceBatchSampler(places.labels, train["places_per_batch"], train["images_per_place"],
+                                         train["seed"])
+        self._batches: Iterator[Any] = iter(self.sampler)
+        self.model = build_vpr_model(model_cfg).to(runtime.device)
+        if runtime.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        loss_cfg = cfg["loss"]
+        self.loss_name = loss_cfg["name"]
+        self.loss = LOSSES.build(loss_cfg["name"], self.model.descriptor_dim, self.num_places,
+                                 **preset_params(loss_cfg)).to(runtime.device)
+        self.augment = AUGMENTS.build(cfg["augment"]["name"], **preset_params(cfg["augment"]))
+        self.test_sets = [load_test_set(Path(t["path"]), tuple(cfg["eval"]["image_size"]))
+                          for t in cfg["eval"]["test_sets"]] if load_test_sets else []
+        self.test_names = [t["name"] for t in cfg["eval"]["test_sets"]]
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {**self.model.module_groups(), "loss": self.loss}
+
+    def parameters(self) -> Iterator[nn.Parameter]:
+        for module in self.modules().values():
+            yield from (p for p in module.parameters() if p.requires_grad)
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        indices = torch.as_tensor(np.asarray(next(self._batches)), dtype=torch.long)
+        images = self.train_images[indices].float().div_(255)  # B×3×H×W in [0, 1]
+        images = self.augment(images, self.generator)
+        return self.runtime.to_device((images - MEAN) / STD), self.train_labels[indices].to(self.runtime.device)
+
+    def compute_loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        self.model.train()
+        descriptors = self.model(images)  # B×D, L2-normalised
+        loss = self.loss(descriptors.float(), labels)
+        return loss, {f"loss/{self.loss_name}": loss.detach()}
+
+    @torch.no_grad()
+    def describe(self, images: np.ndarray) -> np.ndarray:
+        """Descriptors (N×D float32) of uint8 images, in evaluation batches."""
+        self.model.eval()
+        batch_size = self.cfg["eval"]["batch_size"]
+        tensor = to_chw(images)
+        out = []
+        for start in range(0, len(tensor), batch_size):
+            batch = tensor[start:start + batch_size].float().div_(255)
+            with self.runtime.autocast():
+                out.append(self.model(self.runtime.to_device((batch - MEAN) / STD)).float().cpu())
+        return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, self.model.descriptor_dim), np.float32)
+
+    def evaluate(self) -> dict[str, dict[str, float]]:
+        """gmberton protocol: k-NN of each query among the database; correct at N if a positive is in the top N."""
+        ev = self.cfg["eval"]
+        results = {}
+        for name, test in zip(self.test_names, self.test_sets):
+            predictions = knn(self.describe(test.database_images), self.describe(test.query_images), max(ev["recall_at"]))
+            positives = positives_within(test.database_utm, test.query_utm, ev["positive_radius_m"])
+            results[name] = recall_at(predictions, positives, ev["recall_at"])
+        self.model.train()
+        return results
+
+    def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
+        if not results:
+            return None
+        return next(iter(results.values())).get(self.main_metric)
+
+    def epoch(self, step: int) -> float:
+        return round(step * self.cfg["train"]["batch_size"] / max(len(self.train_labels), 1), 3)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(), "sampler": self.sampler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.loss.load_state_dict(state["loss"])
+        self.sampler.load_state_dict(state["sampler"])
+        self._batches = iter(self.sampler)
+
+
+@TASKS.register("vpr", "Visual place recognition")
+def build_vpr_task(cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator) -> VPRTask:
+    """Build the VPR task from a resolved config."""
+    return VPRTask(cfg, runtime, generator)

@@ -1,0 +1,221 @@
+"""The task-agnostic training loop: steps, logging, evaluation, checkpoints, steering, and graceful stops."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+from engine.checkpoint import save_checkpoint
+from engine.optim import LRSchedule, build_optimizer
+from engine.protocol import EventWriter, RunPaths, update_run_info
+from engine.runtime import Runtime, rng_states
+from engine.steering import Steering, positive_number
+from engine.system_stats import SystemStats
+from engine.tasks.base import Task
+
+
+class StopRun(Exception):
+    """Raised inside the loop to end the run with a given status (stopped, interrupted, failed)."""
+
+    def __init__(self, status: str, message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Trainer:
+    """Owns the optimizer and the loop; the task supplies batches, the loss and evaluate()."""
+
+    def __init__(self, paths: RunPaths, cfg: dict[str, Any], task: Task, runtime: Runtime, events: EventWriter,
+                 steering: Steering) -> None:
+        self.paths, self.cfg, self.task, self.runtime, self.events, self.steering = (
+            paths, cfg, task, runtime, events, steering)
+        self.train_cfg = cfg["train"]
+        self.max_steps = self.train_cfg["max_steps"]
+        self.optimizer = build_optimizer(cfg["optim"], task.modules())
+        self.schedule = LRSchedule(self.optimizer, cfg["optim"]["lr"], cfg["schedule"], self.max_steps)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=runtime.uses_scaler)
+        self.stats = SystemStats(runtime.device)
+        self.step = 0
+        self.best: dict[str, dict[str, float]] = {}
+        self.best_main = -math.inf
+        self.stop_signal: str | None = None
+        self._last_progress = 0.0
+        self._register_setters()
+
+    # -- steering -----------------------------------------------------------------------------------------
+    def _register_setters(self) -> None:
+        self.steering.add_setter("optim.lr", self._set_lr)
+        self.steering.add_setter("optim.lr_scale", lambda v: self._set_lr(self.schedule.base_lr * positive_number(
+            "optim.lr_scale", v)))
+        self.steering.add_setter("train.max_steps", self._set_max_steps)
+        for key, default in self.schedule.schedule.items():
+            if key not in ("name", "preset"):
+                self.steering.add_setter(f"schedule.{key}", self._schedule_setter(key, default))
+
+    def _set_lr(self, value: Any) -> float:
+        self.schedule.base_lr = positive_number("optim.lr", value)
+        self.schedule.apply(self.step)
+        return self.schedule.base_lr
+
+    def _set_max_steps(self, value: Any) -> int:
+        from engine.config.validate import coerce
+        from engine.errors import ConfigError
+
+        steps = coerce("train.max_steps", value, 0)
+        if steps < self.step:
+            raise ConfigError("train.max_steps", f"must be ≥ the current step {self.step}, got {steps}")
+        self.max_steps = self.schedule.max_steps = steps
+        return steps
+
+    def _schedule_setter(self, key: str, default: Any):  # type: ignore[no-untyped-def]
+        from engine.config.validate import coerce
+
+        def setter(value: Any) -> Any:
+            self.schedule.schedule[key] = coerce(f"schedule.{key}", value, default)
+            self.schedule.apply(self.step)
+            return self.schedule.schedule[key]
+
+        return setter
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def run(self) -> str:
+        """Train to max_steps; returns the final status. Evaluates at the start (step 0) and at the end."""
+        try:
+            if self.train_cfg["eval_at_start"] or self.max_steps == 0:
+                self.evaluate()
+            while self.step < self.max_steps:
+                self._train_window()
+            if self.max_steps > 0:
+                self.evaluate()
+                self.save("last")
+            return "completed"
+        except StopRun as stop:
+            if stop.status != "failed":
+                self.save("last")
+            self.events.emit("status", step=self.step, status=stop.status, message=stop.message)
+            if stop.status == "failed":
+                raise RuntimeError(stop.message) from None
+            return stop.status
+
+    def _train_window(self) -> None:
+        """Run steps up to the next log point, then log once: .item() is a CPU-GPU sync point, so only here."""
+        log_every = self.train_cfg["log_every"]
+        totals: dict[str, torch.Tensor] = {}
+        start, first = time.perf_counter(), self.step
+        images = 0
+        while self.step < self.max_steps:
+            self._handle_control()
+            parts, batch_size = self._train_step()
+            images += batch_size
+            for key, value in parts.items():
+                totals[key] = totals[key] + value if key in totals else value
+            if self.step % log_every == 0 or self._due_for_eval():
+                break
+        elapsed = time.perf_counter() - start
+        self._log(totals, self.step - first, images / max(elapsed, 1e-9))
+        if self._due_for_eval():
+            self.evaluate()
+        every = self.train_cfg["checkpoint_every"]
+        if every and self.step % every == 0:
+            self.save("last")
+
+    def _train_step(self) -> tuple[dict[str, torch.Tensor], int]:
+        self.schedule.apply(self.step)
+        images, labels = self.task.next_batch()
+        with self.runtime.autocast():
+            total, parts = self.task.compute_loss(images, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.optimizer)
+        clip = self.train_cfg["grad_clip"] or math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.task.parameters(), clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        parts = {"loss/total": total.detach(), **{k: v.detach() for k, v in parts.items()}, "grad_norm": grad_norm}
+        return parts, int(images.shape[0])
+
+    def _due_for_eval(self) -> bool:
+        every = self.train_cfg["eval_every"]
+        return bool(every) and self.step % every == 0 and self.step < self.max_steps
+
+    def _log(self, totals: dict[str, torch.Tensor], steps: int, images_per_s: float) -> None:
+        values = {key: float(value) / max(steps, 1) for key, value in totals.items()}
+        if not math.isfinite(values.get("loss/total", 0.0)):
+            self.events.emit("alert", step=self.step, level="error", code="nan",
+                             message=f"loss is {values['loss/total']} at step {self.step}")
+            raise StopRun("failed", f"loss became {values['loss/total']} at step {self.step}")
+        values.update(self.schedule.current())
+        self.events.scalar(self.step, values)
+        self.events.system(self.step, {"img_per_s": images_per_s, **self.stats.sample()})
+        self._progress()
+
+    def _progress(self, force: bool = False) -> None:
+        """run.json progress at most every 2 s: readers poll it, and an atomic rewrite is not free."""
+        now = time.monotonic()
+        if force or now - self._last_progress > 2.0:
+            self._last_progress = now
+            update_run_info(self.paths.run_json, progress={
+                "step": self.step, "max_steps": self.max_steps, "epoch": self.task.epoch(self.step)})
+
+    # -- control, evaluation, checkpoints ----------------------------------------------------------------------
+    def _handle_control(self) -> None:
+        if self.stop_signal:
+            raise StopRun("interrupted", f"received {self.stop_signal}")
+        for action in self.steering.poll(self.step):
+            self._do(action)
+
+    def _do(self, action: str) -> None:
+        if action == "stop":
+            raise StopRun("stopped", "stopped by the user")
+        if action == "eval":
+            self.evaluate()
+        elif action == "checkpoint":
+            self.save("last")
+        elif action == "pause":
+            self._pause()
+
+    def _pause(self) -> None:
+        """Wait for resume (or stop) while keeping the control channel answered."""
+        self.events.emit("status", step=self.step, status="paused")
+        while True:
+            if self.stop_signal:
+                raise StopRun("interrupted", f"received {self.stop_signal}")
+            actions = self.steering.poll(self.step)
+            for action in actions:
+                if action == "resume":
+                    self.events.emit("status", step=self.step, status="running")
+                    return
+                self._do(action)
+            time.sleep(0.2)
+
+    def evaluate(self) -> dict[str, dict[str, float]]:
+        """Evaluate every test set, emit one eval event each, track best-so-far and best.pt on the main metric."""
+        self.events.emit("phase", step=self.step, phase="evaluating")
+        results = self.task.evaluate()
+        for split, metrics in results.items():
+            self.events.emit("eval", step=self.step, split=split, metrics=metrics)
+            best = self.best.setdefault(split, {})
+            for name, value in metrics.items():
+                best[name] = max(best.get(name, -math.inf), value)
+        update_run_info(self.paths.run_json, best=self.best, final=results)
+        main = self.task.main_score(results)
+        if main is not None and main > self.best_main and self.step > 0:
+            self.best_main = main
+            self.save("best")
+        self.events.emit("phase", step=self.step, phase="training")
+        self._progress(force=True)
+        return results
+
+    def save(self, which: str) -> None:
+        """Write checkpoints/{last,best}.pt with everything needed to resume exactly."""
+        state = {"step": self.step, "model": self.task.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
+                 "rng": rng_states(), "best": self.best}
+        path = self.paths.checkpoints / f"{which}.pt"
+        save_checkpoint(path, state)
+        self.events.emit("checkpoint", step=self.step, path=str(path), best=which == "best")

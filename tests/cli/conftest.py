@@ -1,0 +1,3 @@
+"""CLI fixtures reuse the engine's tiny synthetic city."""
+
+from tests.engine.conftest import tiny_city, tiny_overrides  # noqa: F401
