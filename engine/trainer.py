@@ -52,6 +52,9 @@ class Trainer:
         self.steering.add_setter("optim.lr_scale", lambda v: self._set_lr(self.schedule.base_lr * positive_number(
             "optim.lr_scale", v)))
         self.steering.add_setter("train.max_steps", self._set_max_steps)
+        loss = self.task.modules().get("loss")
+        for component in getattr(loss, "weights", {}) or {}:
+            self.steering.add_setter(f"loss.weight.{component}", self._loss_weight_setter(loss, component))
         for key, default in self.schedule.schedule.items():
             if key not in ("name", "preset"):
                 self.steering.add_setter(f"schedule.{key}", self._schedule_setter(key, default))
@@ -70,6 +73,20 @@ class Trainer:
             raise ConfigError("train.max_steps", f"must be ≥ the current step {self.step}, got {steps}")
         self.max_steps = self.schedule.max_steps = steps
         return steps
+
+    @staticmethod
+    def _loss_weight_setter(loss: Any, component: str):  # type: ignore[no-untyped-def]
+        from engine.config.validate import coerce
+        from engine.errors import ConfigError
+
+        def setter(value: Any) -> float:
+            weight = coerce(f"loss.weight.{component}", value, 1.0)
+            if weight < 0:
+                raise ConfigError(f"loss.weight.{component}", f"must be ≥ 0, got {weight}")
+            loss.set_weight(component, weight)
+            return weight
+
+        return setter
 
     def _schedule_setter(self, key: str, default: Any):  # type: ignore[no-untyped-def]
         from engine.config.validate import coerce

@@ -53,9 +53,9 @@ def load_source(source: str | os.PathLike | dict) -> tuple[dict[str, Any], str]:
     return raw, path.stem
 
 
-def resolve_preset_section(key: str, value: Any) -> dict[str, Any]:
+def resolve_preset_section(key: str, value: Any, slot_default: tuple[str, str] | None = None) -> dict[str, Any]:
     """Expand a preset section: a preset name, or a mapping naming a preset (or an entry) and overriding keys."""
-    slot, default = PRESET_SECTIONS[key]
+    slot, default = slot_default or PRESET_SECTIONS[key]
     value = default if value is None else value
     if isinstance(value, str):
         value = {"preset": value}
@@ -73,7 +73,29 @@ def resolve_preset_section(key: str, value: Any) -> dict[str, Any]:
     check_keys(key, given, list(base))
     for name, item in given.items():
         base[name] = coerce(f"{key}.{name}", item, base[name])
+    if slot == "loss" and "components" in base:
+        base["components"] = resolve_loss_components(key, base["components"])
     return {"preset": preset, **base}
+
+
+def resolve_loss_components(key: str, components: Any) -> list[dict[str, Any]]:
+    """A loss mix: each component is a loss preset (name or mapping) plus a `weight` (default 1)."""
+    if not isinstance(components, list) or not components:
+        raise ConfigError(f"{key}.components", "expected a list of losses, e.g. [{preset: cosface, weight: 0.7}, ...]")
+    resolved = []
+    for index, item in enumerate(components):
+        where = f"{key}.components[{index}]"
+        item = {"preset": item} if isinstance(item, str) else dict(item) if isinstance(item, dict) else item
+        if not isinstance(item, dict):
+            raise ConfigError(where, f"expected a loss preset name or mapping, got {item!r}")
+        weight = coerce(f"{where}.weight", item.pop("weight", 1.0), 1.0)
+        if weight < 0:
+            raise ConfigError(f"{where}.weight", f"must be ≥ 0, got {weight}")
+        component = resolve_preset_section(where, item, ("loss", "multi_similarity"))
+        if "components" in component:
+            raise ConfigError(where, "a loss mix cannot contain another mix")
+        resolved.append({**component, "weight": weight})
+    return resolved
 
 
 def resolve_typed_section(key: str, schema: type, value: Any) -> dict[str, Any]:

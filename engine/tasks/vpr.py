@@ -77,7 +77,8 @@ class VPRTask:
         self.model.train()
         descriptors = self.model(images)  # B×D, L2-normalised
         loss = self.loss(descriptors.float(), labels)
-        return loss, {f"loss/{self.loss_name}": loss.detach()}
+        parts = getattr(self.loss, "last_components", None) or {self.loss_name: loss.detach()}
+        return loss, {f"loss/{name}": value for name, value in parts.items()}
 
     @torch.no_grad()
     def describe(self, images: np.ndarray) -> np.ndarray:

@@ -111,3 +111,25 @@ def test_check_prints_config_and_parameter_table(tiny_city: Path) -> None:
     assert {"backbone", "aggregator", "head"} <= groups and as_json["model"]["descriptor_dim"] == 32
     bad = labconsole("check", "demo", "optim.lr=-1", runs=tiny_city)
     assert bad.returncode == 2 and "optim.lr" in bad.stderr
+
+
+def test_export_csv_png_markdown(two_runs: tuple[Path, list[str]], tmp_path: Path) -> None:
+    import csv
+
+    from engine.protocol import iter_events
+
+    runs, (base, cand) = two_runs
+    done = labconsole("export", base, cand, "--to", str(tmp_path / "out"), runs=runs)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    rows = list(csv.DictReader(open(out / base / "scalars.csv")))
+    scalars = [e for e in iter_events(runs / base / "events.jsonl") if e["kind"] == "scalar"]
+    assert [int(r["step"]) for r in rows] == [e["step"] for e in scalars]
+    for row, event in zip(rows, scalars):
+        for key, value in event["values"].items():
+            assert float(row[key]) == value
+    evals = list(csv.DictReader(open(out / base / "evals.csv")))
+    assert {(r["split"], r["metric"]) for r in evals} >= {("sim2real", "R@1"), ("night", "R@5")}
+    for name in ("loss.png", "lr.png", "sim2real_R1.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| Metric | Baseline | Candidate | Delta |" in (out / "comparison.md").read_text()

@@ -133,3 +133,28 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
     evil.write_text("name: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(UserError, match="not valid YAML"):
         resolve_config(evil)
+
+
+def test_loss_mix_components_resolve_from_their_presets(base: dict, tmp_path: Path, monkeypatch) -> None:
+    import engine.config.presets as presets
+
+    import shutil
+
+    fake = tmp_path / "presets"
+    shutil.copytree(presets.PRESETS_DIR, fake)
+    if not (fake / "loss" / "mix.yaml").exists():
+        (fake / "loss" / "mix.yaml").write_text("name: mix\ndescription: weighted sum\ncomponents: null\n")
+    monkeypatch.setattr(presets, "PRESETS_DIR", fake)
+    base["loss"] = {"preset": "mix", "components": [{"preset": "cosface", "weight": 0.7, "margin": 0.3},
+                                                     "multi_similarity"]}
+    cfg = resolve_config(base)
+    first, second = cfg["loss"]["components"]
+    assert (first["name"], first["weight"], first["margin"]) == ("cosface", 0.7, 0.3)
+    assert (second["name"], second["weight"]) == ("multi_similarity", 1.0)
+    base["loss"]["components"][0]["marginn"] = 1
+    with pytest.raises(ConfigError) as info:
+        resolve_config(base)
+    assert info.value.key == "loss.components[0].marginn"
+    base["loss"]["components"] = [{"preset": "cosface", "weight": -1}]
+    with pytest.raises(ConfigError, match="≥ 0"):
+        resolve_config(base)
