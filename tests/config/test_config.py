@@ -86,7 +86,7 @@ def test_run_preset_by_name_and_file(tmp_path: Path, data_root: Path) -> None:
     (["train.max_steps=-1"], "train.max_steps", "must be ≥ 0"),
     (["device.name=tpu"], "device.name", "allowed: cpu, cuda, auto"),
     (["model.aggregator=gemm"], "model.aggregator.preset", "did you mean 'gem'"),
-    (["model.aggregator.name=netvlad"], "model.aggregator", "allowed: avg, gem"),
+    (["model.aggregator.name=gemx"], "model.aggregator", "did you mean 'gem'?); allowed: avg,"),
     (["loss=multisimilarity"], "loss.preset", "did you mean 'multi_similarity'"),
     (["model.aggregator.learn_p=maybe"], "model.aggregator.learn_p", "expected true or false"),
     (["model.image_size=[0, 4]"], "model.image_size", "image size"),
