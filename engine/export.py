@@ -16,7 +16,11 @@ def collect(paths: RunPaths) -> dict[str, Any]:
     evals: list[tuple[int, str, str, float]] = []
     for event in iter_events(paths.events):
         kind = event.get("kind")
-        if kind in ("scalar", "system") and "step" in event:
+        if kind == "resume":  # what a killed process logged after its last checkpoint was redone: drop it
+            cut = event.get("step", 0)
+            scalars = defaultdict(dict, {s: v for s, v in scalars.items() if s <= cut})
+            evals = [e for e in evals if e[0] <= cut]
+        elif kind in ("scalar", "system") and "step" in event:
             scalars[event["step"]].update(event.get("values", {}))
         elif kind == "eval":
             evals += [(event.get("step", 0), event["split"], k, v) for k, v in event.get("metrics", {}).items()]

@@ -28,14 +28,15 @@ def prepare_run(config: str | Path | dict, overrides: Sequence[str] = (), runs_d
     return paths, cfg
 
 
-def start_worker(paths: RunPaths) -> subprocess.Popen[bytes]:
+def start_worker(paths: RunPaths, resume: bool = False) -> subprocess.Popen[bytes]:
     """Start `python -m engine.worker` in its own session: closing the console or losing SSH never kills it."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     project_root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, env.get("PYTHONPATH", "")]))
     with open(paths.output_log, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "engine.worker", str(paths.root)],
+        process = subprocess.Popen([sys.executable, "-m", "engine.worker", str(paths.root),
+                                    *(["--resume"] if resume else [])],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, close_fds=True, env=env)
     update_run_info(paths.run_json, pid=process.pid)

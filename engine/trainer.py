@@ -11,7 +11,7 @@ import torch
 from engine.checkpoint import save_checkpoint
 from engine.optim import LRSchedule, build_optimizer
 from engine.protocol import EventWriter, RunPaths, update_run_info
-from engine.runtime import Runtime, rng_states
+from engine.runtime import Runtime, rng_states, set_rng_states
 from engine.steering import Steering, positive_number
 from engine.system_stats import SystemStats
 from engine.tasks.base import Task
@@ -43,6 +43,7 @@ class Trainer:
         self.best: dict[str, dict[str, float]] = {}
         self.best_main = -math.inf
         self.stop_signal: str | None = None
+        self.resumed = False
         self._last_progress = 0.0
         self._register_setters()
 
@@ -99,10 +100,24 @@ class Trainer:
         return setter
 
     # -- the loop -----------------------------------------------------------------------------------------
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue exactly where a checkpoint left off: weights, optimizer, LR (with steered values), RNGs, data order."""
+        self.task.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.max_steps = max(self.max_steps, self.schedule.max_steps)
+        self.schedule.max_steps = self.max_steps
+        self.scaler.load_state_dict(state["scaler"])
+        self.step, self.best = state["step"], state["best"]
+        self.best_main = state.get("best_main", -math.inf)
+        set_rng_states(state["rng"])
+        self.resumed = True
+        self.events.emit("resume", step=self.step, message=f"resumed from step {self.step}")
+
     def run(self) -> str:
         """Train to max_steps; returns the final status. Evaluates at the start (step 0) and at the end."""
         try:
-            if self.train_cfg["eval_at_start"] or self.max_steps == 0:
+            if not self.resumed and (self.train_cfg["eval_at_start"] or self.max_steps == 0):
                 self.evaluate()
             while self.step < self.max_steps:
                 self._train_window()
@@ -232,7 +247,7 @@ class Trainer:
         """Write checkpoints/{last,best}.pt with everything needed to resume exactly."""
         state = {"step": self.step, "model": self.task.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
-                 "rng": rng_states(), "best": self.best}
+                 "rng": rng_states(), "best": self.best, "best_main": self.best_main}
         path = self.paths.checkpoints / f"{which}.pt"
         save_checkpoint(path, state)
         self.events.emit("checkpoint", step=self.step, path=str(path), best=which == "best")

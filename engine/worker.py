@@ -23,8 +23,10 @@ class Interrupted(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Run one training job; exit 0 completed/stopped/interrupted, 1 failed, 2 bad config or data."""
     args = sys.argv[1:] if argv is None else argv
+    resume = "--resume" in args
+    args = [a for a in args if a != "--resume"]
     if len(args) != 1:
-        print("usage: python -m engine.worker RUN_DIR", file=sys.stderr)
+        print("usage: python -m engine.worker RUN_DIR [--resume]", file=sys.stderr)
         return 2
     paths = RunPaths(Path(args[0]).resolve())
     update_run_info(paths.run_json, status="running", started=time.time(), pid=os.getpid(), error=None)
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     status, error, code = "failed", None, 1
     try:
         cfg = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
-        status = _train(paths, cfg, events, holder)
+        status = _train(paths, cfg, events, holder, resume)
         code = 0
     except UserError as exc:
         error, code = str(exc), 2
@@ -64,7 +66,7 @@ def _install_signal_handlers(holder: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def _train(paths: RunPaths, cfg: dict[str, Any], events: EventWriter, holder: dict[str, Any]) -> str:
+def _train(paths: RunPaths, cfg: dict[str, Any], events: EventWriter, holder: dict[str, Any], resume: bool) -> str:
     from engine.data.ensure import ensure_data
 
     ensure_data(cfg, events)
@@ -78,6 +80,10 @@ def _train(paths: RunPaths, cfg: dict[str, Any], events: EventWriter, holder: di
     generator = seed_everything(cfg["train"]["seed"])
     task = TASKS.build(cfg["task"]["name"], cfg, runtime, generator)
     trainer = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events))
+    if resume:
+        from engine.checkpoint import load_checkpoint
+
+        trainer.restore(load_checkpoint(paths.checkpoints / "last.pt"))
     holder["trainer"] = trainer
     print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on {runtime.device}", flush=True)
     events.emit("phase", phase="training")

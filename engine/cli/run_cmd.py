@@ -9,7 +9,11 @@ import sys
 import time
 from typing import Any
 
-from engine.cli.common import RUNS_DIR_PARENT, runs_dir_of
+import yaml
+
+from engine.cli.common import RUNS_DIR_PARENT, lookup, runs_dir_of
+from engine.errors import UserError
+from engine.protocol import effective_status, read_json, update_run_info
 from engine.cli.follow import follow_run
 from engine.launch import prepare_run, start_worker
 
@@ -22,6 +26,11 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="run name (default: the config's name)")
     parser.add_argument("--detach", action="store_true", help="start in the background and return at once")
     parser.set_defaults(handler=run)
+    resume = verbs.add_parser("resume", parents=[RUNS_DIR_PARENT], help="continue an interrupted or stopped run exactly",
+                              description="Continue a run from checkpoints/last.pt: step, LR, optimizer, data order, RNGs.")
+    resume.add_argument("run", metavar="RUN")
+    resume.add_argument("--detach", action="store_true", help="start in the background and return at once")
+    resume.set_defaults(handler=resume_run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +41,29 @@ def run(args: argparse.Namespace) -> int:
         print(paths.run_id)
         return 0
     print(f"run {paths.run_id}  ({paths.root})", file=sys.stderr)
+    try:
+        info = follow_run(paths, cfg, process)
+    except KeyboardInterrupt:
+        info = _interrupt(paths, cfg, process)
+    print(paths.run_id)
+    return _exit_code(info, process)
+
+
+def resume_run(args: argparse.Namespace) -> int:
+    """Restart the engine on an existing run folder with --resume; events continue in the same files."""
+    paths = lookup(args, args.run)
+    info = read_json(paths.run_json) or {}
+    status = effective_status(info)
+    if status in ("running", "queued"):
+        raise UserError(f"run {paths.run_id} is still {status}")
+    if not (paths.checkpoints / "last.pt").is_file():
+        raise UserError(f"run {paths.run_id} has no checkpoint to resume from ({paths.checkpoints / 'last.pt'})")
+    cfg = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
+    update_run_info(paths.run_json, status="queued", ended=None, error=None)
+    process = start_worker(paths, resume=True)
+    if args.detach:
+        print(paths.run_id)
+        return 0
     try:
         info = follow_run(paths, cfg, process)
     except KeyboardInterrupt:

@@ -23,6 +23,10 @@ def finish(cfg: dict[str, Any], check_paths: bool) -> dict[str, Any]:
         evaluation["image_size"] = list(model["image_size"])
     if cfg["task"]["name"] == "vpr":
         _finish_vpr_batch(train)
+    if cfg["optim"]["lr_per_img"] > 0:
+        from engine.schedules import yolox_base_lr
+
+        cfg["optim"]["lr"] = yolox_base_lr(cfg["optim"]["lr_per_img"], train["batch_size"] or 1)
     _finish_data(data, evaluation, check_paths)
     return cfg
 

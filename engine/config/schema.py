@@ -35,6 +35,8 @@ class OptimConfig:
 
     name: str = setting("adamw", "Optimizer.", choices=("adamw", "sgd"))
     lr: float = setting(1e-3, "Base learning rate (the head's group).", minimum=0.0)
+    lr_per_img: float = setting(0.0, "YOLOX style: when > 0, lr = lr_per_img × train.batch_size (0: use lr).",
+                                minimum=0.0)
     weight_decay: float = setting(1e-4, "Decoupled weight decay (AdamW) or L2 (SGD).", minimum=0.0)
     momentum: float = setting(0.9, "SGD momentum; AdamW beta1.", minimum=0.0, maximum=1.0)
     backbone_lr_mult: float = setting(1.0, "Backbone LR = lr × this.", minimum=0.0)

@@ -1,24 +1,18 @@
-"""VPR losses on L2-normalised descriptors: multi-similarity with online mining, and CosFace over places."""
+"""VPR pair and triplet losses on place labels with online mining: multi-similarity, triplet, contrastive."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from pytorch_metric_learning import losses, miners
 from pytorch_metric_learning.distances import CosineSimilarity
-from torch import nn
 
 from engine.errors import ConfigError
-from engine.registry import Registry
+from engine.losses.base import KEY, LOSSES, Loss
 
-LOSSES = Registry("loss", "loss.name")
-_KEY = "loss"
-# Keys the config resolver keeps for display; they are not factory parameters.
-_BOOKKEEPING = ("preset", "description")
+TRIPLET_TYPES = ("all", "hard", "semihard", "easy")
 
 
-class MultiSimilarity(nn.Module):
+class MultiSimilarity(Loss):
     """Multi-similarity loss (Wang et al., CVPR 2019) on the pairs its miner keeps, as in GSV-Cities.
 
     For anchor i with kept positives P_i and negatives N_i (cosine similarities S):
@@ -39,70 +33,96 @@ class MultiSimilarity(nn.Module):
         self.miner = miners.MultiSimilarityMiner(epsilon=miner_epsilon, distance=CosineSimilarity())
         self.last_pairs = (0, 0)
 
-    def forward(self, descriptors: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def compute(self, descriptors: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """B×D descriptors, B place labels -> scalar loss (0 with a gradient when nothing is mined)."""
-        # Float32 outside autocast: exp(beta * S) with beta=50 overflows in half precision.
-        with torch.autocast(descriptors.device.type, enabled=False):
-            descriptors = descriptors.float()
-            pairs = self.miner(descriptors, labels)  # (anchor_p, positive, anchor_n, negative) indices
-            self.last_pairs = (len(pairs[0]), len(pairs[2]))
-            return self.loss(descriptors, labels, pairs)
+        pairs = self.miner(descriptors, labels)  # (anchor_p, positive, anchor_n, negative) indices
+        self.last_pairs = (len(pairs[0]), len(pairs[2]))
+        return self.loss(descriptors, labels, pairs)
 
 
-class CosFace(nn.Module):
-    """CosFace / large-margin cosine loss (Wang et al., CVPR 2018) with one learnt weight per place.
+class Triplet(Loss):
+    """Triplet margin loss (Schroff et al., FaceNet 2015) on mined triplets, as in GSV-Cities.
 
-    logits_j = scale * (cos(x, W_j) - margin * [j == y]); loss = cross-entropy, averaged over the batch.
-    The class weights are this module's parameters (`weight`, D×num_classes), so the optimizer can give
-    them their own param group.
+    With Euclidean distances d between L2-normalised descriptors, each kept triplet (a, p, n) costs
+    max(0, d_ap - d_an + margin); the loss is the mean over the triplets with a non-zero cost. The miner
+    keeps, by `type_of_triplets` with m = d_an - d_ap: "semihard" 0 < m <= margin, "hard" m <= 0,
+    "all" m <= margin, "easy" m > margin.
+
+    Attributes:
+        last_triplets: Number of triplets the miner kept on the last call, for logging.
     """
 
-    def __init__(self, embedding_dim: int, num_classes: int, margin: float, scale: float) -> None:
+    def __init__(self, margin: float, type_of_triplets: str) -> None:
         super().__init__()
-        self.loss = losses.CosFaceLoss(num_classes=num_classes, embedding_size=embedding_dim,
-                                       margin=margin, scale=scale)
+        self.loss = losses.TripletMarginLoss(margin=margin, swap=False, smooth_loss=False,
+                                             triplets_per_anchor="all")
+        self.miner = miners.TripletMarginMiner(margin=margin, type_of_triplets=type_of_triplets)
+        self.last_triplets = 0
 
-    @property
-    def weight(self) -> nn.Parameter:
-        """Class centres, D×num_classes (pytorch-metric-learning's layout)."""
-        return self.loss.W
+    def compute(self, descriptors: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """B×D descriptors, B place labels -> scalar loss (0 with a gradient when nothing is mined)."""
+        triplets = self.miner(descriptors, labels)  # (anchor, positive, negative) indices
+        self.last_triplets = len(triplets[0])
+        return self.loss(descriptors, labels, triplets)
 
-    def forward(self, descriptors: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """B×D descriptors, B class indices in [0, num_classes) -> scalar loss."""
-        # Float32 outside autocast: margins of 0.4 on cosines need more precision than bf16 gives.
-        with torch.autocast(descriptors.device.type, enabled=False):
-            return self.loss(descriptors.float(), labels)
+
+class Contrastive(Loss):
+    """Contrastive loss (Hadsell et al., CVPR 2006) on mined pairs, pytorch-metric-learning's form.
+
+    With Euclidean distances d between L2-normalised descriptors, a kept positive pair costs
+    max(0, d - pos_margin) and a kept negative pair max(0, neg_margin - d); each side is averaged over its
+    pairs with a non-zero cost, and the two means are added. The miner (GSV-Cities' PairMarginMiner on
+    cosine similarity S) keeps positives with S < miner_pos_margin and negatives with S > miner_neg_margin.
+
+    Attributes:
+        last_pairs: (positive, negative) pair counts the miner kept on the last call, for logging.
+    """
+
+    def __init__(self, pos_margin: float, neg_margin: float, miner_pos_margin: float,
+                 miner_neg_margin: float) -> None:
+        super().__init__()
+        self.loss = losses.ContrastiveLoss(pos_margin=pos_margin, neg_margin=neg_margin)
+        self.miner = miners.PairMarginMiner(pos_margin=miner_pos_margin, neg_margin=miner_neg_margin,
+                                            distance=CosineSimilarity())
+        self.last_pairs = (0, 0)
+
+    def compute(self, descriptors: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """B×D descriptors, B place labels -> scalar loss (0 with a gradient when nothing is mined)."""
+        pairs = self.miner(descriptors, labels)
+        self.last_pairs = (len(pairs[0]), len(pairs[2]))
+        return self.loss(descriptors, labels, pairs)
+
+
+def _check_positive(**values: float) -> None:
+    for key, value in values.items():
+        if value <= 0:
+            raise ConfigError(f"{KEY}.{key}", f"must be positive, got {value}")
 
 
 @LOSSES.register("multi_similarity")
 def multi_similarity(embedding_dim: int, num_classes: int, alpha: float = 1.0, beta: float = 50.0,
-                     base: float = 0.0, miner_epsilon: float = 0.1) -> nn.Module:
+                     base: float = 0.0, miner_epsilon: float = 0.1) -> Loss:
     """Multi-similarity loss + miner on place labels (GSV-Cities / MixVPR settings)."""
-    for key, value in (("alpha", alpha), ("beta", beta)):
-        if value <= 0:
-            raise ConfigError(f"{_KEY}.{key}", f"must be positive, got {value}")
+    _check_positive(alpha=alpha, beta=beta)
     return MultiSimilarity(alpha, beta, base, miner_epsilon)
 
 
-@LOSSES.register("cosface")
-def cosface(embedding_dim: int, num_classes: int, margin: float = 0.4, scale: float = 30.0) -> nn.Module:
-    """CosFace (large margin cosine) classification over place classes (CosPlace settings)."""
-    if num_classes < 2:
-        message = f"cosface needs at least 2 place classes, the data has {num_classes}"
-        raise ConfigError(f"{_KEY}.name", message)
-    return CosFace(embedding_dim, num_classes, margin, scale)
+@LOSSES.register("triplet")
+def triplet(embedding_dim: int, num_classes: int, margin: float = 0.1,
+            type_of_triplets: str = "semihard") -> Loss:
+    """Triplet margin loss on semi-hard mined triplets of place labels (GSV-Cities settings)."""
+    _check_positive(margin=margin)
+    if type_of_triplets not in TRIPLET_TYPES:
+        message = f"'{type_of_triplets}' is not allowed; allowed: {', '.join(TRIPLET_TYPES)}"
+        raise ConfigError(f"{KEY}.type_of_triplets", message)
+    return Triplet(margin, type_of_triplets)
 
 
-def build_loss(section: dict[str, Any], embedding_dim: int, num_classes: int) -> nn.Module:
-    """Build the loss a resolved `loss` section describes.
-
-    Args:
-        section: `{"name": ..., **params}`.
-        embedding_dim: Descriptor size D the model outputs.
-        num_classes: Number of place classes in the training set (used by classification losses).
-
-    Returns:
-        A module called as `loss(descriptors B×D, labels B) -> scalar tensor`.
-    """
-    params = {k: v for k, v in section.items() if k not in _BOOKKEEPING}
-    return LOSSES.build(str(params.pop("name")), embedding_dim, num_classes, **params)
+@LOSSES.register("contrastive")
+def contrastive(embedding_dim: int, num_classes: int, pos_margin: float = 0.0, neg_margin: float = 1.0,
+                miner_pos_margin: float = 0.7, miner_neg_margin: float = 0.3) -> Loss:
+    """Contrastive loss on pairs mined by cosine-similarity margins (GSV-Cities settings)."""
+    if not 0.0 <= pos_margin < neg_margin:
+        message = f"need 0 <= pos_margin < neg_margin, got pos_margin={pos_margin}, neg_margin={neg_margin}"
+        raise ConfigError(f"{KEY}.neg_margin", message)
+    return Contrastive(pos_margin, neg_margin, miner_pos_margin, miner_neg_margin)

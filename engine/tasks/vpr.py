@@ -14,6 +14,7 @@ from engine.config import preset_params
 from engine.data.augment import AUGMENTS
 from engine.data.place_sampler import PlaceBatchSampler
 from engine.data.vpr_folders import load_test_set, load_train_places
+from engine.errors import ConfigError
 from engine.losses import LOSSES
 from engine.metrics.recall import knn, positives_within, recall_at
 from engine.models.vpr_model import build_vpr_model
@@ -45,6 +46,9 @@ class VPRTask:
         self.train_images = to_chw(places.images)  # N×3×H×W uint8
         self.train_labels = torch.as_tensor(places.labels, dtype=torch.long)
         self.num_places = int(places.num_places)
+        if self.num_places < train["places_per_batch"]:
+            raise ConfigError("train.places_per_batch", f"{train['places_per_batch']} places per batch, but the "
+                                                        f"training set has only {self.num_places} places")
         self.sampler = PlaceBatchSampler(places.labels, train["places_per_batch"], train["images_per_place"],
                                          train["seed"])
         self._batches: Iterator[Any] = iter(self.sampler)
@@ -113,12 +117,14 @@ class VPRTask:
         return round(step * self.cfg["train"]["batch_size"] / max(len(self.train_labels), 1), 3)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(), "sampler": self.sampler.state_dict()}
+        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(), "sampler": self.sampler.state_dict(),
+                "augment_rng": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.loss.load_state_dict(state["loss"])
         self.sampler.load_state_dict(state["sampler"])
+        self.generator.set_state(state["augment_rng"])
         self._batches = iter(self.sampler)
 
 
