@@ -14,10 +14,14 @@ LR_MULTIPLIERS = {"backbone": "backbone_lr_mult", "loss": "loss_lr_mult"}
 
 
 def build_optimizer(optim_cfg: dict[str, Any], groups: dict[str, nn.Module]) -> torch.optim.Optimizer:
-    """One param group per named module group that has trainable parameters, each with its own base LR."""
+    """One param group per named module group, each with its own base LR.
+
+    Frozen parameters are included too: their grad stays None so the optimizer skips them, and unfreezing
+    them later (a freeze schedule) lets them join with their group's LR without rebuilding the optimizer.
+    """
     param_groups = []
     for name, module in groups.items():
-        params = [p for p in module.parameters() if p.requires_grad]
+        params = list(module.parameters())
         if not params:
             continue
         mult = optim_cfg.get(LR_MULTIPLIERS.get(name, ""), 1.0)

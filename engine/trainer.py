@@ -44,8 +44,20 @@ class Trainer:
         self.best_main = -math.inf
         self.stop_signal: str | None = None
         self.resumed = False
+        self.failure = ""
+        self.train_seconds = 0.0
+        self.ema = self._make_ema(self.train_cfg["ema_decay"])
+        if self.train_cfg["compile"]:
+            task.model = torch.compile(task.model)  # type: ignore[assignment]
         self._last_progress = 0.0
         self._register_setters()
+
+    def _make_ema(self, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+        if not decay:
+            return None
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        return AveragedModel(self.task.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
     # -- steering -----------------------------------------------------------------------------------------
     def _register_setters(self) -> None:
@@ -109,6 +121,9 @@ class Trainer:
         self.schedule.max_steps = self.max_steps
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.best = state["step"], state["best"]
+        self.train_seconds = state.get("train_seconds", 0.0)
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
         self.best_main = state.get("best_main", -math.inf)
         set_rng_states(state["rng"])
         self.resumed = True
@@ -126,18 +141,17 @@ class Trainer:
                 self.save("last")
             return "completed"
         except StopRun as stop:
-            if stop.status != "failed":
+            if stop.status != "failed":  # a diverged model is not worth a checkpoint over the last good one
                 self.save("last")
-            self.events.emit("status", step=self.step, status=stop.status, message=stop.message)
-            if stop.status == "failed":
-                raise RuntimeError(stop.message) from None
+            self.failure = stop.message
             return stop.status
 
     def _train_window(self) -> None:
         """Run steps up to the next log point, then log once: .item() is a CPU-GPU sync point, so only here."""
         log_every = self.train_cfg["log_every"]
         totals: dict[str, torch.Tensor] = {}
-        start, first = time.perf_counter(), self.step
+        counts: dict[str, int] = {}
+        start = time.perf_counter()
         images = 0
         while self.step < self.max_steps:
             self._handle_control()
@@ -145,10 +159,12 @@ class Trainer:
             images += batch_size
             for key, value in parts.items():
                 totals[key] = totals[key] + value if key in totals else value
+                counts[key] = counts.get(key, 0) + 1
             if self.step % log_every == 0 or self._due_for_eval():
                 break
         elapsed = time.perf_counter() - start
-        self._log(totals, self.step - first, images / max(elapsed, 1e-9))
+        self.train_seconds += elapsed
+        self._log({key: total / counts[key] for key, total in totals.items()}, images / max(elapsed, 1e-9))
         if self._due_for_eval():
             self.evaluate()
         every = self.train_cfg["checkpoint_every"]
@@ -156,27 +172,57 @@ class Trainer:
             self.save("last")
 
     def _train_step(self) -> tuple[dict[str, torch.Tensor], int]:
+        """One optimizer step over `grad_accum_steps` batches; NaN/Inf and CUDA OOM are handled here."""
         self.schedule.apply(self.step)
-        images, labels = self.task.next_batch()
-        with self.runtime.autocast():
-            total, parts = self.task.compute_loss(images, labels)
+        accum = self.train_cfg["grad_accum_steps"]
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
+        totals: dict[str, torch.Tensor] = {}
+        seen = 0
+        try:
+            for _ in range(accum):
+                images, labels = self.task.next_batch()
+                with self.runtime.autocast():
+                    total, parts = self.task.compute_loss(images, labels)
+                self.scaler.scale(total / accum).backward()
+                seen += int(images.shape[0])
+                for key, value in {"loss/total": total, **parts}.items():
+                    totals[key] = totals.get(key, 0) + value.detach() / accum
+        except torch.cuda.OutOfMemoryError:
+            self._out_of_memory()
+        if self.train_cfg["nan_policy"] == "skip" and not torch.isfinite(totals["loss/total"]):  # a sync point
+            return self._skip_step(totals, seen)
         self.scaler.unscale_(self.optimizer)
         clip = self.train_cfg["grad_clip"] or math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.task.parameters(), clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.task.model)
         self.step += 1
-        parts = {"loss/total": total.detach(), **{k: v.detach() for k, v in parts.items()}, "grad_norm": grad_norm}
-        return parts, int(images.shape[0])
+        return {**totals, "grad_norm": grad_norm}, seen
+
+    def _skip_step(self, totals: dict[str, torch.Tensor], seen: int) -> tuple[dict[str, torch.Tensor], int]:
+        """nan_policy skip: drop this step's gradients, warn, and keep the logged means finite."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.events.emit("alert", step=self.step, level="warning", code="nan",
+                         message=f"loss is {float(totals['loss/total'])} at step {self.step}: step skipped")
+        self.step += 1
+        return {}, seen
+
+    def _out_of_memory(self) -> None:
+        batch = self.cfg["train"]["batch_size"]
+        message = (f"CUDA out of memory at batch size {batch}: lower train.places_per_batch (or batch_size), "
+                   f"use device.amp=bf16, or train.grad_accum_steps to keep the effective batch")
+        self.events.emit("alert", step=self.step, level="error", code="oom", message=message)
+        raise StopRun("failed", message)
 
     def _due_for_eval(self) -> bool:
         every = self.train_cfg["eval_every"]
         return bool(every) and self.step % every == 0 and self.step < self.max_steps
 
-    def _log(self, totals: dict[str, torch.Tensor], steps: int, images_per_s: float) -> None:
-        values = {key: float(value) / max(steps, 1) for key, value in totals.items()}
+    def _log(self, means: dict[str, torch.Tensor], images_per_s: float) -> None:
+        """Window means; NaN/Inf is checked here, once per log, to avoid a sync point every step."""
+        values = {key: float(value) for key, value in means.items()}
         if not math.isfinite(values.get("loss/total", 0.0)):
             self.events.emit("alert", step=self.step, level="error", code="nan",
                              message=f"loss is {values['loss/total']} at step {self.step}")
@@ -192,7 +238,8 @@ class Trainer:
         if force or now - self._last_progress > 2.0:
             self._last_progress = now
             update_run_info(self.paths.run_json, progress={
-                "step": self.step, "max_steps": self.max_steps, "epoch": self.task.epoch(self.step)})
+                "step": self.step, "max_steps": self.max_steps, "epoch": self.task.epoch(self.step)},
+                train_seconds=round(self.train_seconds, 2))
 
     # -- control, evaluation, checkpoints ----------------------------------------------------------------------
     def _handle_control(self) -> None:
@@ -228,7 +275,7 @@ class Trainer:
     def evaluate(self) -> dict[str, dict[str, float]]:
         """Evaluate every test set, emit one eval event each, track best-so-far and best.pt on the main metric."""
         self.events.emit("phase", step=self.step, phase="evaluating")
-        results = self.task.evaluate()
+        results = self._evaluate_weights()
         for split, metrics in results.items():
             self.events.emit("eval", step=self.step, split=split, metrics=metrics)
             best = self.best.setdefault(split, {})
@@ -243,9 +290,21 @@ class Trainer:
         self._progress(force=True)
         return results
 
+    def _evaluate_weights(self) -> dict[str, dict[str, float]]:
+        """Evaluate the EMA weights when EMA is on (what would be deployed), else the live model."""
+        if self.ema is None or self.step == 0:
+            return self.task.evaluate()
+        live, self.task.model = self.task.model, self.ema.module
+        try:
+            return self.task.evaluate()
+        finally:
+            self.task.model = live
+
     def save(self, which: str) -> None:
         """Write checkpoints/{last,best}.pt with everything needed to resume exactly."""
         state = {"step": self.step, "model": self.task.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "ema": self.ema.state_dict() if self.ema is not None else None,
+                 "train_seconds": self.train_seconds,
                  "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
                  "rng": rng_states(), "best": self.best, "best_main": self.best_main}
         path = self.paths.checkpoints / f"{which}.pt"

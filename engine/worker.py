@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     status, error, code = "failed", None, 1
     try:
         cfg = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
-        status = _train(paths, cfg, events, holder, resume)
-        code = 0
+        status, error = _train(paths, cfg, events, holder, resume)
+        code = 1 if status == "failed" else 0
     except UserError as exc:
         error, code = str(exc), 2
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -66,7 +66,8 @@ def _install_signal_handlers(holder: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def _train(paths: RunPaths, cfg: dict[str, Any], events: EventWriter, holder: dict[str, Any], resume: bool) -> str:
+def _train(paths: RunPaths, cfg: dict[str, Any], events: EventWriter, holder: dict[str, Any],
+           resume: bool) -> tuple[str, str | None]:
     from engine.data.ensure import ensure_data
 
     ensure_data(cfg, events)
@@ -87,7 +88,8 @@ def _train(paths: RunPaths, cfg: dict[str, Any], events: EventWriter, holder: di
     holder["trainer"] = trainer
     print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on {runtime.device}", flush=True)
     events.emit("phase", phase="training")
-    return trainer.run()
+    status = trainer.run()
+    return status, trainer.failure or None
 
 
 def _finish(paths: RunPaths, events: EventWriter, status: str, error: str | None) -> None:

@@ -68,6 +68,12 @@ class TrainConfig:
     grad_clip: float = setting(0.0, "Clip the gradient norm to this (0: no clipping; the norm is logged either way).",
                                minimum=0.0)
     seed: int = setting(0, "Seed of every random generator (data order, init, augmentation).", minimum=0)
+    grad_accum_steps: int = setting(1, "Accumulate gradients over N batches per optimizer step.", minimum=1)
+    ema_decay: float = setting(0.0, "Keep an exponential moving average of the weights and evaluate it (0: off; "
+                                    "e.g. 0.999).", minimum=0.0, maximum=0.99999)
+    compile: bool = setting(False, "torch.compile the model (worth it on GPUs for long runs; slow to start).")
+    nan_policy: str = setting("stop", "A NaN/Inf loss: stop the run (failed), or skip that step and warn.",
+                              choices=("stop", "skip"))
 
 
 @dataclass

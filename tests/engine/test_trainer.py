@@ -19,16 +19,29 @@ from engine.trainer import Trainer
 from tests.engine.conftest import tiny_overrides
 
 
-def train(tmp_path: Path, root: Path, *extra: str, steps: int = 3) -> tuple[Path, str]:
+def train(tmp_path: Path, root: Path, *extra: str, steps: int = 3, patch=None) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
     cfg = resolve_config("demo", [*tiny_overrides(root, steps), *extra])
     paths = create_run(tmp_path / "runs", "t")
     write_json_atomic(paths.run_json, new_run_info(paths.run_id, "t", "vpr", [], max_steps=steps))
     runtime = make_runtime(cfg["device"])
     task = TASKS.build("vpr", cfg, runtime, seed_everything(cfg["train"]["seed"]))
+    if patch:
+        patch(task)
     events = EventWriter(paths.events)
     status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).run()
     events.close()
     return paths.root, status
+
+
+def nan_at_second_batch(task) -> None:  # type: ignore[no-untyped-def]
+    original, calls = task.compute_loss, []
+
+    def compute_loss(images, labels):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        total, parts = original(images, labels)
+        return (total * float("nan"), parts) if len(calls) == 2 else (total, parts)
+
+    task.compute_loss = compute_loss
 
 
 def losses(run_dir: Path) -> list[float]:
@@ -71,3 +84,28 @@ def test_checkpoint_loads_with_weights_only_and_corrupt_file_is_a_user_error(tmp
     broken.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="unreadable or corrupt"):
         load_checkpoint(broken)
+
+
+def test_nan_loss_stops_the_run_with_an_alert(tmp_path: Path, tiny_city: Path) -> None:
+    run_dir, status = train(tmp_path, tiny_city, steps=4, patch=nan_at_second_batch)
+    assert status == "failed"
+    alerts = [e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "alert"]
+    assert alerts[0]["code"] == "nan" and alerts[0]["step"] == 2
+
+
+def test_nan_policy_skip_keeps_training(tmp_path: Path, tiny_city: Path) -> None:
+    run_dir, status = train(tmp_path, tiny_city, "train.nan_policy=skip", steps=4, patch=nan_at_second_batch)
+    assert status == "completed"
+    events = list(iter_events(run_dir / "events.jsonl"))
+    assert [e["level"] for e in events if e["kind"] == "alert"] == ["warning"]
+    assert all(e["values"].get("loss/total", 0) == e["values"].get("loss/total", 0) for e in events
+               if e["kind"] == "scalar")
+
+
+def test_grad_accumulation_and_ema(tmp_path: Path, tiny_city: Path) -> None:
+    run_dir, status = train(tmp_path, tiny_city, "train.grad_accum_steps=2", "train.ema_decay=0.9", steps=2)
+    assert status == "completed"
+    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert state["ema"] is not None and state["train_seconds"] > 0
+    system = [e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "system"]
+    assert system  # two batches per step still log once per step
