@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from engine.checkpoint import save_checkpoint
+from engine.freeze import Phase, apply_phase, build_freeze, phase_at, warmup_factors
 from engine.optim import LRSchedule, build_optimizer
 from engine.protocol import EventWriter, RunPaths, update_run_info
 from engine.runtime import Runtime, rng_states, set_rng_states
@@ -46,6 +47,10 @@ class Trainer:
         self.resumed = False
         self.failure = ""
         self.train_seconds = 0.0
+        self.freeze = build_freeze(cfg["freeze"])
+        self.steps_per_epoch = task.steps_per_epoch()
+        self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, task.modules())  # bad paths fail here
+        self.phase: Phase | None = None
         self.ema = self._make_ema(self.train_cfg["ema_decay"])
         if self.train_cfg["compile"]:
             task.model = torch.compile(task.model)  # type: ignore[assignment]
@@ -85,6 +90,7 @@ class Trainer:
         if steps < self.step:
             raise ConfigError("train.max_steps", f"must be ≥ the current step {self.step}, got {steps}")
         self.max_steps = self.schedule.max_steps = steps
+        self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, self.task.modules())
         return steps
 
     @staticmethod
@@ -171,9 +177,26 @@ class Trainer:
         if every and self.step % every == 0:
             self.save("last")
 
+    def _enter_phase(self) -> None:
+        """Apply the freeze phase of this step (at start, at phase boundaries and after a resume)."""
+        phase = phase_at(self.phases, self.step)
+        if phase is not self.phase:
+            groups = apply_phase(self.task.modules(), phase)
+            self.events.emit("freeze", step=self.step, **phase.event(groups))
+            self.phase = self.task.freeze_phase = phase
+
+    def _apply_lr(self) -> None:
+        """Schedule LR, with a warmup for groups that a freeze phase just unfroze."""
+        self.schedule.apply(self.step)
+        if self.phase is not None:
+            factors = warmup_factors(self.phase, self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] *= factors.get(group["name"], 1.0)
+
     def _train_step(self) -> tuple[dict[str, torch.Tensor], int]:
         """One optimizer step over `grad_accum_steps` batches; NaN/Inf and CUDA OOM are handled here."""
-        self.schedule.apply(self.step)
+        self._enter_phase()
+        self._apply_lr()
         accum = self.train_cfg["grad_accum_steps"]
         self.optimizer.zero_grad(set_to_none=True)
         totals: dict[str, torch.Tensor] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -33,6 +34,9 @@ def check(args: argparse.Namespace) -> int:
     console.print(Syntax(dump_config(cfg), "yaml", theme="ansi_dark", background_color="default"))
     if model:
         console.print(parameter_table(model))
+        if len(model["phases"]) > 1:
+            for phase in model["phases"]:
+                console.print(phase_parameter_table(phase))
         console.print(f"descriptor: {model['descriptor_dim']}-d   backbone output: {model['backbone_channels']} channels, "
                       f"stride {model['backbone_stride']}")
     console.print("[green]config OK[/]")
@@ -44,16 +48,45 @@ def model_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from engine.models.vpr_model import build_vpr_model, parameter_table as rows_of
 
+    from engine.freeze import build_freeze, phase_table
+
     model = build_vpr_model(cfg["model"])
+    groups = model.module_groups()
+    steps_per_epoch, counted = _steps_per_epoch(cfg)
+    phases = phase_table(groups, build_freeze(cfg["freeze"]), cfg["train"]["max_steps"], steps_per_epoch)
     return {"descriptor_dim": model.descriptor_dim, "backbone_channels": model.backbone.out_channels,
-            "backbone_stride": model.backbone.stride, "parameters": rows_of(model.module_groups())}
+            "backbone_stride": model.backbone.stride, "parameters": rows_of(groups), "phases": phases,
+            "steps_per_epoch": steps_per_epoch, "steps_per_epoch_counted": counted}
+
+
+def _steps_per_epoch(cfg: dict[str, Any]) -> tuple[float, bool]:
+    """Training images / batch size when the training folder exists (epoch-based phases need it)."""
+    folder = Path(cfg["data"]["root"]) / cfg["data"]["train_dir"]
+    batch = max(cfg["train"]["batch_size"], 1)
+    if folder.is_dir():
+        return sum(1 for _ in folder.glob("*.jpg")) / batch, True
+    return 1000.0, False
+
+
+def phase_parameter_table(phase: dict[str, Any]) -> Table:
+    """Trainable vs frozen per group and backbone stage in one freeze phase."""
+    note = "" if phase["in_run"] else "  (after max_steps)"
+    table = _counts_table(f"phase {phase['index']} from step {phase['step']}: {phase['label']}{note}")
+    for row in phase["rows"][:-1] + phase["stages"] + phase["rows"][-1:]:
+        table.add_row(str(row["group"]), f"{row['params']:,}", f"{row['trainable']:,}", f"{row['frozen']:,}")
+    return table
 
 
 def parameter_table(model: dict[str, Any]) -> Table:
     """Per module group: parameters, trainable, frozen."""
-    table = Table(title="parameters", title_justify="left")
-    for name, justify in (("group", "left"), ("params", "right"), ("trainable", "right"), ("frozen", "right")):
-        table.add_column(name, justify=justify)
+    table = _counts_table("parameters")
     for row in model["parameters"]:
         table.add_row(str(row["group"]), f"{row['params']:,}", f"{row['trainable']:,}", f"{row['frozen']:,}")
+    return table
+
+
+def _counts_table(title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("group", "left"), ("params", "right"), ("trainable", "right"), ("frozen", "right")):
+        table.add_column(name, justify=justify)
     return table

@@ -72,6 +72,8 @@ class TrainConfig:
     ema_decay: float = setting(0.0, "Keep an exponential moving average of the weights and evaluate it (0: off; "
                                     "e.g. 0.999).", minimum=0.0, maximum=0.99999)
     compile: bool = setting(False, "torch.compile the model (worth it on GPUs for long runs; slow to start).")
+    feature_cache: str = setting("auto", "Cache backbone features once when the backbone never trains and there is "
+                                         "no augmentation (auto: whenever that holds).", choices=("auto", "on", "off"))
     nan_policy: str = setting("stop", "A NaN/Inf loss: stop the run (failed), or skip that step and warn.",
                               choices=("stop", "skip"))
 

@@ -8,7 +8,7 @@ from typing import Any
 from engine.errors import ConfigError, did_you_mean
 
 #: Preset keys whose value may be either of several types (the preset's default shows only one).
-UNION_KEYS: dict[str, tuple[type, ...]] = {"pretrained": (bool, str)}
+UNION_KEYS: dict[str, tuple[type, ...]] = {"pretrained": (bool, str), "stage": (str, int)}
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
                dict: "a mapping"}
@@ -73,6 +73,8 @@ def check_typed(key: str, schema: type, values: dict[str, Any]) -> dict[str, Any
             continue
         if kind == "test_sets":
             continue
+        if isinstance(value, bool) and {"on", "off"} & set(meta.get("choices") or ()):
+            value = "on" if value else "off"  # YAML 1.1 reads a bare on/off as a boolean
         value = coerce(where, value, f.default)
         if meta.get("choices") and value not in meta["choices"]:
             raise ConfigError(where, f"'{value}' is not allowed; allowed: {', '.join(map(str, meta['choices']))}")

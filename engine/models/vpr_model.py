@@ -42,6 +42,10 @@ class VPRModel(nn.Module):
         pooled = self.aggregator(features)  # B×A
         return F.normalize(self.head(pooled), p=2, dim=-1)  # B×D
 
+    def descriptors_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """B×C×h×w backbone features (e.g. from a feature cache) -> B×D unit descriptors."""
+        return F.normalize(self.head(self.aggregator(features)), p=2, dim=-1)
+
     def module_groups(self) -> dict[str, nn.Module]:
         """The groups the freeze schedule and the optimizer's param groups address, by name."""
         return {"backbone": self.backbone, "aggregator": self.aggregator, "head": self.head}

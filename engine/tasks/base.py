@@ -17,6 +17,8 @@ class Task(Protocol):
     """A problem (VPR, segmentation, ...): supplies batches, the loss and evaluate(); the loop stays generic."""
 
     main_metric: str
+    model: nn.Module
+    freeze_phase: Any
 
     def modules(self) -> dict[str, nn.Module]:
         """Named module groups (backbone, aggregator, head, loss): param groups and the parameter table."""
@@ -35,6 +37,9 @@ class Task(Protocol):
 
     def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
         """The number best.pt is chosen by (higher is better)."""
+
+    def steps_per_epoch(self) -> float:
+        """Optimizer steps in one pass over the training set (freeze phases given in epochs use it)."""
 
     def epoch(self, step: int) -> float:
         """Passes over the training set after `step` steps."""

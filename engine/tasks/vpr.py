@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from engine.data.augment import AUGMENTS
 from engine.data.place_sampler import PlaceBatchSampler
 from engine.data.vpr_folders import load_test_set, load_train_places
 from engine.errors import ConfigError
+from engine.feature_cache import FeatureCache, cache_key, weights_fingerprint
+from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES
 from engine.metrics.recall import knn, positives_within, recall_at
 from engine.models.vpr_model import build_vpr_model
@@ -36,6 +39,7 @@ class VPRTask:
     """Trains descriptors so that views of the same place are nearest neighbours; evaluates Recall@N per test set."""
 
     main_metric = "R@1"
+    freeze_phase: Any = None
 
     def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator,
                  load_test_sets: bool = True) -> None:
@@ -60,6 +64,7 @@ class VPRTask:
         self.loss = LOSSES.build(loss_cfg["name"], self.model.descriptor_dim, self.num_places,
                                  **preset_params(loss_cfg)).to(runtime.device)
         self.augment = AUGMENTS.build(cfg["augment"]["name"], **preset_params(cfg["augment"]))
+        self.cache = self._feature_cache() if use_feature_cache(cfg) else None
         self.test_sets = [load_test_set(Path(t["path"]), tuple(cfg["eval"]["image_size"]))
                           for t in cfg["eval"]["test_sets"]] if load_test_sets else []
         self.test_names = [t["name"] for t in cfg["eval"]["test_sets"]]
@@ -71,15 +76,40 @@ class VPRTask:
         for module in self.modules().values():
             yield from (p for p in module.parameters() if p.requires_grad)
 
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 B×3×H×W -> normalised float on the device."""
+        return self.runtime.to_device((images.float().div_(255) - MEAN) / STD)
+
+    def _feature_cache(self) -> FeatureCache:
+        """Backbone features of every training image, shared by all runs with the same backbone weights and data."""
+        for module in (self.model.backbone,):
+            module.requires_grad_(False)
+        data = self.cfg["data"]
+        key = cache_key({"weights": weights_fingerprint(self.model.backbone), "backbone": self.cfg["model"]["backbone"],
+                         "size": self.cfg["model"]["image_size"], "train": str(Path(data["root"]) / data["train_dir"]),
+                         "count": len(self.train_images)})
+        folder = Path(os.environ.get("LABCONSOLE_CACHE", Path.home() / ".cache" / "labconsole" / "features"))
+        return FeatureCache.build(folder, self.model.backbone, self.train_images, self._prepare,
+                                  self.cfg["eval"]["batch_size"], key)
+
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         indices = torch.as_tensor(np.asarray(next(self._batches)), dtype=torch.long)
+        if self.cache is not None:
+            features = self.cache.batch(indices.numpy()).to(self.runtime.device)  # B×C×h×w, no backbone pass
+            return features, self.train_labels[indices].to(self.runtime.device)
         images = self.train_images[indices].float().div_(255)  # B×3×H×W in [0, 1]
         images = self.augment(images, self.generator)
         return self.runtime.to_device((images - MEAN) / STD), self.train_labels[indices].to(self.runtime.device)
 
     def compute_loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         self.model.train()
-        descriptors = self.model(images)  # B×D, L2-normalised
+        if self.freeze_phase is not None:
+            enforce_norm_eval(self.modules(), self.freeze_phase)  # frozen BatchNorms keep their running stats
+        if self.cache is not None:
+            self.model.backbone.eval()
+            descriptors = self.model.descriptors_from_features(images)  # `images` are cached features here
+        else:
+            descriptors = self.model(images)  # B×D, L2-normalised
         loss = self.loss(descriptors.float(), labels)
         parts = getattr(self.loss, "last_components", None) or {self.loss_name: loss.detach()}
         return loss, {f"loss/{name}": value for name, value in parts.items()}
@@ -113,6 +143,9 @@ class VPRTask:
             return None
         return next(iter(results.values())).get(self.main_metric)
 
+    def steps_per_epoch(self) -> float:
+        return len(self.train_labels) / self.cfg["train"]["batch_size"]
+
     def epoch(self, step: int) -> float:
         return round(step * self.cfg["train"]["batch_size"] / max(len(self.train_labels), 1), 3)
 
@@ -126,6 +159,16 @@ class VPRTask:
         self.sampler.load_state_dict(state["sampler"])
         self.generator.set_state(state["augment_rng"])
         self._batches = iter(self.sampler)
+
+
+def use_feature_cache(cfg: dict[str, Any]) -> bool:
+    """Whether training can read cached backbone features: the backbone never trains, inputs are deterministic."""
+    setting = cfg["train"]["feature_cache"]
+    eligible = cfg["freeze"]["name"] == "frozen_backbone" and cfg["augment"]["name"] == "none"
+    if setting == "on" and not eligible:
+        raise ConfigError("train.feature_cache", "needs freeze: frozen_backbone and augment: none (features must "
+                                                 "be the same every epoch)")
+    return setting == "on" or setting == "auto" and eligible
 
 
 @TASKS.register("vpr", "Visual place recognition")

@@ -109,3 +109,22 @@ def test_grad_accumulation_and_ema(tmp_path: Path, tiny_city: Path) -> None:
     assert state["ema"] is not None and state["train_seconds"] > 0
     system = [e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "system"]
     assert system  # two batches per step still log once per step
+
+
+def test_feature_cache_gives_identical_losses(tmp_path: Path, tiny_city: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LABCONSOLE_CACHE", str(tmp_path / "cache"))
+    frozen = ("freeze=frozen_backbone", "augment=none")
+    cached, _ = train(tmp_path, tiny_city, *frozen, "train.feature_cache=on")
+    plain, _ = train(tmp_path, tiny_city, *frozen, "train.feature_cache=off")
+    assert list((tmp_path / "cache").glob("features-*.npy"))
+    assert losses(cached) == pytest.approx(losses(plain), rel=1e-5)
+    freeze_events = [e for e in iter_events(cached / "events.jsonl") if e["kind"] == "freeze"]
+    assert freeze_events and freeze_events[0]["step"] == 0
+
+
+def test_feature_cache_on_needs_a_frozen_backbone(tiny_city: Path) -> None:
+    from engine.errors import ConfigError
+    from engine.tasks.vpr import use_feature_cache
+
+    with pytest.raises(ConfigError, match="frozen_backbone"):
+        use_feature_cache(resolve_config("demo", [*tiny_overrides(tiny_city), "train.feature_cache=on"]))
