@@ -1,0 +1,1 @@
+"""Console tests: Pilot, snapshots, import hygiene and a real-terminal (tmux) run."""

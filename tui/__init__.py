@@ -1,0 +1,1 @@
+"""labconsole's Textual console; never imports torch, torchvision, timm or faiss (tests enforce it)."""

@@ -1,0 +1,96 @@
+"""The labconsole Textual app: a thin router between the runs, launcher and monitor screens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tui.screens.runs import RunsScreen
+
+DARK_THEME, LIGHT_THEME = "textual-dark", "textual-light"
+"""The themes `ctrl+t` switches between (any other theme can be picked from the palette)."""
+
+
+def monitor_screen_class() -> type[Screen[object]] | None:
+    """The monitor screen class, or None while tui.screens.monitor is not available."""
+    try:
+        from tui.screens.monitor import MonitorScreen
+    except ImportError:
+        return None
+    return MonitorScreen
+
+
+class LabConsoleApp(App[int]):
+    """The console: opens on the runs screen; Enter monitors a run, `n` launches one."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "labconsole"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+t", "toggle_theme", "Theme", tooltip="Switch between dark and light themes"),
+    ]
+
+    def __init__(self, runs_dir: Path, clock: Callable[[], float] = time.time, refresh_interval: float = 1.0) -> None:
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        """The runs directory the console lists and launches into."""
+        self.clock = clock
+        """Wall clock for durations and spinners (tests freeze it)."""
+        self.refresh_interval = refresh_interval
+        """Seconds between rescans of the runs directory."""
+
+    def get_default_screen(self) -> Screen[object]:
+        """The runs screen is the console's home."""
+        return RunsScreen(self.runs_dir, clock=self.clock, refresh_interval=self.refresh_interval)
+
+    # -- routing --------------------------------------------------------------------------------------
+
+    def open_monitor(self, run_dir: Path) -> None:
+        """Push the live monitor of `run_dir` (a notice while the monitor is unavailable)."""
+        screen_class = monitor_screen_class()
+        if screen_class is None:
+            self.notify("The monitor screen is not available in this build.", severity="warning")
+            return
+        self.push_screen(screen_class(Path(run_dir)))  # type: ignore[call-arg]
+
+    def open_launcher(self) -> None:
+        """Open the launcher; a launched run's monitor opens at once."""
+        from tui.screens.launcher import LauncherScreen
+
+        self.push_screen(LauncherScreen(self.runs_dir), self._on_launched)
+
+    def _on_launched(self, run_dir: Path | None) -> None:
+        """After the launcher: rescan the runs and monitor the new run."""
+        if run_dir is None:
+            return
+        for screen in self.screen_stack:
+            if isinstance(screen, RunsScreen):
+                screen.action_refresh()
+        self.open_monitor(run_dir)
+
+    # -- themes and palette -----------------------------------------------------------------------
+
+    def action_toggle_theme(self) -> None:
+        """Switch between the dark and the light theme."""
+        self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's commands, the theme toggle, and every action of the current screen."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Toggle dark/light", "Switch between the dark and the light theme", self.action_toggle_theme)
+        commands = getattr(screen, "palette_commands", None)
+        if callable(commands):
+            for title, help_text, callback in commands():
+                yield SystemCommand(title, help_text, callback)
+
+
+def run_console(runs_dir: Path) -> int:
+    """Run the console on `runs_dir` until the user quits; the exit code for the CLI."""
+    app = LabConsoleApp(Path(runs_dir))
+    app.run()
+    return app.return_code or 0

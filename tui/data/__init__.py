@@ -1,0 +1,1 @@
+"""Torch-free data sources for the console: run listings and event streams read from the runs directory."""

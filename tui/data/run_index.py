@@ -1,0 +1,272 @@
+"""Torch-free, mtime-cached index of a runs directory: one `RunRow` of table columns per run folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.protocol import RUN_ID_RE, effective_status
+from tui.data.config_summary import ConfigSummary, load_config_summary
+from tui.data.summary_cache import SummaryCache, default_cache_path
+
+MAIN_METRIC = {"vpr": "R@1", "segmentation": "mIoU", "classification": "top1", "detection": "mAP"}
+"""The metric each task ranks runs by (read from run.json "best")."""
+
+LIVE_STATUSES = ("queued", "running")
+"""Statuses whose engine process may die without rewriting run.json: rechecked on every refresh."""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the runs table sees it: raw values for sorting, formatting is the widget's job."""
+
+    id: str
+    dir: Path
+    name: str
+    status: str
+    task: str = ""
+    backbone: str = ""
+    aggregator: str = ""
+    loss: str = ""
+    step: int | None = None
+    max_steps: int | None = None
+    metric_name: str = ""
+    metric: float | None = None
+    created: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    tags: tuple[str, ...] = ()
+    error: str = ""
+    host: str = ""
+    best: dict[str, dict[str, float]] = field(default_factory=dict, compare=True, hash=False)
+    """run.json "best": {split: {metric: value}}."""
+
+    def duration(self, now: float) -> float | None:
+        """Wall time from start to end (to `now` while live); None before it starts."""
+        if self.started is None:
+            return None
+        if self.ended is not None:
+            return self.ended - self.started
+        return now - self.started if self.status in LIVE_STATUSES else None
+
+    @property
+    def when(self) -> float | None:
+        """The time shown as "started": the start, else the creation (queued runs)."""
+        return self.started if self.started is not None else self.created
+
+
+_NO_CONFIG = (-1, -1)
+"""config_stamp of a run folder without a config.yaml (yet)."""
+
+
+@dataclass
+class _Cached:
+    """What the index remembers about one run folder between refreshes."""
+
+    info_stamp: tuple[int, int] = (0, 0)
+    info: dict[str, Any] = field(default_factory=dict)
+    config_stamp: tuple[int, int] = (0, 0)
+    config: ConfigSummary = field(default_factory=ConfigSummary)
+    row: RunRow | None = None
+
+
+@dataclass(frozen=True)
+class IndexUpdate:
+    """The result of one refresh: every row, plus which ids changed or vanished since the last one."""
+
+    rows: dict[str, RunRow]
+    changed: frozenset[str]
+    removed: frozenset[str]
+    pending: int = 0
+    """config.yaml files left unread for lack of time (the next refresh continues)."""
+
+    @property
+    def any(self) -> bool:
+        """Whether anything differs from the previous refresh."""
+        return bool(self.changed or self.removed)
+
+
+class RunIndex:
+    """Lists a runs directory, re-reading only the run.json / config.yaml files whose mtime or size changed."""
+
+    def __init__(self, runs_dir: Path, summaries: SummaryCache | None = None) -> None:
+        self.runs_dir = Path(runs_dir)
+        self._summaries = summaries if summaries is not None else SummaryCache(default_cache_path(self.runs_dir))
+        self._cache: dict[str, _Cached] = {}
+        self._deadline = float("inf")
+        self._pending = 0
+
+    def refresh(self, config_budget: float | None = None) -> IndexUpdate:
+        """Scan the runs directory once; cheap when nothing changed (one stat per run).
+
+        Args:
+            config_budget: Seconds to spend parsing config.yaml files; the rest wait for the next call
+                (`IndexUpdate.pending`), so a first listing of thousands of runs shows up at once.
+        """
+        self._deadline = time.perf_counter() + config_budget if config_budget is not None else float("inf")
+        self._pending = 0
+        seen: set[str] = set()
+        changed: set[str] = set()
+        for entry in self._folders():
+            seen.add(entry.name)
+            if self._refresh_one(entry.name, entry.path):
+                changed.add(entry.name)
+        removed = frozenset(set(self._cache) - seen)
+        for run_id in removed:
+            del self._cache[run_id]
+        rows = {run_id: c.row for run_id, c in self._cache.items() if c.row is not None}
+        if not self._pending:
+            self._summaries.save(keep=seen)
+        return IndexUpdate(rows, frozenset(changed), removed, self._pending)
+
+    def _folders(self) -> list[os.DirEntry[str]]:
+        """Run folders (valid ids, not hidden) of the runs directory; [] while it does not exist."""
+        try:
+            with os.scandir(self.runs_dir) as it:
+                return [e for e in it if RUN_ID_RE.match(e.name) and not e.name.startswith(".") and e.is_dir()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def _refresh_one(self, run_id: str, folder: str) -> bool:
+        """Update the cached row of one folder; True when the row changed."""
+        cached = self._cache.setdefault(run_id, _Cached())
+        info_stamp = _stamp(os.path.join(folder, "run.json"))
+        if info_stamp is None:
+            return False  # a folder being created: wait for its run.json
+        info_changed = info_stamp != cached.info_stamp
+        if not info_changed and cached.config_stamp != (0, 0) and cached.row is not None \
+                and cached.row.status not in LIVE_STATUSES:
+            return False  # nothing on disk changed and no process to check
+        if info_changed:
+            info = _read_json(os.path.join(folder, "run.json"))
+            if info is not None:
+                cached.info_stamp, cached.info = info_stamp, info
+        if info_changed or cached.config_stamp == (0, 0):
+            self._refresh_config(cached, os.path.join(folder, "config.yaml"))
+        if not cached.info:
+            return False
+        row = build_row(run_id, Path(folder), cached.info, cached.config)
+        if row == cached.row:
+            return False
+        cached.row = row
+        return True
+
+    def _refresh_config(self, cached: _Cached, path: str) -> None:
+        """Re-read config.yaml when it changed and the parsing budget allows (it is written once per run)."""
+        stamp = _stamp(path) or _NO_CONFIG
+        if stamp == cached.config_stamp:
+            return
+        if stamp == _NO_CONFIG:
+            cached.config_stamp = stamp  # checked again when run.json changes
+            return
+        run_id = os.path.basename(os.path.dirname(path))
+        remembered = _summary_from(self._summaries.get(run_id, stamp))
+        if remembered is not None:
+            cached.config_stamp, cached.config = stamp, remembered
+            return
+        if time.perf_counter() > self._deadline:
+            self._pending += 1
+            return
+        cached.config_stamp = stamp
+        cached.config = load_config_summary(Path(path))
+        self._summaries.put(run_id, stamp, asdict(cached.config))
+
+
+def _summary_from(data: dict[str, Any] | None) -> ConfigSummary | None:
+    """A ConfigSummary from its cached dict (None when absent or of another shape)."""
+    if data is None:
+        return None
+    try:
+        return ConfigSummary(**{k: str(v) for k, v in data.items()})
+    except TypeError:
+        return None
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a file, or None when it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    """A JSON object from `path`, or None when unreadable (the previous value is kept)."""
+    try:
+        with open(path, "rb") as f:
+            obj = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def main_metric(task: str, best: Any, first_test_set: str = "") -> tuple[str, float | None]:
+    """(metric name, best value): the task's main metric on its first test set, from run.json "best"."""
+    name = MAIN_METRIC.get(task, "")
+    splits = best if isinstance(best, dict) else {}
+    ordered = ([first_test_set] if first_test_set in splits else []) + [s for s in splits if s != first_test_set]
+    for split in ordered:
+        metrics = splits[split]
+        if not isinstance(metrics, dict):
+            continue
+        if not name and metrics:
+            name = next(iter(metrics))
+        value = metrics.get(name)
+        if isinstance(value, (int, float)):
+            return name, float(value)
+    return name, None
+
+
+def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSummary) -> RunRow:
+    """Combine run.json (live values) and the config summary into one table row."""
+    progress = info.get("progress") if isinstance(info.get("progress"), dict) else {}
+    task = str(info.get("task") or config.task or "")
+    metric_name, metric = main_metric(task, info.get("best"), config.first_test_set)
+    tags = info.get("tags") if isinstance(info.get("tags"), list) else []
+    return RunRow(
+        id=run_id,
+        dir=folder,
+        name=str(info.get("name") or run_id),
+        status=effective_status(info),
+        task=task,
+        backbone=config.backbone,
+        aggregator=config.aggregator,
+        loss=config.loss,
+        step=_int(progress.get("step")),
+        max_steps=_int(progress.get("max_steps")),
+        metric_name=metric_name,
+        metric=metric,
+        created=_float(info.get("created")),
+        started=_float(info.get("started")),
+        ended=_float(info.get("ended")),
+        tags=tuple(str(t) for t in tags),
+        error=str(info.get("error") or ""),
+        host=str(info.get("host") or ""),
+        best=_best(info.get("best")),
+    )
+
+
+def _best(value: Any) -> dict[str, dict[str, float]]:
+    """run.json "best" with malformed splits and non-numeric values dropped."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(split): {str(k): float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        for split, metrics in value.items()
+        if isinstance(metrics, dict)
+    }
+
+
+def _int(value: Any) -> int | None:
+    """An int field of run.json, or None when missing or malformed."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _float(value: Any) -> float | None:
+    """A float field of run.json, or None when missing or malformed."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,127 @@
+"""What the monitor shows of a run: growable series and the immutable snapshot handed to the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+class Series:
+    """A growable (x, y) float64 series; readers take `x`/`y` views, which appends never modify."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.n = 0
+        """Points stored."""
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Append points, doubling the storage when needed (amortised O(1) per point)."""
+        need = self.n + len(x)
+        if need > len(self._x):
+            cap = max(need, 2 * len(self._x))
+            self._x = np.concatenate((self._x[: self.n], np.empty(cap - self.n)))
+            self._y = np.concatenate((self._y[: self.n], np.empty(cap - self.n)))
+        self._x[self.n : need] = x
+        self._y[self.n : need] = y
+        self.n = need
+
+    @property
+    def x(self) -> np.ndarray:
+        """Steps (a view)."""
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Values (a view)."""
+        return self._y[: self.n]
+
+    def last(self) -> float | None:
+        """The latest value, or None when empty."""
+        return float(self._y[self.n - 1]) if self.n else None
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    """One evaluation of one test set."""
+
+    step: int | None
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Something that happened at a step, drawn on the curves (freeze phase, control change, checkpoint)."""
+
+    step: float
+    kind: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A condition to see at once: NaN/Inf, divergence, stall, dead process, or one the engine raised."""
+
+    level: str
+    """"warning" or "error"."""
+    code: str
+    """nan | diverge | stall | dead | oom | an engine alert code."""
+    message: str
+    detail: tuple[str, ...] = ()
+    """Extra lines (the last log lines of a dead run)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view of a run for the UI thread (arrays are views that later appends leave alone)."""
+
+    run_id: str
+    info: dict[str, Any]
+    config: dict[str, Any]
+    status: str
+    phase: str | None
+    scalars: dict[str, tuple[np.ndarray, np.ndarray]]
+    system: dict[str, tuple[np.ndarray, np.ndarray]]
+    evals: dict[str, tuple[EvalPoint, ...]]
+    markers: tuple[Marker, ...]
+    controls: tuple[dict[str, Any], ...]
+    """The latest answers of the engine to control commands (applied or rejected)."""
+    alerts: tuple[Alert, ...]
+    log: tuple[str, ...]
+    step: int | None
+    max_steps: int | None
+    epoch: int | None
+    steps_per_s: float | None
+    events_read: bool
+    """False in the quick first snapshot taken before the events backlog is decoded."""
+    last_event_t: float | None
+    now: float
+    version: int
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds since the run started (until it ended)."""
+        started = self.info.get("started") or self.info.get("created")
+        if not isinstance(started, (int, float)):
+            return None
+        ended = self.info.get("ended")
+        end = (
+            ended
+            if isinstance(ended, (int, float)) and self.status not in ("running", "queued")
+            else self.now
+        )
+        return max(0.0, end - started)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds to max_steps at the recent pace (None when not running or unknown)."""
+        if self.status != "running" or not self.steps_per_s or not self.max_steps or self.step is None:
+            return None
+        return max(0.0, (self.max_steps - self.step) / self.steps_per_s)
+
+    def system_last(self, key: str) -> float | None:
+        """Latest value of a system gauge."""
+        series = self.system.get(key)
+        return float(series[1][-1]) if series is not None and len(series[1]) else None

@@ -1,0 +1,390 @@
+"""The live monitor of one run: header, alerts, curves, eval table, system panel, log tail; steering keys."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from engine.protocol import FINISHED, read_json, send_control
+from tui.data.run_stream import RunStream, Snapshot
+from tui.screens.baseline_picker import NO_BASELINE, BaselinePicker
+from tui.screens.confirm_stop import ConfirmStop
+from tui.widgets.alert_banner import AlertBanner
+from tui.widgets.curves import CurvesPanel
+from tui.widgets.eval_table import EvalTable
+from tui.widgets.log_tail import LogTail
+from tui.widgets.run_header import RunHeader
+from tui.widgets.system_panel import SystemPanel
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.25
+"""Seconds between two looks at the run folder while the run is live."""
+FIRST_FRAME_WAIT = 0.5
+"""Longest wait for the header frame to be drawn before the events backlog is decoded."""
+IDLE_POLL_INTERVAL = 1.0
+"""Seconds between two looks once the run has finished (a finished run rarely changes)."""
+COMPACT_WIDTH, COMPACT_HEIGHT = 110, 30
+"""Below either size one panel is shown at a time (keys 1–4 switch)."""
+PANELS = ("curves", "eval", "system", "log")
+"""The panels, in the order of their keys 1–4."""
+STEERABLE = ("running", "paused", "queued")
+"""Statuses in which the engine still reads control.jsonl."""
+PaletteCommand = tuple[str, str, Callable[[], object]]
+
+
+class MonitorScreen(Screen[None]):
+    """Follows one run folder live; `escape` returns to the runs list."""
+
+    CSS_PATH = "monitor.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("q", "back", "Back", show=False),
+        Binding("s", "stop", "Stop", tooltip="Stop the run (asks first)"),
+        Binding("p", "pause", "Pause", tooltip="Pause or resume training"),
+        Binding("e", "eval", "Eval", tooltip="Evaluate now"),
+        Binding("c", "checkpoint", "Ckpt", tooltip="Save a checkpoint now"),
+        Binding("z", "zoom", "Zoom", tooltip="Whole run / last 10k / 2k / 500 steps"),
+        Binding("plus,equals_sign", "smooth(1)", "Smooth", key_display="+/-", tooltip="More smoothing"),
+        Binding("minus", "smooth(-1)", "Less smoothing", show=False),
+        Binding("b", "baseline", "Baseline", tooltip="Compare evals against another run"),
+        Binding("1", "panel('curves')", "Curves", show=False),
+        Binding("2", "panel('eval')", "Eval table", show=False),
+        Binding("3", "panel('system')", "System", show=False),
+        Binding("4", "panel('log')", "Log", show=False),
+        Binding("tab", "next_panel", "Next panel", show=False),
+    ]
+
+    class RunUpdated(Message):
+        """The run folder changed (new events, run.json, log lines) or its alerts did."""
+
+        def __init__(self, snapshot: Snapshot) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+            """The run as of this poll."""
+
+    class PollFailed(Message):
+        """Reading the run folder raised; the follower keeps trying, more slowly."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+            """What went wrong, one line."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        clock: Callable[[], float] | None = None,
+        poll_interval: float = POLL_INTERVAL,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.run_dir = Path(run_dir)
+        """The run folder followed."""
+        self.poll_interval = poll_interval
+        self._clock_arg = clock
+        self._wake = threading.Event()
+        self._first_frame = threading.Event()
+        self._snapshot: Snapshot | None = None
+        self._baseline: Path | None = None
+        self._baseline_metrics: dict[str, dict[str, float]] | None = None
+        self._panel = "curves"
+        self._sent: dict[str, str] = {}  # control id -> action, to report the engine's answer
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock: the one given, else the app's (tests freeze it), else the wall clock."""
+        return self._clock_arg or getattr(self.app, "clock", time.time)
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The latest state of the run shown."""
+        return self._snapshot
+
+    def compose(self) -> ComposeResult:
+        """Header, alert banner, tab strip (compact only), panels, footer."""
+        yield RunHeader(clock=self._header_clock, id="mon-header")
+        yield AlertBanner(id="mon-alerts")
+        yield Static(id="mon-tabs")
+        with Horizontal(id="mon-body"):
+            yield CurvesPanel(id="panel-curves", classes="panel")
+            with Vertical(id="mon-side"):
+                yield EvalTable(id="panel-eval", classes="panel")
+                yield SystemPanel(id="panel-system", classes="panel")
+        yield LogTail(id="panel-log", classes="panel")
+        yield Footer()
+
+    def _header_clock(self) -> float:
+        """The header's clock (resolved lazily: the app is not known at compose time)."""
+        return self.clock()
+
+    def on_mount(self) -> None:
+        """Start following the run folder."""
+        self.query_one("#panel-curves").border_title = "1 curves"
+        self.query_one("#panel-eval").border_title = "2 eval"
+        self.query_one("#panel-system").border_title = "3 system"
+        self.query_one("#panel-log").border_title = "4 output.log"
+        self._stream = RunStream(self.run_dir, clock=self.clock)
+        self._apply_layout(self.app.size.width, self.app.size.height)
+        self._follow()
+        self.set_interval(1.0, self._tick)
+        self.watch(self.app, "theme", self._on_theme, init=False)
+
+    def on_unmount(self) -> None:
+        """Wake the follower so that it sees its cancellation at once."""
+        self._first_frame.set()
+        self._wake.set()
+
+    # -- following the run (thread) ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="monitor-poll", name="monitor-poll")
+    def _follow(self) -> None:
+        """Poll the run folder; post a snapshot whenever something (or the set of alerts) changed."""
+        worker = get_current_worker()
+        stream = self._stream
+        try:  # run.json and the log first: the header shows while the events backlog loads
+            stream.poll(read_events=False)
+            self.post_message(self.RunUpdated(stream.snapshot()))
+            self._first_frame.wait(FIRST_FRAME_WAIT)  # let it be drawn before a long decode holds the GIL
+        except Exception as exc:  # noqa: BLE001 - the loop below reports it if it keeps failing
+            log.warning("quick look at %s failed: %s", self.run_dir, exc)
+        shown: tuple[object, ...] | None = None
+        failing = False
+        while not worker.is_cancelled:
+            try:
+                changed = stream.poll()
+                key = (stream.version, tuple(stream.alerts()))
+                if changed or key != shown:
+                    shown = key
+                    self.post_message(self.RunUpdated(stream.snapshot()))
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - an odd file must never take the console down
+                if not failing:
+                    self.post_message(self.PollFailed(f"{type(exc).__name__}: {exc}"))
+                failing = True
+            slow = failing or stream.status in FINISHED
+            self._wake.wait(max(self.poll_interval, IDLE_POLL_INTERVAL) if slow else self.poll_interval)
+            self._wake.clear()
+
+    def on_monitor_screen_run_updated(self, message: RunUpdated) -> None:
+        """Show the new state in every panel."""
+        snap = message.snapshot
+        previous, self._snapshot = self._snapshot, snap
+        if previous is None:
+            self.call_after_refresh(self._first_frame.set)
+        self.query_one(RunHeader).show(snap)
+        self.query_one(AlertBanner).show(snap.alerts)
+        self.query_one(CurvesPanel).show(snap)
+        self._render_eval()
+        self.query_one(SystemPanel).show(snap)
+        self.query_one(LogTail).show(snap.log)
+        if previous is None or previous.status != snap.status:
+            self.refresh_bindings()
+        self._report_control_answers(snap)
+
+    def on_monitor_screen_poll_failed(self, message: PollFailed) -> None:
+        """Say that the run folder could not be read (once per failure streak)."""
+        self.notify(message.error, title=f"Reading {self.run_dir.name}", severity="error", timeout=6)
+
+    def _on_theme(self) -> None:
+        """Colours depend on the theme (deltas, faint raw curves): redraw."""
+        if self._snapshot is not None:
+            self.query_one(RunHeader).tick()
+            self._render_eval()
+            self.query_one(CurvesPanel).redraw()
+
+    def _tick(self) -> None:
+        """Once a second: elapsed time and ETA move while the run is live."""
+        if self._snapshot is not None and self._snapshot.status in STEERABLE:
+            self.query_one(RunHeader).tick()
+
+    # -- drawing ----------------------------------------------------------------------------------
+
+    def _render_eval(self) -> None:
+        """The eval table, against the baseline when one is chosen."""
+        if self._snapshot is None:
+            return
+        name = self._baseline.name if self._baseline else None
+        table = self.query_one(EvalTable)
+        table.show(self._snapshot.evals, self._baseline_metrics, name, self.app.current_theme.dark)
+        step = f" @ step {table.latest_step:,}" if table.latest_step is not None else ""
+        table.border_title = f"2 eval{step}"
+        table.border_subtitle = f"Δ base: {name}" if name else "b: pick a baseline"
+
+    def _render_tabs(self) -> None:
+        """'1 curves  2 eval  3 system  4 log' with the shown panel highlighted (compact layout)."""
+        text = Text()
+        for i, panel in enumerate(PANELS, start=1):
+            style = "reverse bold" if panel == self._panel else "dim"
+            text.append(f" {i} {panel} ", style=style)
+            text.append(" ")
+        self.query_one("#mon-tabs", Static).update(text)
+
+    # -- layout -------------------------------------------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        """Switch between the full layout and one panel at a time."""
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        """Compact below COMPACT_WIDTH × COMPACT_HEIGHT: the tab strip and only the current panel."""
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.set_class(compact, "-compact")
+        self.query_one(Footer).compact = width < COMPACT_WIDTH
+        banner = self.query_one(AlertBanner)
+        banner.max_detail = 2 if compact else 5
+        for panel in PANELS:
+            self.set_class(panel == self._panel, f"-show-{panel}")
+        self._render_tabs()
+
+    def action_panel(self, panel: str) -> None:
+        """Show `panel` (compact layout) or maximize it / restore (full layout)."""
+        widget = self.query_one(f"#panel-{panel}")
+        if self.has_class("-compact"):
+            self._panel = panel
+            self._apply_layout(self.size.width, self.size.height)
+        elif self.maximized is widget:
+            self.minimize()
+        else:
+            self.maximize(widget, container=False)
+
+    def action_next_panel(self) -> None:
+        """Cycle through the panels."""
+        if self.has_class("-compact"):
+            self.action_panel(PANELS[(PANELS.index(self._panel) + 1) % len(PANELS)])
+        else:
+            self.focus_next()
+
+    # -- curves -------------------------------------------------------------------------------------
+
+    def action_zoom(self) -> None:
+        """Whole run → last 10k → 2k → 500 steps."""
+        zoom = self.query_one(CurvesPanel).next_zoom()
+        self.notify("whole run" if zoom is None else f"last {zoom:,} steps", title="Zoom", timeout=1.5)
+
+    def action_smooth(self, direction: int) -> None:
+        """More (+1) or less (-1) smoothing."""
+        weight = self.query_one(CurvesPanel).smoother(direction)
+        self.notify(f"EMA weight {weight:g}", title="Smoothing", timeout=1.5)
+
+    # -- baseline -------------------------------------------------------------------------------------
+
+    def action_baseline(self) -> None:
+        """Pick the run the eval table compares against."""
+        current = str(self._baseline) if self._baseline else None
+        self.app.push_screen(
+            BaselinePicker(self.run_dir.parent, self.run_dir.name, current), self._set_baseline
+        )
+
+    def _set_baseline(self, choice: str | None) -> None:
+        """Apply the picker's answer (None: cancelled)."""
+        if choice is None:
+            return
+        self.set_baseline(None if choice == NO_BASELINE else Path(choice))
+
+    def set_baseline(self, run_dir: Path | None) -> None:
+        """Compare against `run_dir`'s final (else best) metrics; None clears the baseline."""
+        self._baseline = run_dir
+        self._baseline_metrics = None
+        if run_dir is not None:
+            info = read_json(run_dir / "run.json") or {}
+            metrics = info.get("final") or info.get("best") or {}
+            self._baseline_metrics = {s: dict(m) for s, m in metrics.items() if isinstance(m, dict)}
+        self._render_eval()
+
+    # -- steering -------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Steering keys are greyed out once the engine is gone."""
+        if action in ("stop", "pause", "eval", "checkpoint"):
+            snap = self._snapshot
+            return True if snap is not None and snap.status in STEERABLE else None
+        return True
+
+    def action_back(self) -> None:
+        """Return to the runs list (or close a maximized panel first)."""
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.dismiss(None)
+
+    def action_stop(self) -> None:
+        """Ask, then ask the engine to stop."""
+        name = str((self._snapshot.info.get("name") if self._snapshot else None) or self.run_dir.name)
+        self.app.push_screen(ConfirmStop(name), lambda yes: self._send("stop") if yes else None)
+
+    def action_pause(self) -> None:
+        """Pause a running run, resume a paused one."""
+        paused = self._snapshot is not None and self._snapshot.status == "paused"
+        self._send("resume" if paused else "pause")
+
+    def action_eval(self) -> None:
+        """Ask the engine to evaluate now."""
+        self._send("eval")
+
+    def action_checkpoint(self) -> None:
+        """Ask the engine to save a checkpoint now."""
+        self._send("checkpoint")
+
+    def _send(self, action: str) -> None:
+        """Append a command to control.jsonl; the engine answers with a control event."""
+        snap = self._snapshot
+        if snap is None or snap.status not in STEERABLE:
+            self.notify(
+                f"the run is {snap.status if snap else 'loading'}: nothing to {action}", severity="warning"
+            )
+            return
+        try:
+            command_id = send_control(self._stream.paths.control, action)
+        except (OSError, ValueError) as exc:  # a read-only folder, a full disk: say so, never crash
+            self.notify(f"could not send '{action}': {exc}", severity="error")
+            return
+        self._sent[command_id] = action
+        self.notify(f"sent '{action}' to the engine", title="Control", timeout=2)
+
+    def _report_control_answers(self, snap: Snapshot) -> None:
+        """Tell the user when the engine applied or rejected a command sent from here."""
+        for ev in snap.controls:
+            action = self._sent.pop(str(ev.get("id")), None)
+            if action is None:
+                continue
+            if ev.get("status") == "applied":
+                self.notify(f"'{action}' applied at step {ev.get('step', '?')}", title="Control", timeout=3)
+            else:
+                self.notify(f"'{action}' rejected: {ev.get('reason', '')}", title="Control", severity="error")
+
+    # -- command palette ------------------------------------------------------------------------------
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """Every action of this screen, for the command palette."""
+        yield "Back to runs", "Return to the runs list", self.action_back
+        yield "Stop run", "Ask the engine to stop (confirm first)", self.action_stop
+        yield "Pause / resume run", "Pause training, or resume it", self.action_pause
+        yield "Evaluate now", "Ask the engine to evaluate every test set now", self.action_eval
+        yield "Checkpoint now", "Ask the engine to save last.pt now", self.action_checkpoint
+        yield "Zoom curves", "Whole run / last 10k / 2k / 500 steps", self.action_zoom
+        yield "More smoothing", "Raise the EMA weight of the curves", lambda: self.action_smooth(1)
+        yield "Less smoothing", "Lower the EMA weight of the curves", lambda: self.action_smooth(-1)
+        yield "Pick baseline", "Compare the eval table against another run", self.action_baseline
+        for i, panel in enumerate(PANELS, start=1):
+            yield f"Show {panel} panel", f"Key {i}", _bind(self.action_panel, panel)
+
+
+def _bind(action: Callable[[str], None], arg: str) -> Callable[[], None]:
+    """`action(arg)` as a zero-argument callback."""
+    return lambda: action(arg)

@@ -1,0 +1,278 @@
+"""The runs screen (what `labconsole` opens): every run in the runs directory, live, sortable and filterable."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import get_current_worker
+
+from tui.data.run_filter import RunFilter, next_status_filter
+from tui.data.run_index import IndexUpdate, RunIndex
+from tui.widgets.run_summary import RunSummary
+from tui.widgets.runs_table import COLUMNS, RunsTable
+from tui.widgets.status_badge import SPINNER_FPS, status_colour
+
+CONFIG_BUDGET = 0.15
+"""Seconds per scan spent parsing new config.yaml files (a big runs folder fills in over a few scans)."""
+
+PaletteCommand = tuple[str, str, Callable[[], object]]
+"""(title, help, callback) for the command palette."""
+
+
+class RunsScreen(Screen[None]):
+    """A live table of runs; Enter opens the monitor, `n` the launcher."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_run", "New", tooltip="Compose and launch a new run"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by words, status:…, tag:… or #tag"),
+        Binding("f", "cycle_status", "Status", tooltip="Show only running / completed / failed / stopped runs"),
+        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (click a header to pick one)"),
+        Binding("S", "sort_reverse", "Reverse", show=False),
+        Binding("escape", "clear_filter", "Clear", tooltip="Clear the filter"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    AUTO_FOCUS = "#runs-table"
+
+    refresh_interval: float = 1.0
+    """Seconds between two scans of the runs directory."""
+
+    class RunsChanged(Message):
+        """The runs directory was scanned and some runs appeared, progressed, ended or vanished."""
+
+        def __init__(self, update: IndexUpdate) -> None:
+            super().__init__()
+            self.update = update
+            """All rows and what changed."""
+
+    def __init__(self, runs_dir: Path, clock: Callable[[], float] = time.time, refresh_interval: float = 1.0) -> None:
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        self.refresh_interval = refresh_interval
+        self._clock = clock
+        self._index = RunIndex(self.runs_dir)
+        self._wake = threading.Event()
+        self._loaded = False
+
+    def compose(self) -> ComposeResult:
+        """Title bar, filter input, table, empty-state note, selected-run summary, footer."""
+        yield Static(id="runs-title")
+        with Horizontal(id="runs-filter-bar"):
+            yield Static("filter", id="runs-filter-label")
+            yield Input(placeholder="words  status:running  tag:baseline  #tag  task:seg", id="runs-filter",
+                        compact=True)
+        yield RunsTable(clock=self._clock, id="runs-table")
+        yield Static(id="runs-empty")
+        yield RunSummary(clock=self._clock, id="runs-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start scanning the runs directory and the spinner clock."""
+        self._render_title()
+        self._scan_runs()
+        self.set_interval(1 / SPINNER_FPS, self._tick)
+        self.watch(self.app, "theme", self._on_theme, init=False)
+
+    def on_unmount(self) -> None:
+        """Wake the scanner so it notices its cancellation at once."""
+        self._wake.set()
+
+    # -- scanning (thread) ----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="runs-scan", name="runs-scan")
+    def _scan_runs(self) -> None:
+        """Rescan the runs directory every `refresh_interval` seconds; post what changed."""
+        worker = get_current_worker()
+        first = True
+        while not worker.is_cancelled:
+            update = self._index.refresh(config_budget=CONFIG_BUDGET)
+            if first or update.any:
+                self.post_message(self.RunsChanged(update))
+            first = False
+            if not update.pending:  # configs left to parse: go on at once
+                self._wake.wait(self.refresh_interval)
+            self._wake.clear()
+
+    def on_runs_screen_runs_changed(self, message: RunsChanged) -> None:
+        """Show the new rows; the first scan fills the table."""
+        table = self.query_one(RunsTable)
+        table.update_rows(message.update.rows, None if not self._loaded else message.update.changed)
+        self._loaded = True
+        self._render_title()
+        self._render_empty()
+        self._render_summary()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The cursor moved: describe the run under it."""
+        self._render_summary()
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a second click) on a row opens its monitor."""
+        event.stop()
+        self.action_open_run()
+
+    def action_open_run(self) -> None:
+        """Open the live monitor of the run under the cursor."""
+        row = self.query_one(RunsTable).selected
+        if row is not None:
+            self.app.open_monitor(row.dir)  # type: ignore[attr-defined]
+
+    def action_new_run(self) -> None:
+        """Open the launcher."""
+        self.app.open_launcher()  # type: ignore[attr-defined]
+
+    def action_filter(self) -> None:
+        """Show the filter input and focus it."""
+        self._show_filter(True)
+        self.query_one("#runs-filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        """Drop the filter and return to the table."""
+        field = self.query_one("#runs-filter", Input)
+        field.value = ""
+        self._show_filter(False)
+        self.query_one(RunsTable).focus()
+
+    def action_cycle_status(self) -> None:
+        """Show only running, then completed, failed, stopped runs, then all again."""
+        field = self.query_one("#runs-filter", Input)
+        field.value = next_status_filter(field.value)
+        self._show_filter(bool(field.value))
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column."""
+        self.query_one(RunsTable).sort_next()
+
+    def action_sort_reverse(self) -> None:
+        """Flip the sort direction."""
+        table = self.query_one(RunsTable)
+        table.sort_by(table.sort_key, not table.sort_reverse)
+
+    def action_sort_by(self, key: str) -> None:
+        """Sort by column `key` (from the command palette)."""
+        self.query_one(RunsTable).sort_by(key)
+
+    def action_refresh(self) -> None:
+        """Rescan the runs directory now."""
+        self._wake.set()
+
+    # -- filter input -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """'Clear filter' only applies (and shows in the footer) while a filter bar is open."""
+        if action == "clear_filter":
+            bars = self.query("#runs-filter-bar")
+            return bool(bars) and bars.first().has_class("-shown")
+        return True
+
+    def _show_filter(self, shown: bool) -> None:
+        """Open or close the filter bar."""
+        self.query_one("#runs-filter-bar").set_class(shown, "-shown")
+        self.refresh_bindings()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Filter as the user types."""
+        if event.input.id == "runs-filter":
+            self.query_one(RunsTable).set_filter(RunFilter.parse(event.value))
+            self._render_title()
+            self._render_empty()
+            self._render_summary()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter keeps the filter and returns to the table (an empty filter hides the input)."""
+        if event.input.id == "runs-filter":
+            self._show_filter(bool(event.value))
+            self.query_one(RunsTable).focus()
+
+    # -- drawing ------------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Spinner frame for running runs (only while this screen is on top)."""
+        if self.is_current:
+            self.query_one(RunsTable).tick()
+
+    def _on_theme(self) -> None:
+        """Status colours depend on the theme: redraw."""
+        self.query_one(RunsTable).redraw()
+        self._render_title()
+        self._render_summary()
+
+    def _render_title(self) -> None:
+        """'labconsole  24 runs · 2 running · 1 failed   (7 shown)   ~/runs' (the path last: it may be cut)."""
+        table = self.query_one(RunsTable)
+        rows = list(table.all_rows.values())
+        dark = self.app.current_theme.dark
+        title = Text.assemble(("labconsole", "bold"), "  ", f"{len(rows)} run{'s' if len(rows) != 1 else ''}")
+        for status in ("running", "queued", "failed"):
+            count = sum(1 for r in rows if r.status == status)
+            if count:
+                title.append(" · ")
+                title.append(f"{count} {status}", style=status_colour(status, dark))
+        if table.run_filter.active:
+            title.append(f" · {len(table.visible_ids)} shown", style="bold")
+        title.append(f"   {_short_path(self.runs_dir)}", style="dim")
+        self.query_one("#runs-title", Static).update(title)
+
+    def _render_summary(self) -> None:
+        """Describe the run under the cursor (no panel when nothing is selected)."""
+        row = self.query_one(RunsTable).selected
+        summary = self.query_one(RunSummary)
+        summary.display = row is not None
+        summary.show_run(row)
+
+    def _render_empty(self) -> None:
+        """Explain an empty table: no runs yet, or a filter that matches none."""
+        table = self.query_one(RunsTable)
+        note = self.query_one("#runs-empty", Static)
+        note.display = self._loaded and not table.visible_ids
+        table.display = not note.display
+        if table.display and self.focused is None:
+            table.focus()
+        if table.all_rows:
+            note.update(Text.assemble("No run matches the filter.  ", ("esc", "bold"), " clears it."))
+        else:
+            note.update(Text.assemble(f"No runs in {_short_path(self.runs_dir)} yet.  Press ", ("n", "bold"),
+                                      " to launch one."))
+
+    # -- command palette ----------------------------------------------------------------------------
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """Every action of this screen, for the command palette."""
+        yield "Open run", "Open the live monitor of the selected run", self.action_open_run
+        yield "New run", "Pick a preset, edit overrides, launch", self.action_new_run
+        yield "Filter runs", "Filter by words, status:…, tag:… or #tag", self.action_filter
+        yield "Clear filter", "Show every run again", self.action_clear_filter
+        yield "Cycle status filter", "Running → completed → failed → stopped → all", self.action_cycle_status
+        yield "Reverse sort", "Flip the sort direction", self.action_sort_reverse
+        yield "Refresh runs", "Rescan the runs directory now", self.action_refresh
+        for column in COLUMNS:
+            what = "best metric" if column.key == "metric" else column.key
+            yield f"Sort by {what}", f"Sort runs by the '{column.label}' column", _bind(self.action_sort_by, column.key)
+
+
+def _bind(action: Callable[[str], None], key: str) -> Callable[[], None]:
+    """`action(key)` as a zero-argument callback."""
+    return lambda: action(key)
+
+
+def _short_path(path: Path) -> str:
+    """A path with the home folder shown as ~."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,260 @@
+"""What the compare screen shows, torch-free: runs loaded from their folders, metric rows with deltas, config diff."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from engine.cli.compare_cmd import comparison_rows
+from engine.protocol import iter_events, read_json
+from tui.data.run_snapshot import Marker
+
+MAIN_METRICS = ("R@1", "mIoU", "top1", "mAP")
+"""The metric a task is judged by, in order of preference (the curves chart shows it)."""
+
+MISSING = object()
+"""A config key the run does not have."""
+
+Series = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass
+class CompareRun:
+    """One run as the compare screen needs it: summary, flattened config, curves and system figures."""
+
+    dir: Path
+    info: dict[str, Any]
+    config: dict[str, Any]
+    """config.yaml flattened to dotted keys."""
+    scalars: dict[str, Series] = field(default_factory=dict)
+    """loss/total and lr/… over step."""
+    evals: dict[tuple[str, str], Series] = field(default_factory=dict)
+    """(split, metric) → values over step."""
+    markers: list[Marker] = field(default_factory=list)
+    """Steps where a mid-run change was applied."""
+    img_per_s: float | None = None
+    """Mean throughput over the system events."""
+    peak_mem_mb: float | None = None
+    """Max GPU peak memory, else max host RSS."""
+
+    @property
+    def id(self) -> str:
+        """The run id (the folder name)."""
+        return self.dir.name
+
+    @property
+    def name(self) -> str:
+        """The run's name (its id when unnamed)."""
+        return str(self.info.get("name") or self.id)
+
+    @property
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """Final metrics, else the best seen (a stopped or running run has no final)."""
+        return self.info.get("final") or self.info.get("best") or {}
+
+    @property
+    def train_seconds(self) -> float | None:
+        """run.json train_seconds, else ended − started."""
+        seconds = self.info.get("train_seconds")
+        if isinstance(seconds, (int, float)):
+            return float(seconds)
+        started, ended = self.info.get("started"), self.info.get("ended")
+        return float(ended - started) if isinstance(started, (int, float)) and isinstance(ended, (int, float)) else None
+
+    @property
+    def params(self) -> int | None:
+        """Parameter count when run.json records one (an int, or {"total": …})."""
+        params = self.info.get("params")
+        if isinstance(params, dict):
+            params = params.get("total")
+        return int(params) if isinstance(params, (int, float)) else None
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One table row: a value per run (baseline first) and deltas against the baseline."""
+
+    label: str
+    values: list[float | None]
+    deltas: list[float | None]
+    """None for the baseline column and for missing values."""
+    better: int = 1
+    """+1 higher is better, -1 lower is better, 0 neither (no bold, no colour)."""
+    unit: str = "pct"
+    """pct | seconds | count | rate | mb: how the cells are formatted."""
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as {"a.b.c": value}; lists stay values."""
+    if not isinstance(tree, dict):
+        return {prefix: tree} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)) if isinstance(value, dict)
+                   else {f"{prefix}.{key}" if prefix else str(key): value})
+    return out
+
+
+def load_run(run_dir: Path) -> CompareRun:
+    """Read run.json, config.yaml and one pass over events.jsonl."""
+    run_dir = Path(run_dir)
+    run = CompareRun(run_dir, read_json(run_dir / "run.json") or {}, flatten(_read_yaml(run_dir / "config.yaml")))
+    scalars: dict[str, tuple[list[float], list[float]]] = {}
+    evals: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    rates: list[float] = []
+    gpu: list[float] = []
+    rss: list[float] = []
+    for event in iter_events(run_dir / "events.jsonl"):
+        kind, step = event.get("kind"), event.get("step")
+        if kind == "scalar" and isinstance(step, (int, float)):
+            for key, value in (event.get("values") or {}).items():
+                if (key == "loss/total" or key.startswith("lr/")) and isinstance(value, (int, float)):
+                    _append(scalars, key, step, value)
+        elif kind == "eval" and isinstance(step, (int, float)):
+            for metric, value in (event.get("metrics") or {}).items():
+                if isinstance(value, (int, float)):
+                    _append(evals, (str(event.get("split")), metric), step, value)
+        elif kind == "system":
+            values = event.get("values") or {}
+            _collect(values, "img_per_s", rates)
+            _collect(values, "gpu_mem_peak_mb", gpu)
+            _collect(values, "rss_mb", rss)
+        elif kind == "control" and event.get("status") == "applied" and isinstance(step, (int, float)):
+            run.markers.append(Marker(step, "control", _control_label(event)))
+    run.scalars = {k: (np.asarray(x, float), np.asarray(y, float)) for k, (x, y) in scalars.items()}
+    run.evals = {k: (np.asarray(x, float), np.asarray(y, float)) for k, (x, y) in evals.items()}
+    run.img_per_s = sum(rates) / len(rates) if rates else None
+    run.peak_mem_mb = max(gpu) if gpu else max(rss) if rss else None
+    return run
+
+
+def _read_yaml(path: Path) -> Any:
+    """A YAML file's content, or {} when missing or unreadable."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def _append(series: dict[Any, tuple[list[float], list[float]]], key: Any, step: float, value: float) -> None:
+    """Add one point to a series kept as two lists."""
+    xs, ys = series.setdefault(key, ([], []))
+    xs.append(float(step))
+    ys.append(float(value))
+
+
+def _collect(values: dict[str, Any], key: str, into: list[float]) -> None:
+    """Append values[key] when it is a number."""
+    value = values.get(key)
+    if isinstance(value, (int, float)):
+        into.append(float(value))
+
+
+def _control_label(event: dict[str, Any]) -> str:
+    """'optim.lr=5e-05' for a set, else the action."""
+    values = event.get("values") or {}
+    if event.get("action") == "set" and values:
+        return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+    return str(event.get("action", "control"))
+
+
+# -- the metric table --------------------------------------------------------------------------------
+
+
+def ordered(runs: list[CompareRun], baseline: int) -> list[CompareRun]:
+    """The runs with the baseline first, the others in their order."""
+    return [runs[baseline]] + [r for i, r in enumerate(runs) if i != baseline]
+
+
+def eval_rows(runs: list[CompareRun]) -> list[dict[str, Any]]:
+    """engine.cli.compare_cmd rows (baseline = runs[0]) over each run's final-else-best metrics."""
+    return comparison_rows([(r.id, {"metrics": r.metrics}) for r in runs], "metrics")
+
+
+def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
+    """Eval rows, then training time, params (when recorded), img/s and peak memory; runs[0] is the baseline."""
+    rows = [MetricRow(f"{r['split']} {r['metric']}", r["values"], [None, *r["deltas"]]) for r in eval_rows(runs)]
+    extras = (
+        ("train time", [r.train_seconds for r in runs], 0, "seconds"),
+        ("params", [r.params for r in runs], 0, "count"),
+        ("img/s", [r.img_per_s for r in runs], 1, "rate"),
+        ("peak memory", [r.peak_mem_mb for r in runs], -1, "mb"),
+    )
+    for label, values, better, unit in extras:
+        if any(v is not None for v in values):
+            rows.append(MetricRow(label, values, _deltas(values), better, unit))
+    return rows
+
+
+def _deltas(values: list[Any]) -> list[float | None]:
+    """Each value minus the first (None where either is missing; None for the first)."""
+    base = values[0]
+    return [None] + [None if v is None or base is None else v - base for v in values[1:]]
+
+
+def best_index(row: MetricRow) -> set[int]:
+    """Columns holding the row's best value (none when fewer than two values or no direction)."""
+    present = [(i, v) for i, v in enumerate(row.values) if v is not None]
+    if row.better == 0 or len(present) < 2:
+        return set()
+    best = max(v * row.better for _, v in present)
+    return {i for i, v in present if v * row.better == best}
+
+
+# -- the config diff ---------------------------------------------------------------------------------
+
+
+def config_diff(runs: list[CompareRun]) -> list[tuple[str, list[Any]]]:
+    """(dotted key, value per run or MISSING) for every key whose values are not all equal."""
+    keys = list(dict.fromkeys(k for r in runs for k in r.config))
+    out = []
+    for key in keys:
+        values = [r.config.get(key, MISSING) for r in runs]
+        if any(_canon(v) != _canon(values[0]) for v in values[1:]):
+            out.append((key, values))
+    return out
+
+
+def _canon(value: Any) -> str:
+    """A comparable form of a config value (lists and mappings by content)."""
+    return "\0missing" if value is MISSING else json.dumps(value, sort_keys=True, default=str)
+
+
+def fmt_config_value(value: Any) -> str:
+    """A config value in one short line: 0.0001, true, [1, 5, 10], — when missing."""
+    if value is MISSING:
+        return "—"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(", ", ": "), default=str)
+    return str(value)
+
+
+# -- curves ------------------------------------------------------------------------------------------
+
+
+def lr_key(runs: list[CompareRun]) -> str | None:
+    """The lr/… key most runs have (ties: alphabetical)."""
+    counts = Counter(k for r in runs for k in r.scalars if k.startswith("lr/"))
+    return min(counts, key=lambda k: (-counts[k], k)) if counts else None
+
+
+def main_eval(runs: list[CompareRun]) -> tuple[str, str] | None:
+    """(split, metric) of the baseline's first split and main metric (R@1, mIoU, top1, mAP, else the first)."""
+    for run in runs:
+        for split, metrics in run.metrics.items():
+            names = list(metrics)
+            if names:
+                return split, next((m for m in MAIN_METRICS if m in metrics), names[0])
+        if run.evals:
+            return next(iter(run.evals))
+    return None

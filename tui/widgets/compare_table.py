@@ -1,0 +1,92 @@
+"""The compare screen's metric table: one row per test set × metric, one column per run, deltas vs the baseline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tui.format import fmt_duration
+from tui.widgets.compare_data import CompareRun, MetricRow, best_index
+from tui.widgets.runs_table import fit
+
+RUN_COLUMN_WIDTH = 18
+"""Cells of one run column: the value, then its delta."""
+
+DELTA_COLOURS = {True: ("green", "#1a7f37"), False: ("red", "#cf222e")}
+"""(dark theme, light theme) colour of a delta that is better (True) or worse (False)."""
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    """A cell value: 85.30 (percent), 1h 05m, 25.6M params, 412.5 img/s, 2,246 MB."""
+    if value is None:
+        return "–"
+    if unit == "seconds":
+        return fmt_duration(value)
+    if unit == "count":
+        return f"{value / 1e6:.1f}M" if abs(value) >= 1e5 else f"{value:,.0f}"
+    if unit == "rate":
+        return f"{value:.1f}"
+    if unit == "mb":
+        return f"{value:,.0f} MB"
+    return f"{value:.2f}"
+
+
+def fmt_delta(delta: float, unit: str) -> str:
+    """A signed delta in the row's unit: +1.20, -3m 10s, +12.5, -120 MB."""
+    if unit == "seconds":
+        return ("+" if delta >= 0 else "-") + fmt_duration(abs(delta))
+    if unit == "count":
+        return f"{delta / 1e6:+.1f}M" if abs(delta) >= 1e5 else f"{delta:+,.0f}"
+    if unit == "rate":
+        return f"{delta:+.1f}"
+    if unit == "mb":
+        return f"{delta:+,.0f} MB"
+    return f"{delta:+.2f}"
+
+
+def delta_style(delta: float, better: int, dark: bool = True) -> str:
+    """Green when the change is an improvement, red when it is a regression, dim when neutral or zero."""
+    if better == 0 or delta == 0:
+        return "dim"
+    return DELTA_COLOURS[delta * better > 0][0 if dark else 1]
+
+
+def cell(row: MetricRow, column: int, dark: bool = True) -> Text:
+    """'85.30 +1.20': the value (bold when the row's best) and its delta against the baseline."""
+    text = Text(fmt_value(row.values[column], row.unit), style="bold" if column in best_index(row) else "")
+    delta = row.deltas[column]
+    if delta is not None:
+        text.append(" ")
+        text.append(fmt_delta(delta, row.unit), style=delta_style(delta, row.better, dark))
+    text.justify = "right"
+    return text
+
+
+class CompareTable(DataTable[Text]):
+    """Rows of `MetricRow`; the first run column is the baseline."""
+
+    DEFAULT_CSS = """
+    CompareTable { height: 1fr; scrollbar-size-vertical: 1; }
+    CompareTable > .datatable--header { text-style: bold; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=1, **kwargs)
+        self.rows_shown: list[MetricRow] = []
+        """The rows currently displayed, top to bottom."""
+
+    def show(self, runs: list[CompareRun], rows: list[MetricRow], dark: bool = True) -> None:
+        """Replace the table: `runs[0]` is the baseline."""
+        self.rows_shown = rows
+        self.clear(columns=True)
+        width = max([len(r.label) for r in rows] + [10])
+        self.add_column(Text("metric"), width=width, key="metric")
+        for i, run in enumerate(runs):
+            label = f"{run.name} (base)" if i == 0 else run.name
+            self.add_column(Text(fit(label, RUN_COLUMN_WIDTH), justify="right"), width=RUN_COLUMN_WIDTH,
+                            key=f"run{i}")
+        for n, row in enumerate(rows):
+            cells = [Text(row.label, style="dim" if row.unit != "pct" else "")]
+            self.add_row(*cells, *(cell(row, i, dark) for i in range(len(runs))), key=str(n))

@@ -1,0 +1,220 @@
+"""Eval table: a row per test set with its metrics, change since the last eval, best so far, Δ vs baseline."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tui.data.run_snapshot import EvalPoint
+
+GOOD, BAD = "#4EBF71", "#F0506E"
+"""Delta colours on dark themes: better green, worse red."""
+GOOD_LIGHT, BAD_LIGHT = "#1E8E3E", "#C62828"
+"""Delta colours on light themes."""
+
+WIDE_METRICS = 6
+"""Above this many metrics (per-class IoU) the table turns: one row per metric instead of per test set."""
+
+_RECALL = re.compile(r"^R@(\d+)$")
+_KNOWN_ORDER = ("mIoU", "pixel_acc", "top1", "top5", "mAP", "mAP50")
+
+
+def metric_order(names: Iterable[str]) -> list[str]:
+    """Columns in reading order: R@1, R@5, … by K; mIoU, pixel_acc, per-class IoU; top1, top5; mAP; rest."""
+    names = list(dict.fromkeys(names))
+    recalls = sorted((n for n in names if _RECALL.match(n)), key=lambda n: int(n[2:]))
+    known = [n for n in _KNOWN_ORDER if n in names]
+    ious = [n for n in names if n.startswith("IoU/")]
+    seg = [n for n in known if n in ("mIoU", "pixel_acc")] + ious
+    ordered = recalls + seg + [n for n in known if n not in seg]
+    return ordered + [n for n in names if n not in ordered]
+
+
+def higher_is_better(name: str) -> bool:
+    """Recall, IoU, accuracy and mAP go up; anything named like a loss or an error goes down."""
+    lowered = name.lower()
+    return not any(word in lowered for word in ("loss", "err", "mae", "rmse"))
+
+
+def column_label(name: str) -> str:
+    """Header text: per-class IoU columns show the class only."""
+    return name.removeprefix("IoU/")
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    """What the table shows for one test set."""
+
+    split: str
+    step: int | None
+    latest: dict[str, float]
+    previous: dict[str, float]
+    best: dict[str, float]
+
+
+def summarize(split: str, history: Iterable[EvalPoint]) -> SplitSummary:
+    """Latest and previous metrics, and the best value of each metric so far."""
+    points = list(history)
+    best: dict[str, float] = {}
+    for point in points:
+        for name, value in point.metrics.items():
+            if math.isnan(value):
+                continue
+            old = best.get(name)
+            better = old is None or (value > old if higher_is_better(name) else value < old)
+            best[name] = value if better else old  # type: ignore[assignment]
+    latest = points[-1] if points else EvalPoint(None, {})
+    previous = points[-2].metrics if len(points) > 1 else {}
+    return SplitSummary(split, latest.step, dict(latest.metrics), dict(previous), best)
+
+
+def delta_text(delta: float | None, name: str, dark: bool = True, signed_zero: str = "±0.0") -> Text:
+    """'+1.2' green when better, '−0.3' red when worse, dim when unchanged or unknown."""
+    if delta is None or math.isnan(delta):
+        return Text("", style="dim")
+    if abs(delta) < 0.05:
+        return Text(signed_zero, style="dim")
+    good = (delta > 0) == higher_is_better(name)
+    colour = (GOOD if dark else GOOD_LIGHT) if good else (BAD if dark else BAD_LIGHT)
+    return Text(f"{delta:+.1f}".replace("-", "−"), style=colour)
+
+
+def fmt_value(value: float | None) -> str:
+    """A metric with one decimal ('–' when missing)."""
+    return "–" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+class EvalTable(DataTable):
+    """Per test set: the latest values with their change since the last eval, a `best` row, a Δ base row."""
+
+    DEFAULT_CSS = """
+    EvalTable { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="none", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self._shown: tuple[object, ...] | None = None
+        self._latest_step: int | None = None
+
+    def show(
+        self,
+        evals: Mapping[str, tuple[EvalPoint, ...]],
+        baseline: Mapping[str, Mapping[str, float]] | None,
+        baseline_name: str | None = None,
+        dark: bool = True,
+    ) -> None:
+        """Rebuild the rows (only when the evals, the baseline or the theme changed)."""
+        key = (tuple((s, len(h)) for s, h in evals.items()), repr(baseline), baseline_name, dark)
+        if key == self._shown:
+            return
+        self._shown = key
+        summaries = [summarize(split, history) for split, history in evals.items()]
+        names = metric_order(n for s in summaries for n in s.latest)
+        steps = [s.step for s in summaries if s.step is not None]
+        self._latest_step = max(steps) if steps else None
+        if len(names) > WIDE_METRICS:
+            headers, rows = self._by_metric(summaries, names, baseline, dark)
+        else:
+            headers = [Text("test set", style="bold")] + [
+                Text(column_label(n), style="bold", justify="right") for n in names
+            ]
+            rows = self._rows(summaries, names, baseline, dark)
+        self.clear(columns=True)
+        for i, header in enumerate(headers):
+            # Explicit widths: DataTable's automatic ones can leave stale, too-narrow cells on screen.
+            width = max([header.cell_len] + [row[1][i].cell_len for row in rows])
+            self.add_column(header, width=width, key=f"c{i}")
+        for row_key, cells in rows:
+            self.add_row(*cells, key=row_key)
+
+    @property
+    def latest_step(self) -> int | None:
+        """The step of the most recent evaluation shown."""
+        return self._latest_step
+
+    def _rows(
+        self,
+        summaries: list[SplitSummary],
+        names: list[str],
+        baseline: Mapping[str, Mapping[str, float]] | None,
+        dark: bool,
+    ) -> list[tuple[str, list[Text]]]:
+        """(row key, cells) for every test set: latest, best and (with a baseline) Δ base."""
+        rows: list[tuple[str, list[Text]]] = []
+        for s in summaries:
+            label = Text(s.split, style="bold")
+            if s.step is not None and s.step != self._latest_step:
+                label.append(f" @{s.step:,}", style="dim")
+            rows.append((f"{s.split}:latest", [label] + [self._latest_cell(s, n, dark) for n in names]))
+            rows.append(
+                (f"{s.split}:best", [Text("  best", style="dim")] + [self._best_cell(s, n) for n in names])
+            )
+            base = baseline.get(s.split) if baseline else None
+            if base is not None:
+                rows.append(
+                    (
+                        f"{s.split}:base",
+                        [Text("  Δ base", style="dim")] + [self._base_cell(s, n, base, dark) for n in names],
+                    )
+                )
+        if not rows:
+            rows.append(
+                ("empty", [Text("no evaluation yet", style="dim italic")] + [Text("") for _ in names])
+            )
+        return rows
+
+    def _by_metric(
+        self,
+        summaries: list[SplitSummary],
+        names: list[str],
+        baseline: Mapping[str, Mapping[str, float]] | None,
+        dark: bool,
+    ) -> tuple[list[Text], list[tuple[str, list[Text]]]]:
+        """Many metrics (per-class IoU): one row per metric, and per test set the value, best and Δ base."""
+        headers = [Text("metric", style="bold")]
+        for s in summaries:
+            headers += [
+                Text(s.split, style="bold", justify="right"),
+                Text("best", style="dim", justify="right"),
+            ]
+            if baseline and s.split in baseline:
+                headers.append(Text("Δ base", style="dim", justify="right"))
+        rows = []
+        for name in names:
+            cells = [Text(column_label(name), style="bold" if not name.startswith("IoU/") else "")]
+            for s in summaries:
+                cells += [self._latest_cell(s, name, dark), self._best_cell(s, name)]
+                if baseline and s.split in baseline:
+                    cells.append(self._base_cell(s, name, baseline[s.split], dark))
+            rows.append((name, cells))
+        return headers, rows
+
+    def _latest_cell(self, s: SplitSummary, name: str, dark: bool) -> Text:
+        """'67.3 +1.2': the value, then its change since the previous eval."""
+        value = s.latest.get(name)
+        old = s.previous.get(name)
+        cell = Text(fmt_value(value))
+        if value is not None and old is not None:
+            cell.append(" ")
+            cell.append_text(delta_text(value - old, name, dark))
+        cell.justify = "right"
+        return cell
+
+    def _best_cell(self, s: SplitSummary, name: str) -> Text:
+        """The best value so far; bold when the latest eval is the best."""
+        best = s.best.get(name)
+        is_latest = best is not None and s.latest.get(name) == best
+        return Text(fmt_value(best), style="bold" if is_latest else "dim", justify="right")
+
+    def _base_cell(self, s: SplitSummary, name: str, base: Mapping[str, float], dark: bool) -> Text:
+        """Latest value minus the baseline's."""
+        value, ref = s.latest.get(name), base.get(name)
+        delta = None if value is None or ref is None else value - ref
+        cell = delta_text(delta, name, dark, signed_zero="0.0")
+        cell.justify = "right"
+        return cell
