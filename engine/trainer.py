@@ -138,6 +138,7 @@ class Trainer:
     def run(self) -> str:
         """Train to max_steps; returns the final status. Evaluates at the start (step 0) and at the end."""
         try:
+            self.task.prepare()  # after a resume this is a no-op: the initialised state came with the checkpoint
             if not self.resumed and (self.train_cfg["eval_at_start"] or self.max_steps == 0):
                 self.evaluate()
             while self.step < self.max_steps:

@@ -3,7 +3,18 @@
 Importing the package imports every module that registers entries, so the registries are complete.
 """
 
-from engine.models import aggregators, backbones, heads, plain_cnn, vpr_model  # noqa: F401
+from engine.models import (  # noqa: F401
+    aggregators,
+    backbones,
+    boq,
+    heads,
+    mixvpr,
+    netvlad,
+    plain_cnn,
+    salad,
+    vit_backbone,
+    vpr_model,
+)
 from engine.models.aggregators import AGGREGATORS, build_aggregator
 from engine.models.backbones import BACKBONES, build_backbone
 from engine.models.heads import HEADS, build_head

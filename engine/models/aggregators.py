@@ -1,4 +1,7 @@
-"""Aggregator registry: feature map B×C×h×w -> global descriptor B×D (average pooling, GeM)."""
+"""Aggregator registry: feature map B×C×h×w -> global descriptor B×D (average, max, GeM, CLS token).
+
+NetVLAD, MixVPR, SALAD and BoQ register here from their own modules (engine/models/<name>.py).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +33,46 @@ class AvgPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """B×C×h×w -> B×C."""
         return x.mean(dim=(-2, -1))
+
+
+class MaxPool(nn.Module):
+    """Global max pooling (as in R-MAC / MAC descriptors).
+
+    Attributes:
+        out_dim: Descriptor size D (= input channels).
+    """
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.out_dim = in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """B×C×h×w -> B×C."""
+        return x.amax(dim=(-2, -1))
+
+
+class ClsToken(nn.Module):
+    """Passes on a ViT's CLS token, which a ViT backbone with `output: cls` delivers as a B×C×1×1 map.
+
+    Attributes:
+        out_dim: Descriptor size D (= input channels).
+    """
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.out_dim = in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """B×C×1×1 -> B×C.
+
+        Raises:
+            ConfigError: for a map larger than 1×1 (patch tokens or CNN cells, not a CLS token).
+        """
+        if x.shape[-2:] != (1, 1):
+            raise ConfigError(f"{_KEY}.name", f"cls needs the backbone's CLS token (a B×C×1×1 map), got a "
+                              f"{x.shape[-2]}×{x.shape[-1]} feature map; use a DINOv2 backbone with "
+                              "model.backbone.output=cls, or a pooling aggregator (avg, gem, ...)")
+        return x.flatten(1)
 
 
 class GeM(nn.Module):
@@ -65,6 +108,18 @@ class GeM(nn.Module):
 def avg(in_channels: int) -> nn.Module:
     """Global average pooling (descriptor size = backbone channels)."""
     return AvgPool(in_channels)
+
+
+@AGGREGATORS.register("max")
+def max_(in_channels: int) -> nn.Module:
+    """Global max pooling (descriptor size = backbone channels)."""
+    return MaxPool(in_channels)
+
+
+@AGGREGATORS.register("cls")
+def cls(in_channels: int) -> nn.Module:
+    """The ViT CLS token; needs a DINOv2 backbone with output: cls (descriptor size = channels)."""
+    return ClsToken(in_channels)
 
 
 @AGGREGATORS.register("gem")

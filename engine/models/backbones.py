@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -25,8 +26,9 @@ class TimmBackbone(nn.Module):
     """A timm model cut before its pooling and classifier, via `features_only` (last stage only).
 
     Channels and stride are read from timm's `feature_info`, so anything downstream sizes itself.
-    Models with a fixed input size (ViTs, Swin) are built for `image_size`; timm resamples their
-    position embeddings when it loads weights trained at another size.
+    Models with a fixed input size (Swin, ViTs outside the registry) are built for `image_size`; timm
+    resamples their position embeddings when it loads weights trained at another size. Models whose
+    features come channels-last as tensors (Swin: B×h×w×C) are permuted back to B×C×h×w.
 
     Attributes:
         out_channels: Channels C of the output feature map.
@@ -46,6 +48,7 @@ class TimmBackbone(nn.Module):
             self.body = _timm_features(name, bool(pretrained), **size)
         self.out_channels = int(self.body.feature_info.channels()[-1])
         self.stride = int(self.body.feature_info.reduction()[-1])
+        self.nhwc = str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC")
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
@@ -54,7 +57,8 @@ class TimmBackbone(nn.Module):
         """B×3×H×W images -> B×C×h×w features of the last stage."""
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.body(x)[-1]
+        features = self.body(x)[-1]
+        return features.permute(0, 3, 1, 2) if self.nhwc else features  # B×h×w×C -> B×C×h×w
 
 
 def _size_kwargs(name: str, image_size: tuple[int, int] | None) -> dict[str, Any]:
@@ -63,24 +67,35 @@ def _size_kwargs(name: str, image_size: tuple[int, int] | None) -> dict[str, Any
     return {"img_size": tuple(image_size)} if image_size and cfg and cfg.fixed_input_size else {}
 
 
-def _timm_features(name: str, download: bool, state_dict: dict[str, torch.Tensor] | None = None,
-                   **kwargs: Any) -> nn.Module:
-    """timm.create_model(features_only) for the last stage, with weights from the hub or `state_dict`.
+def create_timm_model(name: str, download: bool, **kwargs: Any) -> nn.Module:
+    """timm.create_model with its failures turned into one-line user errors instead of tracebacks.
 
-    timm's failures become one-line user errors instead of tracebacks.
+    Args:
+        name: A timm model name.
+        download: Fetch timm's pretrained weights (from the hub or its cache).
+        **kwargs: Passed to timm.create_model (features_only, img_size, pretrained_cfg_overlay, ...).
+
+    Raises:
+        UserError: when the download fails (offline, no such weights), naming the key to change.
+        ConfigError: when timm cannot build the model as asked.
     """
-    if state_dict is not None:
-        kwargs["pretrained_cfg_overlay"] = dict(state_dict=state_dict)
     try:
-        return timm.create_model(name, pretrained=download or state_dict is not None, features_only=True,
-                                 out_indices=(-1,), **kwargs)
+        return timm.create_model(name, pretrained=download, **kwargs)
     except Exception as exc:  # hub/network/"no weights"/"no feature support" errors come in many types
         reason = f"{type(exc).__name__}: {_first_line(exc)}"
-        if download:
+        if download and "pretrained_cfg_overlay" not in kwargs:
             raise UserError(f"could not download pretrained weights for {name}: {reason}; "
                             f"set {_KEY}.pretrained to a local file or false") from None
-        message = f"timm could not build {name} as a feature extractor: {reason}"
-        raise ConfigError(f"{_KEY}.name", message) from None
+        raise ConfigError(f"{_KEY}.name", f"timm could not build {name}: {reason}") from None
+
+
+def _timm_features(name: str, download: bool, state_dict: dict[str, torch.Tensor] | None = None,
+                   **kwargs: Any) -> nn.Module:
+    """The last stage of a timm model via features_only, with weights from the hub or `state_dict`."""
+    if state_dict is not None:
+        kwargs["pretrained_cfg_overlay"] = dict(state_dict=state_dict)
+    return create_timm_model(name, download or state_dict is not None, features_only=True, out_indices=(-1,),
+                             **kwargs)
 
 
 def _timm_features_from_file(name: str, path: str, size: dict[str, Any]) -> tuple[nn.Module, LoadReport]:
@@ -90,14 +105,18 @@ def _timm_features_from_file(name: str, path: str, size: dict[str, Any]) -> tupl
     modules for some families (convnext `stages_0`, ViT `model.`), so loading there would miss keys.
     Its default input size is the checkpoint's, and timm's own loader then adapts it to `size`.
     """
-    full = timm.create_model(name, pretrained=False)
-    classifier = full.pretrained_cfg.get("classifier") or ()
-    ignore = (classifier,) if isinstance(classifier, str) else tuple(classifier)
-    report = load_weights_file(full, path, ignore_missing=tuple(f"{c}." for c in ignore))
+    full = create_timm_model(name, False)
+    report = load_weights_file(full, path, ignore=classifier_prefixes(full))
     # timm reports the dropped head as "unexpected keys"; our own report already said what matters.
     with _quiet("timm.models._builder"):
         body = _timm_features(name, False, state_dict=full.state_dict(), **size)
     return body, report
+
+
+def classifier_prefixes(model: nn.Module) -> tuple[str, ...]:
+    """Name prefixes of a timm model's classifier ('fc.', 'head.fc.'): the backbone drops it."""
+    classifier = getattr(model, "pretrained_cfg", {}).get("classifier") or ()
+    return tuple(f"{c}." for c in ((classifier,) if isinstance(classifier, str) else classifier))
 
 
 @contextlib.contextmanager
@@ -116,6 +135,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0]
 
 
+# One entry per architecture the experiment logs use; sizes are those of the features_only body.
 @BACKBONES.register("resnet18")
 def resnet18(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
     """ResNet-18 (timm): 512 channels at stride 32, 11.2M params."""
@@ -126,6 +146,54 @@ def resnet18(pretrained: bool | str = False, channels_last: bool = False) -> nn.
 def resnet50(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
     """ResNet-50 (timm): 2048 channels at stride 32, 23.5M params."""
     return TimmBackbone("resnet50", pretrained, channels_last)
+
+
+@BACKBONES.register("resnet101")
+def resnet101(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """ResNet-101 (timm): 2048 channels at stride 32, 42.5M params."""
+    return TimmBackbone("resnet101", pretrained, channels_last)
+
+
+@BACKBONES.register("resnext50_32x4d")
+def resnext50_32x4d(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """ResNeXt-50 32×4d (timm): 2048 channels at stride 32, 23.0M params."""
+    return TimmBackbone("resnext50_32x4d", pretrained, channels_last)
+
+
+@BACKBONES.register("resnest50d")
+def resnest50d(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """ResNeSt-50d split-attention (timm): 2048 channels at stride 32, 25.4M params."""
+    return TimmBackbone("resnest50d", pretrained, channels_last)
+
+
+@BACKBONES.register("convnext_tiny")
+def convnext_tiny(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """ConvNeXt-Tiny (timm): 768 channels at stride 32, 27.8M params."""
+    return TimmBackbone("convnext_tiny", pretrained, channels_last)
+
+
+@BACKBONES.register("efficientnet_b0")
+def efficientnet_b0(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """EfficientNet-B0 (timm), last block before conv_head: 320 channels at stride 32, 3.6M params."""
+    return TimmBackbone("efficientnet_b0", pretrained, channels_last)
+
+
+@BACKBONES.register("efficientnet_b1")
+def efficientnet_b1(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """EfficientNet-B1 (timm), last block before conv_head: 320 channels at stride 32, 6.1M params."""
+    return TimmBackbone("efficientnet_b1", pretrained, channels_last)
+
+
+@BACKBONES.register("efficientnet_b2")
+def efficientnet_b2(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """EfficientNet-B2 (timm), last block before conv_head: 352 channels at stride 32, 7.2M params."""
+    return TimmBackbone("efficientnet_b2", pretrained, channels_last)
+
+
+@BACKBONES.register("efficientnetv2_s")
+def efficientnetv2_s(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+    """EfficientNetV2-S, the paper's (timm tf_efficientnetv2_s): 256 channels at stride 32, 19.8M params."""
+    return TimmBackbone("tf_efficientnetv2_s", pretrained, channels_last)
 
 
 @BACKBONES.register("mobilenetv3_small")
@@ -140,13 +208,21 @@ def mobilenetv3_large(pretrained: bool | str = False, channels_last: bool = Fals
     return TimmBackbone("mobilenetv3_large_100", pretrained, channels_last)
 
 
+@BACKBONES.register("swin_tiny")
+def swin_tiny(pretrained: bool | str = False, channels_last: bool = False, *,
+              image_size: tuple[int, int] | None = None) -> nn.Module:
+    """Swin-T (timm swin_tiny_patch4_window7_224) for model.image_size: 768 channels at stride 32."""
+    return TimmBackbone("swin_tiny_patch4_window7_224", pretrained, channels_last, image_size=image_size)
+
+
 def build_backbone(section: dict[str, Any], image_size: tuple[int, int] | None = None) -> nn.Module:
     """Build the backbone a resolved `model.backbone` section describes.
 
     Args:
         section: `{"name": ..., "pretrained": false | true | "path", "channels_last": bool, **params}`;
             `name` is a registry entry or any timm model name (built with `TimmBackbone`).
-        image_size: (H, W) from `model.image_size`, for timm models with a fixed input size.
+        image_size: (H, W) from `model.image_size`, for models whose input size is fixed at
+            construction; registry factories get it when they declare an `image_size` keyword.
 
     Returns:
         A module with `out_channels` and `stride`, mapping B×3×H×W -> B×C×h×w.
@@ -159,7 +235,10 @@ def build_backbone(section: dict[str, Any], image_size: tuple[int, int] | None =
     if "pretrained" in params:
         params["pretrained"] = _pretrained_value(params["pretrained"])
     if name in BACKBONES:
-        return BACKBONES.build(name, **params)
+        factory = BACKBONES.get(name).factory
+        if "image_size" in inspect.signature(factory).parameters:
+            params["image_size"] = image_size
+        return factory(**params)
     if timm.is_model(name):
         return TimmBackbone(name, **params, image_size=image_size)
     raise ConfigError(f"{_KEY}.name", _unknown_message(name))

@@ -33,7 +33,7 @@ class Identity(nn.Module):
 
 
 class Projection(nn.Module):
-    """A linear layer or a two-layer MLP to `out_dim`.
+    """A linear layer or an MLP to `out_dim`; its input size is the aggregator's `out_dim`.
 
     Attributes:
         out_dim: Descriptor size after the projection.
@@ -62,22 +62,37 @@ def linear(in_dim: int, descriptor_dim: int) -> nn.Module:
     return Projection(nn.Sequential(nn.Linear(in_dim, descriptor_dim)), descriptor_dim)
 
 
+#: Normalisation after each hidden linear layer of the MLP head.
+MLP_NORMS = ("none", "bn", "ln")
+
+
 @HEADS.register("mlp")
-def mlp(in_dim: int, descriptor_dim: int, hidden_dim: int = 0, dropout: float = 0.0) -> nn.Module:
-    """Linear -> ReLU -> dropout -> linear to model.descriptor_dim (hidden_dim 0 = input size)."""
+def mlp(in_dim: int, descriptor_dim: int, hidden_dim: int = 0, dropout: float = 0.0, layers: int = 2,
+        norm: str = "none") -> nn.Module:
+    """`layers` linear layers to model.descriptor_dim, each hidden one followed by norm, ReLU, dropout."""
     _check_dim(descriptor_dim)
     if hidden_dim < 0:
         raise ConfigError(f"{_KEY}.hidden_dim", f"must be >= 0 (0 = input size), got {hidden_dim}")
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"{_KEY}.dropout", f"must be in [0, 1), got {dropout}")
+    if layers < 1:
+        raise ConfigError(f"{_KEY}.layers", f"must be >= 1 (1 = a linear head), got {layers}")
+    if norm not in MLP_NORMS:
+        raise ConfigError(f"{_KEY}.norm", f"must be one of {', '.join(MLP_NORMS)}, got {norm!r}")
     hidden = hidden_dim or in_dim
-    layers = nn.Sequential(
-        nn.Linear(in_dim, hidden),
-        nn.ReLU(inplace=True),
-        nn.Dropout(dropout),
-        nn.Linear(hidden, descriptor_dim),
-    )
-    return Projection(layers, descriptor_dim)
+    modules: list[nn.Module] = []
+    width = in_dim
+    for _ in range(layers - 1):
+        modules += [nn.Linear(width, hidden), *_norm(norm, hidden), nn.ReLU(inplace=True),
+                    nn.Dropout(dropout)]
+        width = hidden
+    modules.append(nn.Linear(width, descriptor_dim))
+    return Projection(nn.Sequential(*modules), descriptor_dim)
+
+
+def _norm(kind: str, width: int) -> list[nn.Module]:
+    """[] for none, else a BatchNorm1d or LayerNorm over `width` features."""
+    return {"none": [], "bn": [nn.BatchNorm1d(width)], "ln": [nn.LayerNorm(width)]}[kind]
 
 
 def _check_dim(descriptor_dim: int) -> None:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
+from engine.models.aggregator_init import materialize_lazy
 from engine.models.aggregators import build_aggregator
 from engine.models.backbones import build_backbone
 from engine.models.heads import build_head
@@ -65,7 +66,9 @@ def build_vpr_model(model_section: dict[str, Any]) -> VPRModel:
     backbone = build_backbone(model_section["backbone"], image_size)
     aggregator = build_aggregator(model_section["aggregator"], backbone.out_channels)
     head = build_head(model_section["head"], aggregator.out_dim, int(model_section["descriptor_dim"]))
-    return VPRModel(backbone, aggregator, head, image_size)
+    model = VPRModel(backbone, aggregator, head, image_size)
+    materialize_lazy(model, image_size)  # lazy layers (MixVPR) must know their size before counting or optimising
+    return model
 
 
 def _image_size(value: Any) -> tuple[int, int]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,15 @@ from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 
-# Keys under which training scripts commonly nest the real state dict (ours use "model").
-_CONTAINER_KEYS = ("state_dict", "model", "model_state_dict", "net", "module")
+# Keys under which training scripts commonly nest the real state dict (ours use "model"; DINOv2's
+# training checkpoints use "teacher").
+_CONTAINER_KEYS = ("state_dict", "model", "model_state_dict", "net", "module", "teacher")
 # How many names of each kind the one-line report lists before "...".
 _SHOWN = 5
+# A name whose first integer component indexes an nn.Sequential: `features.4.0.conv1.weight`.
+_SEQUENTIAL = re.compile(r"^((?:[^.]+\.)*?)(\d+)\.(.+)$")
+
+StateDict = dict[str, torch.Tensor]
 
 
 @dataclass
@@ -30,22 +37,27 @@ class LoadReport:
         loaded: Number of tensors copied into the module.
         expected: Number of tensors the module wanted.
         prefix: Key prefix stripped from the file's names ('' when none).
+        sequential: True when the file's names were `<prefix>N.…` indices into an nn.Sequential of the
+            model's children (CosPlace, cirtorch/GLDv2 checkpoints) and were mapped to the children's names.
         missing: Module tensors the file did not provide (they keep their random init).
         unexpected: File tensors the module has no place for.
         mismatched: Names present on both sides with different shapes (skipped).
+        ignored: File tensors that did not fit a part the backbone drops (the classifier); not an error.
     """
 
     file: str
     loaded: int
     expected: int
     prefix: str = ""
+    sequential: bool = False
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        """True when every tensor matched one to one."""
+        """True when every tensor the backbone uses matched one to one."""
         return not (self.missing or self.unexpected or self.mismatched)
 
     def summary(self) -> str:
@@ -53,15 +65,17 @@ class LoadReport:
         text = f"loaded {self.loaded}/{self.expected} tensors from {self.file}"
         if self.prefix:
             text += f" (stripped prefix '{self.prefix}')"
+        if self.sequential:
+            text += " (mapped nn.Sequential indices to the model's module names)"
         for label, names in (("missing", self.missing), ("unexpected", self.unexpected),
-                             ("shape mismatch", self.mismatched)):
+                             ("shape mismatch", self.mismatched), ("ignored classifier", self.ignored)):
             if names:
                 more = ", ..." if len(names) > _SHOWN else ""
                 text += f"; {label} {len(names)}: {', '.join(names[:_SHOWN])}{more}"
         return text
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | Path) -> StateDict:
     """Read a state dict from .safetensors or a torch pickle (weights only), unwrapping checkpoint dicts.
 
     Raises:
@@ -86,7 +100,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _unwrap(obj: Any) -> dict[str, torch.Tensor]:
+def _unwrap(obj: Any) -> StateDict:
     """Descend into {"state_dict": ...}-style containers until a mapping of tensors is found."""
     while isinstance(obj, Mapping):
         tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
@@ -114,29 +128,79 @@ def best_prefix(names: Iterable[str], targets: set[str]) -> str:
     return max(candidates, key=score)
 
 
-def load_weights(module: nn.Module, state: dict[str, torch.Tensor], file: str,
-                 ignore_missing: tuple[str, ...] = ()) -> LoadReport:
+def _strip(state: StateDict, prefix: str) -> StateDict:
+    return {n[len(prefix):] if n.startswith(prefix) else n: t for n, t in state.items()}
+
+
+def sequential_names(state: StateDict, children: list[str]) -> tuple[StateDict, str]:
+    """Rename `<prefix>N.rest` to `<children[N]>.rest` for the most common prefix before an index.
+
+    Checkpoints of `nn.Sequential(*list(resnet.children())[:-2])` (CosPlace `backbone.4.0.conv1.weight`,
+    cirtorch/GLDv2 `features.4.0.conv1.weight`) index the children in the same order as the model.
+
+    Returns:
+        The renamed state (names under other prefixes unchanged) and the prefix that was replaced.
+    """
+    matches = {n: _SEQUENTIAL.match(n) for n in state}
+    prefixes = Counter(m.group(1) for m in matches.values() if m and int(m.group(2)) < len(children))
+    if not prefixes:
+        return state, ""
+    prefix = prefixes.most_common(1)[0][0]
+    out = {}
+    for name, tensor in state.items():
+        m = matches[name]
+        if m and m.group(1) == prefix and int(m.group(2)) < len(children):
+            name = f"{children[int(m.group(2))]}.{m.group(3)}"
+        out[name] = tensor
+    return out, prefix
+
+
+def match_names(module: nn.Module, state: StateDict) -> tuple[StateDict, str, bool]:
+    """The file's names mapped onto the module's: a stripped prefix, or nn.Sequential indices renamed.
+
+    Returns:
+        (renamed state, prefix removed, whether sequential indices were mapped); whichever mapping
+        matches more of the module's names wins, a plain prefix on ties.
+    """
+    own = set(module.state_dict())
+    prefix = best_prefix(state, own)
+    plain = _strip(state, prefix)
+    children = [name for name, _ in module.named_children()]
+    indexed, seq_prefix = sequential_names(state, children)
+    if sum(n in own for n in indexed) > sum(n in own for n in plain):
+        return indexed, seq_prefix, True
+    return plain, prefix, False
+
+
+def load_weights(module: nn.Module, state: StateDict, file: str, ignore: tuple[str, ...] = (),
+                 convert: Callable[[StateDict], StateDict] | None = None) -> LoadReport:
     """Copy matching tensors of `state` into `module` (strict=False) and report the rest.
 
     Args:
         module: Destination module.
         state: Tensors by name, as read by `read_state_dict`.
         file: Name of the source, for the report.
-        ignore_missing: Name prefixes not reported as missing (e.g. a classifier the backbone drops).
+        ignore: Name prefixes of parts the backbone drops (its classifier): never reported as
+            missing, and a file tensor there with another shape (365 Places classes) is only `ignored`.
+        convert: Applied to the state after renaming, before matching (e.g. timm's ViT checkpoint
+            filter: original DINOv2 names, position embeddings resampled to the model's grid).
 
     Raises:
         UserError: when not a single tensor matches (almost surely the wrong file for this model).
     """
     own = module.state_dict()
-    prefix = best_prefix(state, set(own))
-    renamed = {n[len(prefix):] if n.startswith(prefix) else n: t for n, t in state.items()}
+    renamed, prefix, sequential = match_names(module, state)
+    if convert is not None:
+        renamed = convert(renamed)
     usable = {n: t for n, t in renamed.items() if n in own and t.shape == own[n].shape}
+    misfits = [n for n, t in renamed.items() if n in own and t.shape != own[n].shape]
     report = LoadReport(
-        file=file, loaded=len(usable), expected=len(own), prefix=prefix,
-        missing=[n for n in own if n not in renamed and not n.startswith(ignore_missing)],
+        file=file, loaded=len(usable), expected=len(own), prefix=prefix, sequential=sequential,
+        missing=[n for n in own if n not in renamed and not n.startswith(ignore)],
         unexpected=[n for n in renamed if n not in own],
-        mismatched=[f"{n} {tuple(t.shape)} vs {tuple(own[n].shape)}"
-                    for n, t in renamed.items() if n in own and t.shape != own[n].shape],
+        mismatched=[f"{n} {tuple(renamed[n].shape)} vs {tuple(own[n].shape)}"
+                    for n in misfits if not n.startswith(ignore)],
+        ignored=[n for n in misfits if n.startswith(ignore)],
     )
     if not usable:
         raise UserError(f"no tensor in weights file {file} matches this model: {report.summary()}")
@@ -145,6 +209,7 @@ def load_weights(module: nn.Module, state: dict[str, torch.Tensor], file: str,
     return report
 
 
-def load_weights_file(module: nn.Module, path: str, ignore_missing: tuple[str, ...] = ()) -> LoadReport:
+def load_weights_file(module: nn.Module, path: str, ignore: tuple[str, ...] = (),
+                      convert: Callable[[StateDict], StateDict] | None = None) -> LoadReport:
     """`read_state_dict` + `load_weights` in one call."""
-    return load_weights(module, read_state_dict(path), str(path), ignore_missing)
+    return load_weights(module, read_state_dict(path), str(path), ignore, convert)

@@ -26,6 +26,9 @@ class Task(Protocol):
     def parameters(self) -> Iterator[nn.Parameter]:
         """Every trainable parameter (for gradient clipping)."""
 
+    def prepare(self) -> None:
+        """Data-dependent initialisation before the first step (e.g. NetVLAD k-means)."""
+
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next training batch, augmented, normalised and on the device."""
 

@@ -20,6 +20,7 @@ from engine.feature_cache import FeatureCache, cache_key, weights_fingerprint
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES
 from engine.metrics.recall import knn, positives_within, recall_at
+from engine.models.aggregator_init import initialise_aggregator
 from engine.models.vpr_model import build_vpr_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS
@@ -91,6 +92,15 @@ class VPRTask:
         folder = Path(os.environ.get("LABCONSOLE_CACHE", Path.home() / ".cache" / "labconsole" / "features"))
         return FeatureCache.build(folder, self.model.backbone, self.train_images, self._prepare,
                                   self.cfg["eval"]["batch_size"], key)
+
+    def prepare(self) -> None:
+        """Data-dependent initialisation (NetVLAD centres by k-means) from the first training images.
+
+        Reads images in file order, not through the sampler, so the training data order is unchanged.
+        """
+        if self.cache is None:
+            batches = (self._prepare(self.train_images[i:i + 64]) for i in range(0, min(len(self.train_images), 1280), 64))
+            initialise_aggregator(self.model, batches, seed=self.cfg["train"]["seed"])
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         indices = torch.as_tensor(np.asarray(next(self._batches)), dtype=torch.long)

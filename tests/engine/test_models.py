@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,15 @@ from engine.schedules import SCHEDULES
 SIZE = 64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """One intra-op thread: the CPU is shared, and small models only pay for thread hand-offs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _section(repo_root: Path, slot: str, preset: str) -> dict:
     """A preset file as the config system hands it over: without `description`."""
     data = yaml.safe_load((repo_root / "presets" / slot / f"{preset}.yaml").read_text())
@@ -32,8 +42,16 @@ def _model_section(backbone: dict, aggregator: str = "gem", head: str = "linear"
             "head": {"preset": head, "name": head}, "descriptor_dim": 32, "image_size": [SIZE, SIZE]}
 
 
-@pytest.mark.parametrize("name", BACKBONES.names())
-def test_every_backbone_runs_forward_backward(repo_root: Path, name: str) -> None:
+# Cheap to build and run at 64 px; every other entry is covered by tests/engine/test_backbones_breadth.py.
+FAST_BACKBONES = ["plain_cnn", "resnet18", "mobilenetv3_small", "efficientnet_b0"]
+# Aggregator parameters small enough for a fast CPU test (the presets' defaults are sized for real runs).
+SMALL_AGGREGATORS = {"netvlad": {"clusters": 4}, "mixvpr": {"out_channels": 8, "mix_depth": 1},
+                     "salad": {"num_clusters": 4, "cluster_dim": 4, "token_dim": 4},
+                     "boq": {"num_queries": 4, "num_layers": 1, "row_dim": 2, "proj_channels": 16}}
+
+
+@pytest.mark.parametrize("name", FAST_BACKBONES)
+def test_fast_backbones_run_forward_backward(repo_root: Path, name: str) -> None:
     backbone = build_backbone(_section(repo_root, "backbone", name))
     out = backbone(torch.randn(2, 3, SIZE, SIZE))
     out.mean().backward()
@@ -42,18 +60,29 @@ def test_every_backbone_runs_forward_backward(repo_root: Path, name: str) -> Non
     assert all(p.grad is not None for p in backbone.parameters())
 
 
-@pytest.mark.parametrize("aggregator", AGGREGATORS.names())
-@pytest.mark.parametrize("head", HEADS.names())
-def test_vpr_model_gives_unit_descriptors(aggregator: str, head: str) -> None:
-    model = build_vpr_model(_model_section({"name": "plain_cnn", "depth": 4, "width": 8}, aggregator, head))
+# cls takes a ViT's CLS token only (tests/engine/test_aggregators.py).
+@pytest.mark.parametrize("aggregator", sorted(set(AGGREGATORS.names()) - {"cls"}))
+def test_vpr_model_gives_unit_descriptors(aggregator: str) -> None:
+    section = _model_section({"name": "plain_cnn", "depth": 4, "width": 8}, aggregator, "linear")
+    section["aggregator"].update(SMALL_AGGREGATORS.get(aggregator, {}))
+    model = build_vpr_model(section)
+    assert model.head.layers[0].in_features == model.aggregator.out_dim  # the head sized itself
     descriptors = model(torch.randn(3, 3, SIZE, SIZE))
     descriptors.sum().backward()
-    expected_dim = model.backbone.out_channels if head == "none" else 32
-    assert model.descriptor_dim == expected_dim
-    assert descriptors.shape == (3, expected_dim)
+    assert model.descriptor_dim == 32 and descriptors.shape == (3, 32)
     torch.testing.assert_close(descriptors.norm(dim=1), torch.ones(3))
     assert set(model.module_groups()) == {"backbone", "aggregator", "head"}
     assert model.backbone.layers[0][0].weight.grad is not None
+
+
+@pytest.mark.parametrize("head", HEADS.names())
+def test_every_head_sizes_itself(head: str) -> None:
+    model = build_vpr_model(_model_section({"name": "plain_cnn", "depth": 4, "width": 8}, "gem", head))
+    descriptors = model(torch.randn(3, 3, SIZE, SIZE))
+    descriptors.sum().backward()
+    expected_dim = model.backbone.out_channels if head == "none" else 32
+    assert model.descriptor_dim == expected_dim and descriptors.shape == (3, expected_dim)
+    torch.testing.assert_close(descriptors.norm(dim=1), torch.ones(3))
 
 
 def test_timm_name_outside_registry_reads_channels_and_stride() -> None:
@@ -204,8 +233,9 @@ def test_presets_list_every_factory_param(repo_root: Path, slot: str, registry) 
     for entry in registry:
         preset = _section(repo_root, slot, entry.name)
         assert preset.pop("name") == entry.name
+        # image_size comes from model.image_size, not from the backbone section.
         defaults = {p.name: p.default for p in inspect.signature(entry.factory).parameters.values()
-                    if p.default is not inspect.Parameter.empty}
+                    if p.default is not inspect.Parameter.empty and p.name != "image_size"}
         assert preset == defaults, f"presets/{slot}/{entry.name}.yaml"
         assert all(type(preset[k]) is type(defaults[k]) for k in preset), f"presets/{slot}/{entry.name}.yaml"
 

@@ -128,3 +128,11 @@ def test_feature_cache_on_needs_a_frozen_backbone(tiny_city: Path) -> None:
 
     with pytest.raises(ConfigError, match="frozen_backbone"):
         use_feature_cache(resolve_config("demo", [*tiny_overrides(tiny_city), "train.feature_cache=on"]))
+
+
+@pytest.mark.parametrize("aggregator", ["netvlad", "mixvpr", "boq", "salad"])
+def test_every_spatial_aggregator_trains_through_the_loop(tmp_path: Path, tiny_city: Path, aggregator: str) -> None:
+    extra = ["model.aggregator.name=" + aggregator] + (["model.aggregator.clusters=4"] if aggregator == "netvlad" else [])
+    run_dir, status = train(tmp_path, tiny_city, *extra, steps=2)
+    assert status == "completed"
+    assert all(v == v for v in losses(run_dir))  # finite, not NaN
