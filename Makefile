@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/labconsole run presets/runs/demo.yaml
+	$(VENV)/bin/labconsole demo
 
 demo: run
 

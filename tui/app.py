@@ -1,4 +1,4 @@
-"""The labconsole Textual app: a thin router between the runs, launcher and monitor screens."""
+"""The labconsole Textual app: a thin router between the runs, launcher, monitor, compare and composer screens."""
 
 from __future__ import annotations
 
@@ -26,6 +26,15 @@ def monitor_screen_class() -> type[Screen[object]] | None:
     return MonitorScreen
 
 
+def composer_screen_class() -> type[Screen[object]] | None:
+    """The composer screen class, or None while tui.screens.composer is not available."""
+    try:
+        from tui.screens.composer import ComposerScreen
+    except ImportError:
+        return None
+    return ComposerScreen
+
+
 class LabConsoleApp(App[int]):
     """The console: opens on the runs screen; Enter monitors a run, `n` launches one."""
 
@@ -43,6 +52,13 @@ class LabConsoleApp(App[int]):
         """Wall clock for durations and spinners (tests freeze it)."""
         self.refresh_interval = refresh_interval
         """Seconds between rescans of the runs directory."""
+        self.initial_run: Path | None = None
+        """A run whose monitor opens on start (`labconsole demo`)."""
+
+    def on_mount(self) -> None:
+        """Open the monitor of the run given on the command line, over the runs screen."""
+        if self.initial_run is not None:
+            self.open_monitor(self.initial_run)
 
     def get_default_screen(self) -> Screen[object]:
         """The runs screen is the console's home."""
@@ -57,6 +73,20 @@ class LabConsoleApp(App[int]):
             self.notify("The monitor screen is not available in this build.", severity="warning")
             return
         self.push_screen(screen_class(Path(run_dir)))  # type: ignore[call-arg]
+
+    def open_compare(self, run_dirs: list[Path], baseline: Path | None = None) -> None:
+        """Push the compare screen on `run_dirs` (`baseline` first in the table)."""
+        from tui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen([Path(d) for d in run_dirs], baseline, runs_dir=self.runs_dir))
+
+    def open_composer(self, base: Path | None = None) -> None:
+        """Open the composer, blank or prefilled from the config file `base`; a launched run's monitor opens."""
+        screen_class = composer_screen_class()
+        if screen_class is None:
+            self.notify("The composer screen is not available in this build.", severity="warning")
+            return
+        self.push_screen(screen_class(self.runs_dir, base), self._on_launched)  # type: ignore[call-arg]
 
     def open_launcher(self) -> None:
         """Open the launcher; a launched run's monitor opens at once."""
@@ -89,8 +119,9 @@ class LabConsoleApp(App[int]):
                 yield SystemCommand(title, help_text, callback)
 
 
-def run_console(runs_dir: Path) -> int:
-    """Run the console on `runs_dir` until the user quits; the exit code for the CLI."""
+def run_console(runs_dir: Path, open_run: Path | None = None) -> int:
+    """Run the console on `runs_dir` until the user quits (monitoring `open_run` first); the CLI's exit code."""
     app = LabConsoleApp(Path(runs_dir))
+    app.initial_run = open_run
     app.run()
     return app.return_code or 0

@@ -10,13 +10,13 @@ from engine.errors import UserError
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; each verb's module adds its own arguments."""
-    from engine.cli import check_cmd, compare_cmd, control_cmds, data_cmd, export_cmd, listing_cmds, run_cmd
+    from engine.cli import check_cmd, compare_cmd, control_cmds, data_cmd, demo_cmd, export_cmd, listing_cmds, run_cmd
 
     parser = argparse.ArgumentParser(prog="labconsole", description="Terminal experiment console for vision research. "
                                      "With no verb, opens the console.")
     parser.add_argument("--runs-dir", help="runs folder (default: $LABCONSOLE_RUNS or ./runs)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    for module in (run_cmd, check_cmd, listing_cmds, compare_cmd, export_cmd, control_cmds, data_cmd):
+    for module in (run_cmd, demo_cmd, check_cmd, listing_cmds, compare_cmd, export_cmd, control_cmds, data_cmd):
         module.add_parsers(verbs)
     return parser
 

@@ -24,6 +24,7 @@ from engine.protocol import FINISHED, read_json, send_control
 from tui.data.run_stream import RunStream, Snapshot
 from tui.screens.baseline_picker import NO_BASELINE, BaselinePicker
 from tui.screens.confirm_stop import ConfirmStop
+from tui.screens.steer import SteerDialog
 from tui.widgets.alert_banner import AlertBanner
 from tui.widgets.curves import CurvesPanel
 from tui.widgets.eval_table import EvalTable
@@ -59,6 +60,7 @@ class MonitorScreen(Screen[None]):
         Binding("p", "pause", "Pause", tooltip="Pause or resume training"),
         Binding("e", "eval", "Eval", tooltip="Evaluate now"),
         Binding("c", "checkpoint", "Ckpt", tooltip="Save a checkpoint now"),
+        Binding("l", "steer", "Set…", tooltip="Change LR, schedule, loss weights or max steps mid-run"),
         Binding("z", "zoom", "Zoom", tooltip="Whole run / last 10k / 2k / 500 steps"),
         Binding("plus,equals_sign", "smooth(1)", "Smooth", key_display="+/-", tooltip="More smoothing"),
         Binding("minus", "smooth(-1)", "Less smoothing", show=False),
@@ -311,7 +313,7 @@ class MonitorScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Steering keys are greyed out once the engine is gone."""
-        if action in ("stop", "pause", "eval", "checkpoint"):
+        if action in ("stop", "pause", "eval", "checkpoint", "steer"):
             snap = self._snapshot
             return True if snap is not None and snap.status in STEERABLE else None
         return True
@@ -327,6 +329,11 @@ class MonitorScreen(Screen[None]):
         """Ask, then ask the engine to stop."""
         name = str((self._snapshot.info.get("name") if self._snapshot else None) or self.run_dir.name)
         self.app.push_screen(ConfirmStop(name), lambda yes: self._send("stop") if yes else None)
+
+    def action_steer(self) -> None:
+        """Open the 'set key=value' dialog (it reports the engine's answer itself)."""
+        live = self._snapshot is not None and self._snapshot.status in STEERABLE
+        self.app.push_screen(SteerDialog(self.run_dir, live=live))
 
     def action_pause(self) -> None:
         """Pause a running run, resume a paused one."""
@@ -377,6 +384,7 @@ class MonitorScreen(Screen[None]):
         yield "Pause / resume run", "Pause training, or resume it", self.action_pause
         yield "Evaluate now", "Ask the engine to evaluate every test set now", self.action_eval
         yield "Checkpoint now", "Ask the engine to save last.pt now", self.action_checkpoint
+        yield "Set values", "Change LR, schedule, loss weights or max steps mid-run", self.action_steer
         yield "Zoom curves", "Whole run / last 10k / 2k / 500 steps", self.action_zoom
         yield "More smoothing", "Raise the EMA weight of the curves", lambda: self.action_smooth(1)
         yield "Less smoothing", "Lower the EMA weight of the curves", lambda: self.action_smooth(-1)

@@ -36,6 +36,10 @@ class RunsScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_run", "New", tooltip="Compose and launch a new run"),
+        Binding("space", "mark", "Mark", key_display="␣", tooltip="Mark or unmark the run for comparison"),
+        Binding("d", "compare", "Compare", tooltip="Compare the marked runs (the first marked is the baseline)"),
+        Binding("c", "compose", "Compose", tooltip="Compose a new run from presets"),
+        Binding("C", "clone", "Clone", tooltip="Compose a run prefilled with the selected run's config"),
         Binding("slash", "filter", "Filter", tooltip="Filter by words, status:…, tag:… or #tag"),
         Binding("f", "cycle_status", "Status", tooltip="Show only running / completed / failed / stopped runs"),
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (click a header to pick one)"),
@@ -136,6 +140,44 @@ class RunsScreen(Screen[None]):
         """Open the launcher."""
         self.app.open_launcher()  # type: ignore[attr-defined]
 
+    def action_mark(self) -> None:
+        """Mark or unmark the run under the cursor for comparison, then move down."""
+        table = self.query_one(RunsTable)
+        if table.toggle_mark() is not None:
+            table.action_cursor_down()
+        self._render_title()
+
+    def action_compare(self) -> None:
+        """Compare the marked runs; with fewer than two, the selected (or marked) run against the baseline."""
+        table = self.query_one(RunsTable)
+        marked = [table.all_rows[i].dir for i in table.marked if i in table.all_rows]
+        if len(marked) >= 2:
+            self.app.open_compare(marked)  # type: ignore[attr-defined]
+            return
+        candidate = marked[0] if marked else (table.selected.dir if table.selected else None)
+        baseline = self._baseline_run(exclude=candidate)
+        if candidate is None or baseline is None:
+            self.notify("Mark at least two runs with space, then press d.", title="Compare", severity="warning")
+            return
+        self.notify(f"{candidate.name} against the baseline {baseline.name} (space marks runs)", title="Compare",
+                    timeout=3)
+        self.app.open_compare([baseline, candidate], baseline)  # type: ignore[attr-defined]
+
+    def _baseline_run(self, exclude: Path | None) -> Path | None:
+        """The newest run tagged 'baseline' other than `exclude`."""
+        rows = [r for r in self.query_one(RunsTable).all_rows.values() if "baseline" in r.tags and r.dir != exclude]
+        return max(rows, key=lambda r: (r.when or 0.0, r.id)).dir if rows else None
+
+    def action_compose(self) -> None:
+        """Open the composer on a blank run."""
+        self.app.open_composer(None)  # type: ignore[attr-defined]
+
+    def action_clone(self) -> None:
+        """Open the composer prefilled with the selected run's config.yaml."""
+        row = self.query_one(RunsTable).selected
+        if row is not None:
+            self.app.open_composer(row.dir / "config.yaml")  # type: ignore[attr-defined]
+
     def action_filter(self) -> None:
         """Show the filter input and focus it."""
         self._show_filter(True)
@@ -225,6 +267,8 @@ class RunsScreen(Screen[None]):
                 title.append(f"{count} {status}", style=status_colour(status, dark))
         if table.run_filter.active:
             title.append(f" · {len(table.visible_ids)} shown", style="bold")
+        if table.marked:
+            title.append(f" · {len(table.marked)} marked", style="bold")
         title.append(f"   {_short_path(self.runs_dir)}", style="dim")
         self.query_one("#runs-title", Static).update(title)
 
@@ -255,6 +299,10 @@ class RunsScreen(Screen[None]):
         """Every action of this screen, for the command palette."""
         yield "Open run", "Open the live monitor of the selected run", self.action_open_run
         yield "New run", "Pick a preset, edit overrides, launch", self.action_new_run
+        yield "Mark run", "Mark or unmark the selected run for comparison", self.action_mark
+        yield "Compare runs", "Metric table, config diff and curves of the marked runs", self.action_compare
+        yield "Compose run", "Build a run from presets in the composer", self.action_compose
+        yield "Clone run", "Open the composer on the selected run's config", self.action_clone
         yield "Filter runs", "Filter by words, status:…, tag:… or #tag", self.action_filter
         yield "Clear filter", "Show every run again", self.action_clear_filter
         yield "Cycle status filter", "Running → completed → failed → stopped → all", self.action_cycle_status

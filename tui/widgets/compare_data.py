@@ -1,4 +1,4 @@
-"""What the compare screen shows, torch-free: runs loaded from their folders, metric rows with deltas, config diff."""
+"""What the compare screen shows, torch-free: runs read from their folders, metric rows, config diff."""
 
 from __future__ import annotations
 
@@ -65,7 +65,9 @@ class CompareRun:
         if isinstance(seconds, (int, float)):
             return float(seconds)
         started, ended = self.info.get("started"), self.info.get("ended")
-        return float(ended - started) if isinstance(started, (int, float)) and isinstance(ended, (int, float)) else None
+        if isinstance(started, (int, float)) and isinstance(ended, (int, float)):
+            return float(ended - started)
+        return None
 
     @property
     def params(self) -> int | None:
@@ -199,9 +201,9 @@ def _deltas(values: list[Any]) -> list[float | None]:
 
 
 def best_index(row: MetricRow) -> set[int]:
-    """Columns holding the row's best value (none when fewer than two values or no direction)."""
+    """Columns holding the row's best value (none without a direction, with < 2 values, or all equal)."""
     present = [(i, v) for i, v in enumerate(row.values) if v is not None]
-    if row.better == 0 or len(present) < 2:
+    if row.better == 0 or len(present) < 2 or len({v for _, v in present}) == 1:
         return set()
     best = max(v * row.better for _, v in present)
     return {i for i, v in present if v * row.better == best}

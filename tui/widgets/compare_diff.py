@@ -41,5 +41,6 @@ class ConfigDiff(DataTable[Text]):
     @staticmethod
     def _cell(value: Any, base: Any, column: int) -> Text:
         """A value, cut to the column; bold where it differs from the baseline, dim when missing."""
-        style = "dim" if value is MISSING else "bold" if column and fmt_config_value(value) != fmt_config_value(base) else ""
+        changed = column > 0 and fmt_config_value(value) != fmt_config_value(base)
+        style = "dim" if value is MISSING else "bold" if changed else ""
         return Text(fit(fmt_config_value(value), VALUE_WIDTH), style=style)

@@ -1,4 +1,4 @@
-"""The compare screen's metric table: one row per test set × metric, one column per run, deltas vs the baseline."""
+"""The compare screen's metric table: a row per test set × metric, a column per run, deltas vs the baseline."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from tui.format import fmt_duration
 from tui.widgets.compare_data import CompareRun, MetricRow, best_index
 from tui.widgets.runs_table import fit
 
-RUN_COLUMN_WIDTH = 18
-"""Cells of one run column: the value, then its delta."""
+RUN_COLUMN_WIDTH = (18, 28)
+"""Narrowest and widest run column (the value, then its delta); the table's width is shared between runs."""
+
+BASE_TAG = " (base)"
+"""After the baseline's name in its column header."""
 
 DELTA_COLOURS = {True: ("green", "#1a7f37"), False: ("red", "#cf222e")}
 """(dark theme, light theme) colour of a delta that is better (True) or worse (False)."""
@@ -46,21 +49,23 @@ def fmt_delta(delta: float, unit: str) -> str:
     return f"{delta:+.2f}"
 
 
-def delta_style(delta: float, better: int, dark: bool = True) -> str:
-    """Green when the change is an improvement, red when it is a regression, dim when neutral or zero."""
-    if better == 0 or delta == 0:
+def delta_style(delta: float, better: int, dark: bool = True, shown: str | None = None) -> str:
+    """Green when the change is an improvement, red when a regression, dim when neutral or `shown` as zero."""
+    rounds_to_zero = shown is not None and not any(ch in "123456789" for ch in shown)
+    if better == 0 or delta == 0 or rounds_to_zero:
         return "dim"
     return DELTA_COLOURS[delta * better > 0][0 if dark else 1]
 
 
 def cell(row: MetricRow, column: int, dark: bool = True) -> Text:
     """'85.30 +1.20': the value (bold when the row's best) and its delta against the baseline."""
-    text = Text(fmt_value(row.values[column], row.unit), style="bold" if column in best_index(row) else "")
+    text = Text(justify="right")
+    text.append(fmt_value(row.values[column], row.unit), style="bold" if column in best_index(row) else "")
     delta = row.deltas[column]
     if delta is not None:
         text.append(" ")
-        text.append(fmt_delta(delta, row.unit), style=delta_style(delta, row.better, dark))
-    text.justify = "right"
+        shown = fmt_delta(delta, row.unit)
+        text.append(shown, style=delta_style(delta, row.better, dark, shown))
     return text
 
 
@@ -83,10 +88,11 @@ class CompareTable(DataTable[Text]):
         self.clear(columns=True)
         width = max([len(r.label) for r in rows] + [10])
         self.add_column(Text("metric"), width=width, key="metric")
+        room = (self.size.width - width - 3 - 2 * len(runs)) // max(1, len(runs))
+        column = max(RUN_COLUMN_WIDTH[0], min(RUN_COLUMN_WIDTH[1], room))
         for i, run in enumerate(runs):
-            label = f"{run.name} (base)" if i == 0 else run.name
-            self.add_column(Text(fit(label, RUN_COLUMN_WIDTH), justify="right"), width=RUN_COLUMN_WIDTH,
-                            key=f"run{i}")
+            label = fit(run.name, column - len(BASE_TAG)) + BASE_TAG if i == 0 else run.name
+            self.add_column(Text(fit(label, column), justify="right"), width=column, key=f"run{i}")
         for n, row in enumerate(rows):
             cells = [Text(row.label, style="dim" if row.unit != "pct" else "")]
             self.add_row(*cells, *(cell(row, i, dark) for i in range(len(runs))), key=str(n))

@@ -59,6 +59,9 @@ DROP_ORDER = ("task", "aggregator", "started", "loss", "duration", "backbone", "
 NAME_MIN, NAME_MAX = 18, 48
 """Bounds of the flexible name column."""
 
+MARK = "●"
+"""Drawn before the name of a run marked for comparison."""
+
 NEWEST_FIRST = ("started", True)
 """The default sort: most recent runs on top."""
 
@@ -131,6 +134,8 @@ class RunsTable(DataTable[Text]):
         self.run_filter = RunFilter()
         """The filter currently applied."""
         self.sort_key, self.sort_reverse = NEWEST_FIRST
+        self.marked: dict[str, None] = {}
+        """Run ids marked for comparison, in the order they were marked."""
 
     # -- public API used by the runs screen ------------------------------------------------------
 
@@ -160,6 +165,26 @@ class RunsTable(DataTable[Text]):
             return
         for run_id in changed & set(order):
             self._update_row(run_id)
+
+    def toggle_mark(self) -> bool | None:
+        """Mark or unmark the run under the cursor; True when it is now marked, None without a run."""
+        row = self.selected
+        if row is None:
+            return None
+        marked = row.id not in self.marked
+        if marked:
+            self.marked[row.id] = None
+        else:
+            del self.marked[row.id]
+        self._update_row(row.id)
+        return marked
+
+    def clear_marks(self) -> None:
+        """Unmark every run."""
+        marked, self.marked = list(self.marked), {}
+        for run_id in marked:
+            if run_id in self._order:
+                self._update_row(run_id)
 
     def set_filter(self, run_filter: RunFilter) -> None:
         """Apply a filter and redraw."""
@@ -247,7 +272,7 @@ class RunsTable(DataTable[Text]):
     def _row_cells(self, row: RunRow) -> list[Text]:
         """The visible cells of a row, reused while the row, layout and theme are unchanged (fast re-sorts)."""
         dark = self._dark()
-        stamp = (self._layout, dark)
+        stamp = (self._layout, dark, row.id in self.marked)
         cached = self._cells.get(row.id)
         if cached is not None and cached[0] is row and cached[1] == stamp and row.status != "running":
             return cached[2]
@@ -282,14 +307,22 @@ class RunsTable(DataTable[Text]):
         return Text(fit(plain or "–", COLUMN_WIDTH[key]), style="dim" if key == "task" else "")
 
     def _name_cell(self, row: RunRow) -> Text:
-        """The run name in bold, its tags after it, dimmed."""
+        """The run name in bold (after a mark when marked for comparison), its tags after it, dimmed."""
         width = self._layout[1]
-        text = Text(fit(row.name, width), style="bold")
+        text = Text()
+        if row.id in self.marked:
+            text.append(f"{MARK} ", style=f"bold {self._mark_colour()}")
+        text.append(fit(row.name, width - len(text)), style="bold")
         tags = " ".join(f"#{t}" for t in row.tags)
         room = width - len(text) - 1
         if tags and room > 3:
             text.append(" " + fit(tags, room), style="dim")
         return text
+
+    def _mark_colour(self) -> str:
+        """The theme's accent: the colour of the comparison mark."""
+        theme = self.app.current_theme if self.is_mounted else None
+        return (theme.accent if theme and theme.accent else None) or "magenta"
 
     def _metric_cell(self, row: RunRow) -> Text:
         """'R@1  85.3': the metric name dimmed on the left, the value right-aligned."""

@@ -1,0 +1,31 @@
+"""Composer snapshot: DINOv2 + GeM + 512-d projector, a CosFace + multi-similarity mix, parameter table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button
+
+from tests.tui.test_composer import CANNED_MODEL, ComposerApp, compose_dinov2_mix
+from tui.data import check_runner
+from tui.data.check_runner import CheckResult
+
+
+async def composed_with_params(pilot: Pilot[Any]) -> None:
+    """Compose the DINOv2 mix, show the loss row, count parameters (canned), focus the Launch button."""
+    await compose_dinov2_mix(pilot)
+    pilot.app.screen.query_one("#row-loss").scroll_visible(animate=False)
+    pilot.app.screen.query_one("#composer-launch", Button).focus()
+    await pilot.press("t")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+
+
+def test_composer_dinov2_mix_params_120x32(snap_compare: Any, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(check_runner, "run_check", lambda config: CheckResult(data={"model": CANNED_MODEL}))
+    app = ComposerApp(tmp_path / "runs")
+    assert snap_compare(app, terminal_size=(120, 32), run_before=composed_with_params)

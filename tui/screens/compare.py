@@ -1,0 +1,227 @@
+"""The compare screen: runs side by side — metric table with deltas, config diff, overlaid curves, exports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from engine.cli.compare_cmd import render
+from tui.widgets.compare_curves import CompareCurves
+from tui.widgets.compare_data import CompareRun, eval_rows, load_run, metric_rows, ordered
+from tui.widgets.compare_diff import ConfigDiff
+from tui.widgets.compare_table import CompareTable
+
+TABS = ("metrics", "config", "curves")
+"""Tab ids, in the order of their keys 1–3."""
+PaletteCommand = tuple[str, str, Callable[[], object]]
+
+
+def export_folder(runs_dir: Path, now: float) -> Path:
+    """`<runs_dir>/exports/<YYYYmmdd-HHMMSS>` (local time)."""
+    return runs_dir / "exports" / time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+
+
+def write_exports(runs: list[CompareRun], folder: Path, what: str) -> list[Path]:
+    """Write the comparison (`runs[0]`: the baseline) as "markdown", "csv" or "full" (both, run CSVs, PNGs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, ids = eval_rows(runs), [r.id for r in runs]
+    written = []
+    for fmt, name in (("markdown", "compare.md"), ("csv", "compare.csv")):
+        if what in (fmt, "full"):
+            (folder / name).write_text(str(render(rows, ids, fmt)), encoding="utf-8")
+            written.append(folder / name)
+    if what == "full":
+        from engine.export import collect, plot_curves, write_csvs
+        from engine.protocol import RunPaths
+
+        collected = [collect(RunPaths(run.dir)) for run in runs]
+        for run, data in zip(runs, collected):
+            written += write_csvs(data, folder / run.id)
+        written += plot_curves(collected, folder)
+    return written
+
+
+class CompareScreen(Screen[None]):
+    """Two or more runs side by side; `b` changes the baseline, `m`/`v`/`x` export."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "back", "Back"),
+        Binding("b", "next_baseline", "Baseline", tooltip="Make the next run the baseline"),
+        Binding("m", "export('markdown')", "Markdown", tooltip="Write the metric table as markdown"),
+        Binding("v", "export('csv')", "CSV", tooltip="Write the metric table as CSV"),
+        Binding("x", "export('full')", "Export", tooltip="CSV + markdown + PNG plots of every run"),
+        Binding("1", "tab('metrics')", "Metrics", show=False),
+        Binding("2", "tab('config')", "Config", show=False),
+        Binding("3", "tab('curves')", "Curves", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    CompareScreen #cmp-title { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CompareScreen TabbedContent { height: 1fr; }
+    CompareScreen TabPane { padding: 0; height: 1fr; }
+    CompareScreen #cmp-empty { padding: 1 2; color: $text-muted; }
+    """
+
+    class RunsLoaded(Message):
+        """Every run folder was read."""
+
+        def __init__(self, runs: list[CompareRun]) -> None:
+            super().__init__()
+            self.runs = runs
+            """The runs, in the screen's order."""
+
+    class ExportWritten(Message):
+        """An export finished."""
+
+        def __init__(self, folder: Path, files: list[Path]) -> None:
+            super().__init__()
+            self.folder = folder
+            """Where the files went."""
+            self.files = files
+            """Every file written."""
+
+    class ExportFailed(Message):
+        """An export raised."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+            """What went wrong, one line."""
+
+    def __init__(self, run_dirs: list[Path], baseline: Path | None = None, runs_dir: Path | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        dirs = [Path(d) for d in run_dirs]
+        if baseline is not None and Path(baseline) not in dirs:
+            dirs.insert(0, Path(baseline))
+        self.run_dirs = dirs
+        """The runs compared, in column order (before the baseline is moved first)."""
+        self.baseline = dirs.index(Path(baseline)) if baseline is not None else 0
+        """Index in `run_dirs` of the baseline run."""
+        self.runs_dir = Path(runs_dir) if runs_dir else (dirs[0].parent if dirs else Path("."))
+        """Exports go to `<runs_dir>/exports/`."""
+        self._clock_arg = clock
+        self._runs: list[CompareRun] = []
+
+    @property
+    def runs(self) -> list[CompareRun]:
+        """The loaded runs with the baseline first ([] while loading)."""
+        return ordered(self._runs, self.baseline) if self._runs else []
+
+    def compose(self) -> ComposeResult:
+        """Title, three tabs, footer."""
+        yield Static(Text("reading runs…", style="dim"), id="cmp-title")
+        with TabbedContent(id="cmp-tabs"):
+            with TabPane("1 metrics", id="metrics"):
+                yield CompareTable(id="cmp-table")
+            with TabPane("2 config diff", id="config"):
+                yield ConfigDiff(id="cmp-diff")
+            with TabPane("3 curves", id="curves"):
+                yield CompareCurves(id="cmp-curves")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Read the run folders in a thread."""
+        self._load()
+        self.watch(self.app, "theme", self._show, init=False)
+
+    @work(thread=True, exclusive=True, group="compare-load", name="compare-load")
+    def _load(self) -> None:
+        """Read run.json, config.yaml and events.jsonl of every run."""
+        self.post_message(self.RunsLoaded([load_run(d) for d in self.run_dirs]))
+
+    def on_compare_screen_runs_loaded(self, message: RunsLoaded) -> None:
+        """Fill every tab."""
+        self._runs = message.runs
+        self._show()
+
+    # -- drawing ----------------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        """Redraw the title and every tab for the current baseline."""
+        runs = self.runs
+        if not runs:
+            return
+        self._render_title(runs)
+        self.query_one(CompareTable).show(runs, metric_rows(runs), self.app.current_theme.dark)
+        self.query_one(ConfigDiff).show(runs)
+        self.query_one(CompareCurves).show(runs)
+
+    def _render_title(self, runs: list[CompareRun]) -> None:
+        """'compare  3 runs · baseline r50-gem-baseline · final metrics (best when unfinished)'."""
+        title = Text.assemble(("compare", "bold"), f"  {len(runs)} runs · baseline ", (runs[0].name, "bold"))
+        title.append("   final metrics (best while unfinished) · Δ against the baseline", style="dim")
+        self.query_one("#cmp-title", Static).update(title)
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        """Return to the runs list."""
+        self.dismiss(None)
+
+    def action_next_baseline(self) -> None:
+        """Make the next run the baseline."""
+        if len(self.run_dirs) < 2:
+            return
+        self.baseline = (self.baseline + 1) % len(self.run_dirs)
+        self._show()
+        if self._runs:
+            self.notify(self.runs[0].name, title="Baseline", timeout=1.5)
+
+    def action_tab(self, tab: str) -> None:
+        """Show tab `tab`."""
+        self.query_one(TabbedContent).active = tab
+
+    def action_export(self, what: str) -> None:
+        """Write markdown, CSV or everything to `<runs_dir>/exports/<timestamp>/` in a thread."""
+        if not self._runs:
+            self.notify("still reading the runs", severity="warning")
+            return
+        now = (self._clock_arg or getattr(self.app, "clock", time.time))()
+        self._export(self.runs, export_folder(self.runs_dir, now), what)
+
+    @work(thread=True, group="compare-export", name="compare-export")
+    def _export(self, runs: list[CompareRun], folder: Path, what: str) -> None:
+        """Write the files; post the outcome."""
+        try:
+            files = write_exports(runs, folder, what)
+        except Exception as exc:  # noqa: BLE001 - a full disk or a plotting error is reported, never fatal
+            self.post_message(self.ExportFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.ExportWritten(folder, files))
+
+    def on_compare_screen_export_written(self, message: ExportWritten) -> None:
+        """Say where the files are."""
+        names = ", ".join(f.name for f in message.files[:3]) + (" …" if len(message.files) > 3 else "")
+        self.notify(f"{message.folder}\n{names}", title=f"Exported {len(message.files)} files", timeout=6)
+
+    def on_compare_screen_export_failed(self, message: ExportFailed) -> None:
+        """Say why the export failed."""
+        self.notify(message.error, title="Export failed", severity="error", timeout=8)
+
+    # -- command palette ----------------------------------------------------------------------------
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """Every action of this screen, for the command palette."""
+        yield "Back to runs", "Return to the runs list", self.action_back
+        yield "Next baseline", "Make the next run the baseline", self.action_next_baseline
+        yield "Export markdown", "Metric | Baseline | Candidate | Delta table", _bind(self.action_export, "markdown")
+        yield "Export CSV", "The metric table as CSV", _bind(self.action_export, "csv")
+        yield "Export everything", "Markdown, CSV, per-run scalars and PNG plots", _bind(self.action_export, "full")
+        for i, tab in enumerate(TABS, start=1):
+            yield f"Show {tab}", f"Key {i}", _bind(self.action_tab, tab)
+
+
+def _bind(action: Callable[[str], None], arg: str) -> Callable[[], None]:
+    """`action(arg)` as a zero-argument callback."""
+    return lambda: action(arg)

@@ -1,0 +1,333 @@
+"""The composer: a run built from presets slot by slot, validated as you type; count params, save, launch."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
+
+from engine.config import TYPED_SECTIONS, field_help
+from engine.config.presets import PRESETS_DIR, preset_path
+from engine.config.schema import ModelConfig, TrainConfig
+from engine.errors import UserError
+from tui.data import check_runner
+from tui.data.composer_config import (
+    Validation,
+    format_value,
+    get_path,
+    load_base,
+    preview_yaml,
+    split_section,
+    validate,
+)
+from tui.screens.launcher import summarize
+from tui.screens.save_preset import SavePresetScreen
+from tui.widgets.composer_loss import LossRow
+from tui.widgets.composer_lr import LRPlot
+from tui.widgets.composer_params import ParamTable
+from tui.widgets.composer_slot import SlotRow
+
+VALIDATE_DELAY = 0.3
+"""Seconds of quiet typing before the config is resolved again."""
+
+NARROW_WIDTH = 110
+"""Terminal width below which the slot rows stack their fields (one per line)."""
+
+SLOTS: tuple[tuple[str, str, str], ...] = (
+    ("task", "task", "task"), ("backbone", "backbone", "model.backbone"),
+    ("aggregator", "aggregator", "model.aggregator"), ("head", "head", "model.head"),
+    ("loss", "loss", "loss"), ("optim", "optim", "optim"), ("schedule", "schedule", "schedule"),
+    ("freeze", "freeze", "freeze"), ("augment", "augment", "augment"), ("device", "device", "device"),
+)
+"""(row label, preset slot, section path), top to bottom."""
+
+EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
+    "run": ("name", "train.max_steps"),
+    "head": ("model.descriptor_dim",),
+}
+"""Fields outside a slot's section, shown on a row: dotted paths."""
+
+EXTRA_DEFAULTS: dict[str, Any] = {"train.max_steps": TrainConfig.max_steps,
+                                  "model.descriptor_dim": ModelConfig.descriptor_dim}
+"""What those fields show when the base config leaves them out."""
+
+
+def short_path(path: Path) -> str:
+    """`presets/runs/demo.yaml` for presets, else the path relative to the current folder when below it."""
+    for root in (PRESETS_DIR.parent, Path.cwd()):
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def help_for(path: str) -> dict[str, str]:
+    """Per-field help of a typed section (tooltips), plus the model- and train-level fields."""
+    helps = field_help(TYPED_SECTIONS[path]) if path in TYPED_SECTIONS else {}
+    return {**helps, **field_help(ModelConfig), "max_steps": field_help(TrainConfig)["max_steps"]}
+
+
+class ComposerScreen(Screen[Path | None]):
+    """Dismisses with the launched run's folder (the app opens its monitor), or None."""
+
+    CSS_PATH = "composer.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+l", "launch", "Launch", priority=True),
+        Binding("ctrl+s", "save", "Save preset", priority=True),
+        Binding("t", "params", "Params"),
+        Binding("ctrl+r", "params", "Params", show=False, priority=True),
+        Binding("escape", "close", "Back"),
+    ]
+
+    class ParamsCounted(Message):
+        """`labconsole check --json` finished."""
+
+        def __init__(self, result: check_runner.CheckResult) -> None:
+            super().__init__()
+            self.result = result
+
+    class Launched(Message):
+        """The engine was started for the composed run."""
+
+        def __init__(self, run_dir: Path) -> None:
+            super().__init__()
+            self.run_dir = run_dir
+
+    class LaunchFailed(Message):
+        """launch_run refused the config or could not start the engine."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, runs_dir: Path, base: Path | None = None) -> None:
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        """Where launched runs go."""
+        self.base_path = Path(base) if base is not None else preset_path("runs", "demo")
+        """The config the composer started from."""
+        self.base_raw, self._base_problem = load_base(self.base_path)
+        self._debounce: Timer | None = None
+        self._launching = False
+        self.validation = Validation(error="not validated yet")
+        """The latest validation."""
+
+    # -- layout -----------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Title; slot rows beside the LR plot and the YAML / parameter tabs; status and buttons; footer."""
+        yield Static(Text.assemble(("Compose a run", "bold"), ("  from ", "dim"), short_path(self.base_path)),
+                     id="composer-title")
+        with Horizontal(id="composer-body"):
+            with VerticalScroll(id="composer-slots"):
+                yield from self._rows()
+            with Vertical(id="composer-side"):
+                yield Static(id="composer-lr-title")
+                yield LRPlot(id="composer-lr")
+                with TabbedContent(id="composer-tabs"):
+                    with TabPane("Resolved YAML", id="tab-yaml"):
+                        with VerticalScroll(id="composer-yaml-scroll"):
+                            yield Static(id="composer-yaml")
+                    with TabPane("Parameters", id="tab-params"):
+                        yield ParamTable(id="composer-params")
+        with Horizontal(id="composer-bar"):
+            yield Static(id="composer-status")
+            yield Button("Save preset", id="composer-save", compact=True)
+            yield Button("Launch", id="composer-launch", variant="primary", compact=True)
+        yield Footer()
+
+    def _rows(self) -> list[SlotRow]:
+        """One row per slot, prefilled from the base config."""
+        rows = [SlotRow("run", None, "train", extra_fields=self._extras("run"), help=help_for("train"),
+                        id="row-run")]
+        for label, slot, path in SLOTS:
+            section = split_section(slot, path, get_path(self.base_raw, path))
+            if label == "loss":
+                rows.append(LossRow(section, id="row-loss"))
+            else:
+                rows.append(SlotRow(label, slot, path, section, self._extras(label), help_for(path),
+                                    id=f"row-{label}"))
+        return rows
+
+    def _extras(self, label: str) -> dict[str, str]:
+        """Texts of a row's extra fields from the base config."""
+        texts = {}
+        for path in EXTRA_FIELDS.get(label, ()):
+            value = get_path(self.base_raw, path, EXTRA_DEFAULTS.get(path, ""))
+            texts[path] = str(value) if path == "name" else format_value(value)
+        return texts
+
+    def on_mount(self) -> None:
+        """Validate the base config at once (or say why it could not be read)."""
+        self.revalidate()
+        if self._base_problem:
+            self._status(f"✗ {self._base_problem}", "-error")
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below NARROW_WIDTH columns the rows show one field per line."""
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+
+    # -- validation -----------------------------------------------------------------------------------
+
+    def compose_config(self) -> dict[str, Any]:
+        """The run config the rows describe: the base config with every row's section written over it."""
+        raw = copy.deepcopy(self.base_raw)
+        for row in self.query(SlotRow):
+            row.contribute(raw)
+        return raw
+
+    def on_slot_row_changed(self, message: SlotRow.Changed) -> None:
+        """Revalidate once typing pauses."""
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(VALIDATE_DELAY, self.revalidate)
+
+    def revalidate(self) -> Validation:
+        """Resolve the composed config now and show the outcome."""
+        self.validation = validate(self.compose_config())
+        self._show(self.validation)
+        return self.validation
+
+    def _show(self, result: Validation) -> None:
+        """Errors next to their row (or in the status line), the YAML preview, the LR plot."""
+        owner = next((row for row in self.query(SlotRow) if result.key and row.owns(result.key)), None)
+        for row in self.query(SlotRow):
+            row.show_error(result.key if row is owner else None, result.error)
+        if result.cfg is not None:
+            self.query_one("#composer-yaml", Static).update(
+                Syntax(preview_yaml(result.cfg), "yaml", theme="ansi_dark", background_color="default"))
+            self._show_lr(result)
+            self._status(f"✓ {summarize(result.cfg)}", "-ok")
+        else:
+            where = f"{result.key}: " if result.key else ""
+            self._status(f"✗ {where}{result.error}", "-error")
+        self.query_one("#composer-yaml", Static).set_class(result.cfg is None, "-stale")
+
+    def _show_lr(self, result: Validation) -> None:
+        """The LR plot and its title line."""
+        assert result.cfg is not None
+        cfg = result.cfg
+        self.query_one(LRPlot).show_curve(list(result.lr))
+        title = Text.assemble(("LR ", "bold"),
+                              (f"{cfg['schedule']['name']} × {cfg['optim']['name']} lr ", "dim"),
+                              format_value(cfg["optim"]["lr"]),
+                              (f" over {cfg['train']['max_steps']} steps", "dim"))
+        self.query_one("#composer-lr-title", Static).update(title)
+
+    def _status(self, text: str, kind: str) -> None:
+        status = self.query_one("#composer-status", Static)
+        status.set_classes(kind)
+        status.update(Text(text))
+
+    # -- parameter table ----------------------------------------------------------------------------------
+
+    def action_params(self) -> None:
+        """Count parameters per group and freeze phase with `labconsole check --json` in a subprocess."""
+        table = self.query_one(ParamTable)
+        self.query_one(TabbedContent).active = "tab-params"
+        result = self.revalidate()
+        if result.cfg is None:
+            table.show_error(f"{result.key}: {result.error}" if result.key else result.error)
+            return
+        table.show_loading()
+        self._count_params(self.compose_config())
+
+    @work(thread=True, exclusive=True, group="composer-check")
+    def _count_params(self, raw: dict[str, Any]) -> None:
+        """Run the check off the UI thread and post its result."""
+        self.post_message(self.ParamsCounted(check_runner.run_check(raw)))
+
+    def on_composer_screen_params_counted(self, message: ParamsCounted) -> None:
+        """Show the tables or the check's error."""
+        table = self.query_one(ParamTable)
+        model = message.result.data.get("model") if message.result.ok else None
+        if model:
+            table.show_model(model)
+        else:
+            table.show_error(message.result.error or "the check returned no model summary")
+
+    # -- save and launch --------------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Save or launch."""
+        if event.button.id == "composer-save":
+            self.action_save()
+        elif event.button.id == "composer-launch":
+            self.action_launch()
+
+    def _valid_or_say(self, doing: str) -> bool:
+        """Validate now; when invalid, ring and say what to fix first."""
+        result = self.revalidate()
+        if result.cfg is None:
+            self.app.bell()
+            self.notify(f"fix {result.key or 'the config'} before {doing}", severity="error")
+        return result.cfg is not None
+
+    def action_save(self) -> None:
+        """Ask for a name, then write `presets/runs/<name>.yaml`."""
+        if not self._valid_or_say("saving"):
+            return
+        suggestion = str(self.compose_config().get("name") or "")
+        self.app.push_screen(SavePresetScreen(suggestion, lambda name: preset_path("runs", name).exists(),
+                                              short_path(preset_path("runs", "x").parent)), self._save_as)
+
+    def _save_as(self, name: str | None) -> None:
+        """Write the composed config as a run preset (named after itself)."""
+        if not name:
+            return
+        raw = {**self.compose_config(), "name": name}
+        path = preset_path("runs", name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        self.notify(f"saved {short_path(path)}", title="Preset saved")
+
+    def action_launch(self) -> None:
+        """Launch the composed config when it is valid; the monitor opens on success."""
+        if self._launching:
+            return
+        if not self._valid_or_say("launching"):
+            return
+        self._launching = True
+        raw = self.compose_config()
+        self._status("… starting the engine", "")
+        self._launch(raw, str(raw.get("name") or "") or None)
+
+    @work(thread=True, exclusive=True, group="composer-launch")
+    def _launch(self, raw: dict[str, Any], name: str | None) -> None:
+        """Create the run folder and start the engine detached; post the outcome."""
+        from engine import launch
+
+        try:
+            paths = launch.launch_run(raw, [], self.runs_dir, name, argv=["labconsole", "compose"])
+        except UserError as exc:
+            self.post_message(self.LaunchFailed(str(exc)))
+        except OSError as exc:
+            self.post_message(self.LaunchFailed(f"cannot start the engine: {exc}"))
+        else:
+            self.post_message(self.Launched(paths.root))
+
+    def on_composer_screen_launched(self, message: Launched) -> None:
+        """Close with the new run folder (the app opens its monitor)."""
+        self.dismiss(message.run_dir)
+
+    def on_composer_screen_launch_failed(self, message: LaunchFailed) -> None:
+        """Show why and stay."""
+        self._launching = False
+        self._status(f"✗ {message.error}", "-error")
+
+    def action_close(self) -> None:
+        """Back without launching."""
+        self.dismiss(None)
