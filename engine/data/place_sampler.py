@@ -13,7 +13,7 @@ class PlaceBatchSampler:
 
     An epoch is one pass over a random permutation of the places, cut into groups of P (the last
     incomplete group is dropped, so an epoch has num_places // P batches); then the next epoch starts.
-    Images are drawn without replacement within a place, with replacement only when it has fewer than K.
+    Images are drawn without replacement within a place; a place with fewer than K gives all it has plus repeats.
     Every batch is a pure function of (seed, epoch, batch index), so the state is just that position.
     """
 
@@ -60,9 +60,11 @@ class PlaceBatchSampler:
         return np.concatenate(picks)
 
     def _pick(self, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """K images of one place: distinct when it has at least K."""
-        k = self.images_per_place
-        return members[rng.choice(len(members), k, replace=len(members) < k)]
+        """K images of one place: distinct when it has at least K, else all of them plus repeats."""
+        k, n = self.images_per_place, len(members)
+        if n >= k:
+            return members[rng.choice(n, k, replace=False)]
+        return members[np.concatenate([rng.permutation(n), rng.integers(0, n, k - n)])]
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue with the same next batch (plus checks against a changed data set)."""

@@ -11,11 +11,11 @@ from engine.data.synth_city import (
 )
 
 CAMERA_HEIGHT_M = 1.6
-FACADE_DISTANCE_M = 12.0  # nominal camera-to-facade distance: views look sideways at one street side
+FACADE_DISTANCE_M = 15.0  # nominal camera-to-facade distance: views look sideways at one street side
 SKYLINE_DEPTH_M = 90.0  # the far layer lies this far behind the facades
 KERB_SETBACK_M = 4.5  # trees and lamps stand this far in front of the facades
 CAR_SETBACK_M = 6.5
-HORIZON_ROW = 0.74  # horizon as a fraction of the height: the camera looks slightly up
+HORIZON_ROW = 0.8  # horizon as a fraction of the height: the camera looks up, so rooflines show
 
 Rays = tuple[np.ndarray, np.ndarray, float]  # rolled image coords u (H, W), v (H, W), focal length (px)
 

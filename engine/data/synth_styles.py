@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -20,17 +21,37 @@ def clean(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     return _to_uint8(img), 90
 
 
-def sim2real(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+@dataclass(frozen=True)
+class Shift:
+    """Ranges of the 'sim2real' query style (each factor drawn uniformly per image)."""
+
+    hue_deg: float = 50.0  # hue rotation up to ± this
+    saturation: tuple[float, float] = (0.6, 1.35)
+    color_cast: float = 0.2  # per-channel gains in 1 ± this
+    contrast: tuple[float, float] = (0.65, 1.3)
+    brightness: tuple[float, float] = (0.75, 1.2)
+    log_gamma: float = 0.35  # gamma exp(± this)
+    vignette: tuple[float, float] = (0.2, 0.5)
+    blur_px: tuple[float, float] = (0.3, 0.9)  # Gaussian sigma at the stored size
+    noise: tuple[float, float] = (0.01, 0.035)
+    jpeg_quality: tuple[int, int] = (35, 75)
+    occluders: float = 0.7  # mean number (Poisson, at most 3)
+
+
+SIM2REAL = Shift()
+
+
+def sim2real(img: np.ndarray, rng: np.random.Generator, shift: Shift = SIM2REAL) -> tuple[np.ndarray, int]:
     """Another camera and season: occluders, hue/cast/saturation, contrast, gamma, vignetting, blur, noise, JPEG."""
-    img = _occluders(img, rng)
-    img = img @ _color_matrix(rng, hue=np.pi / 3, sat=(0.5, 1.4), cast=0.25).T
+    img = _occluders(img, rng, shift.occluders)
+    img = img @ _color_matrix(rng, np.radians(shift.hue_deg), shift.saturation, shift.color_cast).T
     mean = img.mean()
-    img = (img - mean) * np.float32(rng.uniform(0.6, 1.3)) + mean * np.float32(rng.uniform(0.7, 1.2))
-    img = np.clip(img, 0, 1) ** np.float32(np.exp(rng.uniform(-0.5, 0.5)))
-    img = img * _vignette(img.shape[:2], rng.uniform(0.2, 0.6))
-    img = _blur(img, rng.uniform(0.3, 1.2))
-    img = img + rng.normal(0, rng.uniform(0.01, 0.05), img.shape).astype(np.float32)
-    return _to_uint8(img), int(rng.integers(25, 71))
+    img = (img - mean) * np.float32(rng.uniform(*shift.contrast)) + mean * np.float32(rng.uniform(*shift.brightness))
+    img = np.clip(img, 0, 1) ** np.float32(np.exp(rng.uniform(-shift.log_gamma, shift.log_gamma)))
+    img = img * _vignette(img.shape[:2], rng.uniform(*shift.vignette))
+    img = _blur(img, rng.uniform(*shift.blur_px))
+    img = img + rng.normal(0, rng.uniform(*shift.noise), img.shape).astype(np.float32)
+    return _to_uint8(img), int(rng.integers(shift.jpeg_quality[0], shift.jpeg_quality[1] + 1))
 
 
 def night(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -66,12 +87,12 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return np.asarray(blurred, np.float32) / 255.0
 
 
-def _occluders(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _occluders(img: np.ndarray, rng: np.random.Generator, mean_count: float) -> np.ndarray:
     """0-3 foreign objects (people, poles, bins, vehicles): flat boxes or ellipses of random colour."""
     h, w = img.shape[:2]
     img = img.copy()
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    for _ in range(min(rng.poisson(1.0), 3)):
+    for _ in range(min(rng.poisson(mean_count), 3)):
         bw, bh = rng.uniform(0.05, 0.3) * w, rng.uniform(0.15, 0.7) * h
         cx = rng.uniform(0, w)
         cy = h - bh / 2 if rng.random() < 0.6 else rng.uniform(0, h)  # most stand on the ground

@@ -41,8 +41,8 @@ class SynthParams:
     image_size: tuple[int, int] = (64, 96)  # (H, W) of the stored JPEGs; loaders resize
     train_spacing_m: float = 30.0  # distance between neighbouring train places (> view width: no overlap)
     database_spacing_m: float = 8.0  # database images along the test streets
-    query_offset_m: float = 6.0  # queries lie up to this far along the street from a database image
-    version: int = 1  # bump when the renderer changes, so old folders are rebuilt
+    query_offset_m: float = 5.0  # queries lie up to this far along the street from a database image
+    version: int = 3  # bump when the renderer changes, so old folders are rebuilt
 
 
 @dataclass
@@ -180,10 +180,10 @@ def _test_shots(root: Path, p: SynthParams) -> list[Shot]:
 def _jitter(rng: np.random.Generator, s: float, kind: str) -> Camera:
     """Camera pose noise: mild for train captures, stronger for queries (zoom, roll, yaw, pitch)."""
     if kind == "train":
-        return Camera(s + rng.uniform(-2.5, 2.5), FACADE_DISTANCE_M + rng.uniform(-1.0, 1.0),
-                      rng.uniform(0.95, 1.12), rng.normal(0, 0.02), rng.uniform(-0.05, 0.05), rng.uniform(-0.03, 0.03))
-    return Camera(s, FACADE_DISTANCE_M + rng.uniform(-1.5, 1.5), rng.uniform(1.0, 1.3),
-                  rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1), rng.uniform(-0.06, 0.06))
+        return Camera(s + rng.uniform(-4.0, 4.0), FACADE_DISTANCE_M + rng.uniform(-1.0, 1.0),
+                      rng.uniform(0.95, 1.2), rng.normal(0, 0.03), rng.uniform(-0.06, 0.06), rng.uniform(-0.04, 0.04))
+    return Camera(s, FACADE_DISTANCE_M + rng.uniform(-1.5, 1.5), rng.uniform(1.0, 1.25),
+                  rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08), rng.uniform(-0.05, 0.05))
 
 
 # ---------------------------------------------------------------- rendering in worker processes

@@ -61,12 +61,13 @@ def load_train_places(folder: str | Path, image_size: tuple[int, int], place_cel
 def load_test_set(folder: str | Path, image_size: tuple[int, int]) -> TestSet:
     """A test folder holding database/ and queries/."""
     folder = Path(folder)
+    for sub in ("database", "queries"):
+        if not (folder / sub).is_dir():
+            raise UserError(f"VPR test set folder {folder / sub} not found: expected database/ and queries/ "
+                            f"with {NAME_FORMAT}")
     parts = []
     for sub in ("database", "queries"):
-        where = f"VPR test set folder {folder / sub}"
-        if not (folder / sub).is_dir():
-            raise UserError(f"{where} not found: expected database/ and queries/ with {NAME_FORMAT}")
-        paths = _image_paths(folder / sub, where)
+        paths = _image_paths(folder / sub, f"VPR test set folder {folder / sub}")
         parts += [load_images(paths, image_size, folder / sub), np.array([parse_utm(p) for p in paths], np.float64)]
     return TestSet(folder.name, *parts)
 

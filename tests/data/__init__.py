@@ -1,0 +1,1 @@
+"""Tests of engine/data: synthetic city, VPR folder loader, place sampler, augmentations."""
