@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Facade materials: indices into a building's palette (Street.palette_day / palette_night).
-WALL, TRIM, GLASS, SHOP, SIGN, LETTER, AWNING, DOOR, LIT = range(9)
+WALL, TRIM, GLASS, SHOP, SIGN, LETTER, AWNING, DOOR, LIT, ROOF = range(10)
 
 WALL_PALETTE = np.array(
     [
@@ -35,8 +35,8 @@ class Street:
     length: float
     b_x0: np.ndarray  # (B,) left edge of each building slot, sorted; alleys have height 0
     b: dict[str, np.ndarray]  # building parameters, each (B,): see _BUILDING_KEYS
-    palette_day: np.ndarray  # (B, 9, 3) colour of each material, by day
-    palette_night: np.ndarray  # (B, 9, 3) the same at night (LIT = a lit window)
+    palette_day: np.ndarray  # (B, 10, 3) colour of each material, by day
+    palette_night: np.ndarray  # (B, 10, 3) the same at night (LIT = a lit window)
     sky_x0: np.ndarray  # (S,) far-skyline tower left edges
     sky_h: np.ndarray  # (S,) their heights (m); 0 = a gap
     sky_rgb: np.ndarray  # (S, 3)
@@ -48,7 +48,9 @@ class Street:
 _BUILDING_KEYS = (
     "width", "height", "floor_h", "ground_h", "win_period", "win_w", "win_h", "win_off",
     "sign_x0", "sign_x1", "bands", "awning", "lit_frac", "door_x", "shop_lit",
+    "style", "balcony", "gable", "mural", "mural_x", "mural_y", "mural_r",
 )
+PLAIN, STRIPES, PILASTERS, RIBBON = range(4)  # facade styles
 
 
 def make_street(rng: np.random.Generator, length: float) -> Street:
@@ -81,18 +83,23 @@ def _one_building(rng: np.random.Generator) -> list[float]:
     floor_h, ground_h = rng.uniform(2.9, 3.8), rng.uniform(3.6, 4.6)
     height = 0.0 if alley else int(rng.integers(1, 8)) * floor_h + ground_h + 0.8
     period = rng.uniform(1.8, 3.6)
+    style = int(rng.choice(4, p=[0.35, 0.2, 0.25, 0.2]))
+    win_w = period * (0.9 if style == RIBBON else rng.uniform(0.35, 0.7))
     sign_x0 = rng.uniform(0.05, 0.45) * width
     sign_x1 = sign_x0 + rng.uniform(0.3, 0.9) * (width - sign_x0) if rng.random() < 0.7 else sign_x0
+    mural = float(rng.random() < 0.15 and width > 8 and height > ground_h + 2 * floor_h)
     return [
-        width, height, floor_h, ground_h, period, period * rng.uniform(0.35, 0.7),
+        width, height, floor_h, ground_h, period, win_w,
         floor_h * rng.uniform(0.35, 0.6), rng.uniform(0.0, period), sign_x0, sign_x1,
         float(rng.random() < 0.4), float(rng.random() < 0.3), rng.uniform(0.15, 0.6),
         rng.uniform(0.2, 0.8) * width, float(rng.random() < 0.5),
+        style, float(rng.random() < 0.3), rng.uniform(0.3, 0.7) if rng.random() < 0.25 else 0.0,
+        mural, rng.uniform(0.25, 0.75) * width, ground_h + rng.uniform(1.5, 2.0) * floor_h, rng.uniform(1.3, 2.6),
     ]
 
 
 def _palette(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Per-building day colours of the nine materials (B, 9, 3)."""
+    """Per-building day colours of the ten materials (B, 10, 3)."""
     wall = WALL_PALETTE[rng.integers(0, len(WALL_PALETTE), n)] * rng.uniform(0.8, 1.1, (n, 1))
     wall = wall + rng.normal(0, 0.04, (n, 3))
     trim = np.where(rng.random((n, 1)) < 0.5, 0.95, 0.25) * rng.uniform(0.8, 1.05, (n, 3))
@@ -101,7 +108,8 @@ def _palette(rng: np.random.Generator, n: int) -> np.ndarray:
     letter = np.where(sign.mean(1, keepdims=True) > 0.5, 0.05, 0.97).repeat(3, 1)
     white = np.full((n, 3), 0.92)
     lit = np.broadcast_to(WARM_LIGHT, (n, 3))
-    mats = [wall, trim, glass, glass * 1.3, sign, letter, white, trim * 0.5, lit]
+    roof = np.array([[0.45, 0.2, 0.15], [0.3, 0.3, 0.32], [0.5, 0.35, 0.25]])[rng.integers(0, 3, n)]
+    mats = [wall, trim, glass, glass * 1.3, sign, letter, white, trim * 0.5, lit, roof]
     return np.clip(np.stack(mats, 1), 0, 1).astype(np.float32)
 
 

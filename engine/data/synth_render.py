@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.data.synth_city import (
-    AWNING, DOOR, GLASS, LETTER, LIT, SHOP, SIGN, SIGN_PALETTE, TRIM, Street,
+    AWNING, DOOR, GLASS, LETTER, LIT, PILASTERS, ROOF, SHOP, SIGN, SIGN_PALETTE, STRIPES, TRIM, Street,
 )
 
 CAMERA_HEIGHT_M = 1.6
@@ -101,9 +101,10 @@ def _paint_facades(img: np.ndarray, st: Street, cam: Camera, rays: Rays, night: 
     """Buildings: each covered pixel gets a material code, then one colour lookup; returns the covered mask."""
     x, h = _layer(cam, rays, cam.distance)
     idx = np.clip(np.searchsorted(st.b_x0, x, "right") - 1, 0, len(st.b_x0) - 1)
-    inside = (h >= 0) & (h < st.b["height"][idx])
-    idx, h = idx[inside], h[inside]  # flattened to the N covered pixels
-    xb = x[inside] - st.b_x0[idx]  # position within the building
+    xb = x - st.b_x0[idx]  # position within the building
+    half = st.b["width"][idx] / 2
+    inside = (h >= 0) & (h < st.b["height"][idx] + st.b["gable"][idx] * (half - np.abs(xb - half)))  # gables
+    idx, h, xb = idx[inside], h[inside], xb[inside]  # flattened to the N covered pixels
     mat = np.zeros(len(idx), np.int64)
     ground, upper = np.nonzero(h < st.b["ground_h"][idx])[0], np.nonzero(h >= st.b["ground_h"][idx])[0]
     gi, ui = idx[ground], idx[upper]  # the floors are detailed separately: each only costs its own pixels
@@ -123,17 +124,23 @@ def _paint_facades(img: np.ndarray, st: Street, cam: Camera, rays: Rays, night: 
 
 
 def _upper_floors(p: dict[str, np.ndarray], xb: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Materials above the ground floor (window grid with frames, floor bands, cornice) and the window mask."""
+    """Materials above the ground floor (windows, frames, balconies, bands, pilasters, murals, roof); window mask."""
     mat = np.zeros(len(h), np.int64)  # WALL
     in_floor = np.mod(h - p["ground_h"], p["floor_h"])
     below_roof = h < p["height"] - 1.0
     col = np.mod(xb - p["win_off"], p["win_period"])
-    inner = (xb > 0.6) & (xb < p["width"] - 0.6)
-    win = below_roof & inner & (in_floor > 0.8) & (in_floor < 0.8 + p["win_h"]) & (col < p["win_w"])
-    frame = below_roof & (xb > 0.45) & (xb < p["width"] - 0.45) & (col < p["win_w"] + 0.3)
-    frame &= (in_floor > 0.65) & (in_floor < 0.95 + p["win_h"])
-    mat[frame | below_roof & (p["bands"] > 0) & (in_floor < 0.22) | (h > p["height"] - 0.8)] = TRIM
+    mural_d2 = ((xb - p["mural_x"]) ** 2 + (h - p["mural_y"]) ** 2) / p["mural_r"] ** 2
+    mural = (p["mural"] > 0) & (mural_d2 < 1)
+    inner = (xb > 0.6) & (xb < p["width"] - 0.6) & below_roof & ~mural
+    win = inner & (in_floor > 0.8) & (in_floor < 0.8 + p["win_h"]) & (col < p["win_w"])
+    frame = inner & (col < p["win_w"] + 0.3) & (in_floor > 0.65) & (in_floor < 0.95 + p["win_h"])
+    band = below_roof & (in_floor < np.where(p["style"] == STRIPES, 0.45 * p["floor_h"], 0.22 * p["bands"]))
+    pilaster = inner & (p["style"] == PILASTERS) & (col > p["win_w"] + 0.3) & (col < p["win_w"] + 0.75)
+    mat[frame | band | pilaster | (h > p["height"] - 0.8)] = TRIM
     mat[win] = GLASS
+    mat[win & (p["balcony"] > 0) & (in_floor < 0.8 + 0.45 * p["win_h"])] = DOOR  # balcony railings
+    mat[mural] = np.where(np.abs(mural_d2[mural] - 0.45) < 0.15, LETTER, SIGN)  # a ringed disc
+    mat[h > p["height"]] = ROOF
     return mat, win
 
 

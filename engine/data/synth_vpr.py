@@ -17,6 +17,7 @@ from PIL import Image
 from engine.data.synth_city import Street, make_street
 from engine.data.synth_render import FACADE_DISTANCE_M, Camera, render
 from engine.data.synth_styles import STYLES
+from engine.errors import UserError
 
 SPLITS = ("sim2real", "night", "sim2sim")  # test sets; all share one database and one set of query poses
 TRAIN_STREET_M = 600.0
@@ -40,9 +41,9 @@ class SynthParams:
     queries_per_split: int = 500
     image_size: tuple[int, int] = (64, 96)  # (H, W) of the stored JPEGs; loaders resize
     train_spacing_m: float = 30.0  # distance between neighbouring train places (> view width: no overlap)
-    database_spacing_m: float = 8.0  # database images along the test streets
-    query_offset_m: float = 5.0  # queries lie up to this far along the street from a database image
-    version: int = 3  # bump when the renderer changes, so old folders are rebuilt
+    database_spacing_m: float = 5.0  # database images along the test streets
+    query_offset_m: float = 4.0  # queries lie up to this far along the street from a database image
+    version: int = 5  # bump when the renderer changes, so old folders are rebuilt
 
 
 @dataclass
@@ -60,7 +61,17 @@ def make_synth_vpr(
     root: Path, seed: int = 0, train_places: int = 1520, views_per_place: int = 6, database_size: int = 500,
     queries_per_split: int = 500, workers: int = 2, image_size: tuple[int, int] = (64, 96),
 ) -> dict:
-    """Write the data set under `root` (reusing a complete one with the same parameters); return a summary."""
+    """Write the data set under `root` (reusing a complete one with the same parameters); return a summary.
+
+    The summary (also stored in root/synth_vpr.json, written last) holds the parameters, the image counts per
+    folder, the bytes written and the seconds taken; `reused` tells whether an existing build was kept.
+    """
+    sizes = {"train_places": train_places, "views_per_place": views_per_place, "database_size": database_size,
+             "queries_per_split": queries_per_split, "workers": workers, "image height": image_size[0],
+             "image width": image_size[1]}
+    for name, value in sizes.items():
+        if not isinstance(value, int) or value < 1:
+            raise UserError(f"synthetic VPR city: {name} must be a positive integer, got {value!r}")
     params = SynthParams(seed, train_places, views_per_place, database_size, queries_per_split,
                          (int(image_size[0]), int(image_size[1])))
     root = Path(root)
@@ -182,8 +193,8 @@ def _jitter(rng: np.random.Generator, s: float, kind: str) -> Camera:
     if kind == "train":
         return Camera(s + rng.uniform(-4.0, 4.0), FACADE_DISTANCE_M + rng.uniform(-1.0, 1.0),
                       rng.uniform(0.95, 1.2), rng.normal(0, 0.03), rng.uniform(-0.06, 0.06), rng.uniform(-0.04, 0.04))
-    return Camera(s, FACADE_DISTANCE_M + rng.uniform(-1.5, 1.5), rng.uniform(1.0, 1.25),
-                  rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08), rng.uniform(-0.05, 0.05))
+    return Camera(s, FACADE_DISTANCE_M + rng.uniform(-1.5, 1.5), rng.uniform(1.0, 1.2),
+                  rng.uniform(-0.06, 0.06), rng.uniform(-0.06, 0.06), rng.uniform(-0.04, 0.04))
 
 
 # ---------------------------------------------------------------- rendering in worker processes
