@@ -13,6 +13,8 @@ from tests.tui.test_composer import CANNED_MODEL, ComposerApp, compose_dinov2_mi
 from tui.data import check_runner
 from tui.data.check_runner import CheckResult
 
+BASE = Path(__file__).parent / "configs" / "composer_base.yaml"
+
 
 async def composed_with_params(pilot: Pilot[Any]) -> None:
     """Compose the DINOv2 mix, show the loss row, count parameters (canned), focus the Launch button."""
@@ -27,5 +29,5 @@ async def composed_with_params(pilot: Pilot[Any]) -> None:
 def test_composer_dinov2_mix_params_120x32(snap_compare: Any, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(check_runner, "run_check", lambda config: CheckResult(data={"model": CANNED_MODEL}))
-    app = ComposerApp(tmp_path / "runs")
+    app = ComposerApp(tmp_path / "runs", BASE)
     assert snap_compare(app, terminal_size=(120, 32), run_before=composed_with_params)
