@@ -260,7 +260,8 @@ async def test_missing_monitor_is_a_notice_not_a_crash(runs_dir: Path, make_app:
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
         await pilot.press("enter")
-        assert isinstance(app.screen, RunsScreen) and app._notifications
+        await wait_for(pilot, lambda: bool(app._notifications))
+        assert isinstance(app.screen, RunsScreen)
 
 
 async def test_palette_offers_every_screen_action(runs_dir: Path, make_app: Callable[..., LabConsoleApp]) -> None:

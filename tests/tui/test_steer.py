@@ -83,7 +83,8 @@ async def test_set_is_sent_and_applied_answer_shown(live_run: Path,
         engine_answers(live_run, 321, "applied")
         await wait_for(pilot, lambda: "applied" in answer(dialog))
         assert answer(dialog) == "applied at step 321: optim.lr=0.0001 schedule.warmup_steps=50"
-        assert any("applied at step 321" in n.message for n in app._notifications)
+        # App.notify posts a message: the notification lands a moment after the dialog's answer
+        await wait_for(pilot, lambda: any("applied at step 321" in n.message for n in app._notifications))
 
 
 async def test_rejected_answer_shows_the_reason(live_run: Path, make_app: Callable[..., LabConsoleApp]) -> None:

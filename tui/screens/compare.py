@@ -13,13 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from engine.cli.compare_cmd import render
 from tui.widgets.compare_curves import CompareCurves
 from tui.widgets.compare_data import CompareRun, eval_rows, load_run, metric_rows, ordered
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable
+from tui.widgets.key_bar import KeyBar
 
 TABS = ("metrics", "config", "curves")
 """Tab ids, in the order of their keys 1–3."""
@@ -128,7 +129,7 @@ class CompareScreen(Screen[None]):
                 yield ConfigDiff(id="cmp-diff")
             with TabPane("3 curves", id="curves"):
                 yield CompareCurves(id="cmp-curves")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Read the run folders in a thread."""

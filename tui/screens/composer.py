@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
+from textual.widgets import Button, Static, TabbedContent, TabPane
 
 from engine.config import TYPED_SECTIONS, field_help
 from engine.config.presets import PRESETS_DIR, preset_path
@@ -38,6 +38,7 @@ from tui.widgets.composer_loss import LossRow
 from tui.widgets.composer_lr import LRPlot
 from tui.widgets.composer_params import ParamTable
 from tui.widgets.composer_slot import SlotRow
+from tui.widgets.key_bar import KeyBar
 
 VALIDATE_DELAY = 0.3
 """Seconds of quiet typing before the config is resolved again."""
@@ -147,7 +148,7 @@ class ComposerScreen(Screen[Path | None]):
             yield Static(id="composer-status")
             yield Button("Save preset", id="composer-save", compact=True)
             yield Button("Launch", id="composer-launch", variant="primary", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     def _rows(self) -> list[SlotRow]:
         """One row per slot, prefilled from the base config."""

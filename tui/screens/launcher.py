@@ -14,10 +14,11 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from tui.format import fmt_count
+from tui.widgets.key_bar import KeyBar
 
 VALIDATE_DELAY = 0.3
 """Seconds of quiet typing before the overrides are validated."""
@@ -162,7 +163,7 @@ class LauncherScreen(ModalScreen[Path | None]):
             with Horizontal(id="launcher-buttons"):
                 yield Button("Cancel", id="launcher-cancel", compact=True)
                 yield Button("Launch", variant="primary", id="launcher-launch", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """List the run presets and validate the first one."""

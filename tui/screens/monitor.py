@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.protocol import FINISHED, read_json, send_control
@@ -31,6 +31,7 @@ from tui.widgets.eval_table import EvalTable
 from tui.widgets.log_tail import LogTail
 from tui.widgets.run_header import RunHeader
 from tui.widgets.system_panel import SystemPanel
+from tui.widgets.key_bar import KeyBar
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class MonitorScreen(Screen[None]):
                 yield EvalTable(id="panel-eval", classes="panel")
                 yield SystemPanel(id="panel-system", classes="panel")
         yield LogTail(id="panel-log", classes="panel")
-        yield Footer()
+        yield KeyBar()
 
     def _header_clock(self) -> float:
         """The header's clock (resolved lazily: the app is not known at compose time)."""
@@ -247,7 +248,6 @@ class MonitorScreen(Screen[None]):
         """Compact below COMPACT_WIDTH × COMPACT_HEIGHT: the tab strip and only the current panel."""
         compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
         self.set_class(compact, "-compact")
-        self.query_one(Footer).compact = width < COMPACT_WIDTH
         banner = self.query_one(AlertBanner)
         banner.max_detail = 2 if compact else 5
         for panel in PANELS:

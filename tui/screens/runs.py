@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from tui.data.run_filter import RunFilter, next_status_filter
@@ -23,6 +23,7 @@ from tui.data.run_index import IndexUpdate, RunIndex
 from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import COLUMNS, RunsTable
 from tui.widgets.status_badge import SPINNER_FPS, status_colour
+from tui.widgets.key_bar import KeyBar
 
 CONFIG_BUDGET = 0.15
 """Seconds per scan spent parsing new config.yaml files (a big runs folder fills in over a few scans)."""
@@ -81,7 +82,7 @@ class RunsScreen(Screen[None]):
         yield RunsTable(clock=self._clock, id="runs-table")
         yield Static(id="runs-empty")
         yield RunSummary(clock=self._clock, id="runs-summary")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Start scanning the runs directory and the spinner clock."""
