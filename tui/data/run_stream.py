@@ -13,6 +13,7 @@ from engine.protocol import EventReader, RunPaths, effective_status, read_json
 from tui.data.event_columns import Chunk, chunk_from_events, decode_file
 from tui.data.run_alerts import STALL_AFTER_S, LossWatch, dead_alert, stall_alert
 from tui.data.run_snapshot import Alert, EvalPoint, Marker, Series, Snapshot
+from tui.data.series_cache import read_backlog
 
 BULK_BYTES = 256 << 10
 """Appended bytes above which events are decoded in bulk by columns instead of line by line."""
@@ -151,7 +152,10 @@ class RunStream:
 
     def _read_bulk(self, size: int) -> Chunk:
         """Decode the complete lines between the offset and `size` by columns; the reader continues after."""
-        chunk, used = decode_file(self.paths.events, self._offset, size)
+        if self._offset == 0:  # opening: a cached prefix spares decoding it again
+            chunk, used = read_backlog(self.paths.events, size)
+        else:
+            chunk, used = decode_file(self.paths.events, self._offset, size)
         self._offset += used
         self._reader = None  # re-created at the new offset for the next small append
         self._reader_malformed = 0
