@@ -37,8 +37,11 @@ def check(args: argparse.Namespace) -> int:
         if len(model["phases"]) > 1:
             for phase in model["phases"]:
                 console.print(phase_parameter_table(phase))
-        console.print(f"descriptor: {model['descriptor_dim']}-d   backbone output: {model['backbone_channels']} channels, "
-                      f"stride {model['backbone_stride']}")
+        if "output" in model:  # segmentation, classification: the task's own summary line
+            console.print(model["output"])
+        else:
+            console.print(f"descriptor: {model['descriptor_dim']}-d   backbone output: {model['backbone_channels']} "
+                          f"channels, stride {model['backbone_stride']}")
     console.print("[green]config OK[/]")
     return 0
 
@@ -46,6 +49,10 @@ def check(args: argparse.Namespace) -> int:
 def model_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     """Build the model on CPU without weights downloads to count parameters per module group."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if cfg["task"]["name"] != "vpr":
+        from engine.tasks import summary
+
+        return summary.model_summary(cfg)
     from engine.models.vpr_model import build_vpr_model, parameter_table as rows_of
 
     from engine.freeze import build_freeze, phase_table

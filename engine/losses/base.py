@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.errors import ConfigError
 from engine.registry import Registry
 
 #: Dotted config key that loss errors are reported under.
@@ -20,13 +21,18 @@ class Loss(nn.Module):
 
     Subclasses implement `compute`; `forward` runs it in float32 outside autocast and records the value
     in `last_components`, so the task logs every loss the same way (`loss/<name>`), single or mixed.
-    Losses are called as `loss(outputs, targets)`: for VPR, B×D descriptors and B place labels.
+    Losses are called as `loss(outputs, targets)`: for VPR, B×D descriptors and B place labels; for
+    classification and segmentation, class logits and class indices (see engine.losses.logits).
 
     Attributes:
         name: The component name the value is reported under; the registry sets it to the entry's name,
             a loss mix to the (de-duplicated) component name.
         last_components: Component name -> detached scalar of the last forward call.
+        inputs: The model output it takes: "descriptors" (VPR metric and margin losses) or "logits"
+            (class scores: classification N×C, segmentation N×C×H×W); tasks check it with `check_inputs`.
     """
+
+    inputs = "descriptors"
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,3 +87,18 @@ def build_loss(section: dict[str, Any], embedding_dim: int, num_classes: int) ->
     """
     name, params = factory_params(section)
     return LOSSES.build(name, embedding_dim, num_classes, **params)
+
+
+def check_inputs(loss: Loss, inputs: str, task: str, allowed: list[str]) -> None:
+    """Every loss (or mix component) must take the model output the task produces.
+
+    Raises:
+        ConfigError: at `loss.name` (or `loss.components[i].name`), naming the losses `task` allows.
+    """
+    parts = getattr(loss, "parts", None)
+    items = list(parts.items()) if isinstance(parts, nn.ModuleDict) else [(loss.name, loss)]
+    for index, (name, part) in enumerate(items):
+        if getattr(part, "inputs", None) != inputs:
+            key = f"{KEY}.components[{index}].name" if parts is not None else f"{KEY}.name"
+            raise ConfigError(key, f"'{name}' is a loss on {part.inputs}, {task} trains on {inputs}; "
+                                   f"allowed: {', '.join(allowed)}")

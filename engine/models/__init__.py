@@ -1,4 +1,5 @@
-"""Models (torch side): backbone, aggregator and head registries and the VPR model built from them.
+"""Models (torch side): backbone, aggregator and head registries, the VPR, segmentation and classification
+models built from them.
 
 Importing the package imports every module that registers entries, so the registries are complete.
 """
@@ -7,27 +8,40 @@ from engine.models import (  # noqa: F401
     aggregators,
     backbones,
     boq,
+    cls_model,
+    feature_taps,
     heads,
     mixvpr,
     netvlad,
     plain_cnn,
     salad,
+    seg_heads,
+    seg_model,
     vit_backbone,
     vpr_model,
 )
 from engine.models.aggregators import AGGREGATORS, build_aggregator
 from engine.models.backbones import BACKBONES, build_backbone
+from engine.models.cls_model import ClassificationModel, build_classification_model
 from engine.models.heads import HEADS, build_head
+from engine.models.seg_heads import SEG_HEADS, build_seg_head
+from engine.models.seg_model import SegmentationModel, build_segmentation_model
 from engine.models.vpr_model import VPRModel, build_vpr_model, parameter_table
 
 __all__ = [
     "AGGREGATORS",
     "BACKBONES",
+    "ClassificationModel",
     "HEADS",
+    "SEG_HEADS",
+    "SegmentationModel",
     "VPRModel",
     "build_aggregator",
     "build_backbone",
+    "build_classification_model",
     "build_head",
+    "build_seg_head",
+    "build_segmentation_model",
     "build_vpr_model",
     "parameter_table",
 ]

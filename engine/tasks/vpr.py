@@ -19,6 +19,8 @@ from engine.errors import ConfigError
 from engine.feature_cache import FeatureCache, cache_key, weights_fingerprint
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES
+from engine.losses.base import check_inputs
+from engine.losses.logits import LOGIT_LOSSES
 from engine.metrics.recall import knn, positives_within, recall_at
 from engine.models.aggregator_init import initialise_aggregator
 from engine.models.vpr_model import build_vpr_model
@@ -64,6 +66,7 @@ class VPRTask:
         self.loss_name = loss_cfg["name"]
         self.loss = LOSSES.build(loss_cfg["name"], self.model.descriptor_dim, self.num_places,
                                  **preset_params(loss_cfg)).to(runtime.device)
+        check_inputs(self.loss, "descriptors", "vpr", [n for n in LOSSES.names() if n not in LOGIT_LOSSES])
         self.augment = AUGMENTS.build(cfg["augment"]["name"], **preset_params(cfg["augment"]))
         self.cache = self._feature_cache() if use_feature_cache(cfg) else None
         self.test_sets = [load_test_set(Path(t["path"]), tuple(cfg["eval"]["image_size"]))

@@ -1,0 +1,139 @@
+"""What segmentation and classification share: labelled images in memory, shuffled batches, a logit loss.
+
+Not a task itself (it registers nothing): `SegmentationTask` and `ClassificationTask` derive from it and
+supply the data, the model and the per-batch metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.config import preset_params
+from engine.data.shuffle_sampler import ShuffleBatchSampler
+from engine.errors import ConfigError
+from engine.freeze import enforce_norm_eval
+from engine.losses import LOSSES, check_inputs
+from engine.losses.logits import LOGIT_LOSSES
+from engine.runtime import Runtime
+from engine.tasks.vpr import MEAN, STD
+
+
+class SupervisedTask:
+    """Trains a model whose outputs are class logits against per-image or per-pixel targets.
+
+    Subclasses call `_build_loss_and_augment(num_classes)` as soon as they know the classes (config
+    mistakes surface before any image is read), set `model`, `train_images` (N×3×H×W uint8 tensor) and
+    `train_targets` (labels or masks, first dimension N), then call `_finish_setup()`; they implement
+    `_build_augment`, `_augment` and `evaluate`.
+    """
+
+    main_metric = ""
+    task_name = ""
+    freeze_phase: Any = None
+    model: nn.Module
+    train_images: torch.Tensor
+    train_targets: torch.Tensor
+
+    def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator) -> None:
+        self.cfg, self.runtime, self.generator = cfg, runtime, generator
+        self.image_size = tuple(cfg["model"]["image_size"])
+        self.eval_size = tuple(cfg["eval"]["image_size"])
+
+    def _build_loss_and_augment(self, num_classes: int) -> None:
+        """The loss (checked to take logits) and the training augmentation."""
+        loss_cfg = self.cfg["loss"]
+        self.loss_name = loss_cfg["name"]
+        self.loss = LOSSES.build(loss_cfg["name"], num_classes, num_classes, **preset_params(loss_cfg))
+        check_inputs(self.loss, "logits", self.task_name, [*LOGIT_LOSSES, "mix"])
+        self.augment = self._build_augment(self.cfg["augment"])
+
+    def _finish_setup(self) -> None:
+        """Sampler, and model and loss on the device, once the data and the model exist."""
+        cfg = self.cfg
+        batch_size = cfg["train"]["batch_size"]
+        if batch_size > len(self.train_images):
+            raise ConfigError("train.batch_size", f"{batch_size} images per batch, but the training set has only "
+                                                  f"{len(self.train_images)}")
+        self.sampler = ShuffleBatchSampler(len(self.train_images), batch_size, cfg["train"]["seed"])
+        self._batches: Iterator[np.ndarray] = iter(self.sampler)
+        self.model = self.model.to(self.runtime.device)
+        if self.runtime.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.loss = self.loss.to(self.runtime.device)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {**self.model.module_groups(), "loss": self.loss}
+
+    def parameters(self) -> Iterator[nn.Parameter]:
+        for module in self.modules().values():
+            yield from (p for p in module.parameters() if p.requires_grad)
+
+    def prepare(self) -> None:
+        """Nothing data-dependent by default."""
+
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        """B×3×H×W float in [0, 1] -> normalised, on the device (ImageNet statistics, as timm expects)."""
+        return self.runtime.to_device((images - MEAN) / STD)
+
+    def _build_augment(self, section: dict[str, Any]) -> Any:
+        """The training augmentation a resolved `augment` section names."""
+        raise NotImplementedError
+
+    def _augment(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training augmentation of a batch (images in [0, 1]); targets as the loss takes them."""
+        raise NotImplementedError
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        indices = torch.as_tensor(next(self._batches), dtype=torch.long)
+        images = self.train_images[indices].float().div_(255)  # B×3×H×W in [0, 1]
+        images, targets = self._augment(images, self.train_targets[indices])
+        return self.normalise(images), targets.to(self.runtime.device)
+
+    def compute_loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        self.model.train()
+        if self.freeze_phase is not None:
+            enforce_norm_eval(self.modules(), self.freeze_phase)  # frozen BatchNorms keep their running stats
+        loss = self.loss(self.model(images), labels)
+        parts = getattr(self.loss, "last_components", None) or {self.loss_name: loss.detach()}
+        return loss, {f"loss/{name}": value for name, value in parts.items()}
+
+    @torch.no_grad()
+    def predict(self, images: np.ndarray | torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+        """(start index, logits) of uint8 N×3×H×W images, in evaluation batches, model in eval mode."""
+        self.model.eval()
+        tensor = torch.as_tensor(images)
+        batch_size = self.cfg["eval"]["batch_size"]
+        for start in range(0, len(tensor), batch_size):
+            batch = tensor[start:start + batch_size].float().div_(255)
+            with self.runtime.autocast():
+                yield start, self.model(self.normalise(batch)).float()
+
+    def evaluate(self) -> dict[str, dict[str, float]]:
+        raise NotImplementedError
+
+    def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
+        if not results:
+            return None
+        return next(iter(results.values())).get(self.main_metric)
+
+    def steps_per_epoch(self) -> float:
+        return len(self.train_images) / self.cfg["train"]["batch_size"]
+
+    def epoch(self, step: int) -> float:
+        return round(step * self.cfg["train"]["batch_size"] / max(len(self.train_images), 1), 3)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(), "sampler": self.sampler.state_dict(),
+                "augment_rng": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.loss.load_state_dict(state["loss"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.generator.set_state(state["augment_rng"])
+        self._batches = iter(self.sampler)
