@@ -6,12 +6,15 @@ import contextlib
 import os
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from engine.distributed import Distributed
 
 
 @dataclass
@@ -21,6 +24,10 @@ class Runtime:
     device: torch.device
     amp_dtype: torch.dtype | None
     channels_last: bool
+    rank: int = 0
+    """This process's rank under DDP (tasks that load their own data may shard it by rank and world_size)."""
+    world_size: int = 1
+    """Training processes; the global batch is world_size × train.batch_size (× grad_accum_steps)."""
 
     @property
     def uses_scaler(self) -> bool:
@@ -39,18 +46,30 @@ class Runtime:
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
 
-def make_runtime(device_cfg: dict[str, Any]) -> Runtime:
-    """Pick the device and precision; AMP is used only on CUDA (bf16 autocast is ~20× slower on this kind of CPU)."""
+def make_runtime(device_cfg: dict[str, Any], dist: Distributed | None = None) -> Runtime:
+    """Pick the device and precision; AMP is used only on CUDA (bf16 autocast is ~20× slower on this kind of CPU).
+
+    Under DDP the device is this rank's (cuda:LOCAL_RANK or cpu) and the cores are shared among the node's processes.
+    """
     name = device_cfg["name"]
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device.name", "cuda was asked for but no CUDA device is available; use cpu or auto")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    threads = device_cfg.get("threads", 0) or os.cpu_count() or 1
-    torch.set_num_threads(threads)
+    processes_here = dist.local_world_size if dist is not None and dist.enabled else 1
+    torch.set_num_threads(device_cfg.get("threads", 0) or default_threads(processes_here))
     amp = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[device_cfg["amp"]]
-    device = torch.device(name)
-    return Runtime(device, amp if device.type == "cuda" else None, bool(device_cfg.get("channels_last")))
+    device = dist.device if dist is not None and dist.enabled else torch.device(name)
+    return Runtime(device, amp if device.type == "cuda" else None, bool(device_cfg.get("channels_last")),
+                   rank=dist.rank if dist else 0, world_size=dist.world_size if dist else 1)
+
+
+def default_threads(processes_here: int) -> int:
+    """torch threads per process: the Slurm task's cores, else this machine's cores shared by its processes."""
+    slurm_cores = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm_cores.isdigit():
+        return max(1, int(slurm_cores))
+    return max(1, (os.cpu_count() or 1) // processes_here)
 
 
 def seed_everything(seed: int) -> torch.Generator:

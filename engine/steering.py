@@ -27,8 +27,16 @@ class Steering:
 
     def poll(self, step: int) -> list[str]:
         """Handle new commands; returns the loop actions to perform now, in order. Cheap when nothing arrived."""
+        return self.handle(self.read(), step)
+
+    def read(self) -> list[dict[str, Any]]:
+        """New commands from control.jsonl, not yet applied (under DDP rank 0 reads and broadcasts them)."""
+        return self.reader.poll()
+
+    def handle(self, commands: list[dict[str, Any]], step: int) -> list[str]:
+        """Apply `commands` (every rank applies the same ones at the same step); returns the loop actions, in order."""
         actions = []
-        for command in self.reader.poll():
+        for command in commands:
             action = self._handle(command, step)
             if action:
                 actions.append(action)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 import torch
 
 from engine.checkpoint import save_checkpoint
+from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
 from engine.freeze import Phase, apply_phase, build_freeze, phase_at, warmup_factors
 from engine.optim import LRSchedule, build_optimizer
+from engine.param_counts import parameter_counts
 from engine.protocol import EventWriter, RunPaths, update_run_info
 from engine.runtime import Runtime, rng_states, set_rng_states
 from engine.steering import Steering, positive_number
@@ -28,12 +31,18 @@ class StopRun(Exception):
 
 
 class Trainer:
-    """Owns the optimizer and the loop; the task supplies batches, the loss and evaluate()."""
+    """Owns the optimizer and the loop; the task supplies batches, the loss and evaluate().
+
+    Under DDP (`dist` with several processes) every rank runs this same loop in lockstep: the model's gradients
+    are averaged by DistributedDataParallel, steering commands and stop signals are agreed at each step, and
+    rank 0 alone writes events, run.json and checkpoints, and evaluates while the others wait.
+    """
 
     def __init__(self, paths: RunPaths, cfg: dict[str, Any], task: Task, runtime: Runtime, events: EventWriter,
-                 steering: Steering) -> None:
+                 steering: Steering, dist: Distributed | None = None) -> None:
         self.paths, self.cfg, self.task, self.runtime, self.events, self.steering = (
             paths, cfg, task, runtime, events, steering)
+        self.dist = dist or Distributed()
         self.train_cfg = cfg["train"]
         self.max_steps = self.train_cfg["max_steps"]
         self.optimizer = build_optimizer(cfg["optim"], task.modules())
@@ -48,12 +57,16 @@ class Trainer:
         self.failure = ""
         self.train_seconds = 0.0
         self.freeze = build_freeze(cfg["freeze"])
-        self.steps_per_epoch = task.steps_per_epoch()
+        world = self.dist.world_size
+        self.global_batch = self.train_cfg["batch_size"] * self.train_cfg["grad_accum_steps"] * world
+        self.data_sharded = shard_training_data(task, self.dist.rank, world)
+        self.steps_per_epoch = task.steps_per_epoch() / world  # one step takes a batch on every rank
         self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, task.modules())  # bad paths fail here
         self.phase: Phase | None = None
         self.ema = self._make_ema(self.train_cfg["ema_decay"])
         if self.train_cfg["compile"]:
             task.model = torch.compile(task.model)  # type: ignore[assignment]
+        self.loss_fn = DataParallelLoss(task, self.dist) if self.dist.enabled else None
         self._last_progress = 0.0
         self._register_setters()
 
@@ -116,6 +129,12 @@ class Trainer:
             return self.schedule.schedule[key]
 
         return setter
+
+    def summary(self) -> dict[str, Any]:
+        """What run.json and the `model` event record: parameter counts (trainable in the first freeze phase),
+        the number of processes and the global batch (images per optimizer step over all of them)."""
+        return {"params": parameter_counts(self.task.modules(), phase_at(self.phases, 0)),
+                "world_size": self.dist.world_size, "global_batch": self.global_batch}
 
     # -- the loop -----------------------------------------------------------------------------------------
     def restore(self, state: dict[str, Any]) -> None:
@@ -185,6 +204,8 @@ class Trainer:
             groups = apply_phase(self.task.modules(), phase)
             self.events.emit("freeze", step=self.step, **phase.event(groups))
             self.phase = self.task.freeze_phase = phase
+            if self.loss_fn is not None:
+                self.loss_fn.refresh()  # DDP reduces a fixed set of parameters: rebuild it for the new one
 
     def _apply_lr(self) -> None:
         """Schedule LR, with a warmup for groups that a freeze phase just unfroze."""
@@ -203,17 +224,19 @@ class Trainer:
         totals: dict[str, torch.Tensor] = {}
         seen = 0
         try:
-            for _ in range(accum):
+            for index in range(accum):
                 images, labels = self.task.next_batch()
-                with self.runtime.autocast():
-                    total, parts = self.task.compute_loss(images, labels)
-                self.scaler.scale(total / accum).backward()
+                with self._gradient_sync(last=index == accum - 1):
+                    with self.runtime.autocast():
+                        total, parts = self._loss(images, labels)
+                    self.scaler.scale(total / accum).backward()
                 seen += int(images.shape[0])
                 for key, value in {"loss/total": total, **parts}.items():
                     totals[key] = totals.get(key, 0) + value.detach() / accum
         except torch.cuda.OutOfMemoryError:
             self._out_of_memory()
-        if self.train_cfg["nan_policy"] == "skip" and not torch.isfinite(totals["loss/total"]):  # a sync point
+        # a sync point; under DDP all ranks skip together, or a rank would step on another's NaN gradients
+        if self.train_cfg["nan_policy"] == "skip" and not self.dist.all_true(torch.isfinite(totals["loss/total"])):
             return self._skip_step(totals, seen)
         self.scaler.unscale_(self.optimizer)
         clip = self.train_cfg["grad_clip"] or math.inf
@@ -224,6 +247,16 @@ class Trainer:
             self.ema.update_parameters(self.task.model)
         self.step += 1
         return {**totals, "grad_norm": grad_norm}, seen
+
+    def _loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The task's loss; through DDP when several processes train (its forward is where gradients get hooked)."""
+        if self.loss_fn is None:
+            return self.task.compute_loss(images, labels)
+        return self.loss_fn(images, labels)
+
+    def _gradient_sync(self, last: bool) -> Any:
+        """Under DDP, all-reduce gradients only on the last accumulation batch; a no-op otherwise."""
+        return self.loss_fn.gradient_sync(last) if self.loss_fn is not None else contextlib.nullcontext()
 
     def _skip_step(self, totals: dict[str, torch.Tensor], seen: int) -> tuple[dict[str, torch.Tensor], int]:
         """nan_policy skip: drop this step's gradients, warn, and keep the logged means finite."""
@@ -245,32 +278,63 @@ class Trainer:
         return bool(every) and self.step % every == 0 and self.step < self.max_steps
 
     def _log(self, means: dict[str, torch.Tensor], images_per_s: float) -> None:
-        """Window means; NaN/Inf is checked here, once per log, to avoid a sync point every step."""
+        """Window means; NaN/Inf is checked here, once per log, to avoid a sync point every step.
+
+        Under DDP the logged values are averaged over the ranks (img/s summed: the job's throughput), so every
+        rank sees the same NaN and stops at the same step.
+        """
         values = {key: float(value) for key, value in means.items()}
+        system = {"img_per_s": images_per_s, **self.stats.sample()}
+        if self.dist.enabled:
+            values, system = self._reduce_logs(values, system)
         if not math.isfinite(values.get("loss/total", 0.0)):
             self.events.emit("alert", step=self.step, level="error", code="nan",
                              message=f"loss is {values['loss/total']} at step {self.step}")
             raise StopRun("failed", f"loss became {values['loss/total']} at step {self.step}")
         values.update(self.schedule.current())
         self.events.scalar(self.step, values)
-        self.events.system(self.step, {"img_per_s": images_per_s, **self.stats.sample()})
+        self.events.system(self.step, system)
         self._progress()
+
+    def _reduce_logs(self, values: dict[str, float], system: dict[str, float]) -> tuple[dict[str, float],
+                                                                                       dict[str, float]]:
+        """Mean scalars over the ranks, summed img/s, rank 0's memory plus each other GPU's as `gpu<N>/...`."""
+        gathered = self.dist.all_gather((values, system))
+        means = {key: sum(v.get(key, math.nan) for v, _ in gathered) / len(gathered) for key in values}
+        merged = {**system, "img_per_s": sum(s["img_per_s"] for _, s in gathered)}
+        for rank, (_, other) in enumerate(gathered[1:], start=1):
+            merged.update({f"gpu{rank}/{key}": value for key, value in other.items() if key.startswith("gpu_mem")})
+        return means, merged
 
     def _progress(self, force: bool = False) -> None:
         """run.json progress at most every 2 s: readers poll it, and an atomic rewrite is not free."""
         now = time.monotonic()
-        if force or now - self._last_progress > 2.0:
+        if self.dist.is_main and (force or now - self._last_progress > 2.0):
             self._last_progress = now
             update_run_info(self.paths.run_json, progress={
-                "step": self.step, "max_steps": self.max_steps, "epoch": self.task.epoch(self.step)},
+                "step": self.step, "max_steps": self.max_steps, "epoch": self.epoch()},
                 train_seconds=round(self.train_seconds, 2))
+
+    def epoch(self) -> float:
+        """Passes over the training set so far (a step takes one batch on each of world_size ranks)."""
+        return self.task.epoch(self.step * self.dist.world_size)
 
     # -- control, evaluation, checkpoints ----------------------------------------------------------------------
     def _handle_control(self) -> None:
-        if self.stop_signal:
-            raise StopRun("interrupted", f"received {self.stop_signal}")
-        for action in self.steering.poll(self.step):
+        for action in self._poll_control():
             self._do(action)
+
+    def _poll_control(self) -> list[str]:
+        """Stop on a termination signal, else apply new steering commands; the loop actions to do now.
+
+        Under DDP this is a collective: rank 0 reads control.jsonl, every rank applies the same commands at this
+        step, and a signal that reached any rank stops them all here.
+        """
+        commands = self.steering.read() if self.dist.is_main else []
+        signum, commands = self.dist.sync_control(signal_number(self.stop_signal), commands)
+        if signum:
+            raise StopRun("interrupted", f"received {self.stop_signal or signal_name(signum)}")
+        return self.steering.handle(commands, self.step)
 
     def _do(self, action: str) -> None:
         if action == "stop":
@@ -286,10 +350,7 @@ class Trainer:
         """Wait for resume (or stop) while keeping the control channel answered."""
         self.events.emit("status", step=self.step, status="paused")
         while True:
-            if self.stop_signal:
-                raise StopRun("interrupted", f"received {self.stop_signal}")
-            actions = self.steering.poll(self.step)
-            for action in actions:
+            for action in self._poll_control():
                 if action == "resume":
                     self.events.emit("status", step=self.step, status="running")
                     return
@@ -297,7 +358,19 @@ class Trainer:
             time.sleep(0.2)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Evaluate every test set, emit one eval event each, track best-so-far and best.pt on the main metric."""
+        """Evaluate every test set, emit one eval event each, track best-so-far and best.pt on the main metric.
+
+        Under DDP rank 0 evaluates alone while the other ranks wait (they return no results).
+        """
+        if not self.dist.is_main:
+            self.dist.wait_for_main()
+            return {}
+        try:
+            return self._evaluate_and_record()
+        finally:
+            self.dist.wait_for_main()
+
+    def _evaluate_and_record(self) -> dict[str, dict[str, float]]:
         self.events.emit("phase", step=self.step, phase="evaluating")
         results = self._evaluate_weights()
         for split, metrics in results.items():
@@ -325,7 +398,17 @@ class Trainer:
             self.task.model = live
 
     def save(self, which: str) -> None:
-        """Write checkpoints/{last,best}.pt with everything needed to resume exactly."""
+        """Write checkpoints/{last,best}.pt with everything needed to resume exactly.
+
+        Under DDP every rank calls save("last") at the same step (it checks that their weights agree) and rank 0
+        writes it; "best" comes from rank 0's evaluation and is rank 0's alone.
+        """
+        in_sync = self.dist.parameters_in_sync(self.task.modules()) if which == "last" else True
+        if not self.dist.is_main:
+            return
+        if not in_sync:
+            self.events.emit("alert", step=self.step, level="error", code="ddp_desync",
+                             message=f"DDP ranks hold different weights at step {self.step}")
         state = {"step": self.step, "model": self.task.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "ema": self.ema.state_dict() if self.ema is not None else None,
                  "train_seconds": self.train_seconds,
@@ -333,4 +416,5 @@ class Trainer:
                  "rng": rng_states(), "best": self.best, "best_main": self.best_main}
         path = self.paths.checkpoints / f"{which}.pt"
         save_checkpoint(path, state)
-        self.events.emit("checkpoint", step=self.step, path=str(path), best=which == "best")
+        extra = {"ranks_in_sync": in_sync} if self.dist.enabled and which == "last" else {}
+        self.events.emit("checkpoint", step=self.step, path=str(path), best=which == "best", **extra)

@@ -1,4 +1,8 @@
-"""The engine process: `python -m engine.worker RUN_DIR` trains the run described by RUN_DIR/config.yaml."""
+"""The engine process: `python -m engine.worker RUN_DIR` trains the run described by RUN_DIR/config.yaml.
+
+Under DDP the launcher (torchrun, or submitit on Slurm) starts one such process per rank; rank 0 alone writes
+the run folder (events, run.json, checkpoints), the others train in lockstep and report only on output.log.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,35 @@ from typing import Any
 import yaml
 
 from engine.errors import UserError
-from engine.protocol import ControlReader, EventWriter, RunPaths, update_run_info
+from engine.protocol import FINISHED, ControlReader, EventWriter, RunPaths, read_json, this_host, update_run_info
 
 
 class Interrupted(Exception):
     """A termination signal arrived before the training loop could take it gracefully."""
+
+
+class SilentEvents:
+    """The event writer of ranks > 0: rank 0 alone writes events.jsonl, so the others drop theirs."""
+
+    def emit(self, kind: str, step: int | None = None, **fields: Any) -> None:
+        """Drop the event."""
+
+    def scalar(self, step: int, values: dict[str, float]) -> None:
+        """Drop the scalars."""
+
+    def system(self, step: int, values: dict[str, float]) -> None:
+        """Drop the readings."""
+
+    def flush(self) -> None:
+        """Nothing to write."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def launch_rank() -> int:
+    """This process's rank as the launcher set it (torchrun, submitit); 0 when it runs alone."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m engine.worker RUN_DIR [--resume]", file=sys.stderr)
         return 2
     paths = RunPaths(Path(args[0]).resolve())
-    update_run_info(paths.run_json, status="running", started=time.time(), pid=os.getpid(), error=None)
-    events = EventWriter(paths.events)
-    events.emit("status", status="running", message=f"pid {os.getpid()}")
+    is_main = launch_rank() == 0
+    events: Any = EventWriter(paths.events) if is_main else SilentEvents()
+    if is_main:
+        # host too: a Slurm job runs on a compute node, and a pid means something only on its own host
+        update_run_info(paths.run_json, status="running", started=time.time(), pid=os.getpid(), host=this_host(),
+                        error=None)
+        events.emit("status", status="running", message=f"pid {os.getpid()} on {this_host()}")
     holder: dict[str, Any] = {}
     _install_signal_handlers(holder)
     status, error, code = "failed", None, 1
@@ -48,12 +80,21 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         error = f"{type(exc).__name__}: {exc}"
     finally:
-        _finish(paths, events, status, error)
+        if is_main:
+            _finish(paths, events, status, error, code)
+        elif status == "failed":
+            _record_rank_failure(paths, launch_rank(), error, code)
+        if "dist" in holder:
+            holder["dist"].close()  # last: leaving a group whose peers died may block, run.json is written by then
     return code
 
 
 def _install_signal_handlers(holder: dict[str, Any]) -> None:
-    """SIGTERM/SIGINT: the loop checkpoints and ends as `interrupted`; before the loop exists, stop at once."""
+    """SIGTERM/SIGINT: the loop checkpoints and ends as `interrupted`; before the loop exists, stop at once.
+
+    SIGUSR2 too: the warning Slurm sends before the time limit (submitit asks for it); `labconsole resume`
+    continues the run. Catching it here also replaces submitit's own handler, which would raise mid-step.
+    """
 
     def handle(signum: int, _frame: Any) -> None:
         name = signal.Signals(signum).name
@@ -62,40 +103,77 @@ def _install_signal_handlers(holder: dict[str, Any]) -> None:
             raise Interrupted(f"received {name} before training started")
         trainer.stop_signal = name
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
+        signal.signal(signum, handle)
 
 
-def _train(paths: RunPaths, cfg: dict[str, Any], events: EventWriter, holder: dict[str, Any],
+def _train(paths: RunPaths, cfg: dict[str, Any], events: Any, holder: dict[str, Any],
            resume: bool) -> tuple[str, str | None]:
     from engine.data.ensure import ensure_data
 
-    ensure_data(cfg, events)
+    ensure_data(cfg, events)  # behind a file lock: with several ranks, one makes the data and the others wait
     events.emit("phase", phase="loading", message="importing torch and building the model")
+    from engine.distributed import decorrelate_rank_rngs, init_distributed
     from engine.runtime import make_runtime, seed_everything
     from engine.steering import Steering
     from engine.tasks import TASKS
     from engine.trainer import Trainer
 
-    runtime = make_runtime(cfg["device"])
+    dist = holder["dist"] = init_distributed(cfg["device"])
+    runtime = make_runtime(cfg["device"], dist)
     generator = seed_everything(cfg["train"]["seed"])
-    task = TASKS.build(cfg["task"]["name"], cfg, runtime, generator)
-    trainer = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events))
+    with dist.main_first():  # pretrained weights and feature caches are fetched or built once, by rank 0
+        task = TASKS.build(cfg["task"]["name"], cfg, runtime, generator)
+    trainer = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events), dist=dist)
     if resume:
         from engine.checkpoint import load_checkpoint
 
         trainer.restore(load_checkpoint(paths.checkpoints / "last.pt"))
+    decorrelate_rank_rngs(generator, cfg["train"]["seed"], dist.rank, trainer.step)
     holder["trainer"] = trainer
-    print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on {runtime.device}", flush=True)
+    summary = trainer.summary()
+    if dist.is_main:
+        update_run_info(paths.run_json, **summary)
+        print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on {runtime.device}, "
+              f"{_batch_text(cfg, dist.describe(), summary['global_batch'])}", flush=True)
+        if not trainer.data_sharded:
+            events.emit("alert", level="warning", code="ddp_unsharded",
+                        message=f"task {cfg['task']['name']} cannot shard its training data: every process "
+                                f"trains on the same batches")
+    events.emit("model", **summary)
     events.emit("phase", phase="training")
     status = trainer.run()
     return status, trainer.failure or None
 
 
-def _finish(paths: RunPaths, events: EventWriter, status: str, error: str | None) -> None:
+def _batch_text(cfg: dict[str, Any], processes: str, global_batch: int) -> str:
+    """"2 processes (gloo) × 8 images = global batch 16" (with the accumulation steps when there are several)."""
+    train = cfg["train"]
+    accum = f" × {train['grad_accum_steps']} accumulation steps" if train["grad_accum_steps"] > 1 else ""
+    return f"{processes} × {train['batch_size']} images{accum} = global batch {global_batch}"
+
+
+def _record_rank_failure(paths: RunPaths, rank: int, error: str | None, code: int) -> None:
+    """A rank > 0 failed (e.g. out of memory on its GPU): record why, since the launcher then stops rank 0.
+
+    Not when rank 0 already ended the run: then this rank only lost its peer, and rank 0 recorded the cause.
+    """
+    message = f"rank {rank}: {error or 'see output.log'}"
+    print(f"[labconsole] {paths.run_id}: failed ({message})", flush=True)
+    if (read_json(paths.run_json) or {}).get("status") not in FINISHED:
+        update_run_info(paths.run_json, status="failed", ended=time.time(), error=message, exit_code=code)
+
+
+def _finish(paths: RunPaths, events: Any, status: str, error: str | None, code: int) -> None:
+    earlier = read_json(paths.run_json) or {}
+    if (status == "interrupted" or status == "failed" and code != 2) and earlier.get("status") == "failed" and \
+            str(earlier.get("error") or "").startswith("rank "):
+        # another rank failed first: rank 0's interruption or lost connection is only the consequence
+        status, error, code = "failed", earlier["error"], earlier.get("exit_code", code)
     events.emit("status", status=status, **({"message": error} if error else {}))
     events.close()
-    update_run_info(paths.run_json, status=status, ended=time.time(), error=error)
+    # exit_code: what the CLI exits with; a launcher (torchrun, Slurm) in between reports its own code
+    update_run_info(paths.run_json, status=status, ended=time.time(), error=error, exit_code=code)
     print(f"[labconsole] {paths.run_id}: {status}" + (f" ({error})" if error else ""), flush=True)
 
 

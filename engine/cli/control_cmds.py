@@ -1,4 +1,7 @@
-"""`labconsole set RUN key=value ...` and `labconsole stop RUN`: steer a live run through its control channel."""
+"""`labconsole set RUN key=value ...` and `labconsole stop RUN`: steer a live run through its control channel.
+
+A Slurm run still queued has no engine reading the channel: `stop` cancels its job instead.
+"""
 
 from __future__ import annotations
 
@@ -43,24 +46,57 @@ def set_values(args: argparse.Namespace) -> int:
 
 
 def simple_action(args: argparse.Namespace) -> int:
-    return _send_and_wait(_live(args), args.action, None, args.no_wait)
+    paths = _live(args)
+    info = read_json(paths.run_json) or {}
+    if args.action == "stop" and info.get("slurm_job_id"):
+        return _stop_slurm_run(paths, info, args.no_wait)
+    return _send_and_wait(paths, args.action, None, args.no_wait)
 
 
 def _send_and_wait(paths: RunPaths, action: str, values: dict[str, Any] | None, no_wait: bool) -> int:
     """Send one command; print the engine's answer (applied, or rejected with the reason)."""
+    command_id, answer = _send(paths, action, values, no_wait)
+    if answer is not None:
+        return _report(answer)
+    if not no_wait:
+        print(f"sent {action} ({command_id}); no answer within {ANSWER_TIMEOUT_S:.0f} s (the engine reads it at the "
+              f"next step)")
+    return 0
+
+
+def _send(paths: RunPaths, action: str, values: dict[str, Any] | None,
+          no_wait: bool) -> tuple[str, dict[str, Any] | None]:
+    """Send one command and wait for the engine's answer event (None: not waited for, or none in time)."""
     reader = EventReader(paths.events)
     reader.read_new()  # skip history: only answers after now matter
     command_id = send_control(paths.control, action, values)
     if no_wait:
         print(f"sent {action} ({command_id})")
-        return 0
+        return command_id, None
     deadline = time.monotonic() + ANSWER_TIMEOUT_S
     while time.monotonic() < deadline:
         for event in reader.read_new():
             if event.get("kind") == "control" and event.get("id") == command_id:
-                return _report(event)
+                return command_id, event
         time.sleep(0.2)
-    print(f"sent {action} ({command_id}); no answer within {ANSWER_TIMEOUT_S:.0f} s (the engine reads it at the next step)")
+    return command_id, None
+
+
+def _stop_slurm_run(paths: RunPaths, info: dict[str, Any], no_wait: bool) -> int:
+    """Queued: cancel the job. Running: stop gracefully (checkpoint, stopped); cancel if the engine never answers."""
+    from engine.slurm import cancel_job, cancel_queued_run
+
+    job = info["slurm_job_id"]
+    if info.get("status") == "queued":
+        print(cancel_queued_run(paths, info))
+        return 0
+    command_id, answer = _send(paths, "stop", None, no_wait)
+    if answer is not None:
+        return _report(answer)
+    if no_wait:
+        return 0
+    cancel_job(info)  # Slurm sends SIGTERM first: the engine checkpoints and ends as interrupted
+    print(f"sent stop ({command_id}); no answer within {ANSWER_TIMEOUT_S:.0f} s: cancelled Slurm job {job}")
     return 0
 
 

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Exit 0 when the run completes (or is stopped), 1 when it fails, 2 for a bad config."""
     paths, cfg = prepare_run(args.config, args.overrides, runs_dir_of(args), args.name, ["labconsole", *sys.argv[1:]])
     process = start_worker(paths)
+    _say_where(paths)
     if args.detach:
         print(paths.run_id)
         return 0
@@ -61,6 +62,7 @@ def resume_run(args: argparse.Namespace) -> int:
     cfg = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
     update_run_info(paths.run_json, status="queued", ended=None, error=None)
     process = start_worker(paths, resume=True)
+    _say_where(paths)
     if args.detach:
         print(paths.run_id)
         return 0
@@ -72,8 +74,18 @@ def resume_run(args: argparse.Namespace) -> int:
     return _exit_code(info, process)
 
 
+def _say_where(paths: Any) -> None:
+    """A submitted run: its Slurm job id and where submitit keeps the job's files (on stderr)."""
+    info = read_json(paths.run_json) or {}
+    if info.get("slurm_job_id"):
+        print(f"queued as Slurm job {info['slurm_job_id']} (job files: {info.get('slurm_folder')})", file=sys.stderr)
+
+
 def _interrupt(paths: Any, cfg: dict[str, Any], process: subprocess.Popen[bytes]) -> dict[str, Any]:
-    """Ctrl-C in the foreground ends the run gracefully: the engine checkpoints and marks it interrupted."""
+    """Ctrl-C in the foreground ends the run gracefully: the engine checkpoints and marks it interrupted.
+
+    SIGTERM reaches every DDP rank through torchrun; a Slurm job is cancelled (Slurm sends SIGTERM first).
+    """
     print("\nstopping: the engine saves a checkpoint first (Ctrl-C again to leave it running)", file=sys.stderr)
     process.send_signal(signal.SIGTERM)
     try:
@@ -87,5 +99,6 @@ def _exit_code(info: dict[str, Any], process: subprocess.Popen[bytes]) -> int:
     code = process.wait()
     if info.get("status") == "failed":
         print(f"run failed: {info.get('error') or 'see output.log'}", file=sys.stderr)
-        return 2 if code == 2 else 1
+        # the engine's own code: under torchrun or Slurm, the launcher's exit code says only "a rank failed"
+        return 2 if info.get("exit_code", code) == 2 else 1
     return 0

@@ -51,6 +51,26 @@ class DeviceConfig:
     amp: str = setting("off", "Mixed precision on CUDA (ignored on CPU, where it is slower).", choices=("off", "bf16", "fp16"))
     threads: int = setting(0, "CPU threads for torch (0: all cores).", minimum=0)
     channels_last: bool = setting(False, "Use the channels_last memory format (faster convolutions).")
+    processes: int = setting(1, "Training processes: N > 1 trains with DistributedDataParallel (torchrun locally), one "
+                                "GPU each on cuda (NCCL), CPU processes over gloo on cpu. Each process draws its "
+                                "own batches, so the global batch is N × train.batch_size: scale optim.lr (or use "
+                                "optim.lr_per_img). A fixed number, not 'all GPUs': the global batch, and so the "
+                                "results, should not depend on the machine.", minimum=1, maximum=1024)
+    launcher: str = setting("local", "Where the engine runs: local (a detached process on this machine) or slurm "
+                                     "(submitted with submitit from a login node; the run is queued until it starts). "
+                                     "LABCONSOLE_SLURM_CLUSTER=local runs the slurm path on this machine (tests).",
+                            choices=("local", "slurm"))
+    slurm_partition: str = setting("", "Slurm partition (empty: the cluster's default).")
+    slurm_time_min: int = setting(240, "Slurm time limit in minutes; the job gets SIGTERM (checkpoint, interrupted) "
+                                       "before it is killed, and `labconsole resume` continues it.", minimum=1)
+    slurm_gpus_per_node: int = setting(0, "GPUs per node to request (0: one per process on cuda or auto, none on cpu).",
+                                       minimum=0)
+    slurm_cpus_per_task: int = setting(8, "CPU cores per process (data loading and augmentation run there).", minimum=1)
+    slurm_mem_gb: int = setting(0, "Memory per node in GB (0: the partition's default).", minimum=0)
+    slurm_account: str = setting("", "Slurm account to charge (empty: your default).")
+    slurm_qos: str = setting("", "Slurm quality of service (empty: the default).")
+    slurm_folder: str = setting("", "Folder for submitit's job files and Slurm logs (empty: <run folder>/slurm); "
+                                    "must be on a file system the compute nodes share.", kind="path")
 
 
 @dataclass

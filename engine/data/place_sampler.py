@@ -15,6 +15,8 @@ class PlaceBatchSampler:
     incomplete group is dropped, so an epoch has num_places // P batches); then the next epoch starts.
     Images are drawn without replacement within a place; a place with fewer than K gives all it has plus repeats.
     Every batch is a pure function of (seed, epoch, batch index), so the state is just that position.
+    Under DDP each rank is a shard (`shard(rank, world_size)`): of every world_size consecutive batches of an
+    epoch it draws the one at its rank, so the ranks see different places and one step covers world_size batches.
     """
 
     def __init__(self, labels: np.ndarray, places_per_batch: int, images_per_place: int, seed: int = 0) -> None:
@@ -28,7 +30,8 @@ class PlaceBatchSampler:
         self.images_per_place = images_per_place
         self.seed = seed
         self.epoch = 0
-        self.batch_in_epoch = 0
+        self.batch_in_epoch = 0  # in this shard's batches
+        self.rank, self.world_size = 0, 1
 
     @property
     def batch_size(self) -> int:
@@ -37,15 +40,25 @@ class PlaceBatchSampler:
 
     @property
     def batches_per_epoch(self) -> int:
-        """Full groups of P places in one permutation of the places."""
-        return len(self._members) // self.places_per_batch
+        """This shard's batches in one permutation of the places (all full groups of P when unsharded)."""
+        return len(self._members) // self.places_per_batch // self.world_size
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Draw only rank `rank`'s share of the batches (call before the first batch, same position on all ranks)."""
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside 0..{world_size - 1}")
+        groups = len(self._members) // self.places_per_batch
+        if groups < world_size:
+            raise ValueError(f"{groups} batches of {self.places_per_batch} places per epoch cannot be shared by "
+                             f"{world_size} processes; lower train.places_per_batch or device.processes")
+        self.rank, self.world_size = rank, world_size
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self
 
     def __next__(self) -> np.ndarray:
         """The next (P*K,) int64 index array; place-major: K images of place 1, then K of place 2, ..."""
-        batch = self.batch_at(self.epoch, self.batch_in_epoch)
+        batch = self.batch_at(self.epoch, self.batch_in_epoch * self.world_size + self.rank)
         self.batch_in_epoch += 1
         if self.batch_in_epoch == self.batches_per_epoch:
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
@@ -69,11 +82,16 @@ class PlaceBatchSampler:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue with the same next batch (plus checks against a changed data set)."""
         return {"seed": self.seed, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                "num_places": len(self._members), "batch": [self.places_per_batch, self.images_per_place]}
+                "num_places": len(self._members), "batch": [self.places_per_batch, self.images_per_place],
+                "world_size": self.world_size}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the position; the data set and batch shape must match the ones it was saved with."""
+        """Restore the position; the data set and batch shape must match the ones it was saved with.
+
+        A position saved with another number of processes is carried over in whole batches of the epoch.
+        """
         if state["num_places"] != len(self._members) or list(state["batch"]) != [self.places_per_batch,
                                                                                   self.images_per_place]:
             raise ValueError("sampler state was saved for a different data set or batch shape")
-        self.seed, self.epoch, self.batch_in_epoch = state["seed"], state["epoch"], state["batch_in_epoch"]
+        self.seed, self.epoch = state["seed"], state["epoch"]
+        self.batch_in_epoch = state["batch_in_epoch"] * state.get("world_size", 1) // self.world_size

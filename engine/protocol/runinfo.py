@@ -17,6 +17,19 @@ STATUSES = ("queued", "running", "completed", "failed", "stopped", "interrupted"
 FINISHED = {"completed", "failed", "stopped", "interrupted"}
 """Statuses after which the engine process is gone for good."""
 
+OPTIONAL_FIELDS = {
+    "launcher": "local | slurm: how the engine was started",
+    "launcher_pid": "local: the launcher (torchrun or the engine itself), leader of the run's process group",
+    "slurm_job_id": "slurm: the job id (labconsole stop cancels it while queued)",
+    "slurm_folder": "slurm: submitit's folder (job pickles, Slurm logs)",
+    "slurm_cluster": "slurm: the submitit cluster (slurm, or local for tests)",
+    "params": "{total, trainable, by_group: {group: {total, trainable}}}; trainable in the first freeze phase",
+    "world_size": "training processes (DDP ranks)",
+    "global_batch": "images per optimizer step over all processes (batch_size × grad_accum_steps × world_size)",
+    "exit_code": "the engine's exit code (0 ok, 1 failed, 2 bad config or data)",
+}
+"""Fields the engine and launcher add to run.json when they apply (readers must not require them)."""
+
 _LIVE = ("queued", "running")
 # A process whose create time is later than the run's start by more than this is a reused pid.
 _PID_REUSE_SLACK_S = 2.0
