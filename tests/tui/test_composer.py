@@ -368,3 +368,40 @@ def test_check_runner_counts_parameters_in_a_subprocess(tmp_path: Path) -> None:
     assert result.ok, result.error
     model = result.data["model"]
     assert model["descriptor_dim"] == 64 and len(model["phases"]) == 3
+
+
+CE_LOVASZ = [("ce", "0.7"), ("lovasz", "0.3")]
+
+
+async def test_compose_dinov2_gem_projector_with_ce_lovasz_mix(tmp_path: Path) -> None:
+    """The issue's example: DINOv2 + GeM + projector with a CE 0.7 + Lovasz 0.3 mix (classification base)."""
+    app = ComposerApp(tmp_path / "runs", presets_module.PRESETS_DIR / "runs" / "cls_demo.yaml")
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pick(pilot, "backbone", "dinov2_vits14")
+        await pick(pilot, "aggregator", "gem")
+        await pick(pilot, "head", "linear")
+        await pick(pilot, "loss", "mix")
+        loss = pilot.app.screen.query_one(LossRow)
+        while len(loss.query(MixComponent)) < len(CE_LOVASZ):
+            await press_button(pilot, loss.query_one(".mix-add", Button))
+        for component, (name, weight) in zip(loss.query(MixComponent), CE_LOVASZ):
+            component.query_one(Select).value = name
+            component.weight.value = weight
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ComposerScreen)
+        assert screen.validation.cfg is not None, screen.validation
+        assert screen.compose_config()["loss"] == {"preset": "mix", "components": [
+            {"preset": "ce", "weight": 0.7}, {"preset": "lovasz", "weight": 0.3}]}
+        text = preview(pilot)
+        for expected in ("preset: dinov2_vits14", "name: gem", "preset: ce", "weight: 0.7", "preset: lovasz",
+                         "weight: 0.3"):
+            assert expected in text
+        lovasz = list(screen.query(MixComponent))[1]
+        lovasz.weight.value = "heavy"
+        await settle(pilot)
+        assert row(pilot, "loss").has_class("-error") and lovasz.weight.has_class("-invalid")
+        assert screen.validation.cfg is None
+        lovasz.weight.value = "0.3"
+        await settle(pilot)
+        assert not row(pilot, "loss").has_class("-error") and screen.validation.cfg is not None

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from engine.protocol import EventWriter
-from tests.tui.fixtures import frozen_clock, make_run, update_run
+from tests.tui.fixtures import frozen_clock, make_run, update_run, wait_for
 from tui.screens.baseline_picker import BaselinePicker
 from tui.screens.confirm_stop import ConfirmStop
 from tui.screens.monitor import MonitorScreen
@@ -342,3 +342,18 @@ async def test_a_failing_read_is_reported_and_retried(running: Path, monkeypatch
         await loaded(pilot, app.screen)  # the next poll, a second later, succeeds
         assert any("permission denied" in note for note in notes)
         assert app.screen.snapshot.step == 5_000
+
+
+async def test_stop_cancels_a_queued_slurm_job_instead_of_writing_control(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(tmp_path / "runs", "queued-on-slurm", status="queued", events=False)
+    update_run(run, slurm_job_id="4242", slurm_cluster="slurm", slurm_folder=str(run / "slurm"))
+    cancelled: list[str] = []
+    monkeypatch.setattr("engine.slurm.cancel_job", lambda info: cancelled.append(str(info["slurm_job_id"])))
+    app = MonitorApp(run)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await loaded(pilot, app.screen)
+        await pilot.press("s", "y")
+        await wait_for(pilot, lambda: any("cancelled before it started" in n.message for n in app._notifications))
+        assert cancelled == ["4242"] and controls(run) == []
+        assert json.loads((run / "run.json").read_text())["status"] == "stopped"

@@ -30,8 +30,8 @@ from tui.widgets.curves import CurvesPanel
 from tui.widgets.eval_table import EvalTable
 from tui.widgets.log_tail import LogTail
 from tui.widgets.run_header import RunHeader
-from tui.widgets.system_panel import SystemPanel
 from tui.widgets.key_bar import KeyBar
+from tui.widgets.system_panel import SystemPanel
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ POLL_INTERVAL = 0.25
 """Seconds between two looks at the run folder while the run is live."""
 FIRST_FRAME_WAIT = 0.5
 """Longest wait for the header frame to be drawn before the events backlog is decoded."""
-IDLE_POLL_INTERVAL = 1.0
+IDLE_POLL_INTERVAL = 2.0
 """Seconds between two looks once the run has finished (a finished run rarely changes)."""
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 30
 """Below either size one panel is shown at a time (keys 1–4 switch)."""
@@ -328,7 +328,28 @@ class MonitorScreen(Screen[None]):
     def action_stop(self) -> None:
         """Ask, then ask the engine to stop."""
         name = str((self._snapshot.info.get("name") if self._snapshot else None) or self.run_dir.name)
-        self.app.push_screen(ConfirmStop(name), lambda yes: self._send("stop") if yes else None)
+        self.app.push_screen(ConfirmStop(name), lambda yes: self._stop() if yes else None)
+
+    def _stop(self) -> None:
+        """A job still waiting in the Slurm queue never reads control.jsonl: cancel it; else ask the engine."""
+        snap = self._snapshot
+        if snap is not None and snap.status == "queued" and snap.info.get("slurm_job_id"):
+            self._cancel_queued_job(dict(snap.info))
+        else:
+            self._send("stop")
+
+    @work(thread=True, exclusive=True, group="slurm-cancel")
+    def _cancel_queued_job(self, info: dict[str, object]) -> None:
+        """scancel can take seconds on a busy cluster: run it off the UI thread."""
+        from engine.errors import UserError
+        from engine.slurm import cancel_queued_run
+
+        try:
+            message = cancel_queued_run(self._stream.paths, info)
+        except (UserError, OSError) as exc:
+            self.app.call_from_thread(self.notify, f"could not cancel: {exc}", title="Stop", severity="error")
+            return
+        self.app.call_from_thread(self.notify, message, title="Stop", timeout=4)
 
     def action_steer(self) -> None:
         """Open the 'set key=value' dialog (it reports the engine's answer itself)."""

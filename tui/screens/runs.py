@@ -20,13 +20,15 @@ from textual.worker import get_current_worker
 
 from tui.data.run_filter import RunFilter, next_status_filter
 from tui.data.run_index import IndexUpdate, RunIndex
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import COLUMNS, RunsTable
 from tui.widgets.status_badge import SPINNER_FPS, status_colour
-from tui.widgets.key_bar import KeyBar
 
 CONFIG_BUDGET = 0.15
 """Seconds per scan spent parsing new config.yaml files (a big runs folder fills in over a few scans)."""
+SUSPENDED_SLOWDOWN = 5
+"""While another screen covers the runs list, it is rescanned this many times less often."""
 
 PaletteCommand = tuple[str, str, Callable[[], object]]
 """(title, help, callback) for the command palette."""
@@ -71,6 +73,7 @@ class RunsScreen(Screen[None]):
         self._index = RunIndex(self.runs_dir)
         self._wake = threading.Event()
         self._loaded = False
+        self._suspended = False
 
     def compose(self) -> ComposeResult:
         """Title bar, filter input, table, empty-state note, selected-run summary, footer."""
@@ -88,8 +91,20 @@ class RunsScreen(Screen[None]):
         """Start scanning the runs directory and the spinner clock."""
         self._render_title()
         self._scan_runs()
-        self.set_interval(1 / SPINNER_FPS, self._tick)
+        self._spinner = self.set_interval(1 / SPINNER_FPS, self._tick)
         self.watch(self.app, "theme", self._on_theme, init=False)
+
+    def on_screen_suspend(self) -> None:
+        """Covered by another screen: no spinner, and rescans only every few seconds (idle CPU)."""
+        self._suspended = True
+        self._spinner.pause()
+
+    def on_screen_resume(self) -> None:
+        """Visible again: spin, and rescan at once."""
+        if self._suspended:
+            self._suspended = False
+            self._spinner.resume()
+            self._wake.set()
 
     def on_unmount(self) -> None:
         """Wake the scanner so it notices its cancellation at once."""
@@ -108,7 +123,7 @@ class RunsScreen(Screen[None]):
                 self.post_message(self.RunsChanged(update))
             first = False
             if not update.pending:  # configs left to parse: go on at once
-                self._wake.wait(self.refresh_interval)
+                self._wake.wait(self.refresh_interval * (SUSPENDED_SLOWDOWN if self._suspended else 1))
             self._wake.clear()
 
     def on_runs_screen_runs_changed(self, message: RunsChanged) -> None:
