@@ -18,7 +18,7 @@ from engine.models.cls_model import build_classification_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS
 from engine.tasks.summary import MODEL_SUMMARIES, summarise
-from engine.tasks.supervised import SupervisedTask
+from engine.tasks.supervised import SupervisedTask, checked_classes
 
 
 class ClassificationTask(SupervisedTask):
@@ -85,10 +85,7 @@ def classification_classes(classes: list[str] | None, train_folder: Path, synthe
 
             return sorted(CLASSES)
         classes = class_folders(train_folder)
-    if (not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) and c for c in classes)
-            or len(set(classes)) != len(classes)):
-        raise ConfigError("task.classes", f"expected a list of at least 2 distinct class folder names, got {classes!r}")
-    return classes
+    return checked_classes(classes, "class folder names")
 
 
 @TASKS.register("classification", "Image classification")

@@ -18,7 +18,7 @@ from engine.models.seg_model import build_segmentation_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS
 from engine.tasks.summary import MODEL_SUMMARIES, summarise
-from engine.tasks.supervised import SupervisedTask
+from engine.tasks.supervised import SupervisedTask, checked_classes
 
 
 class SegmentationTask(SupervisedTask):
@@ -88,10 +88,7 @@ def segmentation_classes(classes: list[str] | None, root: Path, synthetic: bool 
         if classes is None:
             raise ConfigError("task.classes", f"required: the class names in mask-index order (or a classes.json "
                                               f"list in {root})")
-    if (not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) and c for c in classes)
-            or len(set(classes)) != len(classes)):
-        raise ConfigError("task.classes", f"expected a list of at least 2 distinct class names, got {classes!r}")
-    return classes
+    return checked_classes(classes, "class names")
 
 
 @TASKS.register("segmentation", "Semantic segmentation")

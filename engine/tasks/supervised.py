@@ -137,3 +137,11 @@ class SupervisedTask:
         self.sampler.load_state_dict(state["sampler"])
         self.generator.set_state(state["augment_rng"])
         self._batches = iter(self.sampler)
+
+
+def checked_classes(classes: Any, what: str) -> list[str]:
+    """`classes` when it is a list of at least 2 distinct non-empty names; else a ConfigError at task.classes."""
+    if (not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) and c for c in classes)
+            or len(set(classes)) != len(classes)):
+        raise ConfigError("task.classes", f"expected a list of at least 2 distinct {what}, got {classes!r}")
+    return classes
