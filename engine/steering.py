@@ -20,10 +20,31 @@ class Steering:
         self.reader = reader
         self.events = events
         self.setters: dict[str, Callable[[Any], Any]] = {}
+        self.prefix_setters: dict[str, Callable[[str, Any], Any]] = {}
+        self.prefix_hints: list[str] = []
 
     def add_setter(self, key: str, setter: Callable[[Any], Any]) -> None:
         """Allow `set key=value`; the setter validates (raising ConfigError) and applies the value."""
         self.setters[key] = setter
+
+    def add_prefix_setter(self, prefix: str, setter: Callable[[str, Any], Any], hint: str) -> None:
+        """Allow `set <prefix><name>=value` for names only the setter can check (e.g. the model's module groups).
+
+        Args:
+            prefix: e.g. "freeze."; the setter gets the rest of the key and the value.
+            setter: Validates (raising ConfigError) and applies; returns the value to report.
+            hint: How the key family reads in the list of settable keys, e.g. "freeze.<group>".
+        """
+        self.prefix_setters[prefix] = setter
+        self.prefix_hints.append(hint)
+
+    def _setter(self, key: str) -> Callable[[Any], Any] | None:
+        if key in self.setters:
+            return self.setters[key]
+        for prefix, setter in self.prefix_setters.items():
+            if key.startswith(prefix) and len(key) > len(prefix):
+                return lambda value, name=key[len(prefix):], setter=setter: setter(name, value)
+        return None
 
     def poll(self, step: int) -> list[str]:
         """Handle new commands; returns the loop actions to perform now, in order. Cheap when nothing arrived."""
@@ -58,13 +79,14 @@ class Steering:
 
     def _apply_set(self, command: dict[str, Any], step: int) -> None:
         values = command.get("values") or {}
-        unknown = [k for k in values if k not in self.setters]
+        setters = {key: self._setter(key) for key in values}
+        unknown = [key for key, setter in setters.items() if setter is None]
         if unknown or not values:
-            allowed = ", ".join(sorted(self.setters))
+            allowed = ", ".join([*sorted(self.setters), *self.prefix_hints])
             self._answer(command, step, "rejected", f"cannot set {', '.join(unknown) or 'nothing'}; settable: {allowed}")
             return
         try:
-            applied = {key: self.setters[key](value) for key, value in values.items()}
+            applied = {key: setters[key](value) for key, value in values.items()}  # type: ignore[misc]
         except ConfigError as exc:
             self._answer(command, step, "rejected", str(exc))
             return

@@ -11,7 +11,9 @@ import torch
 
 from engine.checkpoint import save_checkpoint
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
-from engine.freeze import Phase, apply_phase, build_freeze, phase_at, warmup_factors
+from engine.config.validate import coerce
+from engine.errors import ConfigError
+from engine.freeze import Phase, apply_phase, build_freeze, phase_at, resolve_paths, steered_value, warmup_factors
 from engine.optim import LRSchedule, build_optimizer
 from engine.param_counts import parameter_counts
 from engine.protocol import EventWriter, RunPaths, update_run_info
@@ -62,7 +64,9 @@ class Trainer:
         self.data_sharded = shard_training_data(task, self.dist.rank, world)
         self.steps_per_epoch = task.steps_per_epoch() / world  # one step takes a batch on every rank
         self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, task.modules())  # bad paths fail here
-        self.phase: Phase | None = None
+        self.phase: Phase | None = None  # the phase in force, with the freeze overrides steered so far
+        self.scheduled_phase: Phase | None = None  # the schedule's phase under it
+        self.freeze_overrides: dict[str, bool] = {}  # group path -> trainable, set mid-run, in the order set
         self.ema = self._make_ema(self.train_cfg["ema_decay"])
         if self.train_cfg["compile"]:
             task.model = torch.compile(task.model)  # type: ignore[assignment]
@@ -89,6 +93,7 @@ class Trainer:
         for key, default in self.schedule.schedule.items():
             if key not in ("name", "preset"):
                 self.steering.add_setter(f"schedule.{key}", self._schedule_setter(key, default))
+        self.steering.add_prefix_setter("freeze.", self._set_freeze, "freeze.<group>=on|off|schedule")
 
     def _set_lr(self, value: Any) -> float:
         self.schedule.base_lr = positive_number("optim.lr", value)
@@ -96,9 +101,6 @@ class Trainer:
         return self.schedule.base_lr
 
     def _set_max_steps(self, value: Any) -> int:
-        from engine.config.validate import coerce
-        from engine.errors import ConfigError
-
         steps = coerce("train.max_steps", value, 0)
         if steps < self.step:
             raise ConfigError("train.max_steps", f"must be ≥ the current step {self.step}, got {steps}")
@@ -106,11 +108,32 @@ class Trainer:
         self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, self.task.modules())
         return steps
 
+    def _set_freeze(self, path: str, value: Any) -> str:
+        """Freeze (on), unfreeze (off) or hand back to the schedule a module group or backbone stage, from now on.
+
+        The override outlives later schedule phases until set back to `schedule`; the optimizer already holds
+        every parameter, so an unfrozen one simply starts getting updates (fresh optimizer state).
+        """
+        key = f"freeze.{path}"
+        trainable = steered_value(key, value)
+        modules = self.task.modules()
+        paths = list(resolve_paths(modules, [path], key))
+        if trainable and getattr(self.task, "cache", None) is not None and any(p.startswith("backbone") for p in paths):
+            raise ConfigError(key, "this run trains on cached backbone features (train.feature_cache), so the "
+                                   "backbone cannot train; relaunch with train.feature_cache=off to unfreeze it")
+        if "head" in paths:
+            paths.append("loss")  # a margin loss's class weights are the head's classifier
+        for name in paths:
+            for old in [p for p in self.freeze_overrides if p == name or p.startswith(f"{name}.")]:
+                del self.freeze_overrides[old]
+            if trainable is not None:
+                self.freeze_overrides[name] = trainable
+        if self.phase is not None:
+            self._enter_phase(steered=True)
+        return "schedule" if trainable is None else "trainable" if trainable else "frozen"
+
     @staticmethod
     def _loss_weight_setter(loss: Any, component: str):  # type: ignore[no-untyped-def]
-        from engine.config.validate import coerce
-        from engine.errors import ConfigError
-
         def setter(value: Any) -> float:
             weight = coerce(f"loss.weight.{component}", value, 1.0)
             if weight < 0:
@@ -121,8 +144,6 @@ class Trainer:
         return setter
 
     def _schedule_setter(self, key: str, default: Any):  # type: ignore[no-untyped-def]
-        from engine.config.validate import coerce
-
         def setter(value: Any) -> Any:
             self.schedule.schedule[key] = coerce(f"schedule.{key}", value, default)
             self.schedule.apply(self.step)
@@ -150,6 +171,7 @@ class Trainer:
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
         self.best_main = state.get("best_main", -math.inf)
+        self.freeze_overrides = dict(state.get("freeze_overrides", []))
         set_rng_states(state["rng"])
         self.resumed = True
         self.events.emit("resume", step=self.step, message=f"resumed from step {self.step}")
@@ -197,13 +219,15 @@ class Trainer:
         if every and self.step % every == 0:
             self.save("last")
 
-    def _enter_phase(self) -> None:
-        """Apply the freeze phase of this step (at start, at phase boundaries and after a resume)."""
+    def _enter_phase(self, steered: bool = False) -> None:
+        """Apply the freeze phase of this step (at start, at phase boundaries, after a resume or a steered change)."""
         phase = phase_at(self.phases, self.step)
-        if phase is not self.phase:
-            groups = apply_phase(self.task.modules(), phase)
-            self.events.emit("freeze", step=self.step, **phase.event(groups))
-            self.phase = self.task.freeze_phase = phase
+        if phase is not self.scheduled_phase or steered:
+            self.scheduled_phase = phase
+            active = phase.steered(self.freeze_overrides)
+            groups = apply_phase(self.task.modules(), active)
+            self.events.emit("freeze", step=self.step, **active.event(groups))
+            self.phase = self.task.freeze_phase = active
             if self.loss_fn is not None:
                 self.loss_fn.refresh()  # DDP reduces a fixed set of parameters: rebuild it for the new one
 
@@ -413,7 +437,8 @@ class Trainer:
                  "ema": self.ema.state_dict() if self.ema is not None else None,
                  "train_seconds": self.train_seconds,
                  "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
-                 "rng": rng_states(), "best": self.best, "best_main": self.best_main}
+                 "rng": rng_states(), "best": self.best, "best_main": self.best_main,
+                 "freeze_overrides": list(self.freeze_overrides.items())}
         path = self.paths.checkpoints / f"{which}.pt"
         save_checkpoint(path, state)
         extra = {"ranks_in_sync": in_sync} if self.dist.enabled and which == "last" else {}

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.freeze.entries import DEFAULT_PHASES, FREEZE, parse_phases
-from engine.freeze.schedule import ALL, GROUPS, FreezeSchedule, Phase, PhaseSpec, phase_at, warmup_factors
+from engine.freeze.schedule import (ALL, GROUPS, FreezeSchedule, Phase, PhaseSpec, phase_at, steered_value,
+                                   warmup_factors)
 
 # Torch-side names -> the module defining them, imported lazily (PEP 562) to keep this package torch-free.
 _LAZY = {"apply_phase": "apply", "enforce_norm_eval": "apply", "phase_table": "apply",
@@ -18,7 +19,8 @@ _LAZY = {"apply_phase": "apply", "enforce_norm_eval": "apply", "phase_table": "a
          "StageView": "stages"}
 
 __all__ = ["ALL", "DEFAULT_PHASES", "FREEZE", "GROUPS", "FreezeSchedule", "Phase", "PhaseSpec",
-           "build_freeze", "parse_phases", "phase_at", "warmup_factors", *_LAZY]
+           "build_freeze", "parse_phases", "phase_at", "steered_value", "warmup_factors",
+           *_LAZY]
 
 
 def build_freeze(section: dict[str, Any]) -> FreezeSchedule:

@@ -52,7 +52,7 @@ def enforce_norm_eval(modules: dict[str, nn.Module], phase: Phase) -> None:
 
     Cheap: the list of modules is computed once per phase and model.
     """
-    if phase.norm_eval and phase.trainable != ALL:
+    if phase.norm_eval and (phase.trainable != ALL or phase.overrides):
         _eval_norms(_plan(modules, phase))
 
 
@@ -103,11 +103,18 @@ def _make_plan(modules: dict[str, nn.Module], phase: Phase) -> _Plan:
     else:  # already canonical when `phases` had the modules; resolving again is a no-op then
         names = resolve_paths(modules, sorted(phase.trainable), "freeze.trainable")
         chosen = [paths[name] for name in names if name in paths]
-    trainable = frozenset(id(p) for module in chosen for p in module.parameters())
+    trainable = {id(p) for module in chosen for p in module.parameters()}
     inside = {id(m) for module in chosen for m in module.modules()}
+    for path, on in phase.overrides:  # steered mid-run: later overrides win over earlier ones and the phase
+        module = paths[path] if path in paths else None
+        if module is None:
+            continue  # "loss" on a task without a loss module
+        params = {id(p) for p in module.parameters()}
+        parts = {id(m) for m in module.modules()}
+        trainable, inside = (trainable | params, inside | parts) if on else (trainable - params, inside - parts)
     norms = tuple(m for module in modules.values() for m in module.modules()
                   if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in inside)
-    return _Plan(trainable, norms, _summary(modules, trainable, phase))
+    return _Plan(frozenset(trainable), norms, _summary(modules, frozenset(trainable), phase))
 
 
 def _summary(modules: dict[str, nn.Module], trainable: frozenset[int], phase: Phase) -> dict[str, bool]:

@@ -62,6 +62,7 @@ class Phase:
         warmup_steps: LR warmup length for `warmup_groups` from `step` on (0: none).
         warmup_groups: Optimizer param groups (top-level module groups) that gain trainable parameters here.
         in_run: Whether the phase starts before `max_steps` (phase 0 always does).
+        overrides: Paths steered mid-run, `(path, trainable)` in the order set; they win over `trainable`.
     """
 
     index: int
@@ -72,13 +73,30 @@ class Phase:
     warmup_steps: int = 0
     warmup_groups: tuple[str, ...] = ()
     in_run: bool = True
+    overrides: tuple[tuple[str, bool], ...] = ()
     # What apply_phase derives from a model for this phase (trainable params, frozen BatchNorms), per model.
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def event(self, groups: dict[str, bool]) -> dict[str, Any]:
         """Fields of the `freeze` event: `events.emit("freeze", step=phase.step, **phase.event(groups))`."""
-        return {"phase": self.label, "index": self.index, "groups": groups, "warmup_steps": self.warmup_steps,
-                "warmup_groups": list(self.warmup_groups)}
+        fields = {"phase": self.label, "index": self.index, "groups": groups, "warmup_steps": self.warmup_steps,
+                  "warmup_groups": list(self.warmup_groups)}
+        if self.overrides:
+            fields["steered"] = {path: "trainable" if trainable else "frozen" for path, trainable in self.overrides}
+        return fields
+
+    def steered(self, overrides: dict[str, bool]) -> Phase:
+        """This phase with mid-run overrides on top, or itself if none.
+
+        A warmup the phase started goes on; groups unfrozen by hand get none (the user chose the moment).
+        BatchNorms of frozen parts go to eval mode even under a schedule without `norm_eval` (`none`): a group
+        frozen by hand is expected to stop changing, running statistics included.
+        """
+        if not overrides:
+            return self
+        marks = " ".join(f"{'+' if trainable else '-'}{_short(path)}" for path, trainable in overrides.items())
+        return Phase(self.index, self.step, self.trainable, f"{self.label} · steered {marks}", True,
+                     self.warmup_steps, self.warmup_groups, self.in_run, tuple(overrides.items()))
 
 
 class FreezeSchedule:
@@ -131,6 +149,27 @@ class FreezeSchedule:
                                 gained, in_run=index == 0 or step < max_steps))
             previous = paths
         return phases
+
+
+def steered_value(key: str, value: Any) -> bool | None:
+    """What `set freeze.<path>=value` asks for: False frozen, True trainable, None back to the schedule.
+
+    Raises:
+        ConfigError: at `key`, listing the accepted values.
+    """
+    text = str(value).strip().lower()
+    if value is True or text in _FROZEN_WORDS:
+        return False
+    if value is False or text in _TRAINABLE_WORDS:
+        return True
+    if text in _SCHEDULE_WORDS:
+        return None
+    raise ConfigError(key, f"expected on (freeze), off (unfreeze) or schedule (undo the override), got {value!r}")
+
+
+_FROZEN_WORDS = ("on", "true", "yes", "1", "frozen", "freeze")
+_TRAINABLE_WORDS = ("off", "false", "no", "0", "trainable", "unfreeze", "train")
+_SCHEDULE_WORDS = ("schedule", "auto", "default")
 
 
 def phase_at(phases: Sequence[Phase], step: int) -> Phase:

@@ -44,6 +44,10 @@ def test_set_lr_then_reject_then_stop(tiny_city: Path, tmp_path: Path) -> None:
     before = [s for s in scalars(run_dir) if s["step"] <= answer["step"]][-1]
     # the demo schedule is cosine with warmup: the LR ratio follows the new base LR, not the old one
     assert after["values"]["lr/head"] > before["values"]["lr/head"] * 2
+    frozen = labconsole("set", run_id, "freeze.backbone=on", runs=tmp_path)
+    assert frozen.returncode == 0 and "freeze.backbone=frozen" in frozen.stdout, frozen.stderr
+    steered = [e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "freeze" and e.get("steered")]
+    assert steered[0]["steered"] == {"backbone": "frozen"} and steered[0]["groups"]["backbone"] is False
     rejected = labconsole("set", run_id, "optim.momentun=0.5", runs=tmp_path)
     assert rejected.returncode == 2 and "rejected" in rejected.stderr and "optim.lr" in rejected.stderr
     stopped = labconsole("stop", run_id, runs=tmp_path)

@@ -56,7 +56,7 @@ def rank_main(rank: int, world: int, port: int, city: str, run_dir: str, out_dir
         images, labels = next_batch()
         places.append(sorted(set(labels.tolist())))
         if dist.is_main and len(places) == LR_SET_AT_STEP * 2:  # the command lands mid-run, between two polls
-            send_control(paths.control, "set", {"optim.lr": 0.02})
+            send_control(paths.control, "set", {"optim.lr": 0.02, "freeze.backbone.-1": "on"})
         return images, labels
 
     def recorded_step():  # type: ignore[no-untyped-def]
@@ -94,7 +94,10 @@ def test_two_gloo_ranks_end_with_identical_weights(tiny_city: Path, tmp_path: Pa
     changed = [step for step, lr in enumerate(rank0["base_lrs"], start=1) if lr == 0.02]
     assert changed and changed[0] == LR_SET_AT_STEP + 1
     events = list(iter_events(paths.events))
-    assert [e["step"] for e in events if e["kind"] == "freeze"] == [0, 10, 20]  # each phase rebuilt the DDP wrapper
+    # each phase, and the last stage frozen by hand, rebuilt the DDP wrapper; the override outlives later phases
+    freezes = [e for e in events if e["kind"] == "freeze"]
+    assert [e["step"] for e in freezes] == [0, LR_SET_AT_STEP, 10, 20]
+    assert [e.get("steered") for e in freezes][1:] == [{"backbone.layers.7": "frozen"}] * 3
     control = [e for e in events if e["kind"] == "control"]
     assert [(c["status"], c["step"]) for c in control] == [("applied", LR_SET_AT_STEP)]
     assert all(e.get("ranks_in_sync") for e in events if e["kind"] == "checkpoint" and not e["best"])

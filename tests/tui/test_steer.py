@@ -66,7 +66,8 @@ def test_parse_values_and_settable_keys() -> None:
     config = {"schedule": {"name": "poly", "power": 0.9, "warmup_steps": 0},
               "loss": {"name": "mix", "components": [{"preset": "ce"}, {"preset": "lovasz"}]}}
     assert settable_keys(config) == ["optim.lr", "optim.lr_scale", "train.max_steps", "schedule.power",
-                                     "schedule.warmup_steps", "loss.weight.ce", "loss.weight.lovasz"]
+                                     "schedule.warmup_steps", "loss.weight.ce", "loss.weight.lovasz",
+                                     "freeze.<group>=on|off|schedule"]
 
 
 async def test_set_is_sent_and_applied_answer_shown(live_run: Path,

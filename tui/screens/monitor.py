@@ -61,7 +61,7 @@ class MonitorScreen(Screen[None]):
         Binding("p", "pause", "Pause", tooltip="Pause or resume training"),
         Binding("e", "eval", "Eval", tooltip="Evaluate now"),
         Binding("c", "checkpoint", "Ckpt", tooltip="Save a checkpoint now"),
-        Binding("l", "steer", "Set…", tooltip="Change LR, schedule, loss weights or max steps mid-run"),
+        Binding("l", "steer", "Set…", tooltip="Change LR, schedule, loss weights, frozen groups or max steps mid-run"),
         Binding("z", "zoom", "Zoom", tooltip="Whole run / last 10k / 2k / 500 steps"),
         Binding("plus,equals_sign", "smooth(1)", "Smooth", key_display="+/-", tooltip="More smoothing"),
         Binding("minus", "smooth(-1)", "Less smoothing", show=False),
@@ -405,7 +405,7 @@ class MonitorScreen(Screen[None]):
         yield "Pause / resume run", "Pause training, or resume it", self.action_pause
         yield "Evaluate now", "Ask the engine to evaluate every test set now", self.action_eval
         yield "Checkpoint now", "Ask the engine to save last.pt now", self.action_checkpoint
-        yield "Set values", "Change LR, schedule, loss weights or max steps mid-run", self.action_steer
+        yield "Set values", "Change LR, schedule, loss weights, frozen groups or max steps mid-run", self.action_steer
         yield "Zoom curves", "Whole run / last 10k / 2k / 500 steps", self.action_zoom
         yield "More smoothing", "Raise the EMA weight of the curves", lambda: self.action_smooth(1)
         yield "Less smoothing", "Lower the EMA weight of the curves", lambda: self.action_smooth(-1)

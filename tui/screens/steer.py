@@ -28,6 +28,8 @@ ANSWER_POLL = 0.1
 FIXED_KEYS = ("optim.lr", "optim.lr_scale", "train.max_steps")
 """Keys the engine accepts for every run."""
 NOT_SETTABLE = ("name", "preset", "description")
+FREEZE_HINT = "freeze.<group>=on|off|schedule"
+"""Freezing or unfreezing a module group or backbone stage (backbone, head, backbone.layer4, backbone.-1, …)."""
 """Schedule keys that are labels, not parameters."""
 
 
@@ -47,7 +49,7 @@ def settable_keys(config: dict[str, Any]) -> list[str]:
     schedule = config.get("schedule")
     params = [k for k in schedule if k not in NOT_SETTABLE] if isinstance(schedule, dict) else []
     keys = [*FIXED_KEYS, *(f"schedule.{k}" for k in params)]
-    return keys + [f"loss.weight.{c}" for c in loss_components(config.get("loss"))]
+    return [*keys, *(f"loss.weight.{c}" for c in loss_components(config.get("loss"))), FREEZE_HINT]
 
 
 def loss_components(loss: Any) -> list[str]:
@@ -121,7 +123,7 @@ class SteerDialog(ModalScreen[None]):
         config = self._config()
         with Vertical():
             yield Static(f"Set on {config.get('name') or self.paths.run_id}", id="steer-title")
-            yield Input(placeholder="optim.lr=1e-4 schedule.power=1.2 loss.weight.cosface=0.5", id="steer-input",
+            yield Input(placeholder="optim.lr=1e-4 schedule.power=1.2 loss.weight.cosface=0.5 freeze.backbone=on", id="steer-input",
                         disabled=not self.live)
             yield Static("settable: " + "  ".join(settable_keys(config)), id="steer-hints")
             yield Static(self._idle_text(), id="steer-answer")
