@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from engine.protocol.columns import CHECKED_BYTES, ColumnsWriter
+
 log = logging.getLogger(__name__)
 
 _RESERVED = frozenset(("t", "seq", "kind", "step"))
@@ -90,7 +92,8 @@ class EventWriter:
     and flushed at least every `flush_interval` seconds, on `flush()`, `close()` and at exit.
     """
 
-    def __init__(self, path: str | os.PathLike[str], flush_interval: float = 0.5, max_pending: int = 50_000):
+    def __init__(self, path: str | os.PathLike[str], flush_interval: float = 0.5, max_pending: int = 50_000,
+                 index: bool = True):
         self.path = Path(path)
         """The events.jsonl being appended to."""
         self.flush_interval = flush_interval
@@ -103,6 +106,9 @@ class EventWriter:
         self._seq = _last_seq(self.path) + 1  # a resumed run keeps seq increasing
         self._file = open(self.path, "ab")
         self._end_torn_line()
+        self._size = self._file.tell()
+        # events.cols: the numbers in binary too, so the console opens long runs without parsing JSON
+        self._columns = ColumnsWriter(self.path, self._size) if index else None
         self._thread = threading.Thread(target=self._run, name=f"EventWriter:{self.path}", daemon=True)
         self._thread.start()
         atexit.register(self.flush)
@@ -115,6 +121,7 @@ class EventWriter:
             f.seek(-1, os.SEEK_END)
             if f.read(1) != b"\n":
                 self._file.write(b"\n")
+                self._file.flush()
 
     # -- producers: capture only -------------------------------------------------------------------
 
@@ -161,18 +168,31 @@ class EventWriter:
                 return
             popleft = self._pending.popleft
             lines = []
+            columns = self._columns if self._columns is not None and self._columns.active else None
+            offset = self._size
             for _ in range(len(self._pending)):
                 event = popleft()
                 try:
-                    lines.append(self._line(*event))
+                    line, values = self._line(*event)
                 except Exception:  # drop the one record that cannot be written, not the batch
                     log.exception("dropping an event that cannot be written to %s: %.200r", self.path, event)
+                    continue
+                lines.append(line)
+                if columns is not None:  # ensure_ascii: characters are bytes
+                    step = event[2] if event[2] is None or type(event[2]) is int else int(event[2])
+                    columns.add(event[1], step, values, offset, len(line))
+                offset += len(line) + 1
             lines.append("")  # so the join ends with a newline
-            self._file.write("\n".join(lines).encode())
+            data = "\n".join(lines).encode()
+            self._file.write(data)
             self._file.flush()
+            self._size += len(data)
+            if columns is not None:
+                columns.end(self._size, data[-CHECKED_BYTES:])
 
-    def _line(self, t: float, kind: str, step: int | None, fields: dict[str, Any]) -> str:
-        """One JSON record (no newline); header keys come first and fields cannot override them."""
+    def _line(self, t: float, kind: str, step: int | None, fields: dict[str, Any]) -> tuple[str, Any]:
+        """One JSON record (no newline) and its `values` as written; header keys come first and fields
+        cannot override them."""
         rec: dict[str, Any] = {"t": t, "seq": self._seq, "kind": kind}
         if step is not None:
             rec["step"] = step if type(step) is int else int(step)
@@ -182,9 +202,10 @@ class EventWriter:
             rec.update((k, v) for k, v in fields.items() if k not in _RESERVED)
         self._seq += 1
         try:
-            return _encode(rec)
+            return _encode(rec), rec.get("values")
         except (ValueError, TypeError):  # NaN/Inf, numpy or tensor values: take the slow path
-            return _encode(_plain(rec))
+            plain = _plain(rec)
+            return _encode(plain), plain.get("values")
 
     def flush(self) -> None:
         """Write everything captured so far, synchronously."""
@@ -200,6 +221,8 @@ class EventWriter:
         self._drain()
         with self._io_lock:
             self._file.close()
+            if self._columns is not None:
+                self._columns.close()
         atexit.unregister(self.flush)
 
     def __enter__(self) -> EventWriter:

@@ -17,6 +17,7 @@ def small_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private cache folder, written for any backlog (the real threshold is megabytes)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("LABCONSOLE_SERIES_CACHE", raising=False)
+    monkeypatch.setenv("LABCONSOLE_EVENT_INDEX", "off")  # the cache serves runs without the engine's index
     monkeypatch.setattr(series_cache, "MIN_CACHED_BYTES", 1)
     monkeypatch.setattr("tui.data.run_stream.BULK_BYTES", 1)
     return tmp_path / "cache" / "labconsole" / "series"

@@ -89,7 +89,7 @@ def chunk_from_events(events: list[dict[str, Any]]) -> Chunk:
     chunk = Chunk()
     pieces: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for ev in events:
-        _route(ev, pieces, chunk.events)
+        route_event(ev, pieces, chunk.events)
     chunk.series = {
         k: (np.asarray(s, dtype=np.float64), np.asarray(v, dtype=np.float64)) for k, (s, v) in pieces.items()
     }
@@ -98,7 +98,7 @@ def chunk_from_events(events: list[dict[str, Any]]) -> Chunk:
     return chunk
 
 
-def _route(ev: dict[str, Any], pieces: dict, others: list) -> None:
+def route_event(ev: dict[str, Any], pieces: dict, others: list) -> None:
     """Append an event's numbers to `pieces` ((kind, key) → (steps, values)), or the event to `others`."""
     kind, values, step = ev.get("kind"), ev.get("values"), ev.get("step")
     if kind not in SERIES_KINDS or type(values) is not dict:
@@ -200,7 +200,7 @@ def _decode_block(lines: _Lines, pieces: dict, out: Chunk) -> None:
             out.malformed += bool(raw.strip())
             continue
         one: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-        _route(ev, one, out.events)
+        route_event(ev, one, out.events)
         for key, (s, v) in one.items():
             idx, steps, vals = slow.setdefault(key, ([], [], []))
             idx.append(i)
