@@ -105,6 +105,7 @@ def check_config(preset: str, text: str) -> Check:
 class LauncherScreen(ModalScreen[Path | None]):
     """Compose a run from a preset and overrides; dismisses with the new run folder (None on cancel)."""
 
+    CSS_PATH = "launcher.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "launch", "Launch", priority=True),
         Binding("escape", "cancel", "Cancel"),
