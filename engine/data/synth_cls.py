@@ -10,8 +10,6 @@ smooth textured background; `noisy` lowers the contrast, adds sensor noise and b
 from __future__ import annotations
 
 import io
-import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from engine.data.synth_manifest import stored_summary, write_manifest
 from engine.data.synth_seg_scene import smooth_noise
 from engine.errors import UserError
 
@@ -48,7 +47,7 @@ def make_synth_cls(root: Path, seed: int = 0, train_per_class: int = 100, test_p
             raise UserError(f"synthetic classification set: {name} must be a positive integer, got {value!r}")
     params = SynthClsParams(seed, train_per_class, test_per_class, image_size)
     root = Path(root)
-    reused = _complete(root, params)
+    reused = stored_summary(root, MANIFEST, params)
     if reused is not None:
         return {**reused, "reused": True}
     start = time.perf_counter()
@@ -68,9 +67,7 @@ def make_synth_cls(root: Path, seed: int = 0, train_per_class: int = 100, test_p
                 nbytes += buf.tell()
     summary = {"params": asdict(params), "classes": list(CLASSES), "counts": counts, "bytes": nbytes,
                "seconds": round(time.perf_counter() - start, 2)}
-    tmp = (root / MANIFEST).with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, root / MANIFEST)  # last: its presence marks a complete folder
+    write_manifest(root, MANIFEST, summary)  # last: its presence marks a complete folder
     return {**summary, "reused": False}
 
 
@@ -153,13 +150,6 @@ def _clear(root: Path) -> None:
 
 def is_complete(root: Path, seed: int = 0) -> bool:
     """Whether `root` holds a finished build of the default size from this generator version and seed."""
-    return _complete(Path(root), SynthClsParams(seed=seed)) is not None
+    return stored_summary(Path(root), MANIFEST, SynthClsParams(seed=seed)) is not None
 
 
-def _complete(root: Path, params: SynthClsParams) -> dict | None:
-    """The stored summary when `root` holds a finished build with the same parameters."""
-    try:
-        summary = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    return summary if summary.get("params") == asdict(params) else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from engine.data.synth_manifest import stored_summary, write_manifest
 from engine.data.synth_seg_scene import CLASSES, render_scene
 from engine.errors import UserError
 
@@ -57,17 +57,17 @@ def make_synth_seg(root: Path, seed: int = 0, train_images: int = 400, val_image
             raise UserError(f"synthetic segmentation set: {name} must be a positive integer, got {value!r}")
     params = SynthSegParams(seed, train_images, val_images, test_images, (int(image_size[0]), int(image_size[1])))
     root = Path(root)
-    reused = _complete(root, params)
+    reused = stored_summary(root, MANIFEST, params)
     if reused is not None:
         return {**reused, "reused": True}
     start = time.perf_counter()
     _clear(root)
     sizes = {"train": train_images, "val": val_images, "fog": test_images}
     nbytes = _write_all(root, params, sizes, workers)
-    _write_json(root / "classes.json", list(CLASSES))
+    (root / "classes.json").write_text(json.dumps(list(CLASSES)))
     summary = {"params": asdict(params), "classes": list(CLASSES), "counts": sizes, "bytes": nbytes,
                "seconds": round(time.perf_counter() - start, 2)}
-    _write_json(root / MANIFEST, summary)  # last: its presence marks a complete folder
+    write_manifest(root, MANIFEST, summary)  # last: its presence marks a complete folder
     return {**summary, "reused": False}
 
 
@@ -113,17 +113,7 @@ def _save(img: Image.Image, path: Path, fmt: str, **options: int) -> int:
 
 def is_complete(root: Path, seed: int = 0) -> bool:
     """Whether `root` holds a finished build of the default size from this generator version and seed."""
-    return _complete(Path(root), SynthSegParams(seed=seed)) is not None
-
-
-def _complete(root: Path, params: SynthSegParams) -> dict | None:
-    """The stored summary when `root` holds a finished build with the same parameters."""
-    try:
-        summary = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    stored = {**summary.get("params", {}), "image_size": tuple(summary.get("params", {}).get("image_size", ()))}
-    return summary if stored == asdict(params) else None
+    return stored_summary(Path(root), MANIFEST, SynthSegParams(seed=seed)) is not None
 
 
 def _clear(root: Path) -> None:
@@ -136,8 +126,3 @@ def _clear(root: Path) -> None:
                 path.unlink()
 
 
-def _write_json(path: Path, data: object) -> None:
-    """Atomic write: temp file then rename."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)

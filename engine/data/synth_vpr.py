@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import multiprocessing
 import os
 import time
@@ -15,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from engine.data.synth_city import Street, make_street
+from engine.data.synth_manifest import stored_summary, write_manifest
 from engine.data.synth_render import FACADE_DISTANCE_M, Camera, render
 from engine.data.synth_styles import STYLES
 from engine.errors import UserError
@@ -75,7 +75,7 @@ def make_synth_vpr(
     params = SynthParams(seed, train_places, views_per_place, database_size, queries_per_split,
                          (int(image_size[0]), int(image_size[1])))
     root = Path(root)
-    reused = _complete(root, params)
+    reused = stored_summary(root, MANIFEST, params)
     if reused is not None:
         return {**reused, "reused": True}
     start = time.perf_counter()
@@ -86,18 +86,8 @@ def make_synth_vpr(
     nbytes = _render_all(shots, params, workers)
     summary = {"params": asdict(params), "counts": _counts(params), "bytes": nbytes,
                "seconds": round(time.perf_counter() - start, 2)}
-    _write_json(root / MANIFEST, summary)  # last: its presence marks a complete folder
+    write_manifest(root, MANIFEST, summary)  # last: its presence marks a complete folder
     return {**summary, "reused": False}
-
-
-def _complete(root: Path, params: SynthParams) -> dict | None:
-    """The stored summary when `root` holds a finished build with the same parameters."""
-    try:
-        summary = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    stored = {**summary.get("params", {}), "image_size": tuple(summary.get("params", {}).get("image_size", ()))}
-    return summary if stored == asdict(params) else None
 
 
 def _clear(root: Path) -> None:
@@ -116,13 +106,6 @@ def _counts(params: SynthParams) -> dict[str, int]:
         counts[f"{split}/database"] = params.database_size
         counts[f"{split}/queries"] = params.queries_per_split
     return counts
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Atomic write: temp file then rename."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- layout: where every image is taken

@@ -52,3 +52,43 @@ class Task(Protocol):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore state_dict()."""
+
+
+class SampledTask:
+    """What the tasks built here share: a training set of `train_images` drawn by `sampler`, the best
+    checkpoint chosen by `main_metric` on the first test split, and a resumable data order.
+
+    Subclasses set `cfg`, `model`, `loss`, `sampler`, `generator` and `train_images`.
+    """
+
+    main_metric = ""
+    freeze_phase: Any = None
+    cfg: dict[str, Any]
+    model: nn.Module
+    loss: nn.Module
+    sampler: Any
+    generator: torch.Generator
+    train_images: torch.Tensor
+
+    def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
+        """`main_metric` on the first test split (None before any evaluation)."""
+        if not results:
+            return None
+        return next(iter(results.values())).get(self.main_metric)
+
+    def steps_per_epoch(self) -> float:
+        return len(self.train_images) / self.cfg["train"]["batch_size"]
+
+    def epoch(self, step: int) -> float:
+        return round(step * self.cfg["train"]["batch_size"] / max(len(self.train_images), 1), 3)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(), "sampler": self.sampler.state_dict(),
+                "augment_rng": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.loss.load_state_dict(state["loss"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.generator.set_state(state["augment_rng"])
+        self._batches = iter(self.sampler)

@@ -20,10 +20,11 @@ from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES, check_inputs
 from engine.losses.logits import LOGIT_LOSSES
 from engine.runtime import Runtime
+from engine.tasks.base import SampledTask
 from engine.tasks.vpr import MEAN, STD
 
 
-class SupervisedTask:
+class SupervisedTask(SampledTask):
     """Trains a model whose outputs are class logits against per-image or per-pixel targets.
 
     Subclasses call `_build_loss_and_augment(num_classes)` as soon as they know the classes (config
@@ -32,11 +33,7 @@ class SupervisedTask:
     `_build_augment`, `_augment` and `evaluate`.
     """
 
-    main_metric = ""
     task_name = ""
-    freeze_phase: Any = None
-    model: nn.Module
-    train_images: torch.Tensor
     train_targets: torch.Tensor
 
     def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator) -> None:
@@ -115,28 +112,6 @@ class SupervisedTask:
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         raise NotImplementedError
-
-    def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
-        if not results:
-            return None
-        return next(iter(results.values())).get(self.main_metric)
-
-    def steps_per_epoch(self) -> float:
-        return len(self.train_images) / self.cfg["train"]["batch_size"]
-
-    def epoch(self, step: int) -> float:
-        return round(step * self.cfg["train"]["batch_size"] / max(len(self.train_images), 1), 3)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(), "sampler": self.sampler.state_dict(),
-                "augment_rng": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.loss.load_state_dict(state["loss"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.generator.set_state(state["augment_rng"])
-        self._batches = iter(self.sampler)
 
 
 def checked_classes(classes: Any, what: str) -> list[str]:

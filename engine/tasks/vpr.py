@@ -25,7 +25,7 @@ from engine.metrics.recall import knn, positives_within, recall_at
 from engine.models.aggregator_init import initialise_aggregator
 from engine.models.vpr_model import build_vpr_model
 from engine.runtime import Runtime
-from engine.tasks.base import TASKS
+from engine.tasks.base import TASKS, SampledTask
 
 # ImageNet statistics: timm backbones expect them, and the plain CNN does not care.
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -38,11 +38,10 @@ def to_chw(images: np.ndarray) -> torch.Tensor:
     return tensor.permute(0, 3, 1, 2).contiguous() if tensor.shape[-1] == 3 else tensor
 
 
-class VPRTask:
+class VPRTask(SampledTask):
     """Trains descriptors so that views of the same place are nearest neighbours; evaluates Recall@N per test set."""
 
     main_metric = "R@1"
-    freeze_phase: Any = None
 
     def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator,
                  load_test_sets: bool = True) -> None:
@@ -150,28 +149,6 @@ class VPRTask:
             results[name] = recall_at(predictions, positives, ev["recall_at"])
         self.model.train()
         return results
-
-    def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
-        if not results:
-            return None
-        return next(iter(results.values())).get(self.main_metric)
-
-    def steps_per_epoch(self) -> float:
-        return len(self.train_labels) / self.cfg["train"]["batch_size"]
-
-    def epoch(self, step: int) -> float:
-        return round(step * self.cfg["train"]["batch_size"] / max(len(self.train_labels), 1), 3)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(), "sampler": self.sampler.state_dict(),
-                "augment_rng": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.loss.load_state_dict(state["loss"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.generator.set_state(state["augment_rng"])
-        self._batches = iter(self.sampler)
 
 
 def use_feature_cache(cfg: dict[str, Any]) -> bool:

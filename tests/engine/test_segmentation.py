@@ -248,8 +248,9 @@ def test_synthetic_scenes_are_made_on_first_use(tmp_path: Path, monkeypatch: pyt
         return real(root, seed=seed, train_images=4, val_images=2, test_images=2)
 
     monkeypatch.setattr(synth_seg, "make_synth_seg", small)
-    monkeypatch.setattr(synth_seg, "is_complete", lambda root, seed=0: synth_seg._complete(
-        Path(root), synth_seg.SynthSegParams(seed, train_images=4, val_images=2, test_images=2)) is not None)
+    monkeypatch.setattr(synth_seg, "is_complete", lambda root, seed=0: synth_seg.stored_summary(
+        Path(root), synth_seg.MANIFEST, synth_seg.SynthSegParams(seed, train_images=4, val_images=2, test_images=2))
+        is not None)
     cfg = resolve_config("seg_demo", [f"data.root={tmp_path / 'scenes'}"])  # not there yet: no path checks
     ensure_data(cfg)
     ensure_data(cfg)
