@@ -16,7 +16,7 @@ from tests.tui.fixtures import FROZEN_NOW, HOUR, make_run, wait_for
 from tui.app import LabConsoleApp
 from tui.screens.compare import CompareScreen, export_folder
 from tui.screens.runs import RunsScreen
-from tui.widgets.compare_data import config_diff, load_run, metric_rows
+from tui.widgets.compare_data import MISSING, config_diff, load_run, metric_rows
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable, cell
 from tui.widgets.runs_table import RunsTable
@@ -92,6 +92,13 @@ def test_config_diff_only_differing_keys(pair: dict[str, Path]) -> None:
     diff = dict(config_diff(runs))
     assert set(diff) == {"name", "tags", "model.backbone.preset", "model.backbone.name"}
     assert diff["model.backbone.name"] == ["resnet50", "convnext_tiny"]
+    with (pair["cand"] / "events.jsonl").open("a", encoding="utf-8") as f:  # steered further than the baseline
+        for step, values in ((30, {"freeze.backbone": "frozen"}), (35, {"optim.lr": 1e-5})):
+            f.write(json.dumps({"t": FROZEN_NOW, "kind": "control", "step": step, "action": "set",
+                                "status": "applied", "values": values}) + "\n")
+    diff = dict(config_diff([load_run(pair["base"]), load_run(pair["cand"])]))
+    assert diff["optim.lr (set mid-run)"] == ["5e-05 @20", "5e-05 @20 → 1e-05 @35"]
+    assert diff["freeze.backbone (set mid-run)"][1] == "frozen @30" and diff["freeze.backbone (set mid-run)"][0] is MISSING
 
 
 # -- the runs list -------------------------------------------------------------------------------------

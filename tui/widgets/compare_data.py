@@ -12,8 +12,10 @@ import numpy as np
 import yaml
 
 from engine.cli.compare_cmd import comparison_rows
-from engine.protocol import iter_events, read_json
+from engine.protocol import read_json
+from tui.data.event_columns import Chunk
 from tui.data.run_snapshot import Marker
+from tui.data.series_cache import read_backlog
 
 MAIN_METRICS = ("R@1", "mIoU", "top1", "mAP")
 """The metric a task is judged by, in order of preference (the curves chart shows it)."""
@@ -38,6 +40,8 @@ class CompareRun:
     """(split, metric) → values over step."""
     markers: list[Marker] = field(default_factory=list)
     """Steps where a mid-run change was applied."""
+    steered: dict[str, list[tuple[float, Any]]] = field(default_factory=dict)
+    """Keys set mid-run → (step, value) in the order applied."""
     img_per_s: float | None = None
     """Mean throughput over the system events."""
     peak_mem_mb: float | None = None
@@ -104,36 +108,40 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def load_run(run_dir: Path) -> CompareRun:
-    """Read run.json, config.yaml and one pass over events.jsonl."""
+    """Read run.json, config.yaml and the events (from the engine's index when there is one)."""
     run_dir = Path(run_dir)
     run = CompareRun(run_dir, read_json(run_dir / "run.json") or {}, flatten(_read_yaml(run_dir / "config.yaml")))
-    scalars: dict[str, tuple[list[float], list[float]]] = {}
+    events = run_dir / "events.jsonl"
+    chunk = read_backlog(events, events.stat().st_size)[0] if events.is_file() else Chunk()
+    run.scalars = {key: chunk.series[(kind, key)] for kind, key in chunk.series
+                   if kind == "scalar" and (key == "loss/total" or key.startswith("lr/"))}
     evals: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-    rates: list[float] = []
-    gpu: list[float] = []
-    rss: list[float] = []
-    for event in iter_events(run_dir / "events.jsonl"):
+    for event in chunk.events:
         kind, step = event.get("kind"), event.get("step")
-        if kind == "scalar" and isinstance(step, (int, float)):
-            for key, value in (event.get("values") or {}).items():
-                if (key == "loss/total" or key.startswith("lr/")) and isinstance(value, (int, float)):
-                    _append(scalars, key, step, value)
-        elif kind == "eval" and isinstance(step, (int, float)):
+        if not isinstance(step, (int, float)):
+            continue
+        if kind == "eval":
             for metric, value in (event.get("metrics") or {}).items():
                 if isinstance(value, (int, float)):
                     _append(evals, (str(event.get("split")), metric), step, value)
-        elif kind == "system":
-            values = event.get("values") or {}
-            _collect(values, "img_per_s", rates)
-            _collect(values, "gpu_mem_peak_mb", gpu)
-            _collect(values, "rss_mb", rss)
-        elif kind == "control" and event.get("status") == "applied" and isinstance(step, (int, float)):
+        elif kind == "control" and event.get("status") == "applied":
             run.markers.append(Marker(step, "control", _control_label(event)))
-    run.scalars = {k: (np.asarray(x, float), np.asarray(y, float)) for k, (x, y) in scalars.items()}
+            if event.get("action") == "set":
+                for key, value in (event.get("values") or {}).items():
+                    run.steered.setdefault(str(key), []).append((float(step), value))
     run.evals = {k: (np.asarray(x, float), np.asarray(y, float)) for k, (x, y) in evals.items()}
-    run.img_per_s = sum(rates) / len(rates) if rates else None
-    run.peak_mem_mb = max(gpu) if gpu else max(rss) if rss else None
+    rates = _finite(chunk, "img_per_s")
+    run.img_per_s = float(rates.mean()) if len(rates) else None
+    memory = _finite(chunk, "gpu_mem_peak_mb")
+    memory = memory if len(memory) else _finite(chunk, "rss_mb")
+    run.peak_mem_mb = float(memory.max()) if len(memory) else None
     return run
+
+
+def _finite(chunk: Chunk, key: str) -> np.ndarray:
+    """The finite values of a system series (empty when the run never logged it)."""
+    values = chunk.series.get(("system", key), (None, np.zeros(0)))[1]
+    return values[np.isfinite(values)]
 
 
 def _read_yaml(path: Path) -> Any:
@@ -149,13 +157,6 @@ def _append(series: dict[Any, tuple[list[float], list[float]]], key: Any, step: 
     xs, ys = series.setdefault(key, ([], []))
     xs.append(float(step))
     ys.append(float(value))
-
-
-def _collect(values: dict[str, Any], key: str, into: list[float]) -> None:
-    """Append values[key] when it is a number."""
-    value = values.get(key)
-    if isinstance(value, (int, float)):
-        into.append(float(value))
 
 
 def _control_label(event: dict[str, Any]) -> str:
@@ -220,7 +221,16 @@ def config_diff(runs: list[CompareRun]) -> list[tuple[str, list[Any]]]:
         values = [r.config.get(key, MISSING) for r in runs]
         if any(_canon(v) != _canon(values[0]) for v in values[1:]):
             out.append((key, values))
+    for key in dict.fromkeys(k for r in runs for k in r.steered):  # the run's real history, not only its config
+        values = [fmt_steered(r.steered[key]) if key in r.steered else MISSING for r in runs]
+        if any(_canon(v) != _canon(values[0]) for v in values[1:]):
+            out.append((f"{key} (set mid-run)", values))
     return out
+
+
+def fmt_steered(changes: list[tuple[float, Any]]) -> str:
+    """'0.0001 @120 → 5e-05 @300': each value a run was steered to, with the step it took effect."""
+    return " → ".join(f"{fmt_config_value(value)} @{step:g}" for step, value in changes)
 
 
 def _canon(value: Any) -> str:
