@@ -153,6 +153,29 @@ async def main():
 asyncio.run(main())
 """
 
+BARE_TEXTUAL = """
+import time; t0 = time.perf_counter()
+import asyncio, json
+from textual.app import App
+from textual.widgets import DataTable, Static
+t_import = time.perf_counter()
+class Bare(App):
+    def compose(self):
+        yield Static("runs")
+        yield DataTable()
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_columns("status", "name", "step")
+        table.add_row("completed", "run-1m-points", "250k/250k")
+async def main():
+    async with Bare().run_test(size=(120, 32)) as pilot:
+        await pilot.pause()
+        t_frame = time.perf_counter()
+    print(json.dumps({"import": t_import - t0, "first_frame": t_frame - t0}))
+asyncio.run(main())
+"""
+"""The floor on this machine: a Textual app with one label and a one-row DataTable, measured the same way."""
+
 OPEN_RUN = """
 import time, json, gc
 from tui.data.run_stream import RunStream
@@ -325,6 +348,14 @@ def report(root: Path, repeats: int, window: float) -> None:
         cold["first_frame"],
         0.4,
         f"import {cold['import']:.3f} s, process incl. interpreter {cold['process_wall']:.2f} s",
+    )
+    child(BARE_TEXTUAL)
+    bare = best_of(repeats, BARE_TEXTUAL, "first_frame")
+    _row(
+        "  floor: bare Textual app (label + 1-row DataTable)",
+        bare["first_frame"],
+        None,
+        f"import {bare['import']:.3f} s; labconsole adds {cold['first_frame'] - bare['first_frame']:.3f} s",
     )
     cold20 = best_of(repeats, COLD_START.format(runs=str(root / "many")), "first_frame")
     _row(
