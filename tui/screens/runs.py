@@ -76,12 +76,8 @@ class RunsScreen(Screen[None]):
         self._suspended = False
 
     def compose(self) -> ComposeResult:
-        """Title bar, filter input, table, empty-state note, selected-run summary, footer."""
+        """Title bar, table, empty-state note, selected-run summary, footer (the filter bar comes on first use)."""
         yield Static(id="runs-title")
-        with Horizontal(id="runs-filter-bar"):
-            yield Static("filter", id="runs-filter-label")
-            yield Input(placeholder="words  status:running  tag:baseline  #tag  task:seg", id="runs-filter",
-                        compact=True)
         yield RunsTable(clock=self._clock, id="runs-table")
         yield Static(id="runs-empty")
         yield RunSummary(clock=self._clock, id="runs-summary")
@@ -194,23 +190,35 @@ class RunsScreen(Screen[None]):
         if row is not None:
             self.app.open_composer(row.dir / "config.yaml")  # type: ignore[attr-defined]
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
         """Show the filter input and focus it."""
+        field = await self._filter_field()
         self._show_filter(True)
-        self.query_one("#runs-filter", Input).focus()
+        field.focus()
 
-    def action_clear_filter(self) -> None:
+    async def action_clear_filter(self) -> None:
         """Drop the filter and return to the table."""
-        field = self.query_one("#runs-filter", Input)
+        field = await self._filter_field()
         field.value = ""
         self._show_filter(False)
         self.query_one(RunsTable).focus()
 
-    def action_cycle_status(self) -> None:
+    async def action_cycle_status(self) -> None:
         """Show only running, then completed, failed, stopped runs, then all again."""
-        field = self.query_one("#runs-filter", Input)
+        field = await self._filter_field()
         field.value = next_status_filter(field.value)
         self._show_filter(bool(field.value))
+
+    async def _filter_field(self) -> Input:
+        """The filter input, mounted above the table the first time it is needed (not at start-up)."""
+        found = self.query("#runs-filter")
+        if found:
+            return found.first(Input)
+        field = Input(placeholder="words  status:running  tag:baseline  #tag  task:seg", id="runs-filter",
+                      compact=True)
+        await self.mount(Horizontal(Static("filter", id="runs-filter-label"), field, id="runs-filter-bar"),
+                         before=self.query_one(RunsTable))
+        return field
 
     def action_sort_next(self) -> None:
         """Sort by the next column."""
@@ -240,7 +248,8 @@ class RunsScreen(Screen[None]):
 
     def _show_filter(self, shown: bool) -> None:
         """Open or close the filter bar."""
-        self.query_one("#runs-filter-bar").set_class(shown, "-shown")
+        for bar in self.query("#runs-filter-bar"):
+            bar.set_class(shown, "-shown")
         self.refresh_bindings()
 
     def on_input_changed(self, event: Input.Changed) -> None:
