@@ -56,8 +56,10 @@ def model_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     from engine.models.vpr_model import build_vpr_model, parameter_table as rows_of
 
     from engine.freeze import build_freeze, phase_table
+    from engine.tasks.vpr import build_vpr_loss
 
     model = build_vpr_model(cfg["model"])
+    build_vpr_loss(cfg["loss"], model.descriptor_dim, num_places=2)  # the place count only sizes margin losses
     groups = model.module_groups()
     steps_per_epoch, counted = _steps_per_epoch(cfg)
     phases = phase_table(groups, build_freeze(cfg["freeze"]), cfg["train"]["max_steps"], steps_per_epoch)

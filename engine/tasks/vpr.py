@@ -63,9 +63,7 @@ class VPRTask(SampledTask):
             self.model = self.model.to(memory_format=torch.channels_last)
         loss_cfg = cfg["loss"]
         self.loss_name = loss_cfg["name"]
-        self.loss = LOSSES.build(loss_cfg["name"], self.model.descriptor_dim, self.num_places,
-                                 **preset_params(loss_cfg)).to(runtime.device)
-        check_inputs(self.loss, "descriptors", "vpr", [n for n in LOSSES.names() if n not in LOGIT_LOSSES])
+        self.loss = build_vpr_loss(loss_cfg, self.model.descriptor_dim, self.num_places).to(runtime.device)
         self.augment = AUGMENTS.build(cfg["augment"]["name"], **preset_params(cfg["augment"]))
         self.cache = self._feature_cache() if use_feature_cache(cfg) else None
         self.test_sets = [load_test_set(Path(t["path"]), tuple(cfg["eval"]["image_size"]))
@@ -149,6 +147,13 @@ class VPRTask(SampledTask):
             results[name] = recall_at(predictions, positives, ev["recall_at"])
         self.model.train()
         return results
+
+
+def build_vpr_loss(loss_cfg: dict[str, Any], descriptor_dim: int, num_places: int) -> nn.Module:
+    """The configured loss, checked to train on descriptors (a logit loss such as `ce` is a ConfigError)."""
+    loss = LOSSES.build(loss_cfg["name"], descriptor_dim, num_places, **preset_params(loss_cfg))
+    check_inputs(loss, "descriptors", "vpr", [n for n in LOSSES.names() if n not in LOGIT_LOSSES])
+    return loss
 
 
 def use_feature_cache(cfg: dict[str, Any]) -> bool:

@@ -111,6 +111,9 @@ def test_check_prints_config_and_parameter_table(tiny_city: Path) -> None:
     assert {"backbone", "aggregator", "head"} <= groups and as_json["model"]["descriptor_dim"] == 32
     bad = labconsole("check", "demo", "optim.lr=-1", runs=tiny_city)
     assert bad.returncode == 2 and "optim.lr" in bad.stderr
+    logits = labconsole("check", "demo", *tiny_overrides(tiny_city), "loss=ce", runs=tiny_city, timeout=60)
+    assert logits.returncode == 2 and "Traceback" not in logits.stderr
+    assert "loss.name: 'ce' is a loss on logits, vpr trains on descriptors" in logits.stderr
 
 
 def test_export_csv_png_markdown(two_runs: tuple[Path, list[str]], tmp_path: Path) -> None:
