@@ -292,8 +292,9 @@ class Trainer:
 
     def _out_of_memory(self) -> None:
         batch = self.cfg["train"]["batch_size"]
-        message = (f"CUDA out of memory at batch size {batch}: lower train.places_per_batch (or batch_size), "
-                   f"use device.amp=bf16, or train.grad_accum_steps to keep the effective batch")
+        smaller = "train.places_per_batch" if self.cfg["task"]["name"] == "vpr" else "train.batch_size"
+        message = (f"CUDA out of memory at batch size {batch}: lower {smaller}, use device.amp=bf16, or raise "
+                   f"train.grad_accum_steps to keep the effective batch")
         self.events.emit("alert", step=self.step, level="error", code="oom", message=message)
         raise StopRun("failed", message)
 

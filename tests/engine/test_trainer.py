@@ -136,3 +136,16 @@ def test_every_spatial_aggregator_trains_through_the_loop(tmp_path: Path, tiny_c
     run_dir, status = train(tmp_path, tiny_city, *extra, steps=2)
     assert status == "completed"
     assert all(v == v for v in losses(run_dir))  # finite, not NaN
+
+
+def test_out_of_memory_fails_the_run_with_advice(tmp_path: Path, tiny_city: Path) -> None:
+    def out_of_memory(task) -> None:  # type: ignore[no-untyped-def]
+        def compute_loss(images, labels):  # type: ignore[no-untyped-def]
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+        task.compute_loss = compute_loss
+
+    run_dir, status = train(tmp_path, tiny_city, patch=out_of_memory)
+    assert status == "failed"
+    alert = next(e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "alert")
+    assert alert["code"] == "oom" and "lower train.places_per_batch, use device.amp=bf16" in alert["message"]
