@@ -42,8 +42,21 @@ def check(args: argparse.Namespace) -> int:
         else:
             console.print(f"descriptor: {model['descriptor_dim']}-d   backbone output: {model['backbone_channels']} "
                           f"channels, stride {model['backbone_stride']}")
+    console.print(batch_line(cfg))
     console.print("[green]config OK[/]")
     return 0
+
+
+def batch_line(cfg: dict[str, Any]) -> str:
+    """'global batch: 2 processes × 64 images × 2 accumulated = 256 images per step' (one optimizer step)."""
+    train, processes = cfg["train"], cfg["device"].get("processes", 1)
+    parts = [f"{train['batch_size']} images"]
+    if processes > 1:
+        parts.insert(0, f"{processes} processes")
+    if train["grad_accum_steps"] > 1:
+        parts.append(f"{train['grad_accum_steps']} accumulated")
+    total = train["batch_size"] * train["grad_accum_steps"] * processes
+    return f"global batch: {' × '.join(parts)}" + (f" = {total} images per step" if len(parts) > 1 else " per step")
 
 
 def model_summary(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -106,6 +106,10 @@ def test_check_prints_config_and_parameter_table(tiny_city: Path) -> None:
     done = labconsole("check", "demo", *tiny_overrides(tiny_city), runs=tiny_city, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "parameters" in done.stdout and "backbone" in done.stdout and "config OK" in done.stdout
+    assert "global batch: 8 images per step" in done.stdout  # 4 places × 2 images
+    ddp = labconsole("check", "demo", *tiny_overrides(tiny_city), "device=ddp_cpu2", "train.grad_accum_steps=2",
+                     runs=tiny_city, timeout=60)
+    assert "global batch: 2 processes × 8 images × 2 accumulated = 32 images per step" in ddp.stdout, ddp.stderr
     as_json = json.loads(labconsole("check", "demo", *tiny_overrides(tiny_city), "--json", runs=tiny_city).stdout)
     groups = {row["group"] for row in as_json["model"]["parameters"]}
     assert {"backbone", "aggregator", "head"} <= groups and as_json["model"]["descriptor_dim"] == 32
