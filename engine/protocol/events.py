@@ -169,6 +169,10 @@ class EventWriter:
             popleft = self._pending.popleft
             lines = []
             columns = self._columns if self._columns is not None and self._columns.active else None
+            if columns is not None and os.fstat(self._file.fileno()).st_size != self._size:
+                columns.close()  # another process appended: our offsets would be wrong, readers decode the rest
+                columns = None
+                self._size = os.fstat(self._file.fileno()).st_size
             offset = self._size
             for _ in range(len(self._pending)):
                 event = popleft()

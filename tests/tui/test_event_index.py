@@ -145,3 +145,17 @@ def test_the_monitor_stream_reads_the_same_run_with_and_without_the_index(
     indexed = state()
     monkeypatch.setenv("LABCONSOLE_EVENT_INDEX", "off")
     assert json.dumps(indexed) == json.dumps(state())
+
+
+def test_indexing_stops_when_another_process_appends(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    with EventWriter(events, flush_interval=3600) as w:
+        w.scalar(0, {"loss/total": 1.0})
+        w.flush()
+        with events.open("a") as other:  # e.g. a status line from the CLI while the engine runs
+            other.write('{"t":1,"kind":"status","status":"stopped"}\n')
+        w.scalar(1, {"loss/total": 0.5})
+    chunk, covered = read_indexed(events, events.stat().st_size)  # type: ignore[misc]
+    assert covered < events.stat().st_size  # the index stops before the foreign line
+    rest, _ = decode_file(events, covered, events.stat().st_size)
+    assert rest.series[("scalar", "loss/total")][1].tolist() == [0.5] and rest.events[0]["status"] == "stopped"
