@@ -361,7 +361,7 @@ def report(root: Path, repeats: int, window: float) -> None:
     _row(
         "cold start → first frame (20 runs × 50k steps × 4)",
         cold20["first_frame"],
-        0.4,
+        0.5,  # the guide's target for 20 runs (wandb leet: 2.34 s); the 0.4 s is the row above
         f"process incl. interpreter {cold20['process_wall']:.2f} s",
     )
 
