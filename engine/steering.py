@@ -24,7 +24,8 @@ class Steering:
         self.prefix_hints: list[str] = []
 
     def add_setter(self, key: str, setter: Callable[[Any], Any]) -> None:
-        """Allow `set key=value`; the setter validates (raising ConfigError) and applies the value."""
+        """Allow `set key=value`; the setter validates (raising ConfigError) and returns (value to report, commit):
+        a command is applied only when every one of its keys passed."""
         self.setters[key] = setter
 
     def add_prefix_setter(self, prefix: str, setter: Callable[[str, Any], Any], hint: str) -> None:
@@ -32,7 +33,7 @@ class Steering:
 
         Args:
             prefix: e.g. "freeze."; the setter gets the rest of the key and the value.
-            setter: Validates (raising ConfigError) and applies; returns the value to report.
+            setter: Validates (raising ConfigError); returns (value to report, commit) like `add_setter`'s.
             hint: How the key family reads in the list of settable keys, e.g. "freeze.<group>".
         """
         self.prefix_setters[prefix] = setter
@@ -86,11 +87,13 @@ class Steering:
             self._answer(command, step, "rejected", f"cannot set {', '.join(unknown) or 'nothing'}; settable: {allowed}")
             return
         try:
-            applied = {key: setters[key](value) for key, value in values.items()}  # type: ignore[misc]
+            changes = {key: setters[key](value) for key, value in values.items()}  # type: ignore[misc]
         except ConfigError as exc:
-            self._answer(command, step, "rejected", str(exc))
+            self._answer(command, step, "rejected", str(exc))  # nothing was applied
             return
-        self._answer(command, step, "applied", values=applied)
+        for _reported, commit in changes.values():
+            commit()
+        self._answer(command, step, "applied", values={key: reported for key, (reported, _) in changes.items()})
 
     def _answer(self, command: dict[str, Any], step: int, status: str, reason: str = "",
                 values: dict[str, Any] | None = None) -> None:

@@ -11,14 +11,13 @@ import torch
 
 from engine.checkpoint import save_checkpoint
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
-from engine.config.validate import coerce
-from engine.errors import ConfigError
-from engine.freeze import Phase, apply_phase, build_freeze, phase_at, resolve_paths, steered_value, warmup_factors
+from engine.freeze import Phase, apply_phase, build_freeze, phase_at, warmup_factors
 from engine.optim import LRSchedule, build_optimizer
 from engine.param_counts import parameter_counts
 from engine.protocol import EventWriter, RunPaths, update_run_info
 from engine.runtime import Runtime, rng_states, set_rng_states
-from engine.steering import Steering, positive_number
+from engine.steering import Steering
+from engine.steering_setters import register_setters
 from engine.system_stats import SystemStats
 from engine.tasks.base import Task
 
@@ -72,7 +71,7 @@ class Trainer:
             task.model = torch.compile(task.model)  # type: ignore[assignment]
         self.loss_fn = DataParallelLoss(task, self.dist) if self.dist.enabled else None
         self._last_progress = 0.0
-        self._register_setters()
+        register_setters(self)
 
     def _make_ema(self, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
         if not decay:
@@ -80,76 +79,6 @@ class Trainer:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
         return AveragedModel(self.task.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-    # -- steering -----------------------------------------------------------------------------------------
-    def _register_setters(self) -> None:
-        self.steering.add_setter("optim.lr", self._set_lr)
-        self.steering.add_setter("optim.lr_scale", lambda v: self._set_lr(self.schedule.base_lr * positive_number(
-            "optim.lr_scale", v)))
-        self.steering.add_setter("train.max_steps", self._set_max_steps)
-        loss = self.task.modules().get("loss")
-        for component in getattr(loss, "weights", {}) or {}:
-            self.steering.add_setter(f"loss.weight.{component}", self._loss_weight_setter(loss, component))
-        for key, default in self.schedule.schedule.items():
-            if key not in ("name", "preset"):
-                self.steering.add_setter(f"schedule.{key}", self._schedule_setter(key, default))
-        self.steering.add_prefix_setter("freeze.", self._set_freeze, "freeze.<group>=on|off|schedule")
-
-    def _set_lr(self, value: Any) -> float:
-        self.schedule.base_lr = positive_number("optim.lr", value)
-        self.schedule.apply(self.step)
-        return self.schedule.base_lr
-
-    def _set_max_steps(self, value: Any) -> int:
-        steps = coerce("train.max_steps", value, 0)
-        if steps < self.step:
-            raise ConfigError("train.max_steps", f"must be ≥ the current step {self.step}, got {steps}")
-        self.max_steps = self.schedule.max_steps = steps
-        self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, self.task.modules())
-        return steps
-
-    def _set_freeze(self, path: str, value: Any) -> str:
-        """Freeze (on), unfreeze (off) or hand back to the schedule a module group or backbone stage, from now on.
-
-        The override outlives later schedule phases until set back to `schedule`; the optimizer already holds
-        every parameter, so an unfrozen one simply starts getting updates (fresh optimizer state).
-        """
-        key = f"freeze.{path}"
-        trainable = steered_value(key, value)
-        modules = self.task.modules()
-        paths = list(resolve_paths(modules, [path], key))
-        if trainable and getattr(self.task, "cache", None) is not None and any(p.startswith("backbone") for p in paths):
-            raise ConfigError(key, "this run trains on cached backbone features (train.feature_cache), so the "
-                                   "backbone cannot train; relaunch with train.feature_cache=off to unfreeze it")
-        if "head" in paths:
-            paths.append("loss")  # a margin loss's class weights are the head's classifier
-        for name in paths:
-            for old in [p for p in self.freeze_overrides if p == name or p.startswith(f"{name}.")]:
-                del self.freeze_overrides[old]
-            if trainable is not None:
-                self.freeze_overrides[name] = trainable
-        if self.phase is not None:
-            self._enter_phase(steered=True)
-        return "schedule" if trainable is None else "trainable" if trainable else "frozen"
-
-    @staticmethod
-    def _loss_weight_setter(loss: Any, component: str):  # type: ignore[no-untyped-def]
-        def setter(value: Any) -> float:
-            weight = coerce(f"loss.weight.{component}", value, 1.0)
-            if weight < 0:
-                raise ConfigError(f"loss.weight.{component}", f"must be ≥ 0, got {weight}")
-            loss.set_weight(component, weight)
-            return weight
-
-        return setter
-
-    def _schedule_setter(self, key: str, default: Any):  # type: ignore[no-untyped-def]
-        def setter(value: Any) -> Any:
-            self.schedule.schedule[key] = coerce(f"schedule.{key}", value, default)
-            self.schedule.apply(self.step)
-            return self.schedule.schedule[key]
-
-        return setter
 
     def summary(self) -> dict[str, Any]:
         """What run.json and the `model` event record: parameter counts (trainable in the first freeze phase),
@@ -219,7 +148,7 @@ class Trainer:
         if every and self.step % every == 0:
             self.save("last")
 
-    def _enter_phase(self, steered: bool = False) -> None:
+    def enter_phase(self, steered: bool = False) -> None:
         """Apply the freeze phase of this step (at start, at phase boundaries, after a resume or a steered change)."""
         phase = phase_at(self.phases, self.step)
         if phase is not self.scheduled_phase or steered:
@@ -241,7 +170,7 @@ class Trainer:
 
     def _train_step(self) -> tuple[dict[str, torch.Tensor], int]:
         """One optimizer step over `grad_accum_steps` batches; NaN/Inf and CUDA OOM are handled here."""
-        self._enter_phase()
+        self.enter_phase()
         self._apply_lr()
         accum = self.train_cfg["grad_accum_steps"]
         self.optimizer.zero_grad(set_to_none=True)

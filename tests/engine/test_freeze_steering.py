@@ -17,6 +17,7 @@ from engine.protocol import ControlReader, EventWriter, create_run, iter_events,
     write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
+from engine.steering_setters import freeze_change
 from engine.tasks import TASKS
 from engine.trainer import Trainer
 from tests.engine.conftest import tiny_overrides
@@ -146,7 +147,21 @@ def test_a_backbone_read_from_the_feature_cache_cannot_be_unfrozen(tmp_path: Pat
     trainer = _trainer(tmp_path / "runs", tiny_city, 2, "freeze=frozen_backbone", "augment=none",
                        "train.feature_cache=on")
     with pytest.raises(ConfigError, match="freeze.backbone.-1: this run trains on cached backbone features"):
-        trainer._set_freeze("backbone.-1", "off")
-    assert trainer._set_freeze("head", "on") == "frozen"
+        freeze_change(trainer, "backbone.-1", "off")
+    reported, commit = freeze_change(trainer, "head", "on")
+    assert reported == "frozen" and trainer.freeze_overrides == {}  # checked, not applied yet
+    commit()
     assert trainer.freeze_overrides == {"head": False, "loss": False}
-    assert trainer._set_freeze("head", "schedule") == "schedule" and trainer.freeze_overrides == {}
+    reported, commit = freeze_change(trainer, "head", "schedule")
+    commit()
+    assert reported == "schedule" and trainer.freeze_overrides == {}
+
+
+def test_a_command_with_one_bad_key_changes_nothing(tmp_path: Path, tiny_city: Path) -> None:
+    trainer = _trainer(tmp_path / "runs", tiny_city, 3)
+    lr = trainer.schedule.base_lr
+    [action] = trainer.steering.handle([{"id": "a", "action": "set",
+                                        "values": {"optim.lr": 0.5, "freeze.decoder": "on"}}], step=0) or [None]
+    assert action is None and trainer.schedule.base_lr == lr and trainer.freeze_overrides == {}
+    answer = _events(trainer, "control")[0]
+    assert answer["status"] == "rejected" and "unknown group 'decoder'" in answer["reason"]
