@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from engine.data.epoch_position import EpochPosition
 
-class PlaceBatchSampler:
+
+class PlaceBatchSampler(EpochPosition):
     """Infinite iterator of index arrays of length P*K: K distinct images of each of P distinct places.
 
     An epoch is one pass over a random permutation of the places, cut into groups of P (the last
@@ -28,41 +29,20 @@ class PlaceBatchSampler:
         self._members = np.split(order, starts[1:])  # image indices of each place
         self.places_per_batch = places_per_batch
         self.images_per_place = images_per_place
-        self.seed = seed
-        self.epoch = 0
-        self.batch_in_epoch = 0  # in this shard's batches
-        self.rank, self.world_size = 0, 1
+        self.batch_unit, self.batch_key = f"{places_per_batch} places", "train.places_per_batch"
+        self._init_position(seed)
 
     @property
     def batch_size(self) -> int:
         """P * K."""
         return self.places_per_batch * self.images_per_place
 
-    @property
-    def batches_per_epoch(self) -> int:
-        """This shard's batches in one permutation of the places (all full groups of P when unsharded)."""
-        return len(self._members) // self.places_per_batch // self.world_size
-
-    def shard(self, rank: int, world_size: int) -> None:
-        """Draw only rank `rank`'s share of the batches (call before the first batch, same position on all ranks)."""
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is outside 0..{world_size - 1}")
-        groups = len(self._members) // self.places_per_batch
-        if groups < world_size:
-            raise ValueError(f"{groups} batches of {self.places_per_batch} places per epoch cannot be shared by "
-                             f"{world_size} processes; lower train.places_per_batch or device.processes")
-        self.rank, self.world_size = rank, world_size
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return self
+    def batches_in_epoch(self) -> int:
+        return len(self._members) // self.places_per_batch
 
     def __next__(self) -> np.ndarray:
         """The next (P*K,) int64 index array; place-major: K images of place 1, then K of place 2, ..."""
-        batch = self.batch_at(self.epoch, self.batch_in_epoch * self.world_size + self.rank)
-        self.batch_in_epoch += 1
-        if self.batch_in_epoch == self.batches_per_epoch:
-            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-        return batch
+        return self.batch_at(*self._advance())
 
     def batch_at(self, epoch: int, index: int) -> np.ndarray:
         """Batch `index` of `epoch`, without moving the position."""
@@ -81,17 +61,12 @@ class PlaceBatchSampler:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue with the same next batch (plus checks against a changed data set)."""
-        return {"seed": self.seed, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                "num_places": len(self._members), "batch": [self.places_per_batch, self.images_per_place],
-                "world_size": self.world_size}
+        return {**self._position_state(), "num_places": len(self._members),
+                "batch": [self.places_per_batch, self.images_per_place]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the position; the data set and batch shape must match the ones it was saved with.
-
-        A position saved with another number of processes is carried over in whole batches of the epoch.
-        """
+        """Restore the position; the data set and batch shape must match the ones it was saved with."""
         if state["num_places"] != len(self._members) or list(state["batch"]) != [self.places_per_batch,
                                                                                   self.images_per_place]:
             raise ValueError("sampler state was saved for a different data set or batch shape")
-        self.seed, self.epoch = state["seed"], state["epoch"]
-        self.batch_in_epoch = state["batch_in_epoch"] * state.get("world_size", 1) // self.world_size
+        self._load_position(state)
