@@ -10,16 +10,14 @@ smooth textured background; `noisy` lowers the contrast, adds sensor noise and b
 from __future__ import annotations
 
 import io
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from engine.data.synth_manifest import stored_summary, write_manifest
+from engine.data.synth_manifest import build_once, check_sizes, stored_summary
 from engine.data.synth_seg_scene import smooth_noise
-from engine.errors import UserError
 
 CLASSES = ("circle", "ring", "square", "triangle", "cross", "flower", "crescent", "bar")
 SPLITS = ("train", "val", "noisy")
@@ -41,34 +39,27 @@ class SynthClsParams:
 def make_synth_cls(root: Path, seed: int = 0, train_per_class: int = 100, test_per_class: int = 25,
                    image_size: int = 64) -> dict:
     """Write the data set under `root` (reusing a complete one with the same parameters); return a summary."""
-    for name, value in (("train_per_class", train_per_class), ("test_per_class", test_per_class),
-                        ("image_size", image_size)):
-        if not isinstance(value, int) or value < 1:
-            raise UserError(f"synthetic classification set: {name} must be a positive integer, got {value!r}")
+    check_sizes("synthetic classification set", {
+        "train_per_class": train_per_class, "test_per_class": test_per_class, "image_size": image_size})
     params = SynthClsParams(seed, train_per_class, test_per_class, image_size)
     root = Path(root)
-    reused = stored_summary(root, MANIFEST, params)
-    if reused is not None:
-        return {**reused, "reused": True}
-    start = time.perf_counter()
-    _clear(root)
-    nbytes = 0
-    counts = {}
-    for split in SPLITS:
-        per_class = train_per_class if split == "train" else test_per_class
-        counts[split] = per_class * len(CLASSES)
-        for label, name in enumerate(CLASSES):
-            folder = root / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for index in range(per_class):
-                buf = io.BytesIO()
-                Image.fromarray(render_item(params, split, label, index)).save(buf, "JPEG", quality=92)
-                (folder / f"{name}_{index:05d}.jpg").write_bytes(buf.getvalue())
-                nbytes += buf.tell()
-    summary = {"params": asdict(params), "classes": list(CLASSES), "counts": counts, "bytes": nbytes,
-               "seconds": round(time.perf_counter() - start, 2)}
-    write_manifest(root, MANIFEST, summary)  # last: its presence marks a complete folder
-    return {**summary, "reused": False}
+
+    def write() -> dict:
+        nbytes, counts = 0, {}
+        for split in SPLITS:
+            per_class = train_per_class if split == "train" else test_per_class
+            counts[split] = per_class * len(CLASSES)
+            for label, name in enumerate(CLASSES):
+                folder = root / split / name
+                folder.mkdir(parents=True, exist_ok=True)
+                for index in range(per_class):
+                    buf = io.BytesIO()
+                    Image.fromarray(render_item(params, split, label, index)).save(buf, "JPEG", quality=92)
+                    (folder / f"{name}_{index:05d}.jpg").write_bytes(buf.getvalue())
+                    nbytes += buf.tell()
+        return {"classes": list(CLASSES), "counts": counts, "bytes": nbytes}
+
+    return build_once(root, MANIFEST, params, _clear, write)
 
 
 def render_item(params: SynthClsParams, split: str, label: int, index: int) -> np.ndarray:

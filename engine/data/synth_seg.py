@@ -13,16 +13,14 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from engine.data.synth_manifest import stored_summary, write_manifest
+from engine.data.synth_manifest import build_once, check_sizes, stored_summary
 from engine.data.synth_seg_scene import CLASSES, render_scene
-from engine.errors import UserError
 
 MANIFEST = "synth_seg.json"
 SPLITS = ("train", "val", "fog")
@@ -50,25 +48,19 @@ def make_synth_seg(root: Path, seed: int = 0, train_images: int = 400, val_image
     The summary (also root/synth_seg.json) holds the parameters, image counts per split, bytes written and
     seconds taken; `reused` tells whether an existing build was kept.
     """
-    counts = {"train_images": train_images, "val_images": val_images, "test_images": test_images,
-              "image height": image_size[0], "image width": image_size[1]}
-    for name, value in counts.items():
-        if not isinstance(value, int) or value < 1:
-            raise UserError(f"synthetic segmentation set: {name} must be a positive integer, got {value!r}")
+    check_sizes("synthetic segmentation set", {
+        "train_images": train_images, "val_images": val_images, "test_images": test_images,
+        "image height": image_size[0], "image width": image_size[1]})
     params = SynthSegParams(seed, train_images, val_images, test_images, (int(image_size[0]), int(image_size[1])))
     root = Path(root)
-    reused = stored_summary(root, MANIFEST, params)
-    if reused is not None:
-        return {**reused, "reused": True}
-    start = time.perf_counter()
-    _clear(root)
     sizes = {"train": train_images, "val": val_images, "fog": test_images}
-    nbytes = _write_all(root, params, sizes, workers)
-    (root / "classes.json").write_text(json.dumps(list(CLASSES)))
-    summary = {"params": asdict(params), "classes": list(CLASSES), "counts": sizes, "bytes": nbytes,
-               "seconds": round(time.perf_counter() - start, 2)}
-    write_manifest(root, MANIFEST, summary)  # last: its presence marks a complete folder
-    return {**summary, "reused": False}
+
+    def write() -> dict:
+        nbytes = _write_all(root, params, sizes, workers)
+        (root / "classes.json").write_text(json.dumps(list(CLASSES)))
+        return {"classes": list(CLASSES), "counts": sizes, "bytes": nbytes}
+
+    return build_once(root, MANIFEST, params, _clear, write)
 
 
 def render_pair(params: SynthSegParams, split: str, index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,10 +13,9 @@ import numpy as np
 from PIL import Image
 
 from engine.data.synth_city import Street, make_street
-from engine.data.synth_manifest import stored_summary, write_manifest
+from engine.data.synth_manifest import build_once, check_sizes
 from engine.data.synth_render import FACADE_DISTANCE_M, Camera, render
 from engine.data.synth_styles import STYLES
-from engine.errors import UserError
 
 SPLITS = ("sim2real", "night", "sim2sim")  # test sets; all share one database and one set of query poses
 TRAIN_STREET_M = 600.0
@@ -66,28 +64,21 @@ def make_synth_vpr(
     The summary (also stored in root/synth_vpr.json, written last) holds the parameters, the image counts per
     folder, the bytes written and the seconds taken; `reused` tells whether an existing build was kept.
     """
-    sizes = {"train_places": train_places, "views_per_place": views_per_place, "database_size": database_size,
-             "queries_per_split": queries_per_split, "workers": workers, "image height": image_size[0],
-             "image width": image_size[1]}
-    for name, value in sizes.items():
-        if not isinstance(value, int) or value < 1:
-            raise UserError(f"synthetic VPR city: {name} must be a positive integer, got {value!r}")
+    check_sizes("synthetic VPR city", {
+        "train_places": train_places, "views_per_place": views_per_place, "database_size": database_size,
+        "queries_per_split": queries_per_split, "workers": workers, "image height": image_size[0],
+        "image width": image_size[1]})
     params = SynthParams(seed, train_places, views_per_place, database_size, queries_per_split,
                          (int(image_size[0]), int(image_size[1])))
     root = Path(root)
-    reused = stored_summary(root, MANIFEST, params)
-    if reused is not None:
-        return {**reused, "reused": True}
-    start = time.perf_counter()
-    _clear(root)
-    shots = _train_shots(root, params) + _test_shots(root, params)
-    for folder in {os.path.dirname(p) for shot in shots for p in shot.paths}:
-        os.makedirs(folder, exist_ok=True)
-    nbytes = _render_all(shots, params, workers)
-    summary = {"params": asdict(params), "counts": _counts(params), "bytes": nbytes,
-               "seconds": round(time.perf_counter() - start, 2)}
-    write_manifest(root, MANIFEST, summary)  # last: its presence marks a complete folder
-    return {**summary, "reused": False}
+
+    def write() -> dict:
+        shots = _train_shots(root, params) + _test_shots(root, params)
+        for folder in {os.path.dirname(p) for shot in shots for p in shot.paths}:
+            os.makedirs(folder, exist_ok=True)
+        return {"counts": _counts(params), "bytes": _render_all(shots, params, workers)}
+
+    return build_once(root, MANIFEST, params, _clear, write)
 
 
 def _clear(root: Path) -> None:
