@@ -169,22 +169,22 @@ class EventWriter:
             popleft = self._pending.popleft
             lines = []
             columns = self._columns if self._columns is not None and self._columns.active else None
-            if columns is not None and os.fstat(self._file.fileno()).st_size != self._size:
-                columns.close()  # another process appended: our offsets would be wrong, readers decode the rest
-                columns = None
-                self._size = os.fstat(self._file.fileno()).st_size
+            if columns is not None:
+                on_disk = os.fstat(self._file.fileno()).st_size
+                if on_disk != self._size:  # another process appended: our offsets would be wrong
+                    columns.close()  # readers decode the rest from the JSON
+                    columns, self._size = None, on_disk
             offset = self._size
             for _ in range(len(self._pending)):
                 event = popleft()
                 try:
-                    line, values = self._line(*event)
+                    line, rec = self._line(*event)
                 except Exception:  # drop the one record that cannot be written, not the batch
                     log.exception("dropping an event that cannot be written to %s: %.200r", self.path, event)
                     continue
                 lines.append(line)
                 if columns is not None:  # ensure_ascii: characters are bytes
-                    step = event[2] if event[2] is None or type(event[2]) is int else int(event[2])
-                    columns.add(event[1], step, values, offset, len(line))
+                    columns.add(rec["kind"], rec.get("step"), rec.get("values"), offset, len(line))
                 offset += len(line) + 1
             lines.append("")  # so the join ends with a newline
             data = "\n".join(lines).encode()
@@ -194,9 +194,9 @@ class EventWriter:
             if columns is not None:
                 columns.end(self._size, data[-CHECKED_BYTES:])
 
-    def _line(self, t: float, kind: str, step: int | None, fields: dict[str, Any]) -> tuple[str, Any]:
-        """One JSON record (no newline) and its `values` as written; header keys come first and fields
-        cannot override them."""
+    def _line(self, t: float, kind: str, step: int | None, fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """One JSON record (no newline) and the record as written (what the index must agree with); header
+        keys come first and fields cannot override them."""
         rec: dict[str, Any] = {"t": t, "seq": self._seq, "kind": kind}
         if step is not None:
             rec["step"] = step if type(step) is int else int(step)
@@ -206,10 +206,10 @@ class EventWriter:
             rec.update((k, v) for k, v in fields.items() if k not in _RESERVED)
         self._seq += 1
         try:
-            return _encode(rec), rec.get("values")
+            return _encode(rec), rec
         except (ValueError, TypeError):  # NaN/Inf, numpy or tensor values: take the slow path
             plain = _plain(rec)
-            return _encode(plain), plain.get("values")
+            return _encode(plain), plain
 
     def flush(self) -> None:
         """Write everything captured so far, synchronously."""
