@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.config.validate import coerce
 from engine.errors import ConfigError
-from engine.freeze import resolve_paths, steered_value
+from engine.freeze import FREEZE_HINT, resolve_paths, steered_value
 from engine.steering import positive_number
 
 if TYPE_CHECKING:
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 Change = tuple[Any, Callable[[], None]]
 """(the value reported in the control event, the function that applies it)."""
-FREEZE_HINT = "freeze.<group>=on|off|schedule"
 
 
 def register_setters(trainer: Trainer) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.freeze.entries import DEFAULT_PHASES, FREEZE, parse_phases
-from engine.freeze.schedule import (ALL, GROUPS, FreezeSchedule, Phase, PhaseSpec, phase_at, steered_value,
+from engine.freeze.schedule import (ALL, FREEZE_HINT, GROUPS, FreezeSchedule, Phase, PhaseSpec, phase_at, steered_value,
                                    warmup_factors)
 
 # Torch-side names -> the module defining them, imported lazily (PEP 562) to keep this package torch-free.
@@ -18,7 +18,7 @@ _LAZY = {"apply_phase": "apply", "enforce_norm_eval": "apply", "phase_table": "a
          "backbone_stages": "stages", "group_paths": "stages", "resolve_paths": "stages",
          "StageView": "stages"}
 
-__all__ = ["ALL", "DEFAULT_PHASES", "FREEZE", "GROUPS", "FreezeSchedule", "Phase", "PhaseSpec",
+__all__ = ["ALL", "DEFAULT_PHASES", "FREEZE", "FREEZE_HINT", "GROUPS", "FreezeSchedule", "Phase", "PhaseSpec",
            "build_freeze", "parse_phases", "phase_at", "steered_value", "warmup_factors",
            *_LAZY]
 

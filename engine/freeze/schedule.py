@@ -151,6 +151,10 @@ class FreezeSchedule:
         return phases
 
 
+FREEZE_HINT = "freeze.<group>=on|off|schedule"
+"""How `set` keys for freezing read in lists of settable keys (group: backbone, head, backbone.layer4, backbone.-1, …)."""
+
+
 def steered_value(key: str, value: Any) -> bool | None:
     """What `set freeze.<path>=value` asks for: False frozen, True trainable, None back to the schedule.
 

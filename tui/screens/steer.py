@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 
 from engine.config.overrides import parse_override
 from engine.errors import UserError
+from engine.freeze import FREEZE_HINT
 from engine.protocol import EventReader, RunPaths, read_json, send_control
 
 ANSWER_TIMEOUT = 30.0
@@ -28,8 +29,6 @@ ANSWER_POLL = 0.1
 FIXED_KEYS = ("optim.lr", "optim.lr_scale", "train.max_steps")
 """Keys the engine accepts for every run."""
 NOT_SETTABLE = ("name", "preset", "description")
-FREEZE_HINT = "freeze.<group>=on|off|schedule"
-"""Freezing or unfreezing a module group or backbone stage (backbone, head, backbone.layer4, backbone.-1, …)."""
 """Schedule keys that are labels, not parameters."""
 
 
