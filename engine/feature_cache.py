@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from engine.data.samples import Batch, BatchItems
 
 
 def cache_key(parts: dict) -> str:
@@ -37,9 +39,10 @@ class FeatureCache:
         self.features = features
 
     @classmethod
-    def build(cls, folder: Path, backbone: nn.Module, images: torch.Tensor,
-              prepare: Callable[[torch.Tensor], torch.Tensor], batch_size: int, key: str) -> FeatureCache:
-        """Load the cache for `key` if complete, else compute it batch by batch (backbone in eval mode)."""
+    def build(cls, folder: Path, backbone: nn.Module, batches: Iterable[torch.Tensor], count: int,
+              key: str) -> FeatureCache:
+        """Load the cache for `key` if complete, else compute it from `batches` (normalised images of items
+        0..count-1 in order; only iterated when building) with the backbone in eval mode."""
         path = folder / f"features-{key}.npy"
         if path.is_file():
             return cls(path, np.load(path, mmap_mode="r"))
@@ -48,13 +51,15 @@ class FeatureCache:
         was_training = backbone.training
         backbone.eval()
         memmap = None
+        start = 0
         with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                out = backbone(prepare(images[start:start + batch_size])).float().cpu().numpy()  # B×C×h×w
+            for batch in batches:
+                out = backbone(batch).float().cpu().numpy()  # B×C×h×w
                 if memmap is None:
                     memmap = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                                       shape=(len(images), *out.shape[1:]))
+                                                       shape=(count, *out.shape[1:]))
                 memmap[start:start + len(out)] = out
+                start += len(out)
         backbone.train(was_training)
         assert memmap is not None, "no images to cache"
         memmap.flush()
@@ -68,3 +73,19 @@ class FeatureCache:
     def batch(self, indices: np.ndarray) -> torch.Tensor:
         """Features of `indices` (B×C×h×w float32); fancy indexing on the memmap reads only those rows."""
         return torch.from_numpy(np.ascontiguousarray(self.features[np.asarray(indices)]))
+
+
+class FeatureItems(BatchItems):
+    """Training items read from the feature cache instead of image files: Batch.images holds B×C×h×w features."""
+
+    def __init__(self, cache: FeatureCache, targets: np.ndarray) -> None:
+        self.cache, self.targets = cache, np.asarray(targets)
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def _read(self, indices: np.ndarray, seeds: np.ndarray) -> Batch:
+        return Batch(self.cache.batch(indices), torch.from_numpy(self.targets[indices]), torch.from_numpy(indices))
+
+    def describe(self, index: int) -> str:
+        return f"{self.cache.path} row {index}"

@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +29,9 @@ class Runtime:
     """This process's rank under DDP (tasks that load their own data may shard it by rank and world_size)."""
     world_size: int = 1
     """Training processes; the global batch is world_size × train.batch_size (× grad_accum_steps)."""
+    notify: Callable[[str, str], None] | None = None
+    """Progress for the monitor while there are no steps yet: (phase, message), e.g. ("caching", "caching 1,200 /
+    9,120 images (train)"); None: tell no one."""
 
     @property
     def uses_scaler(self) -> bool:

@@ -121,6 +121,7 @@ def _train(paths: RunPaths, cfg: dict[str, Any], events: Any, holder: dict[str, 
 
     dist = holder["dist"] = init_distributed(cfg["device"])
     runtime = make_runtime(cfg["device"], dist)
+    runtime.notify = lambda phase, message: events.emit("phase", phase=phase, message=message)
     generator = seed_everything(cfg["train"]["seed"])
     with dist.main_first():  # pretrained weights and feature caches are fetched or built once, by rank 0
         task = TASKS.build(cfg["task"]["name"], cfg, runtime, generator)
@@ -142,7 +143,10 @@ def _train(paths: RunPaths, cfg: dict[str, Any], events: Any, holder: dict[str, 
                                 f"trains on the same batches")
     events.emit("model", **summary)
     events.emit("phase", phase="training")
-    status = trainer.run()
+    try:
+        status = trainer.run()
+    finally:
+        task.close()  # the data loading workers
     return status, trainer.failure or None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -42,9 +41,18 @@ def check(args: argparse.Namespace) -> int:
         else:
             console.print(f"descriptor: {model['descriptor_dim']}-d   backbone output: {model['backbone_channels']} "
                           f"channels, stride {model['backbone_stride']}")
+    if model and model.get("data"):
+        console.print(data_lines(model["data"]))
     console.print(batch_line(cfg))
     console.print("[green]config OK[/]")
     return 0
+
+
+def data_lines(report: dict[str, Any]) -> str:
+    """"data: Cityscapes: 2,975 train / 500 val images, 19 classes" and one line per test set."""
+    lines = [f"data: {report['line']}"] if report.get("line") else []
+    lines += [f"test set {name}: {text}" for name, text in report.get("test_sets", {}).items()]
+    return "\n".join(lines)
 
 
 def batch_line(cfg: dict[str, Any]) -> str:
@@ -71,23 +79,18 @@ def model_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     from engine.freeze import build_freeze, phase_table
     from engine.tasks.vpr import build_vpr_loss
 
+    from engine.data.loading import data_report
+
     model = build_vpr_model(cfg["model"])
     build_vpr_loss(cfg["loss"], model.descriptor_dim, num_places=2)  # the place count only sizes margin losses
     groups = model.module_groups()
-    steps_per_epoch, counted = _steps_per_epoch(cfg)
+    report = data_report(cfg)
+    images = report["train_images"]
+    steps_per_epoch = images / max(cfg["train"]["batch_size"], 1) if images else 1000.0
     phases = phase_table(groups, build_freeze(cfg["freeze"]), cfg["train"]["max_steps"], steps_per_epoch)
     return {"descriptor_dim": model.descriptor_dim, "backbone_channels": model.backbone.out_channels,
             "backbone_stride": model.backbone.stride, "parameters": rows_of(groups), "phases": phases,
-            "steps_per_epoch": steps_per_epoch, "steps_per_epoch_counted": counted}
-
-
-def _steps_per_epoch(cfg: dict[str, Any]) -> tuple[float, bool]:
-    """Training images / batch size when the training folder exists (epoch-based phases need it)."""
-    folder = Path(cfg["data"]["root"]) / cfg["data"]["train_dir"]
-    batch = max(cfg["train"]["batch_size"], 1)
-    if folder.is_dir():
-        return sum(1 for _ in folder.glob("*.jpg")) / batch, True
-    return 1000.0, False
+            "steps_per_epoch": steps_per_epoch, "steps_per_epoch_counted": bool(images), "data": report}
 
 
 def phase_parameter_table(phase: dict[str, Any]) -> Table:

@@ -8,15 +8,6 @@ from typing import Any
 
 from engine.errors import ConfigError
 
-TEST_SET_HINT = "expected database/ and queries/ with images named @utm_east@utm_north@...@.jpg"
-#: Sub-folders a test set of each task must hold, and what to tell the user when they are missing.
-TEST_SET_LAYOUTS: dict[str, tuple[tuple[str, ...], str]] = {
-    "vpr": (("database", "queries"), TEST_SET_HINT),
-    "segmentation": (("images", "masks"), "expected images/ and masks/ (one PNG of class indices per image)"),
-    "classification": ((), "expected one sub-folder per class holding its images"),
-}
-
-
 def expand_path(text: str) -> Path:
     """Expand ~ and $VARS; relative paths are taken from the current directory."""
     return Path(os.path.expandvars(os.path.expanduser(text))).resolve()
@@ -37,7 +28,7 @@ def finish(cfg: dict[str, Any], check_paths: bool) -> dict[str, Any]:
         # per image of the global batch: every DDP process adds train.batch_size images to a step
         global_batch = (train["batch_size"] or 1) * cfg["device"]["processes"]
         cfg["optim"]["lr"] = yolox_base_lr(cfg["optim"]["lr_per_img"], global_batch)
-    _finish_data(data, evaluation, check_paths, cfg["task"]["name"])
+    _finish_data(cfg, check_paths)
     _finish_device(cfg["device"], check_paths)
     return cfg
 
@@ -83,35 +74,51 @@ def _finish_vpr_batch(train: dict[str, Any]) -> None:
     train["batch_size"] = product
 
 
-def _finish_data(data: dict[str, Any], evaluation: dict[str, Any], check_paths: bool, task: str) -> None:
-    if not data["root"]:
+def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
+    data, evaluation, task = cfg["data"], cfg["eval"], cfg["task"]["name"]
+    evaluate_only = cfg["train"]["max_steps"] == 0
+    if not data["root"] and not evaluate_only:
         raise ConfigError("data.root", "required: the data set folder (or set data.synthetic: true to make one)")
-    root = expand_path(data["root"])
-    data["root"] = str(root)
-    pending = data["synthetic"] and not root.exists()
-    if check_paths and not pending and not root.is_dir():
+    root = expand_path(data["root"]) if data["root"] else None
+    data["root"] = str(root) if root else ""
+    if data["cache_dir"]:
+        data["cache_dir"] = str(expand_path(data["cache_dir"]))
+    pending = bool(data["synthetic"]) and root is not None and not root.exists()
+    if check_paths and root is not None and not pending and not root.is_dir():
         demo = "the demo city" if task == "vpr" else "the demo data"
         raise ConfigError("data.root", f"folder not found: {root} (set data.synthetic: true to make {demo} there)")
-    layout = TEST_SET_LAYOUTS.get(task, TEST_SET_LAYOUTS["vpr"])
-    evaluation["test_sets"] = [_test_set(i, item, root, check_paths and not pending, layout)
+    evaluation["test_sets"] = [_test_set(i, item, root, check_paths and not pending)
                                for i, item in enumerate(evaluation["test_sets"])]
     names = [t["name"] for t in evaluation["test_sets"]]
     if len(set(names)) != len(names):
         raise ConfigError("eval.test_sets", f"test set names must be unique, got {names}")
-    if check_paths and not pending and not (root / data["train_dir"]).is_dir():
-        raise ConfigError("data.train_dir", f"folder not found: {root / data['train_dir']}")
+    if evaluate_only and not evaluation["test_sets"]:
+        raise ConfigError("eval.test_sets", "an evaluation-only run (train.max_steps: 0) needs at least one test set")
+    if check_paths and not pending:
+        from engine.data.formats import preflight  # torch-free: a few names per folder, no listing
+
+        preflight(cfg)
 
 
-def _test_set(index: int, item: Any, root: Path, check_paths: bool,
-              layout: tuple[tuple[str, ...], str]) -> dict[str, str]:
+def _test_set(index: int, item: Any, root: Path | None, check_paths: bool) -> dict[str, str]:
+    """{name, path, split?, format?} with an absolute path (relative ones are under data.root; none: data.root)."""
     key = f"eval.test_sets[{index}]"
     if isinstance(item, str):
         item = {"name": Path(item).name, "path": item}
-    if not isinstance(item, dict) or set(item) - {"name", "path"} or "path" not in item:
-        raise ConfigError(key, f"expected {{name, path}}, got {item!r}")
-    path = Path(os.path.expandvars(os.path.expanduser(str(item["path"]))))
-    path = path if path.is_absolute() else root / path
-    subfolders, hint = layout
-    if check_paths and not all((path / sub).is_dir() for sub in (*subfolders, ".")):
-        raise ConfigError(f"{key}.path", f"not a test set folder: {path} ({hint})")
-    return {"name": str(item.get("name") or path.name), "path": str(path)}
+    if not isinstance(item, dict) or set(item) - {"name", "path", "split", "format"} or not (
+            "path" in item or "split" in item):
+        raise ConfigError(key, f"expected {{name, path}} (and optionally split, format), got {item!r}")
+    path = Path(os.path.expandvars(os.path.expanduser(str(item.get("path", ".")))))
+    if not path.is_absolute():
+        if root is None:
+            raise ConfigError(f"{key}.path", f"'{path}' is relative to data.root, which is empty: give an absolute "
+                                             f"path or set data.root")
+        path = root / path
+    if check_paths and not path.is_dir():
+        raise ConfigError(f"{key}.path", f"not a test set folder: {path} (folder not found)")
+    name = str(item.get("name") or (item.get("split") if path == root else path.name) or path.name)
+    out = {"name": name, "path": str(path.resolve())}
+    for optional in ("split", "format"):
+        if item.get(optional):
+            out[optional] = str(item[optional])
+    return out

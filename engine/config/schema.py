@@ -15,14 +15,42 @@ def setting(default: Any, help: str, *, choices: tuple[Any, ...] = (), minimum: 
     return field(default=default, metadata=meta)
 
 
+#: data.format choices; the engine's DATA_FORMATS registry must hold exactly these (a test checks).
+DATA_FORMATS = ("gmberton", "gsv_cities", "msls", "cityscapes", "gta5", "voc", "seg_folders", "image_folder",
+                "cifar10", "cifar100", "tiny_imagenet")
+
+
 @dataclass
 class DataConfig:
-    """Where the images come from."""
+    """Where the images come from and how they are read."""
 
-    root: str = setting("", "Data set folder (gmberton layout: train/ plus one folder per test set); ~ and $VARS expand.",
+    root: str = setting("", "Data set folder (a published layout, see data.format); ~ and $VARS expand. May be empty "
+                            "for an evaluation-only run (train.max_steps: 0) whose test sets have their own paths.",
                         kind="path")
-    train_dir: str = setting("train", "Training images folder, relative to data.root.")
-    synthetic: bool = setting(False, "Make the embedded synthetic VPR city at data.root on first use.")
+    format: str = setting("auto", "Layout of data.root: auto detects it; gmberton, gsv_cities, msls (VPR), cityscapes, "
+                                  "gta5, voc, seg_folders (segmentation), image_folder, cifar10, cifar100, "
+                                  "tiny_imagenet (classification).", choices=("auto", *DATA_FORMATS))
+    train_dir: str = setting("train", "Training split: a folder under data.root for folder layouts (gmberton, "
+                                      "seg_folders, image_folder), the split's name for published data sets "
+                                      "(train, val, trainval for VOC).")
+    cities: list = setting([], "GSV-Cities / MSLS: the cities to train on (empty: the data set's own training list).",
+                           kind="str_list")
+    workers: int = setting(-1, "DataLoader worker processes that read, decode and resize images (-1: auto, a share of "
+                               "the cores, none when the set is read from the cache; 0: in the engine process).",
+                           minimum=-1, maximum=64)
+    cache: str = setting("auto", "Decoded-image cache, a memory-mapped file under data.cache_dir shared by every "
+                                 "process: memmap, off, or auto (memmap for sets under 512 MB at training size, "
+                                 "like the demos). Never written into the data folder.",
+                         choices=("auto", "off", "memmap"))
+    cache_dir: str = setting("", "Folder of the decoded-image cache (empty: $LABCONSOLE_DATA_CACHE or "
+                                 "~/.cache/labconsole/images).", kind="path")
+    train_resize: Any = setting(None, "Segmentation on large images: resize each training image to fit this [H, W] "
+                                      "(aspect kept) times a random data.scale_range ratio, then take a random "
+                                      "model.image_size crop (e.g. [1024, 2048] with crops of [512, 1024]); null: "
+                                      "resize straight to model.image_size.", kind="size")
+    scale_range: list = setting([1.0, 1.0], "Random resize ratio range used with data.train_resize, e.g. [0.5, 2.0].",
+                                kind="float_pair")
+    synthetic: bool = setting(False, "Make the embedded synthetic data set of the task at data.root on first use.")
     synthetic_seed: int = setting(0, "Seed of the synthetic city (same seed, same images).", minimum=0)
     synthetic_places: int = setting(1520, "Training places in the synthetic city.", minimum=8)
     place_cell_m: float = setting(0.0, "Group training images into places by UTM cells of this size (0: identical coordinates).",
@@ -102,13 +130,17 @@ class TrainConfig:
 class EvalConfig:
     """Evaluation: test sets and metrics."""
 
-    test_sets: list = setting([], "Test sets: [{name, path}], path relative to data.root; each holds database/ and queries/.",
-                              kind="test_sets")
+    test_sets: list = setting([], "Test sets: [{name, path, split, format}], path relative to data.root (default: "
+                                  "data.root itself); split for published data sets (cityscapes val); format "
+                                  "detected when not given.", kind="test_sets")
     positive_radius_m: float = setting(25.0, "A database image within this UTM distance of a query is a positive.",
                                        minimum=0.0)
     recall_at: list = setting([1, 5, 10, 20], "Recall@N values to report.", kind="int_list")
     batch_size: int = setting(128, "Images per forward pass during evaluation.", minimum=1)
-    image_size: Any = setting(None, "Evaluation resolution [H, W] (null: model.image_size).", kind="size")
+    image_size: Any = setting(None, "Evaluation resolution [H, W] (null: model.image_size); segmentation scores at "
+                                    "each label's own resolution.", kind="size")
+    window: Any = setting(None, "Segmentation: slide a window of this [H, W] over the eval-size image (2/3 stride, "
+                                "logits averaged) instead of one pass over the whole image.", kind="size")
 
 
 @dataclass

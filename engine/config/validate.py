@@ -55,6 +55,15 @@ def check_size(key: str, value: Any) -> list[int]:
     return list(value)
 
 
+def check_range_pair(key: str, value: Any) -> list[float]:
+    """A [low, high] pair of positive numbers with low <= high."""
+    numbers = isinstance(value, list) and len(value) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    if not numbers or not 0 < value[0] <= value[1]:
+        raise ConfigError(key, f"expected [low, high] with 0 < low <= high, got {value!r}")
+    return [float(value[0]), float(value[1])]
+
+
 def check_typed(key: str, schema: type, values: dict[str, Any]) -> dict[str, Any]:
     """Validate a typed section against its dataclass schema (types, choices, ranges)."""
     out = dict(values)
@@ -70,6 +79,13 @@ def check_typed(key: str, schema: type, values: dict[str, Any]) -> dict[str, Any
             if not isinstance(value, list) or not value or not all(
                     isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
                 raise ConfigError(where, f"expected a list of positive integers, got {value!r}")
+            continue
+        if kind == "str_list":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ConfigError(where, f"expected a list of names, got {value!r}")
+            continue
+        if kind == "float_pair":
+            out[f.name] = check_range_pair(where, value)
             continue
         if kind == "test_sets":
             continue

@@ -44,7 +44,15 @@ class EpochPosition:
                              f"{world_size} processes; lower {self.batch_key} or device.processes")
         self.rank, self.world_size = rank, world_size
 
-    def _advance(self) -> tuple[int, int]:
+    def __next__(self) -> object:
+        """The next batch's item indices; moves on by one."""
+        return self.batch_at(*self.next_position())
+
+    def batch_at(self, epoch: int, index: int) -> object:
+        """Item indices of batch `index` of `epoch` (over all ranks), without moving the position."""
+        raise NotImplementedError
+
+    def next_position(self) -> tuple[int, int]:
         """(epoch, batch index within the epoch over all ranks) of this shard's next batch; moves on by one."""
         epoch, index = self.epoch, self.batch_in_epoch * self.world_size + self.rank
         self.batch_in_epoch += 1

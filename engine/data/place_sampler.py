@@ -40,12 +40,9 @@ class PlaceBatchSampler(EpochPosition):
     def batches_in_epoch(self) -> int:
         return len(self._members) // self.places_per_batch
 
-    def __next__(self) -> np.ndarray:
-        """The next (P*K,) int64 index array; place-major: K images of place 1, then K of place 2, ..."""
-        return self.batch_at(*self._advance())
-
     def batch_at(self, epoch: int, index: int) -> np.ndarray:
-        """Batch `index` of `epoch`, without moving the position."""
+        """Batch `index` of `epoch` as a (P*K,) int64 index array; place-major: K images of place 1, then K of
+        place 2, ..."""
         perm = np.random.default_rng([self.seed, epoch]).permutation(len(self._members))
         chosen = perm[index * self.places_per_batch:(index + 1) * self.places_per_batch]
         rng = np.random.default_rng([self.seed, epoch, index, 1])

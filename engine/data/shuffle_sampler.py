@@ -30,9 +30,8 @@ class ShuffleBatchSampler(EpochPosition):
     def batches_in_epoch(self) -> int:
         return self.size // self.batch_size
 
-    def __next__(self) -> np.ndarray:
-        """The next (batch_size,) int64 index array."""
-        epoch, index = self._advance()
+    def batch_at(self, epoch: int, index: int) -> np.ndarray:
+        """Batch `index` of `epoch` as a (batch_size,) int64 index array."""
         perm = np.random.default_rng([self.seed, epoch]).permutation(self.size)
         return perm[index * self.batch_size:(index + 1) * self.batch_size]
 

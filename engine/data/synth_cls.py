@@ -1,6 +1,6 @@
 """The embedded synthetic classification set: one procedural shape per image, ImageFolder layout (numpy + Pillow).
 
-Layout (what `engine.data.image_folder` reads):
+Layout (what `engine.data.formats.image_folder` reads):
     root/<split>/<class>/<class>_<index>.jpg    splits: train, val (same conditions), noisy (shifted)
     root/synth_cls.json                         parameters and counts; written last (marks a complete build)
 Each image shows one shape of its class (random size, rotation, position, colours and texture) on a

@@ -1,6 +1,6 @@
 """The embedded synthetic segmentation set: procedural street scenes written as images/ + masks/ folders.
 
-Layout (what `engine.data.seg_folders` reads):
+Layout (what `engine.data.formats.seg_folders` reads):
     root/classes.json                       class names in mask-index order
     root/<split>/images/<stem>.jpg          RGB
     root/<split>/masks/<stem>.png           single channel, class index per pixel, 255 = ignore

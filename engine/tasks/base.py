@@ -8,6 +8,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from engine.data.samples import Batch
+from engine.data.stream import BatchStream
+from engine.errors import ConfigError
 from engine.registry import Registry
 
 TASKS = Registry("task", "task.name")
@@ -53,12 +56,17 @@ class Task(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore state_dict()."""
 
+    def close(self) -> None:
+        """Release what the task holds beyond memory (data loading workers)."""
+
 
 class SampledTask:
-    """What the tasks built here share: a training set of `train_images` drawn by `sampler`, the best
-    checkpoint chosen by `main_metric` on the first test split, and a resumable data order.
+    """What the tasks built here share: a training set of `train_size` items drawn by `sampler` and read by
+    `stream` (DataLoader workers), the best checkpoint chosen by `main_metric` on the first test split, and a
+    resumable data order.
 
-    Subclasses set `cfg`, `model`, `loss`, `sampler`, `generator` and `train_images`.
+    Subclasses set `cfg`, `model`, `loss`, `generator`, and (when the run has training data) `sampler`,
+    `stream` and `train_size`. An evaluation-only run without training data has no stream.
     """
 
     main_metric = ""
@@ -66,9 +74,10 @@ class SampledTask:
     cfg: dict[str, Any]
     model: nn.Module
     loss: nn.Module
-    sampler: Any
     generator: torch.Generator
-    train_images: torch.Tensor
+    sampler: Any = None
+    stream: BatchStream | None = None
+    train_size = 0
 
     def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
         """`main_metric` on the first test split (None before any evaluation)."""
@@ -77,18 +86,31 @@ class SampledTask:
         return next(iter(results.values())).get(self.main_metric)
 
     def steps_per_epoch(self) -> float:
-        return len(self.train_images) / self.cfg["train"]["batch_size"]
+        return max(self.train_size, 1) / self.cfg["train"]["batch_size"]
 
     def epoch(self, step: int) -> float:
-        return round(step * self.cfg["train"]["batch_size"] / max(len(self.train_images), 1), 3)
+        return round(step * self.cfg["train"]["batch_size"] / max(self.train_size, 1), 3)
+
+    def next_stream_batch(self) -> Batch:
+        """The next training batch as read by the workers (uint8 images, targets, indices)."""
+        if self.stream is None:
+            raise ConfigError("train.max_steps", "this run has no training data (an evaluation-only run); set "
+                                                 "data.root to a data set with a training split to train")
+        return next(self.stream)
+
+    def close(self) -> None:
+        """Stop the data loading workers."""
+        if self.stream is not None:
+            self.stream.close()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(), "sampler": self.sampler.state_dict(),
+        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(),
+                "sampler": self.sampler.state_dict() if self.sampler is not None else None,
                 "augment_rng": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.loss.load_state_dict(state["loss"])
-        self.sampler.load_state_dict(state["sampler"])
+        if self.stream is not None and state.get("sampler") is not None:
+            self.stream.load_state_dict(state["sampler"])
         self.generator.set_state(state["augment_rng"])
-        self._batches = iter(self.sampler)

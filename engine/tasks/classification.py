@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from engine.config import preset_params
-from engine.data.image_folder import class_folders, load_image_folder
+from engine.data.formats import LabelIndex
+from engine.data.loading import data_report
 from engine.data.pair_augment import build_image_augment
-from engine.data.vpr_folders import IMAGE_SUFFIXES
+from engine.data.samples import ImageItems
 from engine.errors import ConfigError
 from engine.metrics.classification import TopKCounter
 from engine.models.aggregator_init import initialise_aggregator
@@ -30,28 +32,31 @@ class ClassificationTask(SupervisedTask):
     def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator,
                  classes: list[str] | None = None) -> None:
         super().__init__(cfg, runtime, generator)
-        data = cfg["data"]
-        train_folder = Path(data["root"]) / data["train_dir"]
-        self.class_names = classification_classes(classes, train_folder)
+        self.class_names = checked_classes(self.plan.classes(), "class folder names")
+        self.plan.options.classes = self.class_names
         self._build_loss_and_augment(len(self.class_names))
-        missing = sorted(set(self.class_names) - set(class_folders(train_folder)))
-        if missing:
-            raise ConfigError("task.classes", f"no folder for class '{missing[0]}' in {train_folder}")
-        train = load_image_folder(train_folder, self.image_size, self.class_names, skip_unlisted=classes is not None)
-        self.train_images = torch.from_numpy(train.images)  # N×3×H×W uint8
-        self.train_targets = torch.from_numpy(train.labels)  # N int64
-        self.test_sets = [load_image_folder(Path(t["path"]), self.eval_size, self.class_names)
-                          for t in cfg["eval"]["test_sets"]]
-        self.test_names = [t["name"] for t in cfg["eval"]["test_sets"]]
+        train = self.plan.train_index()
+        if train is not None and classes is not None:
+            missing = sorted(set(range(len(self.class_names))) - set(np.unique(train.labels).tolist()))
+            if missing:
+                raise ConfigError("task.classes", f"no training images of class '{self.class_names[missing[0]]}' in "
+                                                  f"{Path(cfg['data']['root']) / cfg['data']['train_dir']}")
+        self.test_sets = [(name, self._items(index, self.eval_size, name)) for name, index in self.plan.test_indexes()]
         self.model = build_classification_model(cfg["model"], len(self.class_names))
-        self._finish_setup()
+        self._finish_setup(self._items(train, self.image_size, "train") if train is not None else None)
         # top-5 says nothing with 5 classes or fewer (always 100%)
         self.top_k = (1, 5) if len(self.class_names) > 5 else (1,)
 
+    def _items(self, index: LabelIndex, size: tuple[int, int], name: str) -> ImageItems:
+        """Images at `size` with their labels, cached when small."""
+        return ImageItems(index.images, size, index.labels, self.plan.image_store(index.images, size, name))
+
     def prepare(self) -> None:
         """Data-dependent aggregator initialisation (NetVLAD centres by k-means) from the first training images."""
-        batches = (self.normalise(self.train_images[i:i + 64].float().div_(255))
-                   for i in range(0, min(len(self.train_images), 1280), 64))
+        if self.stream is None:
+            return
+        batches = (self.normalise(b.images.float().div_(255))
+                   for b in self.ordered(self.train_items, min(self.train_size, 1280), 64))
         initialise_aggregator(self.model, batches, seed=self.cfg["train"]["seed"])
 
     def _build_augment(self, section: dict[str, Any]) -> Any:
@@ -63,29 +68,13 @@ class ClassificationTask(SupervisedTask):
     def evaluate(self) -> dict[str, dict[str, float]]:
         """Top-k accuracy (percent) of every test set at eval.image_size."""
         results = {}
-        for name, test in zip(self.test_names, self.test_sets):
+        for name, items in self.test_sets:
             counter = TopKCounter(self.top_k)
-            labels = torch.from_numpy(test.labels)
-            for start, logits in self.predict(test.images):
-                counter.update(logits, labels[start:start + len(logits)])
+            for batch, logits in self.predict(items):
+                counter.update(logits, batch.targets)
             results[name] = counter.metrics()
         self.model.train()
         return results
-
-
-def classification_classes(classes: list[str] | None, train_folder: Path, synthetic: bool = False) -> list[str]:
-    """Class names: task.classes, else the training folder's class sub-folders (sorted), else the synthetic set's.
-
-    Raises:
-        ConfigError: at task.classes when they are malformed; UserError when the folder has no classes.
-    """
-    if classes is None:
-        if not train_folder.is_dir() and synthetic:
-            from engine.data.synth_cls import CLASSES
-
-            return sorted(CLASSES)
-        classes = class_folders(train_folder)
-    return checked_classes(classes, "class folder names")
 
 
 @TASKS.register("classification", "Image classification")
@@ -96,14 +85,16 @@ def build_classification_task(cfg: dict[str, Any], runtime: Runtime, generator: 
 
 @MODEL_SUMMARIES.register("classification")
 def classification_summary(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Parameter table and output size of the configured classification model, without loading images."""
-    data = cfg["data"]
-    train_folder = Path(data["root"]) / data["train_dir"]
-    names = classification_classes(cfg["task"].get("classes"), train_folder, data["synthetic"])
+    """Parameter table and output size of the configured classification model; the data set is indexed, not read."""
+    report = data_report(cfg)
+    names = cfg["task"].get("classes") or report["classes"]
+    if names is None and cfg["data"]["synthetic"]:
+        from engine.data.synth_cls import CLASSES
+
+        names = sorted(CLASSES)
+    names = checked_classes(names, "class folder names")
     model = build_classification_model(cfg["model"], len(names))
     output = (f"logits: {len(names)} classes   backbone output: {model.backbone.out_channels} channels, "
               f"stride {model.backbone.stride}   pooled: {model.aggregator.out_dim}-d")
-    count = (sum(1 for p in train_folder.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
-             if train_folder.is_dir() else None)
-    return summarise(cfg, model.module_groups(), output, count, classes=names,
+    return summarise(cfg, model.module_groups(), output, report["train_images"], classes=names, data=report,
                      backbone_channels=model.backbone.out_channels, backbone_stride=model.backbone.stride)

@@ -9,16 +9,23 @@ import torch
 
 from engine.config import preset_params
 from engine.data.pair_augment import PAIR_AUGMENTS
-from engine.data.seg_folders import IGNORE_MASK, check_ignore_index, load_seg_split, read_classes_json
-from engine.data.vpr_folders import IMAGE_SUFFIXES
+from engine.data.formats import MaskIndex
+from engine.data.formats.seg_folders import check_ignore_index, read_classes_json
+from engine.data.loading import data_report
+from engine.data.samples import CropGeometry, MaskItems
+from engine.data.sources import MaskLabels
 from engine.errors import ConfigError
 from engine.losses import IGNORE_INDEX
 from engine.metrics.segmentation import ConfusionMatrix, segmentation_metrics
 from engine.models.seg_model import build_segmentation_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS
+from engine.tasks.seg_inference import predictions_at, slide_logits
 from engine.tasks.summary import MODEL_SUMMARIES, summarise
 from engine.tasks.supervised import SupervisedTask, checked_classes
+
+
+IGNORE_MASK = MaskLabels.IGNORE  # stored value of unlabelled pixels, whatever the files use
 
 
 class SegmentationTask(SupervisedTask):
@@ -38,18 +45,33 @@ class SegmentationTask(SupervisedTask):
             raise ConfigError("augment.name", f"'{cfg['augment']['name']}' cannot move masks with their images; "
                                               f"segmentation allows: {', '.join(PAIR_AUGMENTS.names())}")
         data = cfg["data"]
-        self.class_names = segmentation_classes(classes, Path(data["root"]))
+        self.class_names = segmentation_classes(self.plan.classes(), Path(data["root"] or "."))
         num_classes = len(self.class_names)
         check_ignore_index(ignore_index, num_classes)
+        self.plan.options.classes = self.class_names
         self._build_loss_and_augment(num_classes)
-        train = load_seg_split(Path(data["root"]) / data["train_dir"], self.image_size, num_classes, ignore_index)
-        self.train_images = torch.from_numpy(train.images)  # N×3×H×W uint8
-        self.train_targets = torch.from_numpy(train.masks)  # N×H×W uint8
-        self.test_sets = [load_seg_split(Path(t["path"]), self.eval_size, num_classes, ignore_index)
-                          for t in cfg["eval"]["test_sets"]]
-        self.test_names = [t["name"] for t in cfg["eval"]["test_sets"]]
+        self.geometry = (CropGeometry(tuple(data["train_resize"]), tuple(data["scale_range"]))
+                         if data.get("train_resize") else None)
+        train = self.plan.train_index()
+        self.test_sets = [(name, self._eval_items(index, name)) for name, index in self.plan.test_indexes()]
         self.model = build_segmentation_model(cfg["model"], num_classes)
-        self._finish_setup()
+        self._finish_setup(self._train_items(train) if train is not None else None)
+
+    def _train_items(self, index: MaskIndex) -> MaskItems:
+        """Training samples at model.image_size: resized (and cached when small), or random crops of large images."""
+        if self.geometry is not None:
+            if self.plan.cache_mode == "memmap":
+                raise ConfigError("data.cache", "memmap caches images at one size, but data.train_resize crops "
+                                                "each image at a random scale: use data.cache=off")
+            return MaskItems(index.images, index.masks, self.image_size, self.image_size, self.geometry)
+        return MaskItems(index.images, index.masks, self.image_size, self.image_size,
+                         image_store=self.plan.image_store(index.images, self.image_size, "train"),
+                         mask_store=self.plan.mask_store(index.masks, self.image_size, "train masks"))
+
+    def _eval_items(self, index: MaskIndex, name: str) -> MaskItems:
+        """Test samples: images at eval.image_size, each mask at its own resolution (scores are computed there)."""
+        store = self.plan.image_store(index.images, self.eval_size, name)
+        return MaskItems(index.images, index.masks, self.eval_size, None, image_store=store)
 
     def _build_augment(self, section: dict[str, Any]) -> Any:
         return PAIR_AUGMENTS.build(section["name"], **preset_params(section))
@@ -60,14 +82,31 @@ class SegmentationTask(SupervisedTask):
         targets = masks.long()
         return images, targets.masked_fill_(targets == IGNORE_MASK, IGNORE_INDEX)
 
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits of normalised images: one pass, or sliding windows of eval.window."""
+        window = self.cfg["eval"].get("window")
+        if not window:
+            return self.model(images).float()
+        return slide_logits(lambda crop: self.model(crop).float(), images, tuple(window))
+
+    @torch.no_grad()
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Confusion matrix over each test set at eval.image_size, then mIoU, pixel_acc and IoU/<class>."""
+        """Confusion matrix over each test set at each label's own resolution, then mIoU, pixel_acc, IoU/<class>."""
         results = {}
-        for name, test in zip(self.test_names, self.test_sets):
+        self.model.eval()
+        for name, items in self.test_sets:
             confusion = ConfusionMatrix(len(self.class_names), IGNORE_MASK, self.runtime.device)
-            masks = torch.from_numpy(test.masks)
-            for start, logits in self.predict(test.images):
-                confusion.update(logits.argmax(1), masks[start:start + len(logits)].to(logits.device))
+            for batch in self.ordered(items):
+                with self.runtime.autocast():
+                    logits = self._logits(self.normalise(batch.images.float().div_(255)))
+                masks = batch.targets
+                if isinstance(masks, torch.Tensor):  # every label of the batch has the same size
+                    masks = masks.to(logits.device)
+                    confusion.update(predictions_at(logits, tuple(masks.shape[-2:])), masks)
+                    continue
+                for one_logits, mask in zip(logits, masks):
+                    mask = mask.to(logits.device)
+                    confusion.update(predictions_at(one_logits[None], tuple(mask.shape))[0], mask)
             results[name] = segmentation_metrics(confusion.counts, self.class_names)
         self.model.train()
         return results
@@ -99,17 +138,16 @@ def build_segmentation_task(cfg: dict[str, Any], runtime: Runtime, generator: to
 
 @MODEL_SUMMARIES.register("segmentation")
 def segmentation_summary(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Parameter table and logits size of the configured segmentation model, without loading data."""
+    """Parameter table and logits size of the configured segmentation model; the data set is indexed, not read."""
     data = cfg["data"]
-    root = Path(data["root"])
-    names = segmentation_classes(cfg["task"].get("classes"), root, data["synthetic"])
+    report = data_report(cfg)
+    names = segmentation_classes(cfg["task"].get("classes") or report["classes"], Path(data["root"] or "."),
+                                 data["synthetic"])
     model = build_segmentation_model(cfg["model"], len(names))
     height, width = model.image_size
     scales = ", ".join(f"{c}@{s}" for c, s in zip([t.channels for t in model.taps] + [model.backbone.out_channels],
                                                    [t.stride for t in model.taps] + [model.backbone.stride]))
     output = (f"logits: {len(names)} classes × {height}×{width} (head at stride {model.head.out_stride}, "
               f"upsampled)   backbone scales (channels@stride): {scales}")
-    images = root / data["train_dir"] / "images"
-    count = sum(1 for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if images.is_dir() else None
-    return summarise(cfg, model.module_groups(), output, count, classes=names,
+    return summarise(cfg, model.module_groups(), output, report["train_images"], classes=names, data=report,
                      backbone_channels=model.backbone.out_channels, backbone_stride=model.backbone.stride)

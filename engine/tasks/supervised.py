@@ -1,4 +1,4 @@
-"""What segmentation and classification share: labelled images in memory, shuffled batches, a logit loss.
+"""What segmentation and classification share: labelled images streamed by workers, shuffled batches, a logit loss.
 
 Not a task itself (it registers nothing): `SegmentationTask` and `ClassificationTask` derive from it and
 supply the data, the model and the per-batch metric.
@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from engine.config import preset_params
+from engine.data.loading import DataPlan
+from engine.data.samples import Batch
 from engine.data.shuffle_sampler import ShuffleBatchSampler
+from engine.data.stream import BatchStream, ordered_batches, pin_for
 from engine.errors import ConfigError
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES, check_inputs
@@ -28,18 +30,18 @@ class SupervisedTask(SampledTask):
     """Trains a model whose outputs are class logits against per-image or per-pixel targets.
 
     Subclasses call `_build_loss_and_augment(num_classes)` as soon as they know the classes (config
-    mistakes surface before any image is read), set `model`, `train_images` (N×3×H×W uint8 tensor) and
-    `train_targets` (labels or masks, first dimension N), then call `_finish_setup()`; they implement
-    `_build_augment`, `_augment` and `evaluate`.
+    mistakes surface before any image is read), set `model`, then call `_finish_setup(train_items)` with the
+    training items (a dataset of the training split, or None for an evaluation-only run without one); they
+    implement `_build_augment`, `_augment` and `evaluate`.
     """
 
     task_name = ""
-    train_targets: torch.Tensor
 
     def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator) -> None:
         self.cfg, self.runtime, self.generator = cfg, runtime, generator
         self.image_size = tuple(cfg["model"]["image_size"])
         self.eval_size = tuple(cfg["eval"]["image_size"])
+        self.plan = DataPlan(cfg, runtime.world_size, runtime.notify)
 
     def _build_loss_and_augment(self, num_classes: int) -> None:
         """The loss (checked to take logits) and the training augmentation."""
@@ -49,15 +51,19 @@ class SupervisedTask(SampledTask):
         check_inputs(self.loss, "logits", self.task_name, [*LOGIT_LOSSES, "mix"])
         self.augment = self._build_augment(self.cfg["augment"])
 
-    def _finish_setup(self) -> None:
-        """Sampler, and model and loss on the device, once the data and the model exist."""
+    def _finish_setup(self, train_items: Any) -> None:
+        """Sampler and stream over the training items, and model and loss on the device."""
         cfg = self.cfg
-        batch_size = cfg["train"]["batch_size"]
-        if batch_size > len(self.train_images):
-            raise ConfigError("train.batch_size", f"{batch_size} images per batch, but the training set has only "
-                                                  f"{len(self.train_images)}")
-        self.sampler = ShuffleBatchSampler(len(self.train_images), batch_size, cfg["train"]["seed"])
-        self._batches: Iterator[np.ndarray] = iter(self.sampler)
+        if train_items is not None:
+            batch_size = cfg["train"]["batch_size"]
+            self.train_size = len(train_items)
+            if batch_size > self.train_size:
+                raise ConfigError("train.batch_size", f"{batch_size} images per batch, but the training set has only "
+                                                      f"{self.train_size}")
+            self.train_items = train_items
+            self.sampler = ShuffleBatchSampler(self.train_size, batch_size, cfg["train"]["seed"])
+            cached = getattr(train_items, "image_store", getattr(train_items, "store", None)) is not None
+            self.stream = BatchStream(train_items, self.sampler, self.plan.workers(cached), pin_for(self.runtime.device))
         self.model = self.model.to(self.runtime.device)
         if self.runtime.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -86,9 +92,8 @@ class SupervisedTask(SampledTask):
         raise NotImplementedError
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        indices = torch.as_tensor(next(self._batches), dtype=torch.long)
-        images = self.train_images[indices].float().div_(255)  # B×3×H×W in [0, 1]
-        images, targets = self._augment(images, self.train_targets[indices])
+        batch = self.next_stream_batch()
+        images, targets = self._augment(batch.images.float().div_(255), batch.targets)  # B×3×H×W in [0, 1]
         return self.normalise(images), targets.to(self.runtime.device)
 
     def compute_loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -99,16 +104,19 @@ class SupervisedTask(SampledTask):
         parts = getattr(self.loss, "last_components", None) or {self.loss_name: loss.detach()}
         return loss, {f"loss/{name}": value for name, value in parts.items()}
 
+    def ordered(self, items: Any, count: int | None = None, batch_size: int | None = None) -> Iterator[Batch]:
+        """Items in file order, in evaluation batches, read by the workers (none when they come from the cache)."""
+        cached = getattr(items, "image_store", getattr(items, "store", None)) is not None
+        return ordered_batches(items, batch_size or self.cfg["eval"]["batch_size"], self.plan.workers(cached),
+                               pin_for(self.runtime.device), count)
+
     @torch.no_grad()
-    def predict(self, images: np.ndarray | torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
-        """(start index, logits) of uint8 N×3×H×W images, in evaluation batches, model in eval mode."""
+    def predict(self, items: Any) -> Iterator[tuple[Batch, torch.Tensor]]:
+        """(batch, logits) over every item of a test set, model in eval mode; only the current batch is held."""
         self.model.eval()
-        tensor = torch.as_tensor(images)
-        batch_size = self.cfg["eval"]["batch_size"]
-        for start in range(0, len(tensor), batch_size):
-            batch = tensor[start:start + batch_size].float().div_(255)
+        for batch in self.ordered(items):
             with self.runtime.autocast():
-                yield start, self.model(self.normalise(batch)).float()
+                yield batch, self.model(self.normalise(batch.images.float().div_(255))).float()
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         raise NotImplementedError

@@ -14,9 +14,12 @@ from torch import nn
 from engine.config import preset_params
 from engine.data.augment import AUGMENTS
 from engine.data.place_sampler import PlaceBatchSampler
-from engine.data.vpr_folders import load_test_set, load_train_places
+from engine.data.formats import RetrievalIndex
+from engine.data.loading import DataPlan
+from engine.data.samples import ImageItems
+from engine.data.stream import BatchStream, ordered_batches, pin_for
 from engine.errors import ConfigError
-from engine.feature_cache import FeatureCache, cache_key, weights_fingerprint
+from engine.feature_cache import FeatureCache, FeatureItems, cache_key, weights_fingerprint
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES
 from engine.losses.base import check_inputs
@@ -32,12 +35,6 @@ MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
-def to_chw(images: np.ndarray) -> torch.Tensor:
-    """uint8 N×H×W×3 or N×3×H×W numpy -> uint8 N×3×H×W tensor (kept uint8 until batching: 4× less memory)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images))
-    return tensor.permute(0, 3, 1, 2).contiguous() if tensor.shape[-1] == 3 else tensor
-
-
 class VPRTask(SampledTask):
     """Trains descriptors so that views of the same place are nearest neighbours; evaluates Recall@N per test set."""
 
@@ -46,18 +43,14 @@ class VPRTask(SampledTask):
     def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator,
                  load_test_sets: bool = True) -> None:
         self.cfg, self.runtime, self.generator = cfg, runtime, generator
-        data, model_cfg, train = cfg["data"], cfg["model"], cfg["train"]
-        places = load_train_places(Path(data["root"]) / data["train_dir"], tuple(model_cfg["image_size"]),
-                                   data["place_cell_m"])
-        self.train_images = to_chw(places.images)  # N×3×H×W uint8
-        self.train_labels = torch.as_tensor(places.labels, dtype=torch.long)
-        self.num_places = int(places.num_places)
-        if self.num_places < train["places_per_batch"]:
+        model_cfg, train = cfg["model"], cfg["train"]
+        self.plan = DataPlan(cfg, runtime.world_size, runtime.notify)
+        self.image_size = tuple(model_cfg["image_size"])
+        places = self.plan.train_index()
+        self.num_places = places.num_places if places is not None else 1
+        if places is not None and self.num_places < train["places_per_batch"]:
             raise ConfigError("train.places_per_batch", f"{train['places_per_batch']} places per batch, but the "
                                                         f"training set has only {self.num_places} places")
-        self.sampler = PlaceBatchSampler(places.labels, train["places_per_batch"], train["images_per_place"],
-                                         train["seed"])
-        self._batches: Iterator[Any] = iter(self.sampler)
         self.model = build_vpr_model(model_cfg).to(runtime.device)
         if runtime.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -65,10 +58,27 @@ class VPRTask(SampledTask):
         self.loss_name = loss_cfg["name"]
         self.loss = build_vpr_loss(loss_cfg, self.model.descriptor_dim, self.num_places).to(runtime.device)
         self.augment = AUGMENTS.build(cfg["augment"]["name"], **preset_params(cfg["augment"]))
-        self.cache = self._feature_cache() if use_feature_cache(cfg) else None
-        self.test_sets = [load_test_set(Path(t["path"]), tuple(cfg["eval"]["image_size"]))
-                          for t in cfg["eval"]["test_sets"]] if load_test_sets else []
-        self.test_names = [t["name"] for t in cfg["eval"]["test_sets"]]
+        self.cache: FeatureCache | None = None
+        if places is not None:
+            self._train_items = ImageItems(places.images, self.image_size, places.places,
+                                           self.plan.image_store(places.images, self.image_size, "train"))
+            self.train_size = len(places.images)
+            self.sampler = PlaceBatchSampler(places.places, train["places_per_batch"], train["images_per_place"],
+                                             train["seed"])
+            self.cache = self._feature_cache(places.places) if use_feature_cache(cfg) else None
+            items = FeatureItems(self.cache, places.places) if self.cache is not None else self._train_items
+            cached = self.cache is not None or self._train_items.store is not None
+            self.stream = BatchStream(items, self.sampler, self.plan.workers(cached), pin_for(runtime.device))
+        eval_size = tuple(cfg["eval"]["image_size"])
+        self.test_sets = [(name, self._test_items(index, eval_size, name))
+                          for name, index in self.plan.test_indexes()] if load_test_sets else []
+
+    def _test_items(self, index: RetrievalIndex, size: tuple[int, int],
+                    name: str) -> tuple[ImageItems, ImageItems, np.ndarray, np.ndarray]:
+        """Database and query items (read at eval size, cached like the training set when small) and positions."""
+        database = ImageItems(index.database, size, store=self.plan.image_store(index.database, size, f"{name} database"))
+        queries = ImageItems(index.queries, size, store=self.plan.image_store(index.queries, size, f"{name} queries"))
+        return database, queries, index.database_utm, index.query_utm
 
     def modules(self) -> dict[str, nn.Module]:
         return {**self.model.module_groups(), "loss": self.loss}
@@ -81,35 +91,38 @@ class VPRTask(SampledTask):
         """uint8 B×3×H×W -> normalised float on the device."""
         return self.runtime.to_device((images.float().div_(255) - MEAN) / STD)
 
-    def _feature_cache(self) -> FeatureCache:
+    def _ordered(self, items: ImageItems, count: int | None = None, batch_size: int | None = None) -> Iterator[Any]:
+        """Items in file order, read by the workers (none when they come from the cache)."""
+        return ordered_batches(items, batch_size or self.cfg["eval"]["batch_size"],
+                               self.plan.workers(items.store is not None), pin_for(self.runtime.device), count)
+
+    def _feature_cache(self, places: np.ndarray) -> FeatureCache:
         """Backbone features of every training image, shared by all runs with the same backbone weights and data."""
-        for module in (self.model.backbone,):
-            module.requires_grad_(False)
+        self.model.backbone.requires_grad_(False)
         data = self.cfg["data"]
         key = cache_key({"weights": weights_fingerprint(self.model.backbone), "backbone": self.cfg["model"]["backbone"],
                          "size": self.cfg["model"]["image_size"], "train": str(Path(data["root"]) / data["train_dir"]),
-                         "count": len(self.train_images)})
+                         "count": self.train_size})
         folder = Path(os.environ.get("LABCONSOLE_CACHE", Path.home() / ".cache" / "labconsole" / "features"))
-        return FeatureCache.build(folder, self.model.backbone, self.train_images, self._prepare,
-                                  self.cfg["eval"]["batch_size"], key)
+        batches = (self._prepare(batch.images) for batch in self._ordered(self._train_items))
+        return FeatureCache.build(folder, self.model.backbone, batches, self.train_size, key)
 
     def prepare(self) -> None:
         """Data-dependent initialisation (NetVLAD centres by k-means) from the first training images.
 
         Reads images in file order, not through the sampler, so the training data order is unchanged.
         """
-        if self.cache is None:
-            batches = (self._prepare(self.train_images[i:i + 64]) for i in range(0, min(len(self.train_images), 1280), 64))
+        if self.cache is None and self.stream is not None:
+            batches = (self._prepare(b.images) for b in self._ordered(self._train_items, min(self.train_size, 1280), 64))
             initialise_aggregator(self.model, batches, seed=self.cfg["train"]["seed"])
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        indices = torch.as_tensor(np.asarray(next(self._batches)), dtype=torch.long)
+        batch = self.next_stream_batch()
+        labels = batch.targets.to(self.runtime.device)
         if self.cache is not None:
-            features = self.cache.batch(indices.numpy()).to(self.runtime.device)  # B×C×h×w, no backbone pass
-            return features, self.train_labels[indices].to(self.runtime.device)
-        images = self.train_images[indices].float().div_(255)  # B×3×H×W in [0, 1]
-        images = self.augment(images, self.generator)
-        return self.runtime.to_device((images - MEAN) / STD), self.train_labels[indices].to(self.runtime.device)
+            return batch.images.to(self.runtime.device), labels  # B×C×h×w cached features, no backbone pass
+        images = self.augment(batch.images.float().div_(255), self.generator)  # B×3×H×W in [0, 1]
+        return self.runtime.to_device((images - MEAN) / STD), labels
 
     def compute_loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         self.model.train()
@@ -125,25 +138,22 @@ class VPRTask(SampledTask):
         return loss, {f"loss/{name}": value for name, value in parts.items()}
 
     @torch.no_grad()
-    def describe(self, images: np.ndarray) -> np.ndarray:
-        """Descriptors (N×D float32) of uint8 images, in evaluation batches."""
+    def describe(self, items: ImageItems) -> np.ndarray:
+        """Descriptors (N×D float32) of every item, in evaluation batches; only descriptors are kept."""
         self.model.eval()
-        batch_size = self.cfg["eval"]["batch_size"]
-        tensor = to_chw(images)
         out = []
-        for start in range(0, len(tensor), batch_size):
-            batch = tensor[start:start + batch_size].float().div_(255)
+        for batch in self._ordered(items):
             with self.runtime.autocast():
-                out.append(self.model(self.runtime.to_device((batch - MEAN) / STD)).float().cpu())
+                out.append(self.model(self._prepare(batch.images)).float().cpu())
         return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, self.model.descriptor_dim), np.float32)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         """gmberton protocol: k-NN of each query among the database; correct at N if a positive is in the top N."""
         ev = self.cfg["eval"]
         results = {}
-        for name, test in zip(self.test_names, self.test_sets):
-            predictions = knn(self.describe(test.database_images), self.describe(test.query_images), max(ev["recall_at"]))
-            positives = positives_within(test.database_utm, test.query_utm, ev["positive_radius_m"])
+        for name, (database, queries, database_utm, query_utm) in self.test_sets:
+            predictions = knn(self.describe(database), self.describe(queries), max(ev["recall_at"]))
+            positives = positives_within(database_utm, query_utm, ev["positive_radius_m"])
             results[name] = recall_at(predictions, positives, ev["recall_at"])
         self.model.train()
         return results

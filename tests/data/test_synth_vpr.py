@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.synth_vpr import MANIFEST, SPLITS, make_synth_vpr
-from engine.data.vpr_folders import parse_utm
+from engine.data.formats.gmberton import parse_utm
 from tests.data.conftest import SMALL
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.config import resolve_config
-from engine.data.image_folder import load_image_folder
+from engine.data.formats import DATA_FORMATS, FormatOptions
 from engine.data.synth_cls import CLASSES
 from engine.errors import ConfigError, UserError
 from engine.models.cls_model import build_classification_model
@@ -30,13 +30,14 @@ def _config(root: Path, *extra: str, steps: int = 3) -> dict:
 
 def test_image_folder_labels_follow_the_class_list(tiny_cls: Path) -> None:
     classes = sorted(CLASSES)
-    data = load_image_folder(tiny_cls / "val", (48, 48), classes)
-    assert data.images.shape == (3 * len(classes), 3, 48, 48) and data.images.dtype == np.uint8
+    image_folder = DATA_FORMATS.build("image_folder")
+    data = image_folder.read(tiny_cls / "val", None, FormatOptions(classes=classes))  # a test set: its own folder
+    assert len(data.images) == 3 * len(classes) and data.images.read(0, (48, 48)).shape == (48, 48, 3)
     assert np.array_equal(np.bincount(data.labels), [3] * len(classes))
     with pytest.raises(UserError, match="class folder 'bar' that is not a training class"):
-        load_image_folder(tiny_cls / "val", (48, 48), ["ring", "square"])
+        image_folder.read(tiny_cls / "val", None, FormatOptions(classes=["ring", "square"]))
     with pytest.raises(UserError, match="not found"):
-        load_image_folder(tiny_cls / "nope", (48, 48), classes)
+        image_folder.read(tiny_cls / "nope", None, FormatOptions(classes=classes))
 
 
 @pytest.mark.parametrize(("aggregator", "head"), [({"name": "avg"}, {"name": "linear"}),
@@ -90,12 +91,12 @@ def test_config_mistakes(tiny_cls: Path) -> None:
         _config(tiny_cls, "train.batch_size=0")
     subset = TASKS.build("classification", _config(tiny_cls, "task.classes=[ring, circle]", "eval.test_sets=[]",
                                                    "train.batch_size=4"), runtime, seed_everything(0))
-    assert subset.class_names == ["ring", "circle"] and len(subset.train_images) == 12
-    assert subset.model.num_classes == 2 and set(subset.train_targets.tolist()) == {0, 1}
+    assert subset.class_names == ["ring", "circle"] and subset.train_size == 12
+    assert subset.model.num_classes == 2 and set(subset.train_items.targets.tolist()) == {0, 1}
     with pytest.raises(UserError, match="class folder 'bar' that is not a training class"):
         TASKS.build("classification", _config(tiny_cls, "task.classes=[ring, circle]", "train.batch_size=4"),
                     runtime, seed_everything(0))  # the test sets hold all eight classes
-    with pytest.raises(ConfigError, match="task.classes: no folder for class 'oval'"):
+    with pytest.raises(ConfigError, match="task.classes: no training images of class 'oval'"):
         TASKS.build("classification", _config(tiny_cls, "task.classes=[ring, oval]", "eval.test_sets=[]",
                                               "train.batch_size=4"), runtime, seed_everything(0))
 

@@ -16,7 +16,8 @@ from PIL import Image
 from engine.config import resolve_config
 from engine.data.augment import AUGMENTS
 from engine.data.pair_augment import PAIR_AUGMENTS, FlipScaleJitter, build_image_augment
-from engine.data.seg_folders import IGNORE_MASK, load_seg_split
+from engine.data.formats import DATA_FORMATS, FormatOptions
+from engine.data.sources import MaskLabels
 from engine.errors import ConfigError, UserError
 from engine.models.backbones import build_backbone
 from engine.models.feature_taps import find_taps, multi_scale
@@ -32,6 +33,16 @@ from tests.engine.seg_cls_data import seg_overrides, tiny_seg  # noqa: F401
 
 CPU = {"name": "cpu", "amp": "off"}
 CLASSES = ["road", "sidewalk", "building", "vegetation", "sky", "pole", "person", "car"]
+IGNORE_MASK = MaskLabels.IGNORE
+
+
+def load_seg_split(folder: Path, size: tuple[int, int], num_classes: int,
+                   ignore_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every image (N×H×W×3) and mask (N×H×W) of a segmentation folder, read through its format at `size`."""
+    options = FormatOptions(classes=[f"c{i}" for i in range(num_classes)], ignore_index=ignore_index)
+    index = DATA_FORMATS.build("seg_folders").read(folder, None, options)
+    images = np.stack([index.images.read(i, size) for i in range(len(index.images))])
+    return images, np.stack([index.masks.read(i, size) for i in range(len(index.masks))])
 
 
 def _config(root: Path, *extra: str, steps: int = 3) -> dict:
@@ -51,13 +62,11 @@ def _train(tmp_path: Path, cfg: dict) -> tuple[Path, str, object]:
 
 
 # -- folders ----------------------------------------------------------------------------------------------
-def test_split_loads_resized_and_cached(tiny_seg: Path) -> None:
-    split = load_seg_split(tiny_seg / "val", (32, 48), len(CLASSES), 255)
-    assert split.images.shape == (8, 3, 32, 48) and split.images.dtype == np.uint8
-    assert split.masks.shape == (8, 32, 48) and set(np.unique(split.masks)) <= set(range(8)) | {IGNORE_MASK}
-    assert list((tiny_seg / "val" / "masks").glob(".labconsole-cache-32x48-*.npy"))
-    again = load_seg_split(tiny_seg / "val", (32, 48), len(CLASSES), 255)
-    assert np.array_equal(again.masks, split.masks)
+def test_split_reads_resized_and_writes_nothing_into_the_data(tiny_seg: Path) -> None:
+    images, masks = load_seg_split(tiny_seg / "val", (32, 48), len(CLASSES), 255)
+    assert images.shape == (8, 32, 48, 3) and images.dtype == np.uint8
+    assert masks.shape == (8, 32, 48) and set(np.unique(masks)) <= set(range(8)) | {IGNORE_MASK}
+    assert not [p for p in tiny_seg.rglob("*") if p.suffix == ".npy"]
 
 
 def _copy_split(tiny_seg: Path, tmp_path: Path) -> Path:
@@ -93,9 +102,9 @@ def test_other_ignore_values_are_stored_as_255(tiny_seg: Path, tmp_path: Path) -
     for path in folder.glob("masks/*.png"):
         values = np.asarray(Image.open(path))
         Image.fromarray(np.where(values == 255, 200, values).astype(np.uint8), mode="L").save(path)
-    split = load_seg_split(folder, (64, 96), 8, 200)
-    reference = load_seg_split(tiny_seg / "val", (64, 96), 8, 255)
-    assert np.array_equal(split.masks, reference.masks)
+    _, masks = load_seg_split(folder, (64, 96), 8, 200)
+    _, reference = load_seg_split(tiny_seg / "val", (64, 96), 8, 255)
+    assert np.array_equal(masks, reference)
 
 
 def test_class_names_from_config_or_classes_json(tiny_seg: Path, tmp_path: Path) -> None:

@@ -1,0 +1,131 @@
+"""Data set formats: how a published layout on disk becomes an index of files and labels (never pixels).
+
+One registry, DATA_FORMATS; a format module registers a factory returning a `DataFormat`. A format reads a
+split of a data set folder into one of the index types below; the tasks turn indexes into streamed batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.data.path_table import PathTable
+from engine.data.sources import ImageSource, LabelFiles
+from engine.registry import Registry
+
+DATA_FORMATS = Registry("data format", "data.format")
+
+
+@dataclass(frozen=True)
+class PlaceIndex:
+    """VPR training images grouped into places."""
+
+    images: ImageSource
+    places: np.ndarray  # (N,) int64 place index in 0..num_places-1
+    utm: np.ndarray | None = None  # (N, 2) float64 east, north in metres, when the format has them
+
+    @property
+    def num_places(self) -> int:
+        return int(self.places.max()) + 1 if len(self.places) else 0
+
+
+@dataclass(frozen=True)
+class RetrievalIndex:
+    """A VPR test set: database and queries with UTM positions; a positive lies within the radius of a query."""
+
+    database: ImageSource
+    database_utm: np.ndarray  # (D, 2) float64 east, north
+    queries: ImageSource
+    query_utm: np.ndarray  # (Q, 2) float64
+
+
+@dataclass(frozen=True)
+class MaskIndex:
+    """Segmentation images and their label images, in the same order."""
+
+    images: ImageSource
+    masks: LabelFiles
+
+
+@dataclass(frozen=True)
+class LabelIndex:
+    """Classification images and their class indices."""
+
+    images: ImageSource
+    labels: np.ndarray  # (N,) int64
+
+
+@dataclass
+class FormatOptions:
+    """What a format may need from the config: data-section keys and the task's class settings."""
+
+    train_split: str = "train"
+    place_cell_m: float = 0.0
+    cities: list[str] = field(default_factory=list)
+    classes: list[str] | None = None
+    ignore_index: int = 255
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> FormatOptions:
+        data, task = cfg["data"], cfg["task"]
+        return cls(train_split=str(data.get("train_dir") or "train"), place_cell_m=float(data.get("place_cell_m", 0.0)), cities=list(data.get("cities") or []),
+                   classes=task.get("classes"), ignore_index=int(task.get("ignore_index", 255)))
+
+
+class DataFormat:
+    """One on-disk layout. Subclasses set the class attributes and implement `detect`, `read` (and `classes`).
+
+    A split is read from `root`: for folder layouts `split` names a sub-folder of `root` (None: `root` is the
+    split itself, as a test set's path is); for published data sets it names the split ("train", "val").
+    """
+
+    name = ""
+    title = ""  # "Cityscapes"
+    task = ""  # vpr | segmentation | classification
+    layout = ""  # what the folder must hold, for "not found" messages
+    default_test_split: str | None = None  # a test set entry without `split` reads this one
+
+    def detect(self, root: Path, split: str | None) -> bool:
+        """Whether `root` (and `split`) look like this layout: cheap checks of a few names, no listing."""
+        raise NotImplementedError
+
+    def read(self, root: Path, split: str | None, options: FormatOptions) -> Any:
+        """The index of one split (PlaceIndex for VPR training, RetrievalIndex for VPR tests, ...).
+
+        Raises:
+            UserError: one line naming the file or folder that was expected and not found.
+        """
+        raise NotImplementedError
+
+    def classes(self, root: Path, options: FormatOptions) -> list[str] | None:
+        """Class names in index order (segmentation, classification); None when the config must give them."""
+        return options.classes
+
+    def summary(self, root: Path, options: FormatOptions) -> str:
+        """One line for `labconsole check` about the data set at `root`, e.g. "Cityscapes: 2,975 train / 500 val
+        images, 19 classes" (this default describes the training split)."""
+        index = self.read(root, options.train_split, options)
+        return f"{self.title}: {describe_index(index)} ({options.train_split})"
+
+
+def describe_index(index: Any) -> str:
+    """"2,975 images", "1,200 images of 300 places", "500 database / 400 queries"."""
+    if isinstance(index, PlaceIndex):
+        return f"{len(index.images):,} images of {index.num_places:,} places"
+    if isinstance(index, RetrievalIndex):
+        return f"{len(index.database):,} database / {len(index.queries):,} queries"
+    return f"{len(index.images):,} images"
+
+
+def sorted_files(folder: Path, suffixes: tuple[str, ...], recursive: bool = True) -> list[Path]:
+    """Files under `folder` with one of `suffixes` (lower-cased), sorted; hidden files skipped."""
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if p.suffix.lower() in suffixes and not p.name.startswith("."))
+
+
+def table_of(root: Path, paths: list[Path]) -> PathTable:
+    """A PathTable of `paths` relative to `root`."""
+    return PathTable.of(root, paths)
