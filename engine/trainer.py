@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from engine.checkpoint import save_checkpoint
+from engine.data.stream import DataLoadingError, is_worker_death
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
 from engine.freeze import Phase, apply_phase, build_freeze, phase_at, warmup_factors
 from engine.optim import LRSchedule, build_optimizer
@@ -117,11 +118,23 @@ class Trainer:
                 self.evaluate()
                 self.save("last")
             return "completed"
+        except RuntimeError as exc:
+            if not is_worker_death(exc):
+                raise
+            if self.stop_signal is None:
+                raise DataLoadingError(f"{exc} (a data loading worker died: out of memory? lower data.workers or "
+                                       f"the batch size; data.workers=0 reads in the engine process)") from None
+            # a SIGTERM sent to the whole job (Slurm, a process group) also ended the data loading workers
+            return self._stopped(StopRun("interrupted", f"received {self.stop_signal}"))
         except StopRun as stop:
-            if stop.status != "failed":  # a diverged model is not worth a checkpoint over the last good one
-                self.save("last")
-            self.failure = stop.message
-            return stop.status
+            return self._stopped(stop)
+
+    def _stopped(self, stop: StopRun) -> str:
+        self.task.close()  # first: workers dying with a job-wide SIGTERM must not interrupt the checkpoint
+        if stop.status != "failed":  # a diverged model is not worth a checkpoint over the last good one
+            self.save("last")
+        self.failure = stop.message
+        return stop.status
 
     def _train_window(self) -> None:
         """Run steps up to the next log point, then log once: .item() is a CPU-GPU sync point, so only here."""

@@ -26,8 +26,10 @@ class DataLoadingError(RuntimeError):
 
 
 def _ignore_stop_signals(_worker_id: int) -> None:
-    """Workers leave SIGINT/SIGTERM/SIGUSR2 to the engine: it checkpoints, then shuts them down itself."""
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2):
+    """Workers leave Ctrl-C (SIGINT) and Slurm's time-limit warning (SIGUSR2) to the engine, which checkpoints and
+    then shuts them down. SIGTERM keeps its default: Python's exit terminates daemonic workers with it, and the
+    trainer takes a worker killed by a SIGTERM sent to the whole job as the stop it is."""
+    for signum in (signal.SIGINT, signal.SIGUSR2):
         signal.signal(signum, signal.SIG_IGN)
 
 
@@ -63,8 +65,9 @@ def _worker_died(exc: RuntimeError, files: list[str]) -> DataLoadingError:
                             f"to read in the engine process and see the error")
 
 
-def _is_worker_death(exc: RuntimeError) -> bool:
-    return "DataLoader worker" in str(exc)
+def is_worker_death(exc: BaseException) -> bool:
+    """Whether `exc` is torch's report of a dead worker (raised by its SIGCHLD handler anywhere in the engine)."""
+    return isinstance(exc, DataLoadingError) or isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc)
 
 
 def ordered_batches(dataset: Any, batch_size: int, workers: int, pin_memory: bool = False,
@@ -80,7 +83,7 @@ def ordered_batches(dataset: Any, batch_size: int, workers: int, pin_memory: boo
         try:
             batch = next(iterator)
         except RuntimeError as exc:
-            if not _is_worker_death(exc):
+            if not is_worker_death(exc):
                 raise
             raise _worker_died(exc, [dataset.describe(int(i)) for i in batch_keys[:, 0]]) from None
         yield checked(batch)
@@ -113,7 +116,7 @@ class BatchStream:
         try:
             batch = next(self._iterator)
         except RuntimeError as exc:
-            if not _is_worker_death(exc):
+            if not is_worker_death(exc):
                 raise
             position = copy.copy(self.sampler)
             indices = position.batch_at(*position.next_position())
@@ -129,8 +132,13 @@ class BatchStream:
         """Stop the workers."""
         iterator, self._iterator, self._loader = self._iterator, None, None
         shutdown = getattr(iterator, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()
+        if shutdown is None:
+            return
+        try:
+            shutdown()  # stops watching the workers' pids even when it is interrupted
+        except RuntimeError as exc:  # a worker that already died (a SIGTERM to the whole job) is what closing wants
+            if not is_worker_death(exc):
+                raise
 
     def state_dict(self) -> dict[str, Any]:
         """The consumer's position (the sampler's state)."""

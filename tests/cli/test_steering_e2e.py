@@ -12,8 +12,8 @@ from tests.cli.conftest import tiny_overrides
 from tests.cli.test_cli_e2e import labconsole
 
 
-def start(runs: Path, city: Path, steps: int = 100_000) -> str:
-    done = labconsole("run", "demo", *tiny_overrides(city, steps), "--detach", runs=runs)
+def start(runs: Path, city: Path, steps: int = 100_000, extra: tuple[str, ...] = ()) -> str:
+    done = labconsole("run", "demo", *tiny_overrides(city, steps), *extra, "--detach", runs=runs)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -63,4 +63,17 @@ def test_sigterm_checkpoints_and_marks_interrupted(tiny_city: Path, tmp_path: Pa
     wait_for(lambda: len(scalars(run_dir)) >= 1)
     os.kill(read_json(run_dir / "run.json")["pid"], signal.SIGTERM)
     wait_for(lambda: read_json(run_dir / "run.json")["status"] == "interrupted")
+    assert (run_dir / "checkpoints" / "last.pt").is_file()
+
+
+def test_sigterm_to_the_whole_group_with_data_workers_still_checkpoints(tiny_city: Path, tmp_path: Path) -> None:
+    """Slurm signals every process of a job: the data loading workers die with the engine's SIGTERM, and the
+    run still ends interrupted with its checkpoint (not failed for a lost worker)."""
+    run_id = start(tmp_path, tiny_city, extra=("data.cache=off", "data.workers=2"))
+    run_dir = tmp_path / run_id
+    wait_for(lambda: len(scalars(run_dir)) >= 1)
+    os.killpg(os.getpgid(read_json(run_dir / "run.json")["pid"]), signal.SIGTERM)
+    wait_for(lambda: read_json(run_dir / "run.json")["status"] in ("interrupted", "failed"))
+    info = read_json(run_dir / "run.json")
+    assert info["status"] == "interrupted", info.get("error")
     assert (run_dir / "checkpoints" / "last.pt").is_file()
