@@ -87,20 +87,19 @@ def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
     if check_paths and root is not None and not pending and not root.is_dir():
         demo = "the demo city" if task == "vpr" else "the demo data"
         raise ConfigError("data.root", f"folder not found: {root} (set data.synthetic: true to make {demo} there)")
-    evaluation["test_sets"] = [_test_set(i, item, root, check_paths and not pending)
-                               for i, item in enumerate(evaluation["test_sets"])]
+    evaluation["test_sets"] = [_test_set(i, item, root) for i, item in enumerate(evaluation["test_sets"])]
     names = [t["name"] for t in evaluation["test_sets"]]
     if len(set(names)) != len(names):
         raise ConfigError("eval.test_sets", f"test set names must be unique, got {names}")
     if evaluate_only and not evaluation["test_sets"]:
         raise ConfigError("eval.test_sets", "an evaluation-only run (train.max_steps: 0) needs at least one test set")
     if check_paths and not pending:
-        from engine.data.formats import preflight  # torch-free: a few names per folder, no listing
+        from engine.data.formats import preflight  # torch-free: the training layout, then every test set's
 
         preflight(cfg)
 
 
-def _test_set(index: int, item: Any, root: Path | None, check_paths: bool) -> dict[str, str]:
+def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
     """{name, path, split?, format?} with an absolute path (relative ones are under data.root; none: data.root)."""
     key = f"eval.test_sets[{index}]"
     if isinstance(item, str):
@@ -114,8 +113,6 @@ def _test_set(index: int, item: Any, root: Path | None, check_paths: bool) -> di
             raise ConfigError(f"{key}.path", f"'{path}' is relative to data.root, which is empty: give an absolute "
                                              f"path or set data.root")
         path = root / path
-    if check_paths and not path.is_dir():
-        raise ConfigError(f"{key}.path", f"not a test set folder: {path} (folder not found)")
     name = str(item.get("name") or (item.get("split") if path == root else path.name) or path.name)
     out = {"name": name, "path": str(path.resolve())}
     for optional in ("split", "format"):

@@ -76,6 +76,8 @@ def preflight(cfg: dict) -> None:
         _checked_format(task, data["format"], Path(data["root"]), data["train_dir"], "data.root")
     for i, entry in enumerate(cfg["eval"]["test_sets"]):
         key = f"eval.test_sets[{i}].path"
+        if not Path(entry["path"]).is_dir():
+            raise ConfigError(key, f"not a test set folder: {entry['path']} (folder not found)")
         chosen = _checked_format(task, entry.get("format") or "auto", Path(entry["path"]), entry.get("split"), key)
         split = test_split(chosen, entry)
         if split is not None and split != entry.get("split") and not chosen.detect(Path(entry["path"]), split):
