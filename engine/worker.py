@@ -133,8 +133,11 @@ def _train(paths: RunPaths, cfg: dict[str, Any], events: Any, holder: dict[str, 
     decorrelate_rank_rngs(generator, cfg["train"]["seed"], dist.rank, trainer.step)
     holder["trainer"] = trainer
     summary = trainer.summary()
+    data = dict(getattr(getattr(task, "plan", None), "summaries", {}))  # what was read: format and counts per split
     if dist.is_main:
-        update_run_info(paths.run_json, **summary)
+        update_run_info(paths.run_json, **summary, **({"data": data} if data else {}))
+        for split, text in data.items():
+            print(f"[labconsole] {paths.run_id}: data {split}: {text}", flush=True)
         print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on {runtime.device}, "
               f"{_batch_text(cfg, dist.describe(), summary['global_batch'])}", flush=True)
         if not trainer.data_sharded:

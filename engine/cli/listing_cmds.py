@@ -68,6 +68,8 @@ def show_run(args: argparse.Namespace) -> int:
                   f"{model.get('aggregator', {}).get('name')}  loss {config.get('loss', {}).get('name')}  "
                   f"step {progress.get('step', 0)}/{progress.get('max_steps', 0)}  "
                   f"duration {fmt_duration(run_duration(info))}  started {fmt_time(info.get('started'))}")
+    for split, text in (info.get("data") or {}).items():
+        console.print(f"data {split}: {text}", markup=False)
     if info.get("error"):
         console.print(f"[red]error:[/] {info['error']}")
     for title, block in (("final", info.get("final") or {}), ("best", info.get("best") or {})):

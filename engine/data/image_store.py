@@ -64,7 +64,7 @@ class ImageStore:
         if path.is_file():
             return cls(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_suffix(".lock"), "w") as lock:
+        with open(path.parent / ".build.lock", "w") as lock:  # one lock per folder: builds are rare, files stay few
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not path.is_file():
                 _build(path, count, shape, batches, progress)

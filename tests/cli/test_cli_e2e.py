@@ -63,6 +63,8 @@ def test_ls_show_compare(two_runs: tuple[Path, list[str]]) -> None:
     assert {r["id"] for r in json.loads(labconsole("ls", "--json", runs=runs).stdout)} == {base, cand}
     shown = labconsole("show", "base", runs=runs)
     assert shown.returncode == 0 and "R@1" in shown.stdout
+    assert "data train: gmberton VPR folders: 160 images of 40 places" in shown.stdout
+    assert "data sim2real: gmberton VPR folders: 60 database / 30 queries" in shown.stdout
     md = labconsole("compare", base, cand, "--baseline", base, "--format", "markdown", runs=runs)
     assert md.returncode == 0, md.stderr
     lines = md.stdout.splitlines()

@@ -493,3 +493,20 @@ def test_parse_numbers_is_exact_or_flags_the_token() -> None:
             and math.copysign(1, value) == math.copysign(1, float(token))
         )
     assert redo[len(good) :].all()
+
+
+def test_phase_message_reaches_the_header(tmp_path: Path) -> None:
+    from tui.widgets.run_header import header_lines
+
+    folder = new_run(tmp_path)
+    with EventWriter(folder / "events.jsonl") as w:
+        w.emit("phase", phase="caching", message="caching 1,200 / 9,120 images (train)")
+    stream = RunStream(folder, clock=frozen_clock)
+    stream.poll()
+    snap = stream.snapshot()
+    assert (snap.phase, snap.phase_message) == ("caching", "caching 1,200 / 9,120 images (train)")
+    assert "caching 1,200 / 9,120 images (train)" in header_lines(snap)[1].plain
+    with EventWriter(folder / "events.jsonl") as w:
+        w.emit("phase", phase="training")
+    stream.poll()
+    assert stream.snapshot().phase_message is None

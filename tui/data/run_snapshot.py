@@ -99,6 +99,8 @@ class Snapshot:
     last_event_t: float | None
     now: float
     version: int
+    phase_message: str | None = None
+    """What the engine says it is doing before training ("caching 1,200 / 9,120 images (train)")."""
 
     @property
     def elapsed(self) -> float | None:

@@ -63,6 +63,7 @@ class RunStream:
         self.engine_alerts: list[Alert] = []
         self.last_status_event: str | None = None
         self.phase: str | None = None
+        self.phase_message: str | None = None  # "caching 1,200 / 9,120 images (train)"
         self.last_step: int | None = None
         self.last_event_t: float | None = None
         self._offset = 0
@@ -192,6 +193,7 @@ class RunStream:
             self.last_status_event = str(ev.get("status"))
         elif kind == "phase":
             self.phase = str(ev.get("phase")) if ev.get("phase") else None
+            self.phase_message = str(ev["message"]) if ev.get("message") else None
         elif kind == "alert":
             level = "error" if ev.get("level") == "error" else "warning"
             self.engine_alerts.append(Alert(level, str(ev.get("code", "alert")), str(ev.get("message", ""))))
@@ -298,6 +300,7 @@ class RunStream:
             config=self.config,
             status=self.status,
             phase=self.phase,
+            phase_message=self.phase_message,
             scalars={k: (s.x, s.y) for k, s in self.scalars.items()},
             system={k: (s.x, s.y) for k, s in self.system.items()},
             evals={k: tuple(v) for k, v in self.evals.items()},

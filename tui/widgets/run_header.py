@@ -57,7 +57,7 @@ def header_lines(snap: Snapshot, dark: bool = True, narrow: bool = False) -> tup
         second.append(label, style="dim")
         second.append(value, style="bold")
     if snap.phase and snap.phase != "training" and snap.status == "running":
-        second.append(f"{sep}{snap.phase}", style="italic")
+        second.append(f"{sep}{snap.phase_message or snap.phase}", style="italic")
     return first, second
 
 
