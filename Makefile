@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/log_overhead.py
 	$(PY) benchmarks/engine_overhead.py
+	$(PY) benchmarks/data_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

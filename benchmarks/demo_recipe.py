@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -22,7 +23,44 @@ from torch import nn
 from engine.data.augment import AUGMENTS
 from engine.data.place_sampler import PlaceBatchSampler
 from engine.data.synth_vpr import SPLITS, make_synth_vpr
-from engine.data.vpr_folders import TestSet, load_test_set, load_train_places
+from engine.data.formats import DATA_FORMATS, FormatOptions
+from engine.data.sources import ImageSource
+
+GMBERTON = DATA_FORMATS.build("gmberton")
+
+
+@dataclass
+class TrainPlaces:
+    """The training set decoded into memory (this prototype predates streaming; the demo set is small)."""
+
+    images: np.ndarray  # (N, 3, H, W) uint8
+    labels: np.ndarray  # (N,) int64
+    num_places: int
+
+
+@dataclass
+class TestSet:
+    name: str
+    database_images: np.ndarray
+    database_utm: np.ndarray
+    query_images: np.ndarray
+    query_utm: np.ndarray
+
+
+def decode_all(source: ImageSource, size: tuple[int, int]) -> np.ndarray:
+    return np.stack([source.read(i, size).transpose(2, 0, 1) for i in range(len(source))])
+
+
+def load_train_places(folder: Path, size: tuple[int, int]) -> TrainPlaces:
+    index = GMBERTON.read(folder.parent, folder.name, FormatOptions())
+    return TrainPlaces(decode_all(index.images, size), index.places, index.num_places)
+
+
+def load_test_set(folder: Path, size: tuple[int, int]) -> TestSet:
+    index = GMBERTON.read(folder, None, FormatOptions())
+    return TestSet(folder.name, decode_all(index.database, size), index.database_utm,
+                   decode_all(index.queries, size), index.query_utm)
+
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

@@ -78,6 +78,8 @@ class FeatureCache:
 class FeatureItems(BatchItems):
     """Training items read from the feature cache instead of image files: Batch.images holds B×C×h×w features."""
 
+    cached = True
+
     def __init__(self, cache: FeatureCache, targets: np.ndarray) -> None:
         self.cache, self.targets = cache, np.asarray(targets)
 

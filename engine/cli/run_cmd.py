@@ -6,7 +6,6 @@ import argparse
 import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
 import yaml

@@ -15,7 +15,7 @@ def expand_path(text: str) -> Path:
 
 def finish(cfg: dict[str, Any], check_paths: bool) -> dict[str, Any]:
     """Fill derived keys and check what spans sections."""
-    model, train, evaluation, data = cfg["model"], cfg["train"], cfg["eval"], cfg["data"]
+    model, train, evaluation = cfg["model"], cfg["train"], cfg["eval"]
     if evaluation["image_size"] is None:
         evaluation["image_size"] = list(model["image_size"])
     if cfg["task"]["name"] == "vpr":

@@ -50,6 +50,9 @@ def _chw(images: list[np.ndarray]) -> torch.Tensor:
 class BatchItems(Dataset):
     """Shared plumbing: `__getitems__` turns reading errors into a SampleError; subclasses implement `_read`."""
 
+    cached = False
+    """Whether items come from a decoded cache (a memmap read costs microseconds: no workers needed)."""
+
     def __len__(self) -> int:
         raise NotImplementedError
 
@@ -77,6 +80,7 @@ class ImageItems(BatchItems):
     def __init__(self, source: ImageSource, size: tuple[int, int], targets: np.ndarray | None = None,
                  store: ImageStore | None = None) -> None:
         self.source, self.size, self.store = source, tuple(size), store
+        self.cached = store is not None
         self.targets = np.zeros(len(source), np.int64) if targets is None else np.asarray(targets)
 
     def __len__(self) -> int:
@@ -122,6 +126,7 @@ class MaskItems(BatchItems):
                  image_store: ImageStore | None = None, mask_store: ImageStore | None = None) -> None:
         self.images, self.masks, self.size, self.mask_size = images, masks, tuple(size), mask_size
         self.geometry, self.image_store, self.mask_store = geometry, image_store, mask_store
+        self.cached = geometry is None and image_store is not None
 
     def __len__(self) -> int:
         return len(self.images)

@@ -62,8 +62,8 @@ class SupervisedTask(SampledTask):
                                                       f"{self.train_size}")
             self.train_items = train_items
             self.sampler = ShuffleBatchSampler(self.train_size, batch_size, cfg["train"]["seed"])
-            cached = getattr(train_items, "image_store", getattr(train_items, "store", None)) is not None
-            self.stream = BatchStream(train_items, self.sampler, self.plan.workers(cached), pin_for(self.runtime.device))
+            self.stream = BatchStream(train_items, self.sampler, self.plan.workers(train_items.cached),
+                                      pin_for(self.runtime.device))
         self.model = self.model.to(self.runtime.device)
         if self.runtime.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -106,8 +106,7 @@ class SupervisedTask(SampledTask):
 
     def ordered(self, items: Any, count: int | None = None, batch_size: int | None = None) -> Iterator[Batch]:
         """Items in file order, in evaluation batches, read by the workers (none when they come from the cache)."""
-        cached = getattr(items, "image_store", getattr(items, "store", None)) is not None
-        return ordered_batches(items, batch_size or self.cfg["eval"]["batch_size"], self.plan.workers(cached),
+        return ordered_batches(items, batch_size or self.cfg["eval"]["batch_size"], self.plan.workers(items.cached),
                                pin_for(self.runtime.device), count)
 
     @torch.no_grad()

@@ -67,8 +67,7 @@ class VPRTask(SampledTask):
                                              train["seed"])
             self.cache = self._feature_cache(places.places) if use_feature_cache(cfg) else None
             items = FeatureItems(self.cache, places.places) if self.cache is not None else self._train_items
-            cached = self.cache is not None or self._train_items.store is not None
-            self.stream = BatchStream(items, self.sampler, self.plan.workers(cached), pin_for(runtime.device))
+            self.stream = BatchStream(items, self.sampler, self.plan.workers(items.cached), pin_for(runtime.device))
         eval_size = tuple(cfg["eval"]["image_size"])
         self.test_sets = [(name, self._test_items(index, eval_size, name))
                           for name, index in self.plan.test_indexes()] if load_test_sets else []
@@ -94,7 +93,7 @@ class VPRTask(SampledTask):
     def _ordered(self, items: ImageItems, count: int | None = None, batch_size: int | None = None) -> Iterator[Any]:
         """Items in file order, read by the workers (none when they come from the cache)."""
         return ordered_batches(items, batch_size or self.cfg["eval"]["batch_size"],
-                               self.plan.workers(items.store is not None), pin_for(self.runtime.device), count)
+                               self.plan.workers(items.cached), pin_for(self.runtime.device), count)
 
     def _feature_cache(self, places: np.ndarray) -> FeatureCache:
         """Backbone features of every training image, shared by all runs with the same backbone weights and data."""

@@ -52,12 +52,13 @@ def header_lines(snap: Snapshot, dark: bool = True, narrow: bool = False) -> tup
     second.append(f" {'' if narrow else 'step '}{steps}", style="bold")
     second.append(pct)
     sep = " │ " if narrow else "  │  "
+    if snap.phase and snap.phase != "training" and snap.status == "running":  # before the gauges: 80 columns cut
+        second.append(sep, style="dim")
+        second.append(snap.phase_message or snap.phase, style="italic")
     for label, value in _gauges(snap):
         second.append(sep, style="dim")
         second.append(label, style="dim")
         second.append(value, style="bold")
-    if snap.phase and snap.phase != "training" and snap.status == "running":
-        second.append(f"{sep}{snap.phase_message or snap.phase}", style="italic")
     return first, second
 
 

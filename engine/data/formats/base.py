@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.data.path_table import PathTable
 from engine.data.sources import ImageSource, LabelFiles
+from engine.errors import ConfigError, did_you_mean
 from engine.registry import Registry
 
 DATA_FORMATS = Registry("data format", "data.format")
@@ -109,6 +110,36 @@ class DataFormat:
         images, 19 classes" (this default describes the training split)."""
         index = self.read(root, options.train_split, options)
         return f"{self.title}: {describe_index(index)} ({options.train_split})"
+
+
+def fixed_classes(title: str, names: list[str], options: FormatOptions) -> list[str]:
+    """The class names a published label encoding defines; task.classes may only repeat them (a different list
+    would silently rename or reorder the classes the label files encode)."""
+    if options.classes is not None and list(options.classes) != names:
+        raise ConfigError("task.classes", f"{title} labels define {len(names)} classes in a fixed order "
+                                          f"({', '.join(names)}); leave task.classes unset or list exactly "
+                                          f"those")
+    return list(names)
+
+
+def select_classes(labels: np.ndarray, names: list[str], wanted: list[str] | None,
+                   title: str) -> tuple[np.ndarray, np.ndarray]:
+    """(positions kept, their labels) for task.classes: a subset or new order of the published classes, whose
+    indices then follow task.classes; every position with unchanged labels when task.classes is not set.
+
+    Raises:
+        ConfigError: at task.classes, a name the data set does not have.
+    """
+    if wanted is None or list(wanted) == names:
+        return np.arange(len(labels), dtype=np.int64), labels
+    for name in wanted:
+        if name not in names:
+            raise ConfigError("task.classes", f"'{name}' is not a {title} class{did_you_mean(name, names)}")
+    remap = np.full(len(names), -1, np.int64)
+    remap[[names.index(name) for name in wanted]] = np.arange(len(wanted))
+    remapped = remap[labels]
+    kept = np.flatnonzero(remapped >= 0)
+    return kept, remapped[kept]
 
 
 def describe_index(index: Any) -> str:

@@ -10,31 +10,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, LabelIndex
-from engine.errors import ConfigError, UserError, did_you_mean
+from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, select_classes
+from engine.errors import UserError
 
 SIDE = 32
 PIXEL_BYTES = 3 * SIDE * SIDE
-
-
-def select_classes(labels: np.ndarray, names: list[str], wanted: list[str] | None,
-                   title: str) -> tuple[np.ndarray, np.ndarray]:
-    """(positions kept, their labels) for task.classes: a subset or new order of the published classes, whose
-    indices then follow task.classes; every position with unchanged labels when task.classes is not set.
-
-    Raises:
-        ConfigError: at task.classes, a name the data set does not have.
-    """
-    if wanted is None or list(wanted) == names:
-        return np.arange(len(labels), dtype=np.int64), labels
-    for name in wanted:
-        if name not in names:
-            raise ConfigError("task.classes", f"'{name}' is not a {title} class{did_you_mean(name, names)}")
-    remap = np.full(len(names), -1, np.int64)
-    remap[[names.index(name) for name in wanted]] = np.arange(len(wanted))
-    remapped = remap[labels]
-    kept = np.flatnonzero(remapped >= 0)
-    return kept, remapped[kept]
 
 
 class CifarRecords:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, sorted_files,
-                                      table_of)
+from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes,
+                                      sorted_files, table_of)
 from engine.data.sources import FileImages, LabelFiles, MaskLabels
-from engine.errors import ConfigError, UserError
+from engine.errors import UserError
 
 #: The 19 train classes in trainId order (cityscapesScripts labels.py).
 CITYSCAPES_CLASSES = ["road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
@@ -27,16 +27,6 @@ LABEL_SUFFIX = "_gtFine_labelIds.png"
 SPLITS = ("train", "val")
 LAYOUT = ("leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png and "
           "gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png")
-
-
-def fixed_classes(title: str, names: list[str], options: FormatOptions) -> list[str]:
-    """The class names a published label encoding defines; task.classes may only repeat them (a different list
-    would silently rename or reorder the classes the label files encode)."""
-    if options.classes is not None and list(options.classes) != names:
-        raise ConfigError("task.classes", f"{title} labels define {len(names)} classes in a fixed order "
-                                          f"({', '.join(names)}); leave task.classes unset or list exactly "
-                                          f"those")
-    return list(names)
 
 
 def label_ids_to_train_ids(title: str) -> MaskLabels:

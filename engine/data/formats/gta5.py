@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, table_of
-from engine.data.formats.cityscapes import CITYSCAPES_CLASSES, fixed_classes, label_ids_to_train_ids
+from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes, table_of
+from engine.data.formats.cityscapes import CITYSCAPES_CLASSES, label_ids_to_train_ids
 from engine.data.sources import FileImages, LabelFiles
 from engine.errors import UserError
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.decode import IMAGE_SUFFIXES
-from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, sorted_files,
-                                      table_of)
-from engine.data.formats.cifar import select_classes
+from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, select_classes,
+                                      sorted_files, table_of)
 from engine.data.sources import FileImages
 from engine.errors import UserError
 

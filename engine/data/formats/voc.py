@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, table_of
-from engine.data.formats.cityscapes import fixed_classes
+from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes, table_of
 from engine.data.sources import FileImages, LabelFiles, MaskLabels
 from engine.errors import UserError
 
