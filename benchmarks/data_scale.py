@@ -128,6 +128,8 @@ def scale(data_dir: Path, sizes: list[int], runs: Path, baseline: Path | None) -
         results = {}
         for count in sizes:
             root = make_folder(data_dir, count)
+            for stale in (root / "train").glob(".labconsole-cache-*"):
+                stale.unlink()  # the old code's resize cache in the data folder: measure what a new user sees
             results[count] = run_engine([f"data.root={root}", *extra], runs, env, cwd)
             print(f"{version:<18} {count:>8,} {results[count]['peak_mb']:>14.0f} {results[count]['first_step_s']:>15.2f}")
         small, large = results[sizes[0]], results[sizes[-1]]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 #: Bump when what a cache holds changes meaning (resize method, layout): older files are then ignored.
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: JPEGs scaled while decoding (libjpeg-turbo)
 #: data.cache: auto caches a set when its decoded copy is at most this large (the demos; not real data sets).
 AUTO_CACHE_BYTES = 512 * 2**20
 
