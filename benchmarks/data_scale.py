@@ -83,7 +83,7 @@ def tree_pss_mb(process: psutil.Process) -> float:
 def run_engine(overrides: list[str], runs: Path, env: dict[str, str] | None = None,
                cwd: Path = REPO) -> dict[str, float]:
     """Launch `labconsole run demo ... --detach`, sample the engine's memory until it ends, read its events."""
-    command = [sys.executable, "-m", "engine.cli.main", "--runs-dir", str(runs), "run", "demo", *overrides,
+    command = [sys.executable, "-m", "tui.cli.main", "--runs-dir", str(runs), "run", "demo", *overrides,
                "--detach"]
     run_id = subprocess.run(command, check=True, capture_output=True, text=True, cwd=cwd,
                             env=env).stdout.split()[-1]
@@ -140,7 +140,7 @@ def scale(data_dir: Path, sizes: list[int], runs: Path, baseline: Path | None) -
 
 def demo_task(cache: str, workers: int, steps: int) -> Any:
     """The demo recipe's VPR task (synthetic city at its usual place) reading its training set one way."""
-    from engine.config import resolve_config
+    from engine.core.config import resolve_config
     from engine.data.ensure import ensure_data
     from engine.runtime import make_runtime, seed_everything
     from engine.tasks.vpr import VPRTask

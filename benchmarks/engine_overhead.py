@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from engine.config import resolve_config
+from engine.core.config import resolve_config
 from engine.data.synth_vpr import make_synth_vpr
 from engine.optim import build_optimizer
-from engine.protocol import ControlReader, EventWriter, create_run, new_run_info, write_json_atomic
+from engine.core.protocol import ControlReader, EventWriter, create_run, new_run_info, write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
 from engine.tasks.vpr import VPRTask

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from engine.config import resolve_config
+from engine.core.config import resolve_config
 from engine.data.synth_vpr import make_synth_vpr
 from engine.freeze import apply_phase, build_freeze
 from engine.optim import build_optimizer

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.protocol import EventWriter
+from engine.core.protocol import EventWriter
 
 VALUES = {
     "loss/total": 0.731,

@@ -27,7 +27,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.protocol import EventWriter, write_json_atomic
+from engine.core.protocol import EventWriter, write_json_atomic
 
 SCALARS = ("loss/total", "loss/ce", "lr/backbone", "grad_norm")
 """The four scalars logged per step (4 points per step)."""
@@ -190,7 +190,7 @@ print(json.dumps({{"open": t1 - t0, "points": points}}))
 
 OPEN_JSON = """
 import time, json
-from engine.protocol import EventReader
+from engine.core.protocol import EventReader
 t0 = time.perf_counter()
 events = EventReader({events!r}).read_new()
 print(json.dumps({{"open": time.perf_counter() - t0, "events": len(events)}}))
@@ -238,7 +238,7 @@ Bench(Path({runs!r})).run(headless=True, size=(120, 32))
 
 WRITER = """
 import time, math, sys
-from engine.protocol import EventWriter
+from engine.core.protocol import EventWriter
 rate, duration = {rate}, {duration}
 with EventWriter({events!r}) as w:
     start, n = time.perf_counter(), 0

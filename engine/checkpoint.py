@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 #: How long the other ranks wait at a control collective, e.g. while rank 0 alone evaluates a large test set.
 #: NCCL's default (10 min) would kill a run during a long evaluation; a dead rank is caught by the launcher sooner.

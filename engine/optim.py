@@ -1,4 +1,4 @@
-"""Optimizer with named param groups and a steerable LR schedule computed by the torch-free engine.schedules."""
+"""Optimizer with named param groups and a steerable LR schedule computed by the torch-free engine.core.schedules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.schedules import lr_factor
+from engine.core.schedules import lr_factor
 
 #: Param group -> the optim key holding its LR multiplier (groups not listed use 1.0).
 LR_MULTIPLIERS = {"backbone": "backbone_lr_mult", "loss": "loss_lr_mult"}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from engine.distributed import Distributed

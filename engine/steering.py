@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.config.validate import coerce
-from engine.errors import ConfigError
-from engine.protocol import ControlReader, EventWriter
+from engine.core.config.validate import coerce
+from engine.core.errors import ConfigError
+from engine.core.protocol import ControlReader, EventWriter
 
 #: Actions that the training loop carries out itself (the steering only queues them).
 LOOP_ACTIONS = ("stop", "pause", "resume", "eval", "checkpoint")

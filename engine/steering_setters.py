@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.config.validate import coerce
-from engine.errors import ConfigError
-from engine.freeze import FREEZE_HINT, resolve_paths, steered_value
+from engine.core.config.validate import coerce
+from engine.core.errors import ConfigError
+from engine.freeze import FREEZE_HINT, ModelPaths, resolve_paths, steered_value
 from engine.steering import positive_number
 
 if TYPE_CHECKING:
@@ -50,7 +50,8 @@ def max_steps_change(trainer: Trainer, value: Any) -> Change:
 
     def commit() -> None:
         trainer.max_steps = trainer.schedule.max_steps = steps
-        trainer.phases = trainer.freeze.phases(trainer.max_steps, trainer.steps_per_epoch, trainer.task.modules())
+        trainer.phases = trainer.freeze.phases(trainer.max_steps, trainer.steps_per_epoch,
+                                               ModelPaths(trainer.task.modules()))
 
     return steps, commit
 

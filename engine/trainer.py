@@ -12,10 +12,10 @@ import torch
 from engine.checkpoint import save_checkpoint
 from engine.data.stream import DataLoadingError, is_worker_death
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
-from engine.freeze import Phase, apply_phase, build_freeze, phase_at, warmup_factors
+from engine.freeze import ModelPaths, Phase, apply_phase, build_freeze, phase_at, warmup_factors
 from engine.optim import LRSchedule, build_optimizer
 from engine.param_counts import parameter_counts
-from engine.protocol import EventWriter, RunPaths, update_run_info
+from engine.core.protocol import EventWriter, RunPaths, update_run_info
 from engine.runtime import Runtime, rng_states, set_rng_states
 from engine.steering import Steering
 from engine.steering_setters import register_setters
@@ -63,7 +63,8 @@ class Trainer:
         self.global_batch = self.train_cfg["batch_size"] * self.train_cfg["grad_accum_steps"] * world
         self.data_sharded = shard_training_data(task, self.dist.rank, world)
         self.steps_per_epoch = task.steps_per_epoch() / world  # one step takes a batch on every rank
-        self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, task.modules())  # bad paths fail here
+        # bad paths fail here, before the first step
+        self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, ModelPaths(task.modules()))
         self.phase: Phase | None = None  # the phase in force, with the freeze overrides steered so far
         self.scheduled_phase: Phase | None = None  # the schedule's phase under it
         self.freeze_overrides: dict[str, bool] = {}  # group path -> trainable, set mid-run, in the order set

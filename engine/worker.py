@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from engine.errors import UserError
-from engine.protocol import FINISHED, ControlReader, EventWriter, RunPaths, read_json, this_host, update_run_info
+from engine.core.errors import UserError
+from engine.core.protocol import FINISHED, ControlReader, EventWriter, RunPaths, read_json, this_host, update_run_info
 
 
 class Interrupted(Exception):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from engine.registry import Registry
+from engine.core.registry import Registry
 
 AUGMENTS = Registry("augmentation", "augment.name")
 

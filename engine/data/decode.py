@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 try:
     import simplejpeg

@@ -6,8 +6,8 @@ import fcntl
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError
-from engine.protocol import EventWriter
+from engine.core.errors import ConfigError
+from engine.core.protocol import EventWriter
 
 MARKER = "synth_vpr.json"
 

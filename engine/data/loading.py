@@ -18,7 +18,7 @@ from engine.data.image_store import AUTO_CACHE_BYTES, ImageStore, default_cache_
 from engine.data.samples import ArrayRows
 from engine.data.sources import ImageSource, LabelFiles
 from engine.data.stream import ordered_batches
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 Notify = Callable[[str, str], None]  # (phase, message): progress the monitor shows
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from engine.config import preset_params
+from engine.core.config import preset_params
 from engine.data.augment import AUGMENTS, Augment
-from engine.errors import ConfigError, unknown_choice
-from engine.registry import Registry
+from engine.core.errors import ConfigError, unknown_choice
+from engine.core.registry import Registry
 
 PAIR_AUGMENTS = Registry("augmentation", "augment.name")
 

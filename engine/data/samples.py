@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from engine.data.image_store import ImageStore
 from engine.data.sources import ImageSource, LabelFiles, MaskLabels
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.data.decode import read_labels, read_rgb
 from engine.data.path_table import PathTable
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 class ImageSource(Protocol):

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from engine.data.samples import Batch, SampleError, keys_in_order
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 class DataLoadingError(RuntimeError):

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 def stored_summary(root: Path, manifest: str, params: Any) -> dict | None:

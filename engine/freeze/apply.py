@@ -7,8 +7,8 @@ from typing import Any
 
 from torch import nn
 
-from engine.freeze.schedule import ALL, FreezeSchedule, Phase
-from engine.freeze.stages import backbone_stages, group_paths, resolve_paths
+from engine.core.freeze.schedule import ALL, FreezeSchedule, Phase
+from engine.freeze.stages import ModelPaths, backbone_stages, group_paths, resolve_paths
 from engine.models.vpr_model import parameter_table
 
 
@@ -69,7 +69,7 @@ def phase_table(modules: dict[str, nn.Module], schedule: FreezeSchedule, max_ste
     stages = backbone_stages(modules["backbone"]) if "backbone" in modules else {}
     table = []
     try:
-        for phase in schedule.phases(max_steps, steps_per_epoch, modules):
+        for phase in schedule.phases(max_steps, steps_per_epoch, ModelPaths(modules)):
             apply_phase(modules, phase)
             table.append({"index": phase.index, "step": phase.step, "label": phase.label,
                           "in_run": phase.in_run, "rows": parameter_table(modules),

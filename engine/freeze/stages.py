@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm,
               nn.modules.instancenorm._InstanceNorm)
@@ -178,3 +178,15 @@ def _resolve_one(path: str, available: dict[str, nn.Module], stages: list[str], 
             return [f"backbone.{underscored}"]
     names = [p for p in available] + ([] if "loss" in available else ["loss"])
     raise ConfigError(key, f"unknown group '{path}'; available: {', '.join(names)} ({_HINT})")
+
+
+class ModelPaths:
+    """A model's group paths for a freeze schedule (engine.core.freeze.PathResolver): its groups, and user paths
+    checked and resolved against its real modules and backbone stages."""
+
+    def __init__(self, modules: dict[str, nn.Module]) -> None:
+        self.modules = modules
+        self.groups = tuple(modules)
+
+    def resolve(self, paths: Sequence[str], key: str) -> tuple[str, ...]:
+        return resolve_paths(self.modules, paths, key)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from segmentation_models_pytorch import losses as smp_losses
 from torch import nn
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.losses.base import KEY, LOSSES, Loss
 
 #: Target value of unlabelled pixels (torch's default ignore_index; never a class index).

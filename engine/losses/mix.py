@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.errors import ConfigError, did_you_mean, unknown_choice
+from engine.core.errors import ConfigError, did_you_mean, unknown_choice
 from engine.losses.base import BOOKKEEPING, KEY, LOSSES, Loss
 
 

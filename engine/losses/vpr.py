@@ -6,7 +6,7 @@ import torch
 from pytorch_metric_learning import losses, miners
 from pytorch_metric_learning.distances import CosineSimilarity
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.losses.base import KEY, LOSSES, Loss
 
 TRIPLET_TYPES = ("all", "hard", "semihard", "easy")

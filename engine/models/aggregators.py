@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.errors import ConfigError
-from engine.registry import Registry
+from engine.core.errors import ConfigError
+from engine.core.registry import Registry
 
 AGGREGATORS = Registry("aggregator", "model.aggregator.name")
 _KEY = "model.aggregator"

@@ -12,9 +12,9 @@ import timm
 import torch
 from torch import nn
 
-from engine.errors import ConfigError, UserError, did_you_mean
+from engine.core.errors import ConfigError, UserError, did_you_mean
 from engine.models.weights import LoadReport, load_weights_file
-from engine.registry import Registry
+from engine.core.registry import Registry
 
 BACKBONES = Registry("backbone", "model.backbone.name")
 _KEY = "model.backbone"

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.errors import ConfigError
-from engine.registry import Registry
+from engine.core.errors import ConfigError
+from engine.core.registry import Registry
 
 HEADS = Registry("head", "model.head.name")
 _KEY = "model.head"

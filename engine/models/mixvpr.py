@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.models.aggregators import AGGREGATORS
 
 _KEY = "model.aggregator"

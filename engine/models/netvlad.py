@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 from engine.models.aggregators import AGGREGATORS
 
 _KEY = "model.aggregator"

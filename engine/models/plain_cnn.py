@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 from engine.models.backbones import BACKBONES
 from engine.models.weights import LoadReport, load_weights_file
 

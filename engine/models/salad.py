@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.models.aggregators import AGGREGATORS
 
 _KEY = "model.aggregator"

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.errors import ConfigError
-from engine.registry import Registry
+from engine.core.errors import ConfigError
+from engine.core.registry import Registry
 
 SEG_HEADS = Registry("segmentation head", "model.head.name")
 _KEY = "model.head"

@@ -10,7 +10,7 @@ import torch
 from timm.models.vision_transformer import checkpoint_filter_fn
 from torch import nn
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.models.backbones import BACKBONES, create_timm_model
 from engine.models.weights import LoadReport, StateDict, load_weights_file
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.models.aggregator_init import materialize_lazy
 from engine.models.aggregators import build_aggregator
 from engine.models.backbones import build_backbone

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

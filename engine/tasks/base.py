@@ -10,8 +10,8 @@ from torch import nn
 
 from engine.data.samples import Batch
 from engine.data.stream import BatchStream
-from engine.errors import ConfigError
-from engine.registry import Registry
+from engine.core.errors import ConfigError
+from engine.core.registry import Registry
 
 TASKS = Registry("task", "task.name")
 

@@ -8,18 +8,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.config import preset_params
+from engine.core.config import preset_params
 from engine.data.formats import LabelIndex
 from engine.data.loading import data_report
 from engine.data.pair_augment import build_image_augment
 from engine.data.samples import ImageItems
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.metrics.classification import TopKCounter
 from engine.models.aggregator_init import initialise_aggregator
 from engine.models.cls_model import build_classification_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS
-from engine.tasks.summary import MODEL_SUMMARIES, summarise
+from engine.tasks.check_summary import MODEL_SUMMARIES, summarise
 from engine.tasks.supervised import SupervisedTask, checked_classes
 
 

@@ -7,21 +7,21 @@ from typing import Any
 
 import torch
 
-from engine.config import preset_params
+from engine.core.config import preset_params
 from engine.data.pair_augment import PAIR_AUGMENTS
 from engine.data.formats import MaskIndex
 from engine.data.formats.seg_folders import check_ignore_index, read_classes_json
 from engine.data.loading import data_report
 from engine.data.samples import CropGeometry, MaskItems
 from engine.data.sources import MaskLabels
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.losses import IGNORE_INDEX
 from engine.metrics.segmentation import ConfusionMatrix, segmentation_metrics
 from engine.models.seg_model import build_segmentation_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS
 from engine.tasks.seg_inference import predictions_at, slide_logits
-from engine.tasks.summary import MODEL_SUMMARIES, summarise
+from engine.tasks.check_summary import MODEL_SUMMARIES, summarise
 from engine.tasks.supervised import SupervisedTask, checked_classes
 
 

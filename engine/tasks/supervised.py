@@ -12,12 +12,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.config import preset_params
+from engine.core.config import preset_params
 from engine.data.loading import DataPlan
 from engine.data.samples import Batch
 from engine.data.shuffle_sampler import ShuffleBatchSampler
 from engine.data.stream import BatchStream, ordered_batches, pin_for
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES, check_inputs
 from engine.losses.logits import LOGIT_LOSSES

@@ -11,14 +11,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.config import preset_params
+from engine.core.config import preset_params
 from engine.data.augment import AUGMENTS
 from engine.data.place_sampler import PlaceBatchSampler
 from engine.data.formats import RetrievalIndex
-from engine.data.loading import DataPlan
+from engine.data.loading import DataPlan, data_report
 from engine.data.samples import ImageItems
 from engine.data.stream import BatchStream, ordered_batches, pin_for
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.feature_cache import FeatureCache, FeatureItems, cache_key, weights_fingerprint
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES
@@ -29,6 +29,7 @@ from engine.models.aggregator_init import initialise_aggregator
 from engine.models.vpr_model import build_vpr_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS, SampledTask
+from engine.tasks.check_summary import MODEL_SUMMARIES, summarise
 
 # ImageNet statistics: timm backbones expect them, and the plain CNN does not care.
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -173,6 +174,19 @@ def use_feature_cache(cfg: dict[str, Any]) -> bool:
         raise ConfigError("train.feature_cache", "needs freeze: frozen_backbone and augment: none (features must "
                                                  "be the same every epoch)")
     return setting == "on" or setting == "auto" and eligible
+
+
+@MODEL_SUMMARIES.register("vpr")
+def vpr_summary(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Parameter table of the configured VPR model and its descriptor; the data set is indexed, not read."""
+    model = build_vpr_model(cfg["model"])
+    build_vpr_loss(cfg["loss"], model.descriptor_dim, num_places=2)  # the place count only sizes margin losses
+    report = data_report(cfg)
+    output = (f"descriptor: {model.descriptor_dim}-d   backbone output: {model.backbone.out_channels} channels, "
+              f"stride {model.backbone.stride}")
+    return summarise(cfg, model.module_groups(), output, report["train_images"], data=report,
+                     descriptor_dim=model.descriptor_dim, backbone_channels=model.backbone.out_channels,
+                     backbone_stride=model.backbone.stride)
 
 
 @TASKS.register("vpr", "Visual place recognition")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.protocol import iter_events, list_runs, read_json
+from engine.core.protocol import iter_events, list_runs, read_json
 from tests.cli.conftest import tiny_overrides
 
 BIN = Path(sys.executable).with_name("labconsole")
@@ -125,7 +125,7 @@ def test_check_prints_config_and_parameter_table(tiny_city: Path) -> None:
 def test_export_csv_png_markdown(two_runs: tuple[Path, list[str]], tmp_path: Path) -> None:
     import csv
 
-    from engine.protocol import iter_events
+    from engine.core.protocol import iter_events
 
     runs, (base, cand) = two_runs
     done = labconsole("export", base, cand, "--to", str(tmp_path / "out"), runs=runs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from engine.protocol import list_runs
+from engine.core.protocol import list_runs
 from tests.cli.conftest import tiny_overrides
 from tests.cli.test_seg_cls_e2e import _one_line_error, labconsole
 from tests.data.fixtures_seg_formats import write_cityscapes, write_seg_folders
@@ -26,7 +26,7 @@ def test_a_wrong_layout_names_what_was_expected(tmp_path: Path) -> None:
     _one_line_error(labconsole("run", "seg_demo", *seg_overrides(root), "data.format=cityscapes",
                                "eval.test_sets=[{name: val, path: val}]", runs=tmp_path),
                     "data.root", "is not a Cityscapes folder", "leftImg8bit/")
-    _one_line_error(labconsole("check", "demo", f"data.root={tmp_path}", "data.synthetic=false",
+    _one_line_error(labconsole("check", "demo", f"data.root={tmp_path}", "data.synthetic=false", "eval.test_sets=[]",
                                "data.format=voc", runs=tmp_path), "data.format", "'voc' is a segmentation format")
     assert not list_runs(tmp_path)
 

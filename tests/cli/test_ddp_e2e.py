@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.checkpoint import load_checkpoint
-from engine.protocol import iter_events, read_json
+from engine.core.protocol import iter_events, read_json
 from tests.cli.conftest import tiny_overrides
 from tests.cli.test_cli_e2e import labconsole
 from tests.cli.test_steering_e2e import scalars, wait_for

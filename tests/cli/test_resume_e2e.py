@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from engine.protocol import effective_status, iter_events, read_json
+from engine.core.protocol import effective_status, iter_events, read_json
 from tests.cli.conftest import tiny_overrides
 from tests.cli.test_cli_e2e import labconsole
 from tests.cli.test_steering_e2e import wait_for
@@ -51,7 +51,7 @@ def test_kill_9_then_resume_matches_a_straight_run(tiny_city: Path, tmp_path: Pa
 
 
 def test_resume_refuses_a_run_without_checkpoint(tmp_path: Path) -> None:
-    from engine.protocol import create_run, new_run_info, write_json_atomic
+    from engine.core.protocol import create_run, new_run_info, write_json_atomic
 
     paths = create_run(tmp_path, "x")
     write_json_atomic(paths.run_json, {**new_run_info(paths.run_id, "x", "vpr", []), "status": "failed"})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.protocol import list_runs, read_json
+from engine.core.protocol import list_runs, read_json
 from tests.engine.seg_cls_data import cls_overrides, seg_overrides, tiny_cls, tiny_seg  # noqa: F401
 
 BIN = Path(sys.executable).with_name("labconsole")

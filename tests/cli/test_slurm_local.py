@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.protocol import create_run, iter_events, new_run_info, read_json, write_json_atomic
-from engine.slurm import CLUSTER_ENV, executor_parameters
+from engine.core.protocol import create_run, iter_events, new_run_info, read_json, write_json_atomic
+from engine.core.slurm import CLUSTER_ENV, executor_parameters
 from tests.cli.conftest import tiny_overrides
 from tests.cli.test_cli_e2e import labconsole
 from tests.cli.test_steering_e2e import scalars, wait_for
@@ -91,8 +91,8 @@ def test_too_few_gpus_requested_for_the_processes_is_a_config_error(tiny_city: P
 
 
 def test_executor_parameters_map_the_device_section() -> None:
-    from engine.config import resolve_config
-    from engine.protocol import RunPaths
+    from engine.core.config import resolve_config
+    from engine.core.protocol import RunPaths
 
     device = resolve_config("demo", ["device.name=cuda", "device.processes=4", "device.slurm_partition=gpu",
                                      "device.slurm_account=lab", "device.slurm_mem_gb=64"], check_paths=False)["device"]

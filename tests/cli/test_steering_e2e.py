@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from engine.protocol import iter_events, read_json
+from engine.core.protocol import iter_events, read_json
 from tests.cli.conftest import tiny_overrides
 from tests.cli.test_cli_e2e import labconsole
 

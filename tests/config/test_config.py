@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.config import dump_config, list_presets, resolve_config
-from engine.errors import ConfigError, UserError
+from engine.core.config import dump_config, list_presets, resolve_config
+from engine.core.errors import ConfigError, UserError
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
 
 
 def test_loss_mix_components_resolve_from_their_presets(base: dict, tmp_path: Path, monkeypatch) -> None:
-    import engine.config.presets as presets
+    import engine.core.config.presets as presets
 
     import shutil
 

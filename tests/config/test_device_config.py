@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import resolve_config
-from engine.errors import ConfigError, UserError
+from engine.core.config import resolve_config
+from engine.core.errors import ConfigError, UserError
 
 
 @pytest.fixture
 def gpus(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Pretend this machine has N GPUs."""
-    import engine.gpus
+    import engine.core.gpus
 
     def set_count(count: int | None) -> None:
-        monkeypatch.setattr(engine.gpus, "visible_gpu_count", lambda: count)
+        monkeypatch.setattr(engine.core.gpus, "visible_gpu_count", lambda: count)
 
     return set_count
 

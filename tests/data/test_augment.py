@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from engine.data.augment import AUGMENTS
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 
 def batch(seed: int = 0) -> torch.Tensor:

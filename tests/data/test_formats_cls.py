@@ -13,7 +13,7 @@ from PIL import Image
 
 from engine.data.formats import DATA_FORMATS, FormatOptions, LabelIndex, find_format
 from engine.data.formats.cifar import CifarRecords
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 from tests.data.fixtures_cls_formats import (TINY_WORDS, CifarFixture, TinyFixture, write_cifar10,
                                              write_cifar100, write_image_folder, write_tiny_imagenet)
 

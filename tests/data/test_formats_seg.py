@@ -12,7 +12,7 @@ from PIL import Image
 from engine.data.formats import DATA_FORMATS, FormatOptions, MaskIndex, find_format
 from engine.data.formats.cityscapes import CITYSCAPES_CLASSES, LABEL_ID_TO_TRAIN_ID
 from engine.data.formats.voc import VOC_CLASSES
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 from tests.data.fixtures_seg_formats import (Expected, write_cityscapes, write_gta5, write_seg_folders,
                                              write_voc)
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine.data.formats import DATA_FORMATS, FormatOptions, PlaceIndex, RetrievalIndex, find_format
 from engine.data.formats.msls import CITY_SPACING_M
-from engine.errors import UserError
+from engine.core.errors import UserError
 from engine.metrics.recall import positives_within
 from tests.data.conftest import REAL_NAMES
 from tests.data.fixtures_vpr_formats import make_gsv_cities, make_msls

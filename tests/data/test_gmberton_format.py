@@ -9,7 +9,7 @@ import pytest
 
 from engine.data.formats import DATA_FORMATS, FormatOptions, PlaceIndex, RetrievalIndex
 from engine.data.formats.gmberton import parse_utm
-from engine.errors import UserError
+from engine.core.errors import UserError
 from tests.data.conftest import REAL_NAMES
 
 GMBERTON = DATA_FORMATS.build("gmberton")

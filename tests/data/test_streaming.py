@@ -19,7 +19,7 @@ from engine.data.samples import CropGeometry, ImageItems, MaskItems
 from engine.data.shuffle_sampler import ShuffleBatchSampler
 from engine.data.sources import FileImages
 from engine.data.stream import BatchStream, DataLoadingError, ordered_batches
-from engine.errors import UserError
+from engine.core.errors import UserError
 from tests.data.fixtures_seg_formats import write_cityscapes
 
 SIZE = (24, 32)

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 from engine.models import AGGREGATORS, build_aggregator, build_head, build_vpr_model, parameter_table
 from engine.models.aggregator_init import initialise_aggregator, materialize_lazy
 from engine.models.netvlad import kmeans_centroids

@@ -13,7 +13,7 @@ import torch
 import yaml
 from timm.layers import resample_abs_pos_embed
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 from engine.models import BACKBONES, build_backbone
 
 # Built and run for real at 64-112 px here or in test_models.py; the rest are checked on the meta device.

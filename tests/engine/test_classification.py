@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import resolve_config
+from engine.core.config import resolve_config
 from engine.data.formats import DATA_FORMATS, FormatOptions
 from engine.data.synth_cls import CLASSES
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 from engine.models.cls_model import build_classification_model
-from engine.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, write_json_atomic
+from engine.core.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
 from engine.tasks import TASKS
-from engine.tasks.summary import model_summary
+from engine.tasks.check_summary import model_summary
 from engine.trainer import Trainer
 from tests.engine.seg_cls_data import cls_overrides, tiny_cls  # noqa: F401
 

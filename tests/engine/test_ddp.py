@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.config import resolve_config
+from engine.core.config import resolve_config
 from engine.distributed import Distributed
 from engine.param_counts import parameter_counts
 from tests.engine.conftest import tiny_overrides
@@ -31,7 +31,7 @@ def rank_main(rank: int, world: int, port: int, city: str, run_dir: str, out_dir
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
     from engine.distributed import decorrelate_rank_rngs, init_distributed
-    from engine.protocol import ControlReader, EventWriter, RunPaths, send_control
+    from engine.core.protocol import ControlReader, EventWriter, RunPaths, send_control
     from engine.runtime import make_runtime, seed_everything
     from engine.steering import Steering
     from engine.tasks import TASKS
@@ -74,7 +74,7 @@ def rank_main(rank: int, world: int, port: int, city: str, run_dir: str, out_dir
 
 @pytest.mark.slow
 def test_two_gloo_ranks_end_with_identical_weights(tiny_city: Path, tmp_path: Path) -> None:
-    from engine.protocol import create_run, iter_events, new_run_info, write_json_atomic
+    from engine.core.protocol import create_run, iter_events, new_run_info, write_json_atomic
 
     paths = create_run(tmp_path / "runs", "ddp")
     write_json_atomic(paths.run_json, new_run_info(paths.run_id, "ddp", "vpr", [], max_steps=STEPS))
@@ -124,8 +124,8 @@ def failing_rank_main(rank: int, port: int, run_dir: str) -> None:
 
 @pytest.mark.slow
 def test_a_failing_rank_fails_the_run_with_its_own_error(tiny_city: Path, tmp_path: Path) -> None:
-    from engine.launch import prepare_run
-    from engine.protocol import read_json
+    from engine.core.launch import prepare_run
+    from engine.core.protocol import read_json
 
     paths, _ = prepare_run("demo", [*tiny_overrides(tiny_city, 20), "device.processes=2", "device.name=cpu"],
                            tmp_path / "runs")
@@ -150,13 +150,13 @@ def test_one_process_needs_no_collectives() -> None:
 
 
 def test_parameter_counts_follow_the_first_freeze_phase(tiny_city: Path) -> None:
-    from engine.freeze import build_freeze, phase_at
+    from engine.freeze import ModelPaths, build_freeze, phase_at
     from engine.models.vpr_model import build_vpr_model
 
     cfg = resolve_config("demo", [*tiny_overrides(tiny_city), "freeze=frozen_backbone"])
     model = build_vpr_model(cfg["model"])
     groups = model.module_groups()
-    phases = build_freeze(cfg["freeze"]).phases(4, 10.0, groups)
+    phases = build_freeze(cfg["freeze"]).phases(4, 10.0, ModelPaths(groups))
     counts = parameter_counts(groups, phase_at(phases, 0))
     backbone = counts["by_group"]["backbone"]
     assert backbone["total"] > 0 and backbone["trainable"] == 0

@@ -11,9 +11,9 @@ import torch
 import yaml
 from torch import nn
 
-from engine.config import resolve_config
-from engine.errors import ConfigError
-from engine.freeze import (DEFAULT_PHASES, FREEZE, apply_phase, backbone_stages, enforce_norm_eval, phase_at,
+from engine.core.config import resolve_config
+from engine.core.errors import ConfigError
+from engine.freeze import (DEFAULT_PHASES, FREEZE, ModelPaths, apply_phase, backbone_stages, enforce_norm_eval, phase_at,
                            phase_table, warmup_factors)
 from engine.models import build_vpr_model
 
@@ -82,7 +82,7 @@ def test_progressive_places_epoch_and_step_phases(resnet: nn.Module) -> None:
     assert [(p.step, p.label, p.in_run) for p in phases] == [
         (0, "head+aggregator", True), (13, "+stage -1", True), (25, "all", True)]
     assert phases[0].trainable == {"head", "aggregator", "loss"}  # a margin loss trains with the head
-    resolved = schedule.phases(max_steps=20, steps_per_epoch=10, modules=resnet.module_groups())
+    resolved = schedule.phases(max_steps=20, steps_per_epoch=10, model=ModelPaths(resnet.module_groups()))
     assert [(p.step, p.label, p.in_run) for p in resolved] == [
         (0, "head+aggregator", True), (10, "+layer4", True), (20, "all", False)]
     assert [p.warmup_groups for p in resolved] == [(), ("backbone",), ("backbone",)]
@@ -131,26 +131,26 @@ def test_stage_names_partition_the_backbone(resnet: nn.Module, cnn: nn.Module) -
 
 def test_apply_phase_on_resnet_flips_requires_grad_per_stage(resnet: nn.Module) -> None:
     modules = resnet.module_groups()
-    phases = FREEZE.build("trainable_from").phases(10, 5, modules)
+    phases = FREEZE.build("trainable_from").phases(10, 5, ModelPaths(modules))
     groups = apply_phase(modules, phases[0])
     assert phases[0].label == "from layer3"
     assert groups == {"backbone.stem": False, "backbone.layer1": False, "backbone.layer2": False,
                       "backbone.layer3": True, "backbone.layer4": True, "aggregator": True, "head": True}
     assert _stage_flags(resnet) == {"stem": {False}, "layer1": {False}, "layer2": {False}, "layer3": {True},
                                     "layer4": {True}}
-    everything = FREEZE.build("none").phases(10, 5, modules)[0]
+    everything = FREEZE.build("none").phases(10, 5, ModelPaths(modules))[0]
     assert apply_phase(modules, everything) == {"backbone": True, "aggregator": True, "head": True}
     assert _trainable(resnet) == {True}
 
 
 def test_apply_phase_on_plain_cnn_by_index_and_norm_path(cnn: nn.Module) -> None:
     modules = cnn.module_groups()
-    phase = FREEZE.build("trainable_from", stage=-2).phases(10, 5, modules)[0]
+    phase = FREEZE.build("trainable_from", stage=-2).phases(10, 5, ModelPaths(modules))[0]
     apply_phase(modules, phase)
     assert phase.label == "from layers.6"
     assert [flags == {True} for flags in _stage_flags(cnn).values()] == [False] * 6 + [True] * 2
     norms_only = FREEZE.build("progressive", phases=[{"at_step": 0, "trainable": ["backbone.norm"]}])
-    groups = apply_phase(modules, norms_only.phases(10, 5, modules)[0])
+    groups = apply_phase(modules, norms_only.phases(10, 5, ModelPaths(modules))[0])
     assert groups["backbone.norm"] is True and groups["head"] is False
     assert all(p.requires_grad == isinstance(m, nn.BatchNorm2d)
                for m in cnn.backbone.modules() for p in m.parameters(recurse=False))
@@ -161,15 +161,15 @@ def test_unknown_path_lists_the_models_stages(cnn: nn.Module) -> None:
                                                    {"at_epoch": 1, "trainable": ["head", "backbone.layer4"]}])
     with pytest.raises(ConfigError, match=r"freeze.phases\[1\].trainable: unknown group 'backbone.layer4'; "
                                           r"available: backbone, backbone.layers.0, .*backbone.layers.7"):
-        schedule.phases(10, 5, cnn.module_groups())
+        schedule.phases(10, 5, ModelPaths(cnn.module_groups()))
     with pytest.raises(ConfigError, match=r"freeze.stage: unknown group 'backbone.layer3'"):
-        FREEZE.build("trainable_from").phases(10, 5, cnn.module_groups())
+        FREEZE.build("trainable_from").phases(10, 5, ModelPaths(cnn.module_groups()))
 
 
 def test_a_later_phase_freezes_again(cnn: nn.Module) -> None:
     modules = cnn.module_groups()
     late = FREEZE.build("progressive", phases=[{"at_epoch": 44, "trainable": ["aggregator", "head"]}])
-    phases = late.phases(max_steps=1000, steps_per_epoch=10, modules=modules)
+    phases = late.phases(max_steps=1000, steps_per_epoch=10, model=ModelPaths(modules))
     assert [(p.step, p.label, p.warmup_groups) for p in phases] == [
         (0, "all", ()), (440, "aggregator+head", ())]
     apply_phase(modules, phases[0])
@@ -180,7 +180,7 @@ def test_a_later_phase_freezes_again(cnn: nn.Module) -> None:
 
 def test_frozen_batchnorms_stay_in_eval_mode(resnet: nn.Module) -> None:
     modules = resnet.module_groups()
-    phase = FREEZE.build("trainable_from", stage="layer4").phases(10, 5, modules)[0]
+    phase = FREEZE.build("trainable_from", stage="layer4").phases(10, 5, ModelPaths(modules))[0]
     apply_phase(modules, phase)
     resnet.train()  # what the task does before every step
     enforce_norm_eval(modules, phase)
@@ -189,7 +189,7 @@ def test_frozen_batchnorms_stay_in_eval_mode(resnet: nn.Module) -> None:
     resnet(torch.randn(2, 3, SIZE, SIZE))
     assert not frozen_bn.training and live_bn.training and resnet.head.training
     assert torch.equal(frozen_bn.running_mean, stats)  # statistics of a frozen stage do not drift
-    apply_phase(modules, FREEZE.build("none").phases(10, 5, modules)[0])  # leave the shared model trainable
+    apply_phase(modules, FREEZE.build("none").phases(10, 5, ModelPaths(modules))[0])  # leave the shared model trainable
 
 
 def test_phase_table_adds_up_and_restores_the_model(resnet: nn.Module) -> None:
@@ -215,7 +215,7 @@ def test_unfrozen_parameters_join_adamw_without_rebuilding_it() -> None:
     optimizer = torch.optim.AdamW([{"params": list(m.parameters()), "name": n} for n, m in modules.items()],
                                   lr=0.1, weight_decay=0.1)
     phases = FREEZE.build("progressive", phases=[{"at_step": 0, "trainable": ["head"]},
-                                                 {"at_step": 3, "trainable": "all"}]).phases(6, 1, modules)
+                                                 {"at_step": 3, "trainable": "all"}]).phases(6, 1, ModelPaths(modules))
     frozen = modules["backbone"][0].weight
     start = frozen.detach().clone()
     for step in range(6):

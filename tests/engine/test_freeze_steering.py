@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from engine.checkpoint import load_checkpoint
-from engine.config import resolve_config
-from engine.errors import ConfigError
-from engine.freeze import FREEZE, apply_phase, enforce_norm_eval, steered_value
+from engine.core.config import resolve_config
+from engine.core.errors import ConfigError
+from engine.freeze import FREEZE, ModelPaths, apply_phase, enforce_norm_eval, steered_value
 from engine.models import build_vpr_model
-from engine.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, send_control, \
+from engine.core.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, send_control, \
     write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
@@ -43,7 +43,7 @@ def test_a_bad_value_names_the_key_and_the_choices() -> None:
 def test_overrides_win_over_the_phase_in_order_and_freeze_batchnorms() -> None:
     model = _resnet()
     modules = model.module_groups()
-    phase = FREEZE.build("none").phases(10, 5, modules)[0]
+    phase = FREEZE.build("none").phases(10, 5, ModelPaths(modules))[0]
     steered = phase.steered({"backbone": False, "backbone.layer4": True})
     assert steered.label == "all · steered -backbone +layer4" and phase.steered({}) is phase
     groups = apply_phase(modules, steered)
@@ -54,7 +54,7 @@ def test_overrides_win_over_the_phase_in_order_and_freeze_batchnorms() -> None:
     enforce_norm_eval(modules, steered)
     body = model.backbone.body
     assert not body.layer1[0].bn1.training and body.layer4[0].bn1.training
-    frozen = FREEZE.build("frozen_backbone").phases(10, 5, modules)[0]
+    frozen = FREEZE.build("frozen_backbone").phases(10, 5, ModelPaths(modules))[0]
     apply_phase(modules, frozen.steered({"backbone": True}))
     assert all(p.requires_grad for p in model.parameters())
 

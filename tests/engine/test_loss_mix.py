@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.losses import LOSSES, LossMix, build_loss
 
 COSFACE = {"preset": "cosface", "name": "cosface", "margin": 0.4, "scale": 30.0}
@@ -114,7 +114,7 @@ def test_bad_components_name_the_key(components: object, key: str) -> None:
 
 
 def test_builds_from_the_config_resolver_output() -> None:
-    from engine.config.resolve import resolve_preset_section
+    from engine.core.config.resolve import resolve_preset_section
 
     section = resolve_preset_section("loss", {"preset": "mix", "components": [
         {"preset": "cosface", "weight": 0.7, "margin": 0.3}, "multi_similarity"]})

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.losses import LOSSES, build_loss
 
 

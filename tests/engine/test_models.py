@@ -12,10 +12,10 @@ import timm
 import torch
 import yaml
 
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 from engine.losses import LOSSES
 from engine.models import AGGREGATORS, BACKBONES, HEADS, build_backbone, build_vpr_model, parameter_table
-from engine.schedules import SCHEDULES
+from engine.core.schedules import SCHEDULES
 
 SIZE = 64
 

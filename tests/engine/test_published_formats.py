@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import resolve_config
+from engine.core.config import resolve_config
 from engine.data.formats.cityscapes import CITYSCAPES_CLASSES
-from engine.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, write_json_atomic
+from engine.core.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
 from engine.tasks import TASKS

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.errors import ConfigError
-from engine.schedules import SCHEDULES, YOLOX_LR_PER_IMG, lr_curve, lr_factor, yolox_base_lr
+from engine.core.errors import ConfigError
+from engine.core.schedules import SCHEDULES, YOLOX_LR_PER_IMG, lr_curve, lr_factor, yolox_base_lr
 
 MAX_STEPS = 50
 
@@ -105,7 +105,7 @@ def test_curve_and_errors() -> None:
 
 
 def test_import_leaves_torch_out(repo_root: Path) -> None:
-    code = "import sys, engine.schedules; print('torch' in sys.modules, 'numpy' in sys.modules)"
+    code = "import sys, engine.core.schedules; print('torch' in sys.modules, 'numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import yaml
 from segmentation_models_pytorch import losses as smp_losses
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.losses import IGNORE_INDEX, LOSSES, LossMix, build_loss, check_inputs
 from engine.losses.logits import LOGIT_LOSSES
 

@@ -13,21 +13,21 @@ import torch
 import yaml
 from PIL import Image
 
-from engine.config import resolve_config
+from engine.core.config import resolve_config
 from engine.data.augment import AUGMENTS
 from engine.data.pair_augment import PAIR_AUGMENTS, FlipScaleJitter, build_image_augment
 from engine.data.formats import DATA_FORMATS, FormatOptions
 from engine.data.sources import MaskLabels
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 from engine.models.backbones import build_backbone
 from engine.models.feature_taps import find_taps, multi_scale
 from engine.models.seg_heads import SEG_HEADS
 from engine.models.seg_model import build_segmentation_model
-from engine.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, write_json_atomic
+from engine.core.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
 from engine.tasks import TASKS
-from engine.tasks.summary import model_summary
+from engine.tasks.check_summary import model_summary
 from engine.trainer import Trainer
 from tests.engine.seg_cls_data import seg_overrides, tiny_seg  # noqa: F401
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from engine.checkpoint import load_checkpoint
-from engine.config import resolve_config
-from engine.errors import UserError
-from engine.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, read_json, \
+from engine.core.config import resolve_config
+from engine.core.errors import UserError
+from engine.core.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, read_json, \
     write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
@@ -123,7 +123,7 @@ def test_feature_cache_gives_identical_losses(tmp_path: Path, tiny_city: Path, m
 
 
 def test_feature_cache_on_needs_a_frozen_backbone(tiny_city: Path) -> None:
-    from engine.errors import ConfigError
+    from engine.core.errors import ConfigError
     from engine.tasks.vpr import use_feature_cache
 
     with pytest.raises(ConfigError, match="frozen_backbone"):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import UserError
-from engine.protocol import CONTROL_ACTIONS, ControlReader, send_control
+from engine.core.errors import UserError
+from engine.core.protocol import CONTROL_ACTIONS, ControlReader, send_control
 
 
 def test_send_then_poll(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.protocol import EventReader, EventWriter, iter_events
+from engine.core.protocol import EventReader, EventWriter, iter_events
 
 
 def test_round_trip_with_non_finite_floats(tmp_path: Path) -> None:

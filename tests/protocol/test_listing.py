@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import UserError
-from engine.protocol import find_run, list_runs, new_run_info, write_json_atomic
+from engine.core.errors import UserError
+from engine.core.protocol import find_run, list_runs, new_run_info, write_json_atomic
 
 
 def _make_run(

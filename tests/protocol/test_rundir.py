@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import UserError
-from engine.protocol import (
+from engine.core.errors import UserError
+from engine.core.protocol import (
     RunPaths,
     create_run,
     new_run_id,
@@ -78,13 +78,13 @@ def test_create_run_makes_unique_folders(tmp_path: Path) -> None:
 
 
 def test_create_run_collision_appends_counter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("engine.protocol.rundir.new_run_id", lambda name=None, now=None: "fixed-id")
+    monkeypatch.setattr("engine.core.protocol.rundir.new_run_id", lambda name=None, now=None: "fixed-id")
     ids = [create_run(tmp_path, "n").run_id for _ in range(3)]
     assert ids == ["fixed-id", "fixed-id-2", "fixed-id-3"]
 
 
 def test_create_run_is_exclusive_across_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("engine.protocol.rundir.new_run_id", lambda name=None, now=None: "race")
+    monkeypatch.setattr("engine.core.protocol.rundir.new_run_id", lambda name=None, now=None: "race")
     ids: list[str] = []
     threads = [threading.Thread(target=lambda: ids.append(create_run(tmp_path).run_id)) for _ in range(8)]
     for t in threads:

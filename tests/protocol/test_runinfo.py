@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.protocol import FINISHED, STATUSES, effective_status, new_run_info, read_json, update_run_info
-from engine.protocol.runinfo import this_host
+from engine.core.protocol import FINISHED, STATUSES, effective_status, new_run_info, read_json, update_run_info
+from engine.core.protocol.runinfo import this_host
 
 
 def test_new_run_info_has_every_field() -> None:

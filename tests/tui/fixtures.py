@@ -69,7 +69,7 @@ def default_metrics(task: str, splits: Iterable[str], score: float) -> dict[str,
 
 def make_config(name: str, task: str, backbone: str, aggregator: str, loss: str, max_steps: int,
                 splits: Iterable[str], tags: Iterable[str] = (), lr: float = 1e-4) -> dict[str, Any]:
-    """A resolved config shaped like engine.config.resolve_config's output."""
+    """A resolved config shaped like engine.core.config.resolve_config's output."""
     loss_section: dict[str, Any] = {"preset": loss, "name": loss}
     if "+" in loss:
         loss_section = {"preset": "mix", "name": "mix", "terms": {t: 1.0 for t in loss.split("+")}}

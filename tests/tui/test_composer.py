@@ -14,8 +14,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static
 
-from engine.config import presets as presets_module
-from engine.config import resolve_config
+from engine.core.config import presets as presets_module
+from engine.core.config import resolve_config
 from tui.data import check_runner
 from tui.data.check_runner import CheckResult
 from tui.data.composer_config import format_value, parse_value, split_section
@@ -296,7 +296,7 @@ async def test_launch_calls_launch_run_with_the_composed_config(tmp_path: Path,
         calls.append((config, overrides, runs_dir, name))
         return Paths()
 
-    monkeypatch.setattr("engine.launch.launch_run", fake_launch)
+    monkeypatch.setattr("engine.core.launch.launch_run", fake_launch)
     app = ComposerApp(tmp_path / "runs")
     async with app.run_test(size=(120, 32)) as pilot:
         await compose_dinov2_mix(pilot)
@@ -309,7 +309,7 @@ async def test_launch_calls_launch_run_with_the_composed_config(tmp_path: Path,
 
 
 async def test_launch_refuses_an_invalid_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("engine.launch.launch_run", lambda *a, **k: pytest.fail("launched a bad config"))
+    monkeypatch.setattr("engine.core.launch.launch_run", lambda *a, **k: pytest.fail("launched a bad config"))
     app = ComposerApp(tmp_path / "runs")
     async with app.run_test(size=(120, 32)) as pilot:
         field(pilot, "run", "train.max_steps").value = "-5"

@@ -20,7 +20,7 @@ pytestmark = [
 
 
 async def test_launch_tiny_run_from_console_and_see_it_complete(tmp_path: Path) -> None:
-    from engine.config import list_presets
+    from engine.core.config import list_presets
 
     if "demo" not in list_presets("runs"):
         pytest.skip("no demo run preset")

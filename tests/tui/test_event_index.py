@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.protocol import EventWriter
-from engine.protocol.columns import RECORD, columns_path
+from engine.core.protocol import EventWriter
+from engine.core.protocol.columns import RECORD, columns_path
 from tui.data import run_stream
 from tui.data.event_columns import Chunk, decode_file
 from tui.data.event_index import read_indexed

@@ -10,7 +10,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from engine.protocol import EventWriter
+from engine.core.protocol import EventWriter
 from tests.tui.fixtures import frozen_clock, make_run, update_run, wait_for
 from tui.screens.baseline_picker import BaselinePicker
 from tui.screens.confirm_stop import ConfirmStop
@@ -349,7 +349,7 @@ async def test_stop_cancels_a_queued_slurm_job_instead_of_writing_control(tmp_pa
     run = make_run(tmp_path / "runs", "queued-on-slurm", status="queued", events=False)
     update_run(run, slurm_job_id="4242", slurm_cluster="slurm", slurm_folder=str(run / "slurm"))
     cancelled: list[str] = []
-    monkeypatch.setattr("engine.slurm.cancel_job", lambda info: cancelled.append(str(info["slurm_job_id"])))
+    monkeypatch.setattr("engine.core.slurm.cancel_job", lambda info: cancelled.append(str(info["slurm_job_id"])))
     app = MonitorApp(run)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot, app.screen)

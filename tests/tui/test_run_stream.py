@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.protocol import EventWriter
+from engine.core.protocol import EventWriter
 from tests.tui.fixtures import FROZEN_NOW, frozen_clock, make_run, write_run_json
 from tui.data import event_columns, run_stream
 from tui.data.event_columns import chunk_from_events, decode_chunk, decode_line

@@ -302,8 +302,8 @@ GOOD_CFG = {
 @pytest.fixture
 def fake_engine_config(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str]]]:
     """A resolver with two presets that rejects optim.lr values that are not numbers; records its calls."""
-    import engine.launch  # noqa: F401 - imported first so it keeps the real resolver after this test
-    from engine.errors import ConfigError
+    import engine.core.launch  # noqa: F401 - imported first so it keeps the real resolver after this test
+    from engine.core.errors import ConfigError
 
     calls: list[tuple[str, list[str]]] = []
 
@@ -320,8 +320,8 @@ def fake_engine_config(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[
                 raise ConfigError(key, "unknown key")
         return GOOD_CFG
 
-    monkeypatch.setattr("engine.config.resolve_config", resolve)
-    monkeypatch.setattr("engine.config.describe_presets",
+    monkeypatch.setattr("engine.core.config.resolve_config", resolve)
+    monkeypatch.setattr("engine.core.config.describe_presets",
                         lambda slot: {"demo": "VPR on the synthetic city", "seg_demo": "Segmentation demo"})
     return calls
 
@@ -373,7 +373,7 @@ async def test_launcher_launches_and_opens_the_monitor(runs_dir: Path, make_app:
                                                        fake_engine_config: list[tuple[str, list[str]]],
                                                        fake_monitor: type[FakeMonitor],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.protocol import RunPaths
+    from engine.core.protocol import RunPaths
 
     launched: list[dict[str, Any]] = []
 
@@ -382,7 +382,7 @@ async def test_launcher_launches_and_opens_the_monitor(runs_dir: Path, make_app:
         launched.append({"config": config, "overrides": list(overrides), "runs_dir": runs_dir, "name": name})
         return RunPaths(make_run(runs_dir, name or "demo", "queued", started=1_760_000_000.0 - 1))
 
-    monkeypatch.setattr("engine.launch.launch_run", fake_launch)
+    monkeypatch.setattr("engine.core.launch.launch_run", fake_launch)
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
@@ -402,7 +402,7 @@ async def test_launcher_refuses_an_invalid_config(runs_dir: Path, make_app: Call
                                                   fake_engine_config: list[tuple[str, list[str]]],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     launched: list[str] = []
-    monkeypatch.setattr("engine.launch.launch_run", lambda *a, **k: launched.append("x"))
+    monkeypatch.setattr("engine.core.launch.launch_run", lambda *a, **k: launched.append("x"))
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
@@ -414,7 +414,7 @@ async def test_launcher_refuses_an_invalid_config(runs_dir: Path, make_app: Call
 
 async def test_launcher_with_real_config_names_the_bad_key(runs_dir: Path,
                                                            make_app: Callable[..., LabConsoleApp]) -> None:
-    from engine.config import list_presets
+    from engine.core.config import list_presets
 
     if "demo" not in list_presets("runs"):
         pytest.skip("no demo run preset")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.protocol import EventWriter
+from engine.core.protocol import EventWriter
 from tui.data import event_columns, series_cache
 from tui.data.run_stream import RunStream
 

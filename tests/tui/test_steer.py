@@ -11,8 +11,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from engine.errors import UserError
-from engine.protocol import EventWriter
+from engine.core.errors import UserError
+from engine.core.protocol import EventWriter
 from tests.tui.fixtures import make_run, wait_for
 from tui.app import LabConsoleApp
 from tui.screens.monitor import MonitorScreen

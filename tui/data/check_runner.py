@@ -40,7 +40,7 @@ class CheckResult:
 
 def check_command(config_path: Path) -> list[str]:
     """The argv of the check subprocess."""
-    return [sys.executable, "-m", "engine.cli.main", "check", str(config_path), "--json"]
+    return [sys.executable, "-m", "tui.cli.main", "check", str(config_path), "--json"]
 
 
 def check_env() -> dict[str, str]:

@@ -10,10 +10,10 @@ from typing import Any
 
 import yaml
 
-from engine.config import PRESET_SECTIONS, TYPED_SECTIONS, list_presets, load_preset, resolve_config
-from engine.config.schema import defaults_of
-from engine.errors import ConfigError, UserError
-from engine.schedules import lr_curve
+from engine.core.config import PRESET_SECTIONS, TYPED_SECTIONS, list_presets, load_preset, resolve_config
+from engine.core.config.schema import defaults_of
+from engine.core.errors import ConfigError, UserError
+from engine.core.schedules import lr_curve
 
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 """A number as people type it (`1e-4` included, which YAML 1.1 would read as a string)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.protocol.columns import END, OTHER, POINT, columns_path, parse_records, read_names
+from engine.core.protocol.columns import END, OTHER, POINT, columns_path, parse_records, read_names
 from tui.data.event_columns import Chunk, decode_line, route_event
 
 TAIL_BYTES = 64 << 10

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.protocol import RUN_ID_RE, effective_status
+from engine.core.protocol import RUN_ID_RE, effective_status
 from tui.data.config_summary import ConfigSummary, load_config_summary
 from tui.data.summary_cache import SummaryCache, default_cache_path
 

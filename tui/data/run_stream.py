@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.protocol import EventReader, RunPaths, effective_status, read_json
+from engine.core.protocol import EventReader, RunPaths, effective_status, read_json
 from tui.data.event_columns import Chunk, chunk_from_events, decode_file
 from tui.data.run_alerts import STALL_AFTER_S, LossWatch, dead_alert, stall_alert
 from tui.data.run_snapshot import Alert, EvalPoint, Marker, Series, Snapshot

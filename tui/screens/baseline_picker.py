@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
-from engine.protocol import list_runs
+from engine.core.protocol import list_runs
 
 NO_BASELINE = ""
 """Returned when the user clears the baseline."""

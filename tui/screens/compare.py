@@ -15,7 +15,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
-from engine.cli.compare_cmd import render
+from engine.core.errors import UserError
+from tui.cli.compare_cmd import render
 from tui.widgets.compare_curves import CompareCurves
 from tui.widgets.compare_data import CompareRun, eval_rows, load_run, metric_rows, ordered
 from tui.widgets.compare_diff import ConfigDiff
@@ -42,13 +43,12 @@ def write_exports(runs: list[CompareRun], folder: Path, what: str) -> list[Path]
             (folder / name).write_text(str(render(rows, ids, fmt)), encoding="utf-8")
             written.append(folder / name)
     if what == "full":
-        from engine.export import collect, plot_curves, write_csvs
-        from engine.protocol import RunPaths
+        from engine.core.export import collect, plot_curves, write_csvs
+        from engine.core.protocol import RunPaths
 
-        collected = [collect(RunPaths(run.dir)) for run in runs]
-        for run, data in zip(runs, collected):
-            written += write_csvs(data, folder / run.id)
-        written += plot_curves(collected, folder)
+        for run in runs:
+            written += write_csvs(collect(RunPaths(run.dir)), folder / run.id)
+        written += plot_curves([run.dir for run in runs], folder)  # drawn by the engine side (matplotlib)
     return written
 
 
@@ -196,6 +196,9 @@ class CompareScreen(Screen[None]):
         """Write the files; post the outcome."""
         try:
             files = write_exports(runs, folder, what)
+        except UserError as exc:  # e.g. PNG plots need the engine extra: say which
+            self.post_message(self.ExportFailed(str(exc)))
+            return
         except Exception as exc:  # noqa: BLE001 - a full disk or a plotting error is reported, never fatal
             self.post_message(self.ExportFailed(f"{type(exc).__name__}: {exc}"))
             return

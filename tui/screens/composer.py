@@ -18,10 +18,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from engine.config import TYPED_SECTIONS, field_help
-from engine.config.presets import PRESETS_DIR, preset_path
-from engine.config.schema import ModelConfig, TrainConfig
-from engine.errors import UserError
+from engine.core.config import TYPED_SECTIONS, field_help
+from engine.core.config.presets import PRESETS_DIR, preset_path
+from engine.core.config.schema import ModelConfig, TrainConfig
+from engine.core.errors import UserError
 from tui.data import check_runner
 from tui.data.composer_config import (
     Validation,
@@ -309,7 +309,7 @@ class ComposerScreen(Screen[Path | None]):
     @work(thread=True, exclusive=True, group="composer-launch")
     def _launch(self, raw: dict[str, Any], name: str | None) -> None:
         """Create the run folder and start the engine detached; post the outcome."""
-        from engine import launch
+        from engine.core import launch
 
         try:
             paths = launch.launch_run(raw, [], self.runs_dir, name, argv=["labconsole", "compose"])

@@ -90,8 +90,8 @@ def check_config(preset: str, text: str) -> Check:
     overrides, problem = parse_overrides(text)
     if problem is not None:
         return problem
-    from engine.config import resolve_config
-    from engine.errors import ConfigError, UserError
+    from engine.core.config import resolve_config
+    from engine.core.errors import ConfigError, UserError
 
     try:
         cfg = resolve_config(preset, overrides)
@@ -168,7 +168,7 @@ class LauncherScreen(ModalScreen[Path | None]):
 
     def on_mount(self) -> None:
         """List the run presets and validate the first one."""
-        from engine.config import describe_presets
+        from engine.core.config import describe_presets
 
         self._descriptions = describe_presets("runs")
         presets = self.query_one("#launcher-presets", OptionList)
@@ -276,8 +276,8 @@ class LauncherScreen(ModalScreen[Path | None]):
     @work(thread=True, exclusive=True, group="launcher-launch")
     def _launch(self, preset: str, overrides: list[str], name: str | None) -> None:
         """Create the run folder and start the engine detached; post the outcome."""
-        from engine import launch
-        from engine.errors import UserError
+        from engine.core import launch
+        from engine.core.errors import UserError
 
         try:
             paths = launch.launch_run(preset, overrides, runs_dir=self.runs_dir, name=name,

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from engine.protocol import FINISHED, read_json, send_control
+from engine.core.protocol import FINISHED, read_json, send_control
 from tui.data.run_stream import RunStream, Snapshot
 from tui.screens.baseline_picker import NO_BASELINE, BaselinePicker
 from tui.screens.confirm_stop import ConfirmStop
@@ -341,8 +341,8 @@ class MonitorScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="slurm-cancel")
     def _cancel_queued_job(self, info: dict[str, object]) -> None:
         """scancel can take seconds on a busy cluster: run it off the UI thread."""
-        from engine.errors import UserError
-        from engine.slurm import cancel_queued_run
+        from engine.core.errors import UserError
+        from engine.core.slurm import cancel_queued_run
 
         try:
             message = cancel_queued_run(self._stream.paths, info)

@@ -17,10 +17,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
-from engine.config.overrides import parse_override
-from engine.errors import UserError
-from engine.freeze import FREEZE_HINT
-from engine.protocol import EventReader, RunPaths, read_json, send_control
+from engine.core.config.overrides import parse_override
+from engine.core.errors import UserError
+from engine.core.freeze import FREEZE_HINT
+from engine.core.protocol import EventReader, RunPaths, read_json, send_control
 
 ANSWER_TIMEOUT = 30.0
 """Seconds to wait for the engine's control event (it answers at the next step boundary)."""

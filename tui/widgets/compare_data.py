@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from engine.cli.compare_cmd import comparison_rows
-from engine.protocol import read_json
+from tui.cli.compare_cmd import comparison_rows
+from engine.core.protocol import read_json
 from tui.data.event_columns import Chunk
 from tui.data.run_snapshot import Marker
 from tui.data.series_cache import read_backlog
@@ -176,7 +176,7 @@ def ordered(runs: list[CompareRun], baseline: int) -> list[CompareRun]:
 
 
 def eval_rows(runs: list[CompareRun]) -> list[dict[str, Any]]:
-    """engine.cli.compare_cmd rows (baseline = runs[0]) over each run's final-else-best metrics."""
+    """tui.cli.compare_cmd rows (baseline = runs[0]) over each run's final-else-best metrics."""
     return comparison_rows([(r.id, {"metrics": r.metrics}) for r in runs], "metrics")
 
 

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Label, Select
 
-from engine.config import list_presets
+from engine.core.config import list_presets
 from tui.data.composer_config import Section, component_value, format_value, parse_value, split_section
 from tui.widgets.composer_slot import FieldInput, SlotRow
 

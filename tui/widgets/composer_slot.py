@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from engine.config import TYPED_SECTIONS, describe_presets, list_presets
+from engine.core.config import TYPED_SECTIONS, describe_presets, list_presets
 from tui.data.composer_config import (
     Section,
     format_value,

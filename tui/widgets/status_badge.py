@@ -75,7 +75,7 @@ class StatusBadge(Static):
     """
 
     status: reactive[str] = reactive("queued")
-    """The run status shown (one of engine.protocol.STATUSES)."""
+    """The run status shown (one of engine.core.protocol.STATUSES)."""
 
     def __init__(self, status: str = "queued", clock: Callable[[], float] = time.time, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

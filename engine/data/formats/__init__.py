@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, MaskIndex, PlaceIndex,
                                       RetrievalIndex, describe_index)
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":

@@ -14,8 +14,8 @@ import numpy as np
 
 from engine.data.path_table import PathTable
 from engine.data.sources import ImageSource, LabelFiles
-from engine.errors import ConfigError, did_you_mean
-from engine.registry import Registry
+from engine.core.errors import ConfigError, did_you_mean
+from engine.core.registry import Registry
 
 DATA_FORMATS = Registry("data format", "data.format")
 

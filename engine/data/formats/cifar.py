@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, select_classes
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 SIDE = 32
 PIXEL_BYTES = 3 * SIDE * SIDE

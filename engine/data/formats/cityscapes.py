@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes,
                                       sorted_files, table_of)
 from engine.data.sources import FileImages, LabelFiles, MaskLabels
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 #: The 19 train classes in trainId order (cityscapesScripts labels.py).
 CITYSCAPES_CLASSES = ["road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",

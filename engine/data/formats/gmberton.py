@@ -15,7 +15,7 @@ from engine.data.decode import IMAGE_SUFFIXES
 from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, PlaceIndex, RetrievalIndex,
                                       sorted_files, table_of)
 from engine.data.sources import FileImages
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 NAME_FORMAT = "images named @utm_east@utm_north@…@.jpg"
 

@@ -16,7 +16,7 @@ import numpy as np
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, PlaceIndex
 from engine.data.path_table import PathTable
 from engine.data.sources import FileImages
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 COLUMNS = ("place_id", "year", "month", "northdeg", "city_id", "lat", "lon", "panoid")
 LAYOUT = f"Dataframes/<city>.csv (columns {','.join(COLUMNS)}) and Images/<city_id>/<city_id>_<place_id>_…jpg"

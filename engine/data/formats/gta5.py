@@ -13,7 +13,7 @@ import numpy as np
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes, table_of
 from engine.data.formats.cityscapes import CITYSCAPES_CLASSES, label_ids_to_train_ids
 from engine.data.sources import FileImages, LabelFiles
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 LAYOUT = "images/NNNNN.png and labels/NNNNN.png (palette PNGs of Cityscapes label ids, same names)"
 SPLIT_FILE = "split.mat"

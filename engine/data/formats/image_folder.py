@@ -9,7 +9,7 @@ import numpy as np
 from engine.data.decode import IMAGE_SUFFIXES
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, sorted_files, table_of
 from engine.data.sources import FileImages
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 LAYOUT = "expected one sub-folder per class holding its images (<split>/<class_name>/*.jpg)"
 

@@ -15,7 +15,7 @@ import numpy as np
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, PlaceIndex, RetrievalIndex
 from engine.data.path_table import PathTable
 from engine.data.sources import FileImages
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 #: `default_cities` of mapillary_sls/datasets/msls.py.
 TRAIN_CITIES = ("trondheim", "london", "boston", "melbourne", "amsterdam", "helsinki", "tokyo", "toronto",

@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.data.decode import IMAGE_SUFFIXES
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, table_of
 from engine.data.sources import FileImages, LabelFiles, MaskLabels
-from engine.errors import ConfigError, UserError
+from engine.core.errors import ConfigError, UserError
 
 LAYOUT = "expected images/ (*.jpg or *.png) and masks/ (*.png, one per image, same name)"
 

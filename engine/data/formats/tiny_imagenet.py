@@ -17,7 +17,7 @@ from engine.data.decode import IMAGE_SUFFIXES
 from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, select_classes,
                                       sorted_files, table_of)
 from engine.data.sources import FileImages
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 FOLDER = "tiny-imagenet-200"
 ANNOTATIONS = "val_annotations.txt"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes, table_of
 from engine.data.sources import FileImages, LabelFiles, MaskLabels
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
                "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",

@@ -1,0 +1,121 @@
+"""Derived values and cross-section checks of a resolved config (paths, sizes, batch size, test sets)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.core.errors import ConfigError
+
+def expand_path(text: str) -> Path:
+    """Expand ~ and $VARS; relative paths are taken from the current directory."""
+    return Path(os.path.expandvars(os.path.expanduser(text))).resolve()
+
+
+def finish(cfg: dict[str, Any], check_paths: bool) -> dict[str, Any]:
+    """Fill derived keys and check what spans sections."""
+    model, train, evaluation = cfg["model"], cfg["train"], cfg["eval"]
+    if evaluation["image_size"] is None:
+        evaluation["image_size"] = list(model["image_size"])
+    if cfg["task"]["name"] == "vpr":
+        _finish_vpr_batch(train)
+    elif train["batch_size"] < 1:
+        raise ConfigError("train.batch_size", f"required for {cfg['task']['name']}: images per step, e.g. 16")
+    if cfg["optim"]["lr_per_img"] > 0:
+        from engine.core.schedules import yolox_base_lr
+
+        # per image of the global batch: every DDP process adds train.batch_size images to a step
+        global_batch = (train["batch_size"] or 1) * cfg["device"]["processes"]
+        cfg["optim"]["lr"] = yolox_base_lr(cfg["optim"]["lr_per_img"], global_batch)
+    _finish_data(cfg, check_paths)
+    _finish_device(cfg["device"], check_paths)
+    return cfg
+
+
+def _finish_device(device: dict[str, Any], check_paths: bool) -> None:
+    """Processes vs GPUs, and whether this machine can launch the run at all (only when checking for here)."""
+    if device["slurm_folder"]:
+        device["slurm_folder"] = str(expand_path(device["slurm_folder"]))
+    processes = device["processes"]
+    if device["launcher"] == "slurm":
+        gpus = device["slurm_gpus_per_node"]
+        if device["name"] == "cuda" and 0 < gpus < processes:
+            raise ConfigError("device.slurm_gpus_per_node", f"{gpus} GPUs for {processes} processes: each process "
+                                                            f"needs its own GPU; set it to {processes} or 0 (one each)")
+        if check_paths:
+            from engine.core.slurm import require_sbatch
+
+            require_sbatch()
+        return
+    if check_paths and processes > 1 and device["name"] != "cpu":
+        _check_local_gpus(device["name"], processes)
+
+
+def _check_local_gpus(name: str, processes: int) -> None:
+    """DDP on CUDA takes one GPU per process: fewer than device.processes is an error before anything starts."""
+    from engine.core.gpus import visible_gpu_count
+
+    gpus = visible_gpu_count()
+    if gpus is None:
+        return  # no NVML here to count with: the engine checks again when it starts
+    if name == "cuda" and gpus < processes or name == "auto" and 0 < gpus < processes:
+        raise ConfigError("device.processes", f"{processes} processes on {name} need one CUDA GPU each, but this "
+                                              f"machine has {gpus}; lower device.processes or use device.name=cpu")
+
+
+def _finish_vpr_batch(train: dict[str, Any]) -> None:
+    if train["images_per_place"] < 2:
+        raise ConfigError("train.images_per_place", "VPR metric losses need at least 2 images of each place")
+    product = train["places_per_batch"] * train["images_per_place"]
+    if train["batch_size"] not in (0, product):
+        raise ConfigError("train.batch_size", f"for VPR it is places_per_batch × images_per_place = {product}; "
+                                              f"set those instead (or batch_size: 0)")
+    train["batch_size"] = product
+
+
+def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
+    data, evaluation, task = cfg["data"], cfg["eval"], cfg["task"]["name"]
+    evaluate_only = cfg["train"]["max_steps"] == 0
+    if not data["root"] and not evaluate_only:
+        raise ConfigError("data.root", "required: the data set folder (or set data.synthetic: true to make one)")
+    root = expand_path(data["root"]) if data["root"] else None
+    data["root"] = str(root) if root else ""
+    if data["cache_dir"]:
+        data["cache_dir"] = str(expand_path(data["cache_dir"]))
+    pending = bool(data["synthetic"]) and root is not None and not root.exists()
+    if check_paths and root is not None and not pending and not root.is_dir():
+        demo = "the demo city" if task == "vpr" else "the demo data"
+        raise ConfigError("data.root", f"folder not found: {root} (set data.synthetic: true to make {demo} there)")
+    evaluation["test_sets"] = [_test_set(i, item, root) for i, item in enumerate(evaluation["test_sets"])]
+    names = [t["name"] for t in evaluation["test_sets"]]
+    if len(set(names)) != len(names):
+        raise ConfigError("eval.test_sets", f"test set names must be unique, got {names}")
+    if evaluate_only and not evaluation["test_sets"]:
+        raise ConfigError("eval.test_sets", "an evaluation-only run (train.max_steps: 0) needs at least one test set")
+    for index, entry in enumerate(evaluation["test_sets"]):  # their layouts are the engine's to check
+        if check_paths and not pending and not Path(entry["path"]).is_dir():
+            raise ConfigError(f"eval.test_sets[{index}].path", f"not a test set folder: {entry['path']} "
+                                                             f"(folder not found)")
+
+
+def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
+    """{name, path, split?, format?} with an absolute path (relative ones are under data.root; none: data.root)."""
+    key = f"eval.test_sets[{index}]"
+    if isinstance(item, str):
+        item = {"name": Path(item).name, "path": item}
+    if not isinstance(item, dict) or set(item) - {"name", "path", "split", "format"} or not (
+            "path" in item or "split" in item):
+        raise ConfigError(key, f"expected {{name, path}} (and optionally split, format), got {item!r}")
+    path = Path(os.path.expandvars(os.path.expanduser(str(item.get("path", ".")))))
+    if not path.is_absolute():
+        if root is None:
+            raise ConfigError(f"{key}.path", f"'{path}' is relative to data.root, which is empty: give an absolute "
+                                             f"path or set data.root")
+        path = root / path
+    name = str(item.get("name") or (item.get("split") if path == root else path.name) or path.name)
+    out = {"name": name, "path": str(path.resolve())}
+    for optional in ("split", "format"):
+        if item.get(optional):
+            out[optional] = str(item[optional])
+    return out

@@ -1,0 +1,172 @@
+"""Compose a run config: load YAML, expand presets, apply overrides, validate, fill defaults and derived values."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.core.config.overrides import apply_overrides, parse_override
+from engine.core.config.presets import PRESET_META_KEYS, has_preset, list_presets, load_preset, load_yaml_file, preset_path
+from engine.core.config.schema import TYPED_SECTIONS, ModelConfig, defaults_of
+from engine.core.config.derive import finish
+from engine.core.config.validate import check_keys, check_typed, coerce
+from engine.core.errors import ConfigError, UserError
+
+#: Sections whose keys come from a preset file: dotted path -> (preset slot, default preset).
+PRESET_SECTIONS: dict[str, tuple[str, str]] = {
+    "task": ("task", "vpr"),
+    "model.backbone": ("backbone", "resnet18"),
+    "model.aggregator": ("aggregator", "gem"),
+    "model.head": ("head", "linear"),
+    "loss": ("loss", "multi_similarity"),
+    "schedule": ("schedule", "constant"),
+    "freeze": ("freeze", "none"),
+    "augment": ("augment", "none"),
+}
+TOP_LEVEL_KEYS = ["name", "description", "tags", "task", "data", "model", "loss", "optim", "schedule", "freeze",
+                  "augment", "device", "train", "eval"]
+MODEL_KEYS = ["backbone", "aggregator", "head", "descriptor_dim", "image_size"]
+
+
+def is_preset_section(parts: list[str]) -> bool:
+    """Whether a dotted path names a preset section (or a typed section, which may also be a preset name)."""
+    dotted = ".".join(parts)
+    return dotted in PRESET_SECTIONS or dotted in TYPED_SECTIONS
+
+
+def load_source(source: str | os.PathLike | dict) -> tuple[dict[str, Any], str]:
+    """The raw config and a default run name: from a mapping, a YAML file, or a run preset's name."""
+    if isinstance(source, dict):
+        return copy.deepcopy(source), str(source.get("name") or "run")
+    path = Path(source)
+    if not path.is_file() and has_preset("runs", str(source)):
+        path = preset_path("runs", str(source))
+    if not path.is_file():
+        raise UserError(f"config file not found: {source} (or name a run preset: {', '.join(list_presets('runs'))})")
+    raw = load_yaml_file(path)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a run config must be a YAML mapping of sections")
+    return raw, path.stem
+
+
+def resolve_preset_section(key: str, value: Any, slot_default: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Expand a preset section: a preset name, or a mapping naming a preset (or an entry) and overriding keys."""
+    slot, default = slot_default or PRESET_SECTIONS[key]
+    value = default if value is None else value
+    if isinstance(value, str):
+        value = {"preset": value}
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a preset name or a mapping, got {value!r}; presets: {', '.join(list_presets(slot))}")
+    given = dict(value)
+    preset = given.pop("preset", None)
+    if preset is None:
+        name = given.get("name", default)
+        preset = name if has_preset(slot, name) else "default" if has_preset(slot, "default") else name
+    base = load_preset(slot, preset, key if "name" in given else f"{key}.preset")
+    for meta in PRESET_META_KEYS:
+        base.pop(meta, None)
+    base.setdefault("name", preset)
+    check_keys(key, given, list(base))
+    for name, item in given.items():
+        base[name] = coerce(f"{key}.{name}", item, base[name])
+    if slot == "loss" and "components" in base:
+        base["components"] = resolve_loss_components(key, base["components"])
+    return {"preset": preset, **base}
+
+
+def resolve_loss_components(key: str, components: Any) -> list[dict[str, Any]]:
+    """A loss mix: each component is a loss preset (name or mapping) plus a `weight` (default 1)."""
+    if not isinstance(components, list) or not components:
+        raise ConfigError(f"{key}.components", "expected a list of losses, e.g. [{preset: cosface, weight: 0.7}, ...]")
+    resolved = []
+    for index, item in enumerate(components):
+        where = f"{key}.components[{index}]"
+        item = {"preset": item} if isinstance(item, str) else dict(item) if isinstance(item, dict) else item
+        if not isinstance(item, dict):
+            raise ConfigError(where, f"expected a loss preset name or mapping, got {item!r}")
+        weight = coerce(f"{where}.weight", item.pop("weight", 1.0), 1.0)
+        if weight < 0:
+            raise ConfigError(f"{where}.weight", f"must be ≥ 0, got {weight}")
+        component = resolve_preset_section(where, item, ("loss", "multi_similarity"))
+        if "components" in component:
+            raise ConfigError(where, "a loss mix cannot contain another mix")
+        resolved.append({**component, "weight": weight})
+    return resolved
+
+
+def resolve_typed_section(key: str, schema: type, value: Any) -> dict[str, Any]:
+    """Fill a typed section from its defaults, an optional preset, and the given keys; then validate it."""
+    resolved = defaults_of(schema)
+    if isinstance(value, str):
+        value = {"preset": value}
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a mapping or a preset name, got {value!r}")
+    given = dict(value)
+    preset = given.pop("preset", None)
+    if preset is not None:
+        layer = load_preset(key, preset, f"{key}.preset")
+        layer = {k: v for k, v in layer.items() if k not in PRESET_META_KEYS}
+        check_keys(key, layer, list(resolved))
+        resolved.update(layer)
+    check_keys(key, given, list(resolved))
+    resolved.update(given)
+    return check_typed(key, schema, resolved)
+
+
+def resolve_model(value: Any) -> dict[str, Any]:
+    """The model section: three preset sections plus the typed model-level keys."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError("model", f"expected a mapping with {', '.join(MODEL_KEYS)}")
+    check_keys("model", value, MODEL_KEYS)
+    out = {part: resolve_preset_section(f"model.{part}", value.get(part)) for part in ("backbone", "aggregator", "head")}
+    scalars = {k: v for k, v in value.items() if k in ("descriptor_dim", "image_size")}
+    out.update(resolve_typed_section("model", ModelConfig, scalars))
+    return out
+
+
+def order_overrides(items: list[str] | tuple[str, ...]) -> list[str]:
+    """Overrides choosing a section's preset/name go first, so the section's other overrides survive them."""
+    def restarts(item: str) -> bool:
+        parts, _ = parse_override(item)
+        return parts[-1] in ("name", "preset") and is_preset_section(parts[:-1])
+    return sorted(items, key=lambda item: not restarts(item))
+
+
+def resolve_config(source: str | os.PathLike | dict, overrides: list[str] | tuple[str, ...] = (),
+                   check_paths: bool = True) -> dict[str, Any]:
+    """Return the fully resolved config; any mistake raises ConfigError/UserError naming the key."""
+    raw, default_name = load_source(source)
+    raw = apply_overrides(raw, order_overrides(overrides), is_preset_section)
+    check_keys("", raw, TOP_LEVEL_KEYS)
+    cfg: dict[str, Any] = {
+        "name": str(raw.get("name") or default_name),
+        "description": str(raw.get("description") or ""),
+        "tags": _tags(raw.get("tags")),
+        "task": resolve_preset_section("task", raw.get("task")),
+        "data": resolve_typed_section("data", TYPED_SECTIONS["data"], raw.get("data")),
+        "model": resolve_model(raw.get("model")),
+    }
+    for key in ("loss", "optim", "schedule", "freeze", "augment", "device", "train", "eval"):
+        if key in PRESET_SECTIONS:
+            cfg[key] = resolve_preset_section(key, raw.get(key))
+        else:
+            cfg[key] = resolve_typed_section(key, TYPED_SECTIONS[key], raw.get(key))
+    return finish(cfg, check_paths)
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) for t in value):
+        raise ConfigError("tags", f"expected a list of words, got {value!r}")
+    return [str(t) for t in value]

@@ -1,0 +1,68 @@
+"""Export runs for papers and notes: scalars and evaluations as CSV here; PNG curves drawn by the engine side
+(matplotlib), asked for in a subprocess so the console needs no plotting library."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from engine.core.engine_calls import call_engine
+from engine.core.protocol import RunPaths, iter_events, read_json
+
+
+def collect(paths: RunPaths) -> dict[str, Any]:
+    """One pass over events.jsonl: scalar and system series by step, eval history, and the run's name."""
+    scalars: dict[int, dict[str, float]] = defaultdict(dict)
+    evals: list[tuple[int, str, str, float]] = []
+    for event in iter_events(paths.events):
+        kind = event.get("kind")
+        if kind == "resume":  # what a killed process logged after its last checkpoint was redone: drop it
+            cut = event.get("step", 0)
+            scalars = defaultdict(dict, {s: v for s, v in scalars.items() if s <= cut})
+            evals = [e for e in evals if e[0] <= cut]
+        elif kind in ("scalar", "system") and "step" in event:
+            scalars[event["step"]].update(event.get("values", {}))
+        elif kind == "eval":
+            evals += [(event.get("step", 0), event["split"], k, v) for k, v in event.get("metrics", {}).items()]
+    info = read_json(paths.run_json) or {}
+    return {"id": paths.run_id, "name": info.get("name", paths.run_id), "scalars": dict(scalars), "evals": evals}
+
+
+def write_csvs(run: dict[str, Any], folder: Path) -> list[Path]:
+    """scalars.csv (step + one column per key) and evals.csv (step, split, metric, value)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = sorted({k for values in run["scalars"].values() for k in values})
+    scalars_csv, evals_csv = folder / "scalars.csv", folder / "evals.csv"
+    with open(scalars_csv, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", *keys])
+        for step in sorted(run["scalars"]):
+            values = run["scalars"][step]
+            writer.writerow([step, *("" if values.get(k) is None else repr(values[k]) for k in keys)])
+    with open(evals_csv, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "split", "metric", "value"])
+        writer.writerows(run["evals"])
+    return [scalars_csv, evals_csv]
+
+
+def smooth(values: list[float], weight: float = 0.6) -> list[float]:
+    """TensorBoard-style debiased exponential moving average."""
+    out, last, norm = [], 0.0, 0.0
+    for value in values:
+        last = last * weight + (1 - weight) * value
+        norm = norm * weight + (1 - weight)
+        out.append(last / norm if norm else value)
+    return out
+
+
+def plot_curves(run_dirs: list[Path], folder: Path) -> list[Path]:
+    """loss.png, lr.png and a PNG per metric of the first test split, one colour per run (see engine.plots).
+
+    Raises:
+        UserError: matplotlib is missing (a console-only install), naming the extra that brings it.
+    """
+    written = call_engine("engine.plots", {"runs": [str(d) for d in run_dirs], "to": str(folder)})
+    return [Path(p) for p in written]

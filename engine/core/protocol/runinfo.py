@@ -1,0 +1,122 @@
+"""run.json: the fields a run summary holds, atomic updates, and the status a reader should show."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from engine.core.protocol.rundir import read_json, write_json_atomic
+
+STATUSES = ("queued", "running", "completed", "failed", "stopped", "interrupted")
+"""Every value run.json "status" may take."""
+
+FINISHED = {"completed", "failed", "stopped", "interrupted"}
+"""Statuses after which the engine process is gone for good."""
+
+OPTIONAL_FIELDS = {
+    "launcher": "local | slurm: how the engine was started",
+    "launcher_pid": "local: the launcher (torchrun or the engine itself), leader of the run's process group",
+    "slurm_job_id": "slurm: the job id (labconsole stop cancels it while queued)",
+    "slurm_folder": "slurm: submitit's folder (job pickles, Slurm logs)",
+    "slurm_cluster": "slurm: the submitit cluster (slurm, or local for tests)",
+    "params": "{total, trainable, by_group: {group: {total, trainable}}}; trainable in the first freeze phase",
+    "world_size": "training processes (DDP ranks)",
+    "global_batch": "images per optimizer step over all processes (batch_size × grad_accum_steps × world_size)",
+    "exit_code": "the engine's exit code (0 ok, 1 failed, 2 bad config or data)",
+}
+"""Fields the engine and launcher add to run.json when they apply (readers must not require them)."""
+
+_LIVE = ("queued", "running")
+# A process whose create time is later than the run's start by more than this is a reused pid.
+_PID_REUSE_SLACK_S = 2.0
+
+
+@functools.lru_cache(maxsize=1)
+def this_host() -> str:
+    """This machine's host name (cached: listing calls it once per run)."""
+    return socket.gethostname()
+
+
+def new_run_info(
+    run_id: str,
+    name: str | None,
+    task: str | None,
+    argv: Iterable[str],
+    tags: Iterable[str] = (),
+    max_steps: int = 0,
+) -> dict[str, Any]:
+    """A fresh run.json dict for a queued run; times are unix seconds (like event "t")."""
+    return {
+        "id": run_id,
+        "name": name,
+        "status": "queued",
+        "created": time.time(),
+        "started": None,
+        "ended": None,
+        "pid": None,
+        "host": this_host(),
+        "argv": list(argv),
+        "task": task,
+        "tags": list(tags),
+        "progress": {"step": 0, "max_steps": int(max_steps), "epoch": 0},
+        "best": {},
+        "final": {},
+        "error": None,
+    }
+
+
+def update_run_info(path: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
+    """Shallow-merge `fields` into the run.json at `path` (missing → {}), write it atomically, return it."""
+    info = read_json(path) or {}
+    info.update(fields)
+    write_json_atomic(path, info)
+    return info
+
+
+def effective_status(info: dict[str, Any]) -> str:
+    """The status to show: a live-looking run whose local engine process is gone is "interrupted"."""
+    status = str(info.get("status") or "queued")
+    pid = info.get("pid")
+    if status not in _LIVE or not isinstance(pid, int) or pid <= 0:
+        return status
+    if info.get("host") != this_host():
+        return status  # another machine's pid means nothing here
+    return status if _engine_alive(pid, info.get("started")) else "interrupted"
+
+
+def _engine_alive(pid: int, started: Any) -> bool:
+    """True when `pid` is a live, non-zombie process that could be the run's engine."""
+    if os.name == "nt":
+        return _psutil_alive(pid, started, default=True)  # os.kill(pid, 0) would terminate it there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return False
+    return _psutil_alive(pid, started, default=True)
+
+
+def _psutil_alive(pid: int, started: Any, default: bool) -> bool:
+    """Refine liveness with psutil when installed: zombies and reused pids count as dead."""
+    try:
+        import psutil  # imported lazily: only needed for runs that look alive
+    except ImportError:
+        return default
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if isinstance(started, (int, float)) and proc.create_time() > started + _PID_REUSE_SLACK_S:
+            return False  # the engine died and the OS gave its pid to a newer process
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return default
+    return True

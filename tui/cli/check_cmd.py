@@ -1,0 +1,95 @@
+"""`labconsole check CONFIG`: validate, print the resolved config and the parameter table; no training."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from engine.core.config import dump_config, resolve_config
+from engine.core.engine_calls import call_engine
+
+
+def add_parsers(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser("check", help="validate a config; print it resolved with its parameter table")
+    parser.add_argument("config", metavar="CONFIG")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    parser.add_argument("--json", action="store_true", help="machine-readable output (the composer uses it)")
+    parser.add_argument("--no-model", action="store_true", help="check the data only, build no model (no torch)")
+    parser.set_defaults(handler=check)
+
+
+def check(args: argparse.Namespace) -> int:
+    cfg = resolve_config(args.config, args.overrides)
+    model = None if args.no_model else model_summary(cfg)
+    if model is None:
+        call_engine("engine.check", cfg, ["--data-only"])
+    if args.json:
+        print(json.dumps({"config": cfg, "model": model}, indent=1))
+        return 0
+    console = Console()
+    console.print(Syntax(dump_config(cfg), "yaml", theme="ansi_dark", background_color="default"))
+    if model:
+        console.print(parameter_table(model))
+        if len(model["phases"]) > 1:
+            for phase in model["phases"]:
+                console.print(phase_parameter_table(phase))
+        console.print(model["output"])  # the task's own line: descriptor, logits size, backbone output
+    if model and model.get("data"):
+        console.print(data_lines(model["data"]))
+    console.print(batch_line(cfg))
+    console.print("[green]config OK[/]")
+    return 0
+
+
+def data_lines(report: dict[str, Any]) -> str:
+    """"data: Cityscapes: 2,975 train / 500 val images, 19 classes" and one line per test set."""
+    lines = [f"data: {report['line']}"] if report.get("line") else []
+    lines += [f"test set {name}: {text}" for name, text in report.get("test_sets", {}).items()]
+    return "\n".join(lines)
+
+
+def batch_line(cfg: dict[str, Any]) -> str:
+    """'global batch: 2 processes × 64 images × 2 accumulated = 256 images per step' (one optimizer step)."""
+    train, processes = cfg["train"], cfg["device"].get("processes", 1)
+    parts = [f"{train['batch_size']} images"]
+    if processes > 1:
+        parts.insert(0, f"{processes} processes")
+    if train["grad_accum_steps"] > 1:
+        parts.append(f"{train['grad_accum_steps']} accumulated")
+    total = train["batch_size"] * train["grad_accum_steps"] * processes
+    return f"global batch: {' × '.join(parts)}" + (f" = {total} images per step" if len(parts) > 1 else " per step")
+
+
+def model_summary(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The engine's summary of the configured model and data (built on the CPU, in a subprocess: the console
+    stays torch-free)."""
+    return call_engine("engine.check", cfg)
+
+
+def phase_parameter_table(phase: dict[str, Any]) -> Table:
+    """Trainable vs frozen per group and backbone stage in one freeze phase."""
+    note = "" if phase["in_run"] else "  (after max_steps)"
+    table = _counts_table(f"phase {phase['index']} from step {phase['step']}: {phase['label']}{note}")
+    for row in phase["rows"][:-1] + phase["stages"] + phase["rows"][-1:]:
+        table.add_row(str(row["group"]), f"{row['params']:,}", f"{row['trainable']:,}", f"{row['frozen']:,}")
+    return table
+
+
+def parameter_table(model: dict[str, Any]) -> Table:
+    """Per module group: parameters, trainable, frozen."""
+    table = _counts_table("parameters")
+    for row in model["parameters"]:
+        table.add_row(str(row["group"]), f"{row['params']:,}", f"{row['trainable']:,}", f"{row['frozen']:,}")
+    return table
+
+
+def _counts_table(title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("group", "left"), ("params", "right"), ("trainable", "right"), ("frozen", "right")):
+        table.add_column(name, justify=justify)
+    return table

@@ -1,0 +1,108 @@
+"""`labconsole set RUN key=value ...` and `labconsole stop RUN`: steer a live run through its control channel.
+
+A Slurm run still queued has no engine reading the channel: `stop` cancels its job instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from tui.cli.common import RUNS_DIR_PARENT, lookup
+from engine.core.config.overrides import parse_override
+from engine.core.errors import UserError
+from engine.core.protocol import EventReader, RunPaths, effective_status, read_json, send_control
+
+ANSWER_TIMEOUT_S = 30.0
+
+
+def add_parsers(verbs: argparse._SubParsersAction) -> None:
+    set_parser = verbs.add_parser("set", parents=[RUNS_DIR_PARENT], help="change a live run's settings (e.g. optim.lr)")
+    set_parser.add_argument("run", metavar="RUN")
+    set_parser.add_argument("values", nargs="+", metavar="key=value")
+    set_parser.add_argument("--no-wait", action="store_true", help="do not wait for the engine's answer")
+    set_parser.set_defaults(handler=set_values)
+    for verb, text in (("stop", "stop a run gracefully (checkpoint, status stopped)"),
+                       ("pause", "pause a live run"), ("unpause", "continue a paused run")):
+        parser = verbs.add_parser(verb, parents=[RUNS_DIR_PARENT], help=text)
+        parser.add_argument("run", metavar="RUN")
+        parser.add_argument("--no-wait", action="store_true", help="do not wait for the engine's answer")
+        parser.set_defaults(handler=simple_action, action="resume" if verb == "unpause" else verb)
+
+
+def _live(args: argparse.Namespace) -> RunPaths:
+    paths = lookup(args, args.run)
+    status = effective_status(read_json(paths.run_json) or {})
+    if status not in ("running", "queued"):
+        raise UserError(f"run {paths.run_id} is not running (status {status})")
+    return paths
+
+
+def set_values(args: argparse.Namespace) -> int:
+    paths = _live(args)
+    values = {".".join(parts): value for parts, value in map(parse_override, args.values)}
+    return _send_and_wait(paths, "set", values, args.no_wait)
+
+
+def simple_action(args: argparse.Namespace) -> int:
+    paths = _live(args)
+    info = read_json(paths.run_json) or {}
+    if args.action == "stop" and info.get("slurm_job_id"):
+        return _stop_slurm_run(paths, info, args.no_wait)
+    return _send_and_wait(paths, args.action, None, args.no_wait)
+
+
+def _send_and_wait(paths: RunPaths, action: str, values: dict[str, Any] | None, no_wait: bool) -> int:
+    """Send one command; print the engine's answer (applied, or rejected with the reason)."""
+    command_id, answer = _send(paths, action, values, no_wait)
+    if answer is not None:
+        return _report(answer)
+    if not no_wait:
+        print(f"sent {action} ({command_id}); no answer within {ANSWER_TIMEOUT_S:.0f} s (the engine reads it at the "
+              f"next step)")
+    return 0
+
+
+def _send(paths: RunPaths, action: str, values: dict[str, Any] | None,
+          no_wait: bool) -> tuple[str, dict[str, Any] | None]:
+    """Send one command and wait for the engine's answer event (None: not waited for, or none in time)."""
+    reader = EventReader(paths.events)
+    reader.read_new()  # skip history: only answers after now matter
+    command_id = send_control(paths.control, action, values)
+    if no_wait:
+        print(f"sent {action} ({command_id})")
+        return command_id, None
+    deadline = time.monotonic() + ANSWER_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for event in reader.read_new():
+            if event.get("kind") == "control" and event.get("id") == command_id:
+                return command_id, event
+        time.sleep(0.2)
+    return command_id, None
+
+
+def _stop_slurm_run(paths: RunPaths, info: dict[str, Any], no_wait: bool) -> int:
+    """Queued: cancel the job. Running: stop gracefully (checkpoint, stopped); cancel if the engine never answers."""
+    from engine.core.slurm import cancel_job, cancel_queued_run
+
+    job = info["slurm_job_id"]
+    if info.get("status") == "queued":
+        print(cancel_queued_run(paths, info))
+        return 0
+    command_id, answer = _send(paths, "stop", None, no_wait)
+    if answer is not None:
+        return _report(answer)
+    if no_wait:
+        return 0
+    cancel_job(info)  # Slurm sends SIGTERM first: the engine checkpoints and ends as interrupted
+    print(f"sent stop ({command_id}); no answer within {ANSWER_TIMEOUT_S:.0f} s: cancelled Slurm job {job}")
+    return 0
+
+
+def _report(event: dict[str, Any]) -> int:
+    if event.get("status") == "applied":
+        shown = " ".join(f"{k}={v}" for k, v in (event.get("values") or {}).items())
+        print(f"applied at step {event.get('step')}: {event.get('action')} {shown}".rstrip())
+        return 0
+    raise UserError(f"rejected: {event.get('reason', 'no reason given')}")

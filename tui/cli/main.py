@@ -1,0 +1,55 @@
+"""Entry point of `labconsole`: parses the verb, runs it, and turns user errors into one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from engine.core.errors import UserError
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; each verb's module adds its own arguments."""
+    from tui.cli import check_cmd, compare_cmd, control_cmds, data_cmd, demo_cmd, export_cmd, listing_cmds, run_cmd
+
+    parser = argparse.ArgumentParser(prog="labconsole", description="Terminal experiment console for vision research. "
+                                     "With no verb, opens the console.")
+    parser.add_argument("--runs-dir", help="runs folder (default: $LABCONSOLE_RUNS or ./runs)")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    for module in (run_cmd, demo_cmd, check_cmd, listing_cmds, compare_cmd, export_cmd, control_cmds, data_cmd):
+        module.add_parsers(verbs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 run failed, 2 bad usage or config)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not [a for a in args_list if not a.startswith("-")] or args_list[:1] == ["--runs-dir"] and len(args_list) == 2:
+            return _open_console(args_list)
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if args.verb is None:
+            return _open_console(args_list)
+        return int(args.handler(args) or 0)
+    except UserError as exc:
+        print(f"labconsole: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _open_console(args_list: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="labconsole")
+    parser.add_argument("--runs-dir")
+    args = parser.parse_args(args_list)
+    from engine.core.protocol import resolve_runs_dir
+    from tui.app import run_console
+
+    return int(run_console(resolve_runs_dir(args.runs_dir)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
