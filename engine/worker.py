@@ -135,7 +135,8 @@ def _train(paths: RunPaths, cfg: dict[str, Any], events: Any, holder: dict[str, 
     summary = trainer.summary()
     data = dict(getattr(getattr(task, "plan", None), "summaries", {}))  # what was read: format and counts per split
     if dist.is_main:
-        update_run_info(paths.run_json, **summary, **({"data": data} if data else {}))
+        update_run_info(paths.run_json, **summary, main_metric=task.main_metric, metric_order=task.metric_order(),
+                        **({"data": data} if data else {}))
         for split, text in data.items():
             print(f"[labconsole] {paths.run_id}: data {split}: {text}", flush=True)
         print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on {runtime.device}, "

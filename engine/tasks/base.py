@@ -44,6 +44,9 @@ class Task(Protocol):
     def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
         """The number best.pt is chosen by (higher is better)."""
 
+    def metric_order(self) -> list[str]:
+        """Every metric an evaluation reports, in reading order (run.json publishes it: readers never guess)."""
+
     def steps_per_epoch(self) -> float:
         """Optimizer steps in one pass over the training set (freeze phases given in epochs use it)."""
 
@@ -78,6 +81,9 @@ class SampledTask:
     sampler: Any = None
     stream: BatchStream | None = None
     train_size = 0
+
+    def metric_order(self) -> list[str]:
+        return [self.main_metric]
 
     def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
         """`main_metric` on the first test split (None before any evaluation)."""

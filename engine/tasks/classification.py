@@ -47,6 +47,9 @@ class ClassificationTask(SupervisedTask):
         # top-5 says nothing with 5 classes or fewer (always 100%)
         self.top_k = (1, 5) if len(self.class_names) > 5 else (1,)
 
+    def metric_order(self) -> list[str]:
+        return [f"top{k}" for k in self.top_k]
+
     def _items(self, index: LabelIndex, size: tuple[int, int], name: str) -> ImageItems:
         """Images at `size` with their labels, cached when small."""
         return ImageItems(index.images, size, index.labels, self.plan.image_store(index.images, size, name))

@@ -57,6 +57,9 @@ class SegmentationTask(SupervisedTask):
         self.model = build_segmentation_model(cfg["model"], num_classes)
         self._finish_setup(self._train_items(train) if train is not None else None)
 
+    def metric_order(self) -> list[str]:
+        return ["mIoU", "pixel_acc", *(f"IoU/{name}" for name in self.class_names)]
+
     def _train_items(self, index: MaskIndex) -> MaskItems:
         """Training samples at model.image_size: resized (and cached when small), or random crops of large images."""
         if self.geometry is not None:

@@ -80,6 +80,9 @@ class VPRTask(SampledTask):
         queries = ImageItems(index.queries, size, store=self.plan.image_store(index.queries, size, f"{name} queries"))
         return database, queries, index.database_utm, index.query_utm
 
+    def metric_order(self) -> list[str]:
+        return [f"R@{n}" for n in self.cfg["eval"]["recall_at"]]
+
     def modules(self) -> dict[str, nn.Module]:
         return {**self.model.module_groups(), "loss": self.loss}
 

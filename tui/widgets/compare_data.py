@@ -12,13 +12,11 @@ import numpy as np
 import yaml
 
 from tui.cli.compare_cmd import comparison_rows
-from engine.core.protocol import read_json
+from engine.core.protocol import headline, read_json
 from tui.data.event_columns import Chunk
 from tui.data.run_snapshot import Marker
 from tui.data.series_cache import read_backlog
 
-MAIN_METRICS = ("R@1", "mIoU", "top1", "mAP")
-"""The metric a task is judged by, in order of preference (the curves chart shows it)."""
 
 MISSING = object()
 """A config key the run does not have."""
@@ -261,12 +259,12 @@ def lr_key(runs: list[CompareRun]) -> str | None:
 
 
 def main_eval(runs: list[CompareRun]) -> tuple[str, str] | None:
-    """(split, metric) of the baseline's first split and main metric (R@1, mIoU, top1, mAP, else the first)."""
+    """(split, metric) the curves chart shows: the baseline's main metric (as its engine published it) on its
+    first test split; a run without results yet gives way to the next."""
     for run in runs:
-        for split, metrics in run.metrics.items():
-            names = list(metrics)
-            if names:
-                return split, next((m for m in MAIN_METRICS if m in metrics), names[0])
+        found = headline(run.info)
+        if found is not None:
+            return found[0], found[1]
         if run.evals:
             return next(iter(run.evals))
     return None

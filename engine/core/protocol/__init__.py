@@ -20,6 +20,8 @@ from engine.core.protocol.runinfo import (
     FINISHED,
     STATUSES,
     effective_status,
+    headline,
+    metric_order,
     new_run_info,
     this_host,
     update_run_info,
@@ -28,6 +30,8 @@ from engine.core.protocol.runinfo import (
 __all__ = [
     "CONTROL_ACTIONS",
     "FINISHED",
+    "headline",
+    "metric_order",
     "RUNS_ENV",
     "RUN_ID_RE",
     "STATUSES",

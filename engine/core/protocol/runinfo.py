@@ -27,6 +27,9 @@ OPTIONAL_FIELDS = {
     "world_size": "training processes (DDP ranks)",
     "global_batch": "images per optimizer step over all processes (batch_size × grad_accum_steps × world_size)",
     "exit_code": "the engine's exit code (0 ok, 1 failed, 2 bad config or data)",
+    "main_metric": "the metric the task is judged and best.pt chosen by, on the first test set (R@1, mIoU, top1)",
+    "metric_order": "every metric an evaluation reports, in reading order",
+    "data": "what was read per split: format and counts (\"train\": \"Cityscapes: 2,975 images\")",
 }
 """Fields the engine and launcher add to run.json when they apply (readers must not require them)."""
 
@@ -120,3 +123,29 @@ def _psutil_alive(pid: int, started: Any, default: bool) -> bool:
     except psutil.Error:
         return default
     return True
+
+
+def headline(info: dict[str, Any]) -> tuple[str, str, float] | None:
+    """(test set, metric, best value) of a run's main metric on its first test set, as the engine published it.
+
+    Runs written before `main_metric` was published show their first reported metric instead (never a guess
+    from the task's name).
+    """
+    best = info.get("best") if isinstance(info.get("best"), dict) else {}
+    wanted = info.get("main_metric") if isinstance(info.get("main_metric"), str) else None
+    for split, metrics in best.items():
+        if not isinstance(metrics, dict) or not metrics:
+            continue
+        name = wanted or next(iter(metrics))
+        value = metrics.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(split), name, float(value)
+    return None
+
+
+def metric_order(info: dict[str, Any], names: Iterable[str]) -> list[str]:
+    """`names` in the order the engine published for the run; the rest after them, as they came."""
+    names = list(dict.fromkeys(names))
+    published = [n for n in info.get("metric_order") or [] if isinstance(n, str)]
+    ordered = [n for n in published if n in names]
+    return ordered + [n for n in names if n not in ordered]
