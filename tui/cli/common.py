@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.core.protocol import RunPaths, find_run, resolve_runs_dir
+from engine.core.protocol import RunPaths, find_run, headline, resolve_runs_dir
 
 #: Lets `--runs-dir` come after the verb as well as before it.
 RUNS_DIR_PARENT = argparse.ArgumentParser(add_help=False)
@@ -49,9 +49,6 @@ def run_duration(info: dict[str, Any]) -> float | None:
 
 
 def main_metric(info: dict[str, Any]) -> tuple[str, float] | None:
-    """The headline number of a run: best R@1 (VPR), mIoU, top1 or mAP of its first test split."""
-    for split_metrics in (info.get("best") or {}).values():
-        for name in ("R@1", "mIoU", "top1", "mAP"):
-            if name in split_metrics:
-                return name, split_metrics[name]
-    return None
+    """The headline number of a run: its published main metric, best value on its first test set."""
+    found = headline(info)
+    return (found[1], found[2]) if found is not None else None

@@ -15,7 +15,6 @@ class ConfigSummary:
     backbone: str = ""
     aggregator: str = ""
     loss: str = ""
-    first_test_set: str = ""
 
 
 def load_config_summary(path: Path) -> ConfigSummary:
@@ -33,14 +32,11 @@ def load_config_summary(path: Path) -> ConfigSummary:
 def summarize_config(cfg: dict[str, Any]) -> ConfigSummary:
     """The table's config columns from a resolved config mapping."""
     model = _section(cfg, "model")
-    test_sets = _section(cfg, "eval").get("test_sets") or []
-    first = test_sets[0] if isinstance(test_sets, list) and test_sets else {}
     return ConfigSummary(
         task=_name_of(cfg.get("task")),
         backbone=_name_of(model.get("backbone")),
         aggregator=_name_of(model.get("aggregator")),
         loss=loss_label(cfg.get("loss")),
-        first_test_set=str(first.get("name", "")) if isinstance(first, dict) else "",
     )
 
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.core.protocol import RUN_ID_RE, effective_status
+from engine.core.protocol import RunPaths, effective_status, headline, load_run_info, run_folders
 from tui.data.config_summary import ConfigSummary, load_config_summary
 from tui.data.summary_cache import SummaryCache, default_cache_path
-
-MAIN_METRIC = {"vpr": "R@1", "segmentation": "mIoU", "classification": "top1", "detection": "mAP"}
-"""The metric each task ranks runs by (read from run.json "best")."""
 
 LIVE_STATUSES = ("queued", "running")
 """Statuses whose engine process may die without rewriting run.json: rechecked on every refresh."""
@@ -125,16 +121,13 @@ class RunIndex:
 
     def _folders(self) -> list[os.DirEntry[str]]:
         """Run folders (valid ids, not hidden) of the runs directory; [] while it does not exist."""
-        try:
-            with os.scandir(self.runs_dir) as it:
-                return [e for e in it if RUN_ID_RE.match(e.name) and not e.name.startswith(".") and e.is_dir()]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+        return run_folders(self.runs_dir)
 
     def _refresh_one(self, run_id: str, folder: str) -> bool:
         """Update the cached row of one folder; True when the row changed."""
         cached = self._cache.setdefault(run_id, _Cached())
-        info_stamp = _stamp(os.path.join(folder, "run.json"))
+        paths = RunPaths(Path(folder))
+        info_stamp = _stamp(paths.run_json)
         if info_stamp is None:
             return False  # a folder being created: wait for its run.json
         info_changed = info_stamp != cached.info_stamp
@@ -142,11 +135,11 @@ class RunIndex:
                 and cached.row.status not in LIVE_STATUSES:
             return False  # nothing on disk changed and no process to check
         if info_changed:
-            info = _read_json(os.path.join(folder, "run.json"))
+            info = load_run_info(folder)
             if info is not None:
                 cached.info_stamp, cached.info = info_stamp, info
         if info_changed or cached.config_stamp == (0, 0):
-            self._refresh_config(cached, os.path.join(folder, "config.yaml"))
+            self._refresh_config(cached, paths.config)
         if not cached.info:
             return False
         row = build_row(run_id, Path(folder), cached.info, cached.config)
@@ -155,7 +148,7 @@ class RunIndex:
         cached.row = row
         return True
 
-    def _refresh_config(self, cached: _Cached, path: str) -> None:
+    def _refresh_config(self, cached: _Cached, path: Path) -> None:
         """Re-read config.yaml when it changed and the parsing budget allows (it is written once per run)."""
         stamp = _stamp(path) or _NO_CONFIG
         if stamp == cached.config_stamp:
@@ -163,7 +156,7 @@ class RunIndex:
         if stamp == _NO_CONFIG:
             cached.config_stamp = stamp  # checked again when run.json changes
             return
-        run_id = os.path.basename(os.path.dirname(path))
+        run_id = path.parent.name
         remembered = _summary_from(self._summaries.get(run_id, stamp))
         if remembered is not None:
             cached.config_stamp, cached.config = stamp, remembered
@@ -172,7 +165,7 @@ class RunIndex:
             self._pending += 1
             return
         cached.config_stamp = stamp
-        cached.config = load_config_summary(Path(path))
+        cached.config = load_config_summary(path)
         self._summaries.put(run_id, stamp, asdict(cached.config))
 
 
@@ -186,7 +179,7 @@ def _summary_from(data: dict[str, Any] | None) -> ConfigSummary | None:
         return None
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
+def _stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """(mtime_ns, size) of a file, or None when it is missing."""
     try:
         st = os.stat(path)
@@ -195,38 +188,19 @@ def _stamp(path: str) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-def _read_json(path: str) -> dict[str, Any] | None:
-    """A JSON object from `path`, or None when unreadable (the previous value is kept)."""
-    try:
-        with open(path, "rb") as f:
-            obj = json.loads(f.read())
-    except (OSError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
-def main_metric(task: str, best: Any, first_test_set: str = "") -> tuple[str, float | None]:
-    """(metric name, best value): the task's main metric on its first test set, from run.json "best"."""
-    name = MAIN_METRIC.get(task, "")
-    splits = best if isinstance(best, dict) else {}
-    ordered = ([first_test_set] if first_test_set in splits else []) + [s for s in splits if s != first_test_set]
-    for split in ordered:
-        metrics = splits[split]
-        if not isinstance(metrics, dict):
-            continue
-        if not name and metrics:
-            name = next(iter(metrics))
-        value = metrics.get(name)
-        if isinstance(value, (int, float)):
-            return name, float(value)
-    return name, None
+def main_metric(info: dict[str, Any]) -> tuple[str, float | None]:
+    """(metric name, best value) of the run's published main metric on its first test set ("", None before any)."""
+    found = headline(info)
+    if found is None:
+        return str(info.get("main_metric") or ""), None
+    return found[1], found[2]
 
 
 def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSummary) -> RunRow:
     """Combine run.json (live values) and the config summary into one table row."""
     progress = info.get("progress") if isinstance(info.get("progress"), dict) else {}
     task = str(info.get("task") or config.task or "")
-    metric_name, metric = main_metric(task, info.get("best"), config.first_test_set)
+    metric_name, metric = main_metric(info)
     tags = info.get("tags") if isinstance(info.get("tags"), list) else []
     return RunRow(
         id=run_id,

@@ -13,22 +13,16 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
-from engine.core.protocol import list_runs
+from engine.core.protocol import headline, list_runs
 
 NO_BASELINE = ""
 """Returned when the user clears the baseline."""
 
 
 def main_metric(info: dict[str, Any]) -> str:
-    """'R@1 85.3' / 'mIoU 71.4' / 'top1 64.2' from run.json's best, or ''."""
-    best = info.get("best") or {}
-    for name in ("R@1", "mIoU", "top1", "mAP"):
-        values = [
-            m[name] for m in best.values() if isinstance(m, dict) and isinstance(m.get(name), (int, float))
-        ]
-        if values:
-            return f"{name} {values[0]:.1f}"
-    return ""
+    """'R@1 85.3' / 'mIoU 71.4' / 'top1 64.2': the run's published main metric, best on its first test set."""
+    found = headline(info)
+    return f"{found[1]} {found[2]:.1f}" if found is not None else ""
 
 
 class BaselinePicker(ModalScreen[str | None]):

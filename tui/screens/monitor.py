@@ -224,7 +224,8 @@ class MonitorScreen(Screen[None]):
             return
         name = self._baseline.name if self._baseline else None
         table = self.query_one(EvalTable)
-        table.show(self._snapshot.evals, self._baseline_metrics, name, self.app.current_theme.dark)
+        table.show(self._snapshot.evals, self._baseline_metrics, name, self.app.current_theme.dark,
+                   self._snapshot.info.get("metric_order") or ())
         step = f" @ step {table.latest_step:,}" if table.latest_step is not None else ""
         table.border_title = f"2 eval{step}"
         table.border_subtitle = f"Δ base: {name}" if name else "b: pick a baseline"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import DataTable
 
+from engine.core.protocol import metric_order as protocol_metric_order
 from tui.data.run_snapshot import EvalPoint
 
 GOOD, BAD = "#4EBF71", "#F0506E"
@@ -20,19 +20,9 @@ GOOD_LIGHT, BAD_LIGHT = "#1E8E3E", "#C62828"
 WIDE_METRICS = 6
 """Above this many metrics (per-class IoU) the table turns: one row per metric instead of per test set."""
 
-_RECALL = re.compile(r"^R@(\d+)$")
-_KNOWN_ORDER = ("mIoU", "pixel_acc", "top1", "top5", "mAP", "mAP50")
-
-
-def metric_order(names: Iterable[str]) -> list[str]:
-    """Columns in reading order: R@1, R@5, … by K; mIoU, pixel_acc, per-class IoU; top1, top5; mAP; rest."""
-    names = list(dict.fromkeys(names))
-    recalls = sorted((n for n in names if _RECALL.match(n)), key=lambda n: int(n[2:]))
-    known = [n for n in _KNOWN_ORDER if n in names]
-    ious = [n for n in names if n.startswith("IoU/")]
-    seg = [n for n in known if n in ("mIoU", "pixel_acc")] + ious
-    ordered = recalls + seg + [n for n in known if n not in seg]
-    return ordered + [n for n in names if n not in ordered]
+def metric_order(names: Iterable[str], published: Sequence[str] = ()) -> list[str]:
+    """Columns in the order the engine published for the run (run.json metric_order); others after, as met."""
+    return protocol_metric_order({"metric_order": list(published)}, names)
 
 
 def higher_is_better(name: str) -> bool:
@@ -107,14 +97,16 @@ class EvalTable(DataTable):
         baseline: Mapping[str, Mapping[str, float]] | None,
         baseline_name: str | None = None,
         dark: bool = True,
+        order: Sequence[str] = (),
     ) -> None:
-        """Rebuild the rows (only when the evals, the baseline or the theme changed)."""
-        key = (tuple((s, len(h)) for s, h in evals.items()), repr(baseline), baseline_name, dark)
+        """Rebuild the rows (only when the evals, the baseline or the theme changed); `order`: the run's
+        published metric order."""
+        key = (tuple((s, len(h)) for s, h in evals.items()), repr(baseline), baseline_name, dark, tuple(order))
         if key == self._shown:
             return
         self._shown = key
         summaries = [summarize(split, history) for split, history in evals.items()]
-        names = metric_order(n for s in summaries for n in s.latest)
+        names = metric_order((n for s in summaries for n in s.latest), order)
         steps = [s.step for s in summaries if s.step is not None]
         self._latest_step = max(steps) if steps else None
         if len(names) > WIDE_METRICS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.core.protocol.control import CONTROL_ACTIONS, ControlReader, parse_command, send_control
 from engine.core.protocol.events import EventReader, EventWriter, iter_events
-from engine.core.protocol.listing import find_run, list_runs
+from engine.core.protocol.listing import find_run, list_runs, load_run_info, run_folders
 from engine.core.protocol.rundir import (
     RUN_ID_RE,
     RUNS_ENV,
@@ -42,6 +42,8 @@ __all__ = [
     "create_run",
     "effective_status",
     "find_run",
+    "load_run_info",
+    "run_folders",
     "iter_events",
     "list_runs",
     "new_run_id",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from engine.core.errors import UserError
-from engine.core.protocol.rundir import RUN_ID_RE, RunPaths
+from engine.core.protocol.rundir import RUN_ID_RE, RunPaths, read_json
 from engine.core.protocol.runinfo import effective_status
 
 log = logging.getLogger(__name__)
@@ -17,8 +16,8 @@ log = logging.getLogger(__name__)
 _MAX_LISTED = 10  # candidates named in an "ambiguous" error
 
 
-def _run_folders(runs_dir: Path) -> list[os.DirEntry[str]]:
-    """Sub-folders of `runs_dir` whose names are valid run ids ([] when the folder is missing)."""
+def run_folders(runs_dir: str | os.PathLike[str]) -> list[os.DirEntry[str]]:
+    """Sub-folders of `runs_dir` whose names are valid run ids, not hidden ([] when the folder is missing)."""
     try:
         with os.scandir(runs_dir) as it:
             return [e for e in it if RUN_ID_RE.match(e.name) and not e.name.startswith(".") and e.is_dir()]
@@ -26,17 +25,11 @@ def _run_folders(runs_dir: Path) -> list[os.DirEntry[str]]:
         return []
 
 
-def _load_info(folder: str) -> dict[str, Any] | None:
-    """The run.json of `folder` as a dict, or None (logged at debug) when missing or broken."""
-    try:
-        with open(os.path.join(folder, "run.json"), "rb") as f:
-            info = json.loads(f.read())
-    except (OSError, ValueError) as exc:
-        log.debug("skipping %s: no readable run.json (%s)", folder, exc)
-        return None
-    if not isinstance(info, dict):
-        log.debug("skipping %s: run.json is not an object", folder)
-        return None
+def load_run_info(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The run.json of a run folder, or None (logged at debug) when missing, broken or not an object."""
+    info = read_json(RunPaths(Path(folder)).run_json)
+    if info is None:
+        log.debug("skipping %s: no readable run.json", folder)
     return info
 
 
@@ -49,8 +42,8 @@ def _created_key(info: dict[str, Any]) -> float:
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every run with a readable run.json, newest first, with "id", "dir" and the effective "status"."""
     runs = []
-    for entry in _run_folders(Path(runs_dir)):
-        info = _load_info(entry.path)
+    for entry in run_folders(runs_dir):
+        info = load_run_info(entry.path)
         if info is None:
             continue
         info["id"] = entry.name  # the folder name wins: it is what every command addresses
@@ -66,7 +59,7 @@ def _as_path_ref(runs_dir: Path, ref: str) -> RunPaths | None:
     if os.sep not in ref and (os.altsep is None or os.altsep not in ref):
         return None
     folder = Path(ref).expanduser()
-    if not (folder / "run.json").is_file():
+    if not RunPaths(folder).run_json.is_file():
         return None
     folder = folder.resolve()
     return RunPaths.of(folder.parent, folder.name)
@@ -86,7 +79,7 @@ def find_run(runs_dir: str | os.PathLike[str], ref: str) -> RunPaths:
     by_path = _as_path_ref(runs, ref) if ref else None
     if by_path is not None:
         return by_path
-    ids = [e.name for e in _run_folders(runs)]
+    ids = [e.name for e in run_folders(runs)]
     prefixed = [i for i in ids if ref and i.startswith(ref)]
     if len(prefixed) == 1:
         return RunPaths.of(runs, prefixed[0])
