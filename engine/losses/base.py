@@ -9,11 +9,11 @@ from torch import nn
 
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
+from engine.core.config.presets import preset_params
 
 #: Dotted config key that loss errors are reported under.
 KEY = "loss"
 #: Keys the config resolver keeps for display; they are not factory parameters.
-BOOKKEEPING = ("preset", "description")
 
 
 class Loss(nn.Module):
@@ -70,8 +70,7 @@ LOSSES = LossRegistry("loss", "loss.name")
 
 def factory_params(section: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Split a resolved loss section into its registry name and the factory's keyword params."""
-    params = {k: v for k, v in section.items() if k not in BOOKKEEPING}
-    return str(params.pop("name")), params
+    return str(section["name"]), preset_params(section)
 
 
 def build_loss(section: dict[str, Any], embedding_dim: int, num_classes: int) -> Loss:

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from engine.core.errors import ConfigError, did_you_mean, unknown_choice
-from engine.losses.base import BOOKKEEPING, KEY, LOSSES, Loss
+from engine.core.config.presets import preset_params
+from engine.losses.base import KEY, LOSSES, Loss
 
 
 class LossMix(Loss):
@@ -112,8 +113,8 @@ def build_component(index: int, item: Any, embedding_dim: int, num_classes: int)
     where = f"{KEY}.components[{index}]"
     if not isinstance(item, dict) or "name" not in item:
         raise ConfigError(where, f"expected a mapping with a loss 'name' (and 'weight'), got {item!r}")
-    params = {k: v for k, v in item.items() if k not in BOOKKEEPING}
-    name = str(params.pop("name"))
+    params = preset_params(item)
+    name = str(item["name"])
     weight = check_weight(f"{where}.weight", params.pop("weight", 1.0))
     if name == "mix":
         raise ConfigError(f"{where}.name", "a loss mix cannot contain another mix")

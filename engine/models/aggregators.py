@@ -12,11 +12,11 @@ from torch import nn
 
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
+from engine.core.config.presets import preset_params
 
 AGGREGATORS = Registry("aggregator", "model.aggregator.name")
 _KEY = "model.aggregator"
 # Keys the config resolver keeps for display; they are not factory parameters.
-_BOOKKEEPING = ("preset", "description")
 
 
 class AvgPool(nn.Module):
@@ -140,5 +140,5 @@ def build_aggregator(section: dict[str, Any], in_channels: int) -> nn.Module:
     Returns:
         A module with `out_dim`, mapping B×C×h×w -> B×out_dim.
     """
-    params = {k: v for k, v in section.items() if k not in _BOOKKEEPING}
-    return AGGREGATORS.build(str(params.pop("name")), in_channels, **params)
+    params = preset_params(section)
+    return AGGREGATORS.build(str(section["name"]), in_channels, **params)

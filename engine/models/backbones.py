@@ -15,11 +15,11 @@ from torch import nn
 from engine.core.errors import ConfigError, UserError, did_you_mean
 from engine.models.weights import LoadReport, load_weights_file
 from engine.core.registry import Registry
+from engine.core.config.presets import preset_params
 
 BACKBONES = Registry("backbone", "model.backbone.name")
 _KEY = "model.backbone"
 # Keys the config resolver keeps for display; they are not factory parameters.
-_BOOKKEEPING = ("preset", "description")
 
 
 class TimmBackbone(nn.Module):
@@ -230,8 +230,8 @@ def build_backbone(section: dict[str, Any], image_size: tuple[int, int] | None =
     Raises:
         ConfigError: for a name that is neither registered nor known to timm.
     """
-    params = {k: v for k, v in section.items() if k not in _BOOKKEEPING}
-    name = str(params.pop("name"))
+    params = preset_params(section)
+    name = str(section["name"])
     if "pretrained" in params:
         params["pretrained"] = _pretrained_value(params["pretrained"])
     if name in BACKBONES:

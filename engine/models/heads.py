@@ -9,11 +9,11 @@ from torch import nn
 
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
+from engine.core.config.presets import preset_params
 
 HEADS = Registry("head", "model.head.name")
 _KEY = "model.head"
 # Keys the config resolver keeps for display; they are not factory parameters.
-_BOOKKEEPING = ("preset", "description")
 
 
 class Identity(nn.Module):
@@ -111,5 +111,5 @@ def build_head(section: dict[str, Any], in_dim: int, descriptor_dim: int) -> nn.
     Returns:
         A module with `out_dim`, mapping B×in_dim -> B×out_dim.
     """
-    params = {k: v for k, v in section.items() if k not in _BOOKKEEPING}
-    return HEADS.build(str(params.pop("name")), in_dim, descriptor_dim, **params)
+    params = preset_params(section)
+    return HEADS.build(str(section["name"]), in_dim, descriptor_dim, **params)

@@ -15,11 +15,11 @@ from torch import nn
 
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
+from engine.core.config.presets import preset_params
 
 SEG_HEADS = Registry("segmentation head", "model.head.name")
 _KEY = "model.head"
 # Keys the config resolver keeps for display; they are not factory parameters.
-_BOOKKEEPING = ("preset", "description")
 
 
 class LinearSegHead(nn.Module):
@@ -100,5 +100,5 @@ def build_seg_head(section: dict[str, Any], in_channels: list[int], strides: lis
     Returns:
         A module mapping the list of feature maps to B×num_classes×h×w logits, with `out_stride`.
     """
-    params = {k: v for k, v in section.items() if k not in _BOOKKEEPING}
-    return SEG_HEADS.build(str(params.pop("name")), in_channels, strides, num_classes, **params)
+    params = preset_params(section)
+    return SEG_HEADS.build(str(section["name"]), in_channels, strides, num_classes, **params)

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from engine.core.config.presets import PRESETS_DIR, describe_presets, list_presets, load_preset
+from engine.core.config.presets import PRESETS_DIR, describe_presets, list_presets, load_preset, preset_params
 from engine.core.config.resolve import PRESET_SECTIONS, resolve_config
 from engine.core.config.schema import TYPED_SECTIONS, field_help
 
@@ -18,7 +18,3 @@ def dump_config(cfg: dict[str, Any]) -> str:
     """The resolved config as YAML, sections in their natural order."""
     return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None, allow_unicode=True)
 
-
-def preset_params(section: dict[str, Any]) -> dict[str, Any]:
-    """A resolved preset section without its bookkeeping keys: what a factory receives as keyword params."""
-    return {k: v for k, v in section.items() if k not in ("name", "preset", "description")}

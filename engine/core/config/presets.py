@@ -69,3 +69,9 @@ def describe_presets(slot: str) -> dict[str, str]:
         except UserError:
             out[name] = "(unreadable preset)"
     return out
+
+
+def preset_params(section: dict[str, Any]) -> dict[str, Any]:
+    """A resolved preset section without its bookkeeping keys (name, preset, description): what a factory
+    receives as keyword parameters. The one place that knows which keys are bookkeeping."""
+    return {k: v for k, v in section.items() if k not in ("name", "preset", *PRESET_META_KEYS)}

@@ -21,12 +21,12 @@ from typing import Any
 from engine.core.schedules import decay, yolox  # noqa: F401  (registers the entries)
 from engine.core.schedules.common import SCHEDULES, WARMUP_TYPES, warmup_factor
 from engine.core.schedules.yolox import YOLOX_LR_PER_IMG, yolox_base_lr
+from engine.core.config.presets import preset_params
 
 __all__ = ["SCHEDULES", "WARMUP_TYPES", "YOLOX_LR_PER_IMG", "lr_curve", "lr_factor", "warmup_factor",
            "yolox_base_lr"]
 
 # Keys the config resolver keeps for display; they are not factory parameters.
-_BOOKKEEPING = ("preset", "description")
 
 
 def lr_factor(section: dict[str, Any], step: int, max_steps: int) -> float:
@@ -40,8 +40,8 @@ def lr_factor(section: dict[str, Any], step: int, max_steps: int) -> float:
     Raises:
         ConfigError: Unknown schedule name or a bad parameter, naming its `schedule.<key>`.
     """
-    params = {k: v for k, v in section.items() if k not in _BOOKKEEPING}
-    return float(SCHEDULES.build(str(params.pop("name")), step, max_steps, **params))
+    params = preset_params(section)
+    return float(SCHEDULES.build(str(section["name"]), step, max_steps, **params))
 
 
 def lr_curve(section: dict[str, Any], max_steps: int, points: int = 200) -> list[tuple[int, float]]:
