@@ -185,7 +185,7 @@ def run_worker_task(run_dir: str, resume: bool) -> int:
 
     # by name, as `python -m` starts it locally: in this process, so Slurm's signals reach the engine itself
     engine_process = importlib.import_module(ENGINE_PROCESS)
-    with _output_to(Path(run_dir) / "output.log"):
+    with _output_to(RunPaths(Path(run_dir)).output_log):
         return engine_process.main([run_dir, *(["--resume"] if resume else [])])
 
 

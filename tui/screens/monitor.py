@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from engine.core.protocol import FINISHED, read_json, send_control
+from engine.core.protocol import FINISHED, load_run_info, send_control
 from tui.data.run_stream import RunStream, Snapshot
 from tui.screens.baseline_picker import NO_BASELINE, BaselinePicker
 from tui.screens.confirm_stop import ConfirmStop
@@ -305,7 +305,7 @@ class MonitorScreen(Screen[None]):
         self._baseline = run_dir
         self._baseline_metrics = None
         if run_dir is not None:
-            info = read_json(run_dir / "run.json") or {}
+            info = load_run_info(run_dir) or {}
             metrics = info.get("final") or info.get("best") or {}
             self._baseline_metrics = {s: dict(m) for s, m in metrics.items() if isinstance(m, dict)}
         self._render_eval()

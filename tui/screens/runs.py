@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
+from engine.core.protocol import RunPaths
 from tui.data.run_filter import RunFilter, next_status_filter
 from tui.data.run_index import IndexUpdate, RunIndex
 from tui.widgets.key_bar import KeyBar
@@ -188,7 +189,7 @@ class RunsScreen(Screen[None]):
         """Open the composer prefilled with the selected run's config.yaml."""
         row = self.query_one(RunsTable).selected
         if row is not None:
-            self.app.open_composer(row.dir / "config.yaml")  # type: ignore[attr-defined]
+            self.app.open_composer(RunPaths(row.dir).config)  # type: ignore[attr-defined]
 
     async def action_filter(self) -> None:
         """Show the filter input and focus it."""
