@@ -1,5 +1,2 @@
-"""Metric kernels (numpy + faiss, pure functions): k-NN retrieval and Recall@N for VPR."""
-
-from engine.metrics.recall import knn, positives_within, recall_at
-
-__all__ = ["knn", "positives_within", "recall_at"]
+"""Metric kernels, pure functions checked against their reference definitions: Recall@N for VPR (`recall`), mIoU
+and per-class IoU from confusion matrices (`segmentation`), top-k accuracy (`classification`)."""

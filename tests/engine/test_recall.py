@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.metrics import knn, positives_within, recall_at
+from engine.metrics.recall import knn, positives_within, recall_at
 
 # Database along a street (east, north) in metres; queries placed by hand around it.
 DB_UTM = np.array([[0, 0], [10, 0], [40, 0], [100, 0], [100, 30], [500, 500]], dtype=np.float64)
