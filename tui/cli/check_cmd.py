@@ -90,6 +90,7 @@ def parameter_table(model: dict[str, Any]) -> Table:
 
 def _counts_table(title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for name, justify in (("group", "left"), ("params", "right"), ("trainable", "right"), ("frozen", "right")):
-        table.add_column(name, justify=justify)
+    table.add_column("group", justify="left")
+    for name in ("params", "trainable", "frozen"):
+        table.add_column(name, justify="right")
     return table

@@ -33,9 +33,8 @@ def ls_runs(args: argparse.Namespace) -> int:
         print(json.dumps([{k: v for k, v in r.items() if k != "dir"} for r in runs], indent=1))
         return 0
     table = Table(box=None, header_style="bold")
-    for name, justify in (("ID", "left"), ("NAME", "left"), ("STATUS", "left"), ("TASK", "left"), ("STEP", "right"),
-                          ("METRIC", "right"), ("DURATION", "right"), ("STARTED", "left")):
-        table.add_column(name, justify=justify, no_wrap=True)
+    for name in ("ID", "NAME", "STATUS", "TASK", "STEP", "METRIC", "DURATION", "STARTED"):
+        table.add_column(name, justify="right" if name in ("STEP", "METRIC", "DURATION") else "left", no_wrap=True)
     for run in runs:
         table.add_row(*_ls_row(run))
     Console().print(table if runs else f"no runs in {runs_dir_of(args)}")

@@ -122,7 +122,7 @@ def split_section(slot: str, path: str, value: Any) -> Section:
     value = dict(value) if isinstance(value, dict) else {}
     preset = value.pop("preset", None) or _preset_named(slot, value.get("name")) or default
     if preset not in list_presets(slot):
-        preset = (list_presets(slot) or [None])[0]
+        preset = next(iter(list_presets(slot)), None)
     keys = preset_fields(slot, preset) if preset else {}
     baseline = preset_baseline(slot, preset, path)
     fields_text = {k: format_value(value.get(k, v), v) for k, v in keys.items()}

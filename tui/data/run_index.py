@@ -198,10 +198,12 @@ def main_metric(info: dict[str, Any]) -> tuple[str, float | None]:
 
 def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSummary) -> RunRow:
     """Combine run.json (live values) and the config summary into one table row."""
-    progress = info.get("progress") if isinstance(info.get("progress"), dict) else {}
+    progress = info.get("progress")
+    progress = progress if isinstance(progress, dict) else {}
     task = str(info.get("task") or config.task or "")
     metric_name, metric = main_metric(info)
-    tags = info.get("tags") if isinstance(info.get("tags"), list) else []
+    tags = info.get("tags")
+    tags = tags if isinstance(tags, list) else []
     return RunRow(
         id=run_id,
         dir=folder,

@@ -188,7 +188,8 @@ class CompareScreen(Screen[None]):
         if not self._runs:
             self.notify("still reading the runs", severity="warning")
             return
-        now = (self._clock_arg or getattr(self.app, "clock", time.time))()
+        clock: Callable[[], float] = getattr(self.app, "clock", time.time)
+        now = (self._clock_arg or clock)()
         self._export(self.runs, export_folder(self.runs_dir, now), what)
 
     @work(thread=True, group="compare-export", name="compare-export")

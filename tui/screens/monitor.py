@@ -112,7 +112,10 @@ class MonitorScreen(Screen[None]):
     @property
     def clock(self) -> Callable[[], float]:
         """The clock: the one given, else the app's (tests freeze it), else the wall clock."""
-        return self._clock_arg or getattr(self.app, "clock", time.time)
+        if self._clock_arg is not None:
+            return self._clock_arg
+        clock: Callable[[], float] = getattr(self.app, "clock", time.time)
+        return clock
 
     @property
     def snapshot(self) -> Snapshot | None:

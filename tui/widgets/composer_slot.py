@@ -113,8 +113,9 @@ class SlotRow(Vertical):
         normal = [i for i in inputs if not i.has_class("-wide")]
         wide = [i for i in inputs if i.has_class("-wide")]
         widgets: list[Widget] = []
+        first_wide = wide[0] if wide else None
         for field_input in normal + wide:
-            if field_input is (wide or [None])[0] and len(normal) % 2:
+            if field_input is first_wide and len(normal) % 2:
                 widgets += [Static(classes="field-filler"), Static(classes="field-filler")]
             widgets += [Label(field_input.key.rsplit(".", 1)[-1], classes="field-label"), field_input]
         return widgets

@@ -146,8 +146,8 @@ class CurvePlot(PlotextPlot):
             lo, hi = float(values.min()), float(values.max())
             if hi > lo:
                 self.plt.ylim(lo, hi)
-                ticks = nice_ticks(lo, hi, max(2, min(5, self.size.height // 2)))
-                self.plt.yticks(ticks, [fmt_value(t) for t in ticks])
+                y_ticks = nice_ticks(lo, hi, max(2, min(5, self.size.height // 2)))
+                self.plt.yticks(y_ticks, [fmt_value(t) for t in y_ticks])
 
 
 def _data_span(lines: list[Line]) -> tuple[float, float] | None:

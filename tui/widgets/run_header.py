@@ -32,7 +32,8 @@ def header_lines(snap: Snapshot, dark: bool = True, narrow: bool = False) -> tup
     `narrow` (under 100 columns) shortens line 2 to fit 80 columns.
     """
     info, cfg = snap.info, snap.config
-    model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
+    model = cfg.get("model")
+    model = model if isinstance(model, dict) else {}
     parts = [
         info.get("task") or _name(cfg.get("task")),
         _name(model.get("backbone")),

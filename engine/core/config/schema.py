@@ -164,7 +164,7 @@ def defaults_of(schema: type) -> dict[str, Any]:
     """The schema's default values as a plain dict."""
     out = {}
     for f in fields(schema):
-        out[f.name] = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+        out[f.name] = f.default_factory() if f.default_factory is not MISSING else f.default
     return out
 
 

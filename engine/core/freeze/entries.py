@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from engine.core.config.validate import check_keys
 from engine.core.errors import ConfigError
@@ -93,20 +93,20 @@ def _parse_phase(item: Any, where: str) -> PhaseSpec:
         raise ConfigError(f"{where}.trainable", "missing: a list of group paths, or all")
     paths = _paths(where, item)
     if "at_step" in item:
-        at_step = int(_number(f"{where}.at_step", item["at_step"], int))
+        at_step = int(_number(f"{where}.at_step", item["at_step"], integer=True))
         return PhaseSpec(at_step=at_step, trainable=paths, where=where)
-    at_epoch = float(_number(f"{where}.at_epoch", item["at_epoch"], (int, float)))
+    at_epoch = _number(f"{where}.at_epoch", item["at_epoch"], integer=False)
     return PhaseSpec(at_step=None, at_epoch=at_epoch, trainable=paths, where=where)
 
 
-def _number(key: str, value: Any, kinds: type | tuple[type, ...]) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
-        what = "an integer" if kinds is int else "a number"
-        raise ConfigError(key, f"expected {what} ≥ 0, got {value!r}")
-    return value
+def _number(key: str, value: Any, integer: bool) -> float:
+    number = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not number or value < 0:
+        raise ConfigError(key, f"expected {'an integer' if integer else 'a number'} ≥ 0, got {value!r}")
+    return float(value)
 
 
-def _paths(where: str, item: dict[str, Any]) -> tuple[str, ...] | str:
+def _paths(where: str, item: dict[str, Any]) -> tuple[str, ...] | Literal["all"]:
     """`all`, one path, or a non-empty list of paths; names are checked later, against the model."""
     value = item["trainable"]
     if value == ALL:

@@ -131,8 +131,11 @@ def headline(info: dict[str, Any]) -> tuple[str, str, float] | None:
     Runs written before `main_metric` was published show their first reported metric instead (never a guess
     from the task's name).
     """
-    best = info.get("best") if isinstance(info.get("best"), dict) else {}
-    wanted = info.get("main_metric") if isinstance(info.get("main_metric"), str) else None
+    best = info.get("best")
+    if not isinstance(best, dict):
+        return None
+    wanted = info.get("main_metric")
+    wanted = wanted if isinstance(wanted, str) else None
     for split, metrics in best.items():
         if not isinstance(metrics, dict) or not metrics:
             continue
