@@ -105,10 +105,8 @@ def warm(path: Path) -> None:
 # -- measurements in fresh interpreters -----------------------------------------------------------------
 
 
-CACHE_OFF = {"LABCONSOLE_SERIES_CACHE": "off"}
-"""Environment of a first-ever open: no decoded-backlog cache."""
-JSON_ONLY = {**CACHE_OFF, "LABCONSOLE_EVENT_INDEX": "off"}
-"""A first open of a run without the engine's index (events.jsonl written by another tool)."""
+JSON_ONLY = {"LABCONSOLE_EVENT_INDEX": "off"}
+"""Opening a run without the engine's index (events.jsonl written by another tool): EventReader, line by line."""
 
 
 def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -186,14 +184,6 @@ snap = stream.snapshot()
 t1 = time.perf_counter()
 points = sum(len(x) for x, _ in snap.scalars.values())
 print(json.dumps({{"open": t1 - t0, "points": points}}))
-"""
-
-OPEN_JSON = """
-import time, json
-from engine.core.protocol import EventReader
-t0 = time.perf_counter()
-events = EventReader({events!r}).read_new()
-print(json.dumps({{"open": time.perf_counter() - t0, "events": len(events)}}))
 """
 
 MONITOR_FIRST_FRAME = """
@@ -365,50 +355,38 @@ def report(root: Path, repeats: int, window: float) -> None:
         f"process incl. interpreter {cold20['process_wall']:.2f} s",
     )
 
-    opened = best_of(repeats, OPEN_RUN.format(run=str(big)), "open", CACHE_OFF)
+    opened = best_of(repeats, OPEN_RUN.format(run=str(big)), "open")
     _row(
         f"open a run: {opened['points']:,.0f} scalar points (250k steps × 4)",
         opened["open"],
         0.5,
         f"first open: {(big / 'events.cols').stat().st_size / 1e6:.0f} MB events.cols index written by the engine",
     )
-    decoded = best_of(repeats, OPEN_RUN.format(run=str(big)), "open", JSON_ONLY)
+    decoded = best_of(1, OPEN_RUN.format(run=str(big)), "open", JSON_ONLY)
     _row(
-        "  same run without the index (JSON decode, first open)",
+        "  same run without the index (EventReader, json per line)",
         decoded["open"],
         None,
-        f"{(big / 'events.jsonl').stat().st_size / 1e6:.0f} MB events.jsonl, vectorised column decoder",
+        f"{(big / 'events.jsonl').stat().st_size / 1e6:.0f} MB events.jsonl; "
+        f"the index is {decoded['open'] / opened['open']:.0f}× faster",
     )
-    cache_env = {"XDG_CACHE_HOME": str(root / "cache"), "LABCONSOLE_EVENT_INDEX": "off"}
-    child(OPEN_RUN.format(run=str(big)), env=cache_env)  # the first open writes the cache
-    reopened = best_of(repeats, OPEN_RUN.format(run=str(big)), "open", cache_env)
-    _row("  reopen it without the index (console's decoded-backlog cache)", reopened["open"], None,
-         f"{sum(p.stat().st_size for p in (root / 'cache').rglob('*.npz')) / 1e6:.0f} MB cache file")
-    baseline = best_of(1, OPEN_JSON.format(events=str(big / "events.jsonl")), "open", CACHE_OFF)
-    _row(
-        "  same file through EventReader (json.loads per line)",
-        baseline["open"],
-        None,
-        f"the index is {baseline['open'] / opened['open']:.0f}× faster, the column decoder "
-        f"{baseline['open'] / decoded['open']:.1f}×",
-    )
-    opened_huge = best_of(1, OPEN_RUN.format(run=str(huge)), "open", CACHE_OFF)
+    opened_huge = best_of(1, OPEN_RUN.format(run=str(huge)), "open")
     _row(
         f"open a run: {opened_huge['points']:,.0f} scalar points (1M steps × 4)",
         opened_huge["open"],
         None,
         f"{(huge / 'events.jsonl').stat().st_size / 1e6:.0f} MB events.jsonl",
     )
-    one_of_20 = best_of(repeats, OPEN_RUN.format(run=str(many[0])), "open", CACHE_OFF)
+    one_of_20 = best_of(repeats, OPEN_RUN.format(run=str(many[0])), "open")
     _row("open one of the 20 runs (50k steps × 4 = 200k points)", one_of_20["open"], None, "")
-    frame = best_of(repeats, MONITOR_FIRST_FRAME.format(run=str(big)), "total", CACHE_OFF)
+    frame = best_of(repeats, MONITOR_FIRST_FRAME.format(run=str(big)), "total")
     _row(
         "monitor on the 1M-point run: cold start → first frame with data",
         frame["total"],
         None,
         f"header shown at {frame['header']:.3f} s; push → data frame {frame['push_to_data_frame']:.3f} s",
     )
-    frame20 = best_of(repeats, MONITOR_FIRST_FRAME.format(run=str(many[0])), "total", CACHE_OFF)
+    frame20 = best_of(repeats, MONITOR_FIRST_FRAME.format(run=str(many[0])), "total")
     _row(
         "monitor on a 50k-step run: cold start → first frame with data",
         frame20["total"],

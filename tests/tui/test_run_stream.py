@@ -1,215 +1,19 @@
-"""RunStream and its bulk decoder: incremental reads, exact columns, alerts, markers, log tail."""
+"""RunStream: incremental reads, alerts, markers, log tail."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from engine.core.protocol import EventWriter
 from tests.tui.fixtures import FROZEN_NOW, frozen_clock, make_run, write_run_json
-from tui.data import event_columns, run_stream
-from tui.data.event_columns import chunk_from_events, decode_chunk, decode_line
+from tui.data import run_stream
 from tui.data.run_stream import RunStream
-
-# -- the bulk decoder against line-by-line json ------------------------------------------------------
-
-
-def reference(data: bytes) -> event_columns.Chunk:
-    """What decoding every line with json gives (the brute-force reference)."""
-    events = [decode_line(line) for line in data.split(b"\n") if line.strip()]
-    chunk = chunk_from_events([e for e in events if e is not None])
-    chunk.malformed = sum(e is None for e in events)
-    return chunk
-
-
-def assert_same(got: event_columns.Chunk, want: event_columns.Chunk) -> None:
-    """Same series (bit for bit, NaN == NaN), same other events, same malformed count."""
-    assert sorted(got.series) == sorted(want.series)
-    for key, (steps, values) in want.series.items():
-        np.testing.assert_array_equal(got.series[key][0], steps, err_msg=str(key))
-        np.testing.assert_array_equal(got.series[key][1], values, err_msg=str(key))
-    assert got.events == want.events
-    assert got.malformed == want.malformed
-
-
-def random_number(rng: random.Random) -> Any:
-    """Floats and ints the way engines produce them, plus the odd corner case."""
-    return rng.choice(
-        [
-            rng.random(),
-            rng.uniform(-1e6, 1e6),
-            10 ** rng.uniform(-12, 12),
-            rng.randint(0, 10**9),
-            -rng.random(),
-            1e-5 * rng.random(),
-            0.1 + 0.2,
-            0,
-            -0.0,
-            1e300 * rng.random(),
-            5e-324,
-            123456789012345678,
-            rng.choice(["nan", "inf", "-inf"]),
-            round(rng.random(), 3),
-        ]
-    )
-
-
-def messy_lines(seed: int, n: int) -> bytes:
-    """A mixed events file: several scalar/system shapes, other kinds, separators, junk and corner cases."""
-    rng = random.Random(seed)
-    shapes = [
-        ["loss/total", "loss/ce", "lr/backbone", "grad_norm"],
-        ["loss/total", "loss/dice", "lr/head"],
-        ["img_per_s", "rss_mb", "gpu_mem_alloc_mb"],
-        ["lr/group_0_backbone", "lr/group_1_backbone"],
-        ["loss/λ-ünïcode", "R@1"],
-    ]
-    compact, spaced = json.JSONEncoder(separators=(",", ":")), json.JSONEncoder()
-    out = []
-    for i in range(n):
-        enc = compact if rng.random() < 0.8 else spaced
-        r = rng.random()
-        if r < 0.7:
-            keys = shapes[0] if rng.random() < 0.7 else rng.choice(shapes)
-            kind = "system" if keys is shapes[2] else "scalar"
-            rec: dict[str, Any] = {
-                "t": 1.7e9 + i * 0.1,
-                "seq": i,
-                "kind": kind,
-                "step": i // 2,
-                "values": {k: random_number(rng) for k in keys},
-            }
-            if rng.random() < 0.05:
-                rec["values"]["flag"] = rng.choice([True, None, "text", [1, 2], {"a": 1}])
-            if rng.random() < 0.03:
-                del rec["step"]
-            if rng.random() < 0.03:
-                rec["epoch"] = rng.randint(0, 9)
-            out.append(enc.encode(rec))
-        elif r < 0.8:
-            out.append(
-                enc.encode(
-                    {
-                        "t": 1.7e9,
-                        "seq": i,
-                        "kind": "eval",
-                        "step": i,
-                        "split": "tokyo",
-                        "metrics": {"R@1": rng.random() * 100, "R@5": "nan"},
-                    }
-                )
-            )
-        elif r < 0.85:
-            out.append(
-                enc.encode(
-                    {
-                        "t": 1.7e9,
-                        "seq": i,
-                        "kind": "alert",
-                        "level": "error",
-                        "code": "nan",
-                        "message": "loss: nan, at step 5 {x}",
-                    }
-                )
-            )
-        elif r < 0.9:
-            out.append(
-                enc.encode(
-                    {
-                        "t": 1.7e9,
-                        "seq": i,
-                        "kind": "control",
-                        "step": i,
-                        "id": "c:1",
-                        "action": "set",
-                        "values": {"optim.lr": 1e-4},
-                        "status": "applied",
-                    }
-                )
-            )
-        else:
-            out.append(
-                rng.choice(
-                    [
-                        "",
-                        "   ",
-                        "garbage",
-                        "[1, 2]",
-                        '{"t": 1, "kind": "scalar", "step": 3, "values": {"loss/total": 1.2.3}}',
-                        '{"t":1,"seq":1,"kind":"scalar","step":3,"values":{"loss/total":01}}',
-                        '{"t":1,"seq":1,"kind":"scalar","step":3,"values":{"loss/total":1e}}',
-                        '{"t":1,"seq":1,"kind":"scalar","step":3,"values":{"loss/total":-}}',
-                        '{"t":1,"seq":1,"kind":"scalar","step":3,"values":{"loss/total":1',
-                        '{"t":1,"seq":1,"kind":"scalar","step":3,"values":{"loss/total":NaN,"loss/ce":-Infinity}}',
-                        '{"t":1,"seq":1,"kind":"scalar","step":3,"values":{"loss/total":1,"loss/total":2}}',
-                        '{"t":1,"seq":1,"kind":"scalar","step":3,"values":{"loss/total":1E+2,"loss/ce":-0.5e-3}}',
-                    ]
-                )
-            )
-    return ("\n".join(out) + "\n").encode()
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_decode_chunk_equals_json_line_by_line(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(event_columns, "_BLOCK", 16 << 10)  # many blocks, lines cut at block ends
-    monkeypatch.setattr(event_columns, "_MIN_LINES", 4)
-    data = messy_lines(seed, 3000)
-    assert_same(decode_chunk(data), reference(data))
-
-
-def test_decode_chunk_takes_the_bulk_path_for_regular_lines(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = b"".join(
-        json.dumps(
-            {
-                "t": 1.0,
-                "seq": i,
-                "kind": "scalar",
-                "step": i,
-                "values": {"loss/total": 1 / (i + 1), "lr/x": 1e-4},
-            },
-            separators=(",", ":"),
-        ).encode()
-        + b"\n"
-        for i in range(5000)
-    )
-    slow: list[bytes] = []
-    real = event_columns.decode_line
-    monkeypatch.setattr(event_columns, "decode_line", lambda line: slow.append(line) or real(line))
-    chunk = decode_chunk(data)
-    assert len(slow) < 20  # a sample line per block and the last line, not 5000
-    assert chunk.series[("scalar", "loss/total")][1][4999] == 1 / 5000
-    assert chunk.last_t == 1.0
-
-
-def test_parsed_numbers_are_exactly_float() -> None:
-    rng = random.Random(7)
-    values = [rng.uniform(-1e3, 1e3) for _ in range(20_000)] + [
-        10 ** rng.uniform(-20, 20) for _ in range(20_000)
-    ]
-    lines = [
-        json.dumps({"t": 0, "seq": i, "kind": "scalar", "step": i, "values": {"v": v}})
-        for i, v in enumerate(values)
-    ]
-    chunk = decode_chunk(("\n".join(lines) + "\n").encode())
-    assert chunk.series[("scalar", "v")][1].tolist() == values
-
-
-def test_decode_chunk_keeps_file_order_across_shapes() -> None:
-    lines = []
-    for i in range(200):
-        values = {"loss/total": float(i)} if i % 3 else {"loss/total": float(i), "loss/extra": 1.0}
-        lines.append(json.dumps({"t": 0, "seq": i, "kind": "scalar", "step": i, "values": values}))
-    chunk = decode_chunk(("\n".join(lines) + "\n").encode())
-    steps, values = chunk.series[("scalar", "loss/total")]
-    assert steps.tolist() == list(range(200)) and values.tolist() == [float(i) for i in range(200)]
-
 
 # -- RunStream ---------------------------------------------------------------------------------------
 
@@ -268,12 +72,12 @@ def test_torn_last_line_waits_for_its_end(tmp_path: Path) -> None:
     assert stream.malformed == 0
 
 
-@pytest.mark.parametrize("bulk_bytes", [0, 1 << 40])
-def test_bulk_and_incremental_paths_agree(
-    tmp_path: Path, bulk_bytes: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(run_stream, "BULK_BYTES", bulk_bytes)
+@pytest.mark.parametrize("indexed", [True, False])
+def test_a_run_reads_as_its_json_with_and_without_the_index(tmp_path: Path, indexed: bool) -> None:
     folder = make_run(tmp_path / "runs", "agree", "completed", max_steps=2000, scalar_every=5)
+    if indexed:
+        EventWriter(folder / "events.jsonl").close()  # a resume indexes the fixture's lines
+    assert (folder / "events.cols").exists() == indexed
     stream = RunStream(folder, clock=frozen_clock)
     stream.poll()
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
@@ -443,56 +247,6 @@ def test_paused_status_from_events(tmp_path: Path) -> None:
     stream = RunStream(folder, clock=frozen_clock)
     stream.poll()
     assert stream.status == "paused"
-
-
-def test_parse_numbers_is_exact_or_flags_the_token() -> None:
-    from tui.data.json_numbers import parse_numbers, unaligned_words
-
-    good = [
-        b"0",
-        b"-1",
-        b"123",
-        b"1.5",
-        b"-0.0",
-        b"0.00031622776601683794",
-        b"1e-05",
-        b"1E5",
-        b"1e+5",
-        b"2.0562061605670863",
-        b"1700000000.1234567",
-        b"-2.5e-3",
-        b"99999999999999999",
-        b"123456789.123456789",
-    ]
-    odd = [
-        b"01",
-        b"1.",
-        b".5",
-        b"1.2.3",
-        b"1e",
-        b"1x",
-        b"-",
-        b"12345678901234567890",
-        b"4.9e-324",
-        b"1.7976931348623157e+308",
-        b"1234567890123456789012345",
-    ]
-    buf, ts, te = bytearray(64), [], []
-    for token in good + odd:
-        ts.append(len(buf))
-        buf += token
-        te.append(len(buf))
-        buf += b","
-    buf += bytes(64)
-    b = np.frombuffer(bytes(buf), dtype=np.uint8)
-    values, redo = parse_numbers(b, unaligned_words(b), np.array(ts), np.array(te))
-    for token, value, flagged in zip(good, values.tolist(), redo.tolist()):
-        assert (
-            not flagged
-            and value == float(token)
-            and math.copysign(1, value) == math.copysign(1, float(token))
-        )
-    assert redo[len(good) :].all()
 
 
 def test_phase_message_reaches_the_header(tmp_path: Path) -> None:

@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.protocol import EventReader, RunPaths, effective_status, read_json
-from tui.data.event_columns import Chunk, chunk_from_events, decode_file
 from tui.data.run_alerts import STALL_AFTER_S, LossWatch, dead_alert, stall_alert
+from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import Alert, EvalPoint, Marker, Series, Snapshot
-from tui.data.series_cache import read_backlog
 
-BULK_BYTES = 256 << 10
-"""Appended bytes above which events are decoded in bulk by columns instead of line by line."""
 LOG_LINES = 200
 """Lines of output.log kept for the tail."""
 LOG_OPEN_BYTES = 64 << 10
@@ -68,7 +65,6 @@ class RunStream:
         self.last_event_t: float | None = None
         self._offset = 0
         self._reader: EventReader | None = None
-        self._reader_malformed = 0
         self._losses = LossWatch()
         self._pace: deque[tuple[float, float]] = deque(maxlen=64)  # (t, step) at each poll with progress
 
@@ -126,41 +122,21 @@ class RunStream:
         return True
 
     def _poll_events(self) -> bool:
-        """Ingest appended events: big backlogs by columns, small appends through EventReader."""
+        """Ingest appended events (opening: the engine's index, then EventReader for what it does not cover)."""
         try:
             size = os.stat(self.paths.events).st_size
         except OSError:
             return False
         if size < self._offset:  # truncated or replaced: start over
             self._reset_events()
-        pending = size - self._offset
-        if pending <= 0:
+        if size <= self._offset:
             return False
-        if pending > BULK_BYTES:
-            chunk = self._read_bulk(size)
-        else:
-            if self._reader is None:
-                self._reader = EventReader(self.paths.events, offset=self._offset)
-            events = self._reader.read_new()
-            self._offset = self._reader.offset
-            chunk = chunk_from_events(events)
-            chunk.malformed = self._reader.malformed - self._reader_malformed
-            self._reader_malformed = self._reader.malformed
+        chunk, self._reader = read_events(self.paths.events, self._reader)
+        self._offset = self._reader.offset
         if not chunk.series and not chunk.events and not chunk.malformed:
             return False
         self._ingest(chunk)
         return True
-
-    def _read_bulk(self, size: int) -> Chunk:
-        """Decode the complete lines between the offset and `size` by columns; the reader continues after."""
-        if self._offset == 0:  # opening: a cached prefix spares decoding it again
-            chunk, used = read_backlog(self.paths.events, size)
-        else:
-            chunk, used = decode_file(self.paths.events, self._offset, size)
-        self._offset += used
-        self._reader = None  # re-created at the new offset for the next small append
-        self._reader_malformed = 0
-        return chunk
 
     # -- ingesting events ------------------------------------------------------------------------------
 

@@ -13,9 +13,8 @@ import yaml
 
 from tui.cli.compare_cmd import comparison_rows
 from engine.core.protocol import headline, read_json
-from tui.data.event_columns import Chunk
+from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import Marker
-from tui.data.series_cache import read_backlog
 
 
 MISSING = object()
@@ -109,8 +108,7 @@ def load_run(run_dir: Path) -> CompareRun:
     """Read run.json, config.yaml and the events (from the engine's index when there is one)."""
     run_dir = Path(run_dir)
     run = CompareRun(run_dir, read_json(run_dir / "run.json") or {}, flatten(_read_yaml(run_dir / "config.yaml")))
-    events = run_dir / "events.jsonl"
-    chunk = read_backlog(events, events.stat().st_size)[0] if events.is_file() else Chunk()
+    chunk = read_events(run_dir / "events.jsonl")[0]
     run.scalars = {key: chunk.series[(kind, key)] for kind, key in chunk.series
                    if kind == "scalar" and (key == "loss/total" or key.startswith("lr/"))}
     evals: dict[tuple[str, str], tuple[list[float], list[float]]] = {}

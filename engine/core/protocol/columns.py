@@ -4,7 +4,7 @@ Why: parsing a million numbers out of JSON costs the console most of a second on
 the writer holds those numbers as floats just before it serialises them. So it also appends them here,
 16 bytes each, and the console loads a whole run's curves with one `numpy.frombuffer`. events.jsonl
 stays the record of truth: this file only ever describes a prefix of it, and a reader that does not
-know it (or finds it stale) decodes events.jsonl as before.
+know it (or finds it stale) reads events.jsonl line by line (`EventReader`).
 
 Records are 16 little-endian bytes: `tag u8, pad u8, key u16, n u32, x f8`.
 
@@ -25,6 +25,7 @@ import math
 import os
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +179,62 @@ class ColumnsWriter:
 
 
 # -- reading -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IndexedPrefix:
+    """What events.cols says about the first `covered` bytes of events.jsonl."""
+
+    covered: int
+    """Bytes of events.jsonl described (whole lines)."""
+    series: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+    """(kind, key) → (steps, values) of every indexed point, in file order."""
+    others: list[tuple[int, int]]
+    """(offset, length) of every other line, in file order: readers parse these few lines themselves."""
+
+
+def read_index(events: str | os.PathLike[str]) -> IndexedPrefix | None:
+    """The index of what events.jsonl holds now, or None when there is no usable one.
+
+    Only records up to the last END within events.jsonl's size count, and only when the first and the
+    last END checksums still match its bytes (not replaced or rewritten since).
+    """
+    import numpy as np
+
+    try:
+        records = parse_records(columns_path(events).read_bytes())
+        with open(events, "rb") as f:  # after the index: every END read describes bytes already written
+            size = os.fstat(f.fileno()).st_size
+            ends = np.flatnonzero(records["tag"] == END)
+            covered_at = records["x"][ends]
+            if not len(ends) or np.any(np.diff(covered_at) <= 0):
+                return None
+            usable = ends[covered_at <= size]
+            if not len(usable) or not all(_checksum_matches(f, records[int(i)]) for i in usable[[0, -1]]):
+                return None
+    except OSError:
+        return None
+    records = records[: int(usable[-1]) + 1]
+    names = read_names(records)
+    points = records[records["tag"] == POINT]
+    order = np.argsort(points["key"], kind="stable")  # file order within each series
+    steps, values = points["n"][order].astype(np.float64), points["x"][order]
+    bounds = np.searchsorted(points["key"][order], np.arange(len(names) + 1))
+    series = {}
+    for key in sorted(names):
+        a, b = int(bounds[key]), int(bounds[key + 1])
+        if b > a:
+            series[names[key]] = (steps[a:b], values[a:b])
+    others = records[records["tag"] == OTHER]
+    spans = list(zip(others["x"].astype(np.int64).tolist(), others["n"].tolist()))
+    return IndexedPrefix(int(records["x"][-1]), series, spans)
+
+
+def _checksum_matches(f, end: np.void) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the bytes an END record checksummed are still those of events.jsonl."""
+    checked, covered = int(end["key"]), int(end["x"])
+    f.seek(covered - checked)
+    return zlib.crc32(f.read(checked)) == int(end["n"])
 
 
 def record_dtype() -> np.dtype:

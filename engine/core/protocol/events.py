@@ -236,6 +236,22 @@ class EventWriter:
         self.close()
 
 
+def parse_event(line: str) -> dict[str, Any] | None:
+    """One line of events.jsonl as readers get it ("nan" / "inf" / "-inf" strings in values and metrics
+    turned back into floats), or None when it is not a JSON object."""
+    try:
+        rec = _decode(line)
+    except (ValueError, RecursionError):
+        return None
+    if type(rec) is not dict:
+        return None
+    if '"nan"' in line or 'inf"' in line:  # a cheap substring test spares the walk
+        for key in _RESTORED_KEYS:
+            if type(rec.get(key)) is dict:
+                _restore(rec[key])
+    return rec
+
+
 class EventReader:
     """Reads only what was appended to an events file since the last call; tolerant of bad lines."""
 
@@ -254,13 +270,11 @@ class EventReader:
 
     def read_new(self) -> list[dict[str, Any]]:
         """Events from complete lines appended since the last call; [] when the file is missing."""
-        out: list[dict[str, Any]] = []
-        for batch in self._batches():
-            out.extend(batch)
-        return out
+        return [event for batch in self.read_batches() for event in batch]
 
-    def _batches(self) -> Iterator[list[dict[str, Any]]]:
-        """Parsed events block by block; the offset moves only over complete lines."""
+    def read_batches(self) -> Iterator[list[dict[str, Any]]]:
+        """What `read_new` returns, block by block, so that a long backlog is never all held as dicts; the
+        offset moves only over complete lines, as each block is taken."""
         try:
             f = open(self.path, "rb")
         except FileNotFoundError:
@@ -287,18 +301,11 @@ class EventReader:
         lines.pop()  # empty: the chunk ends with "\n"
         out = []
         for i, line in enumerate(lines):
-            try:
-                rec = _decode(line)
-            except (ValueError, RecursionError):
-                rec = None
-            if type(rec) is not dict:
+            rec = parse_event(line)
+            if rec is None:
                 self._skip(line, self._lines + i + 1)
-                continue
-            if '"nan"' in line or 'inf"' in line:  # a cheap substring test spares the walk
-                for key in _RESTORED_KEYS:
-                    if type(rec.get(key)) is dict:
-                        _restore(rec[key])
-            out.append(rec)
+            else:
+                out.append(rec)
         self._lines += len(lines)
         return out
 
@@ -313,7 +320,7 @@ class EventReader:
 def iter_events(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Every event of a whole file, skipping bad lines; a final line without newline is tried too."""
     reader = EventReader(path)
-    for batch in reader._batches():
+    for batch in reader.read_batches():
         yield from batch
     try:
         with open(reader.path, "rb") as f:

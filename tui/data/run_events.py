@@ -1,0 +1,136 @@
+"""A run's events.jsonl as the console reads it: the engine's index for the prefix it covers, EventReader after.
+
+Every run the engine writes has events.cols (`engine.core.protocol.columns`): opening a run with a million
+points loads their numbers with one `numpy.frombuffer`, and only the few other lines (eval, status,
+control, …) are parsed from events.jsonl. What the index does not cover goes through `EventReader`, line
+by line: lines appended since, and whole runs without a usable index (written by another tool or before
+the index existed, or replaced since), which are slower to open. Following a live run reads only what was
+appended. `LABCONSOLE_EVENT_INDEX=off` ignores indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.core.protocol import EventReader
+from engine.core.protocol.columns import SERIES_KINDS, read_index
+from engine.core.protocol.events import parse_event
+
+log = logging.getLogger(__name__)
+
+TAIL_BYTES = 64 << 10
+"""Bytes read back from the end of the indexed part to find the last event's time."""
+
+Series = dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class Chunk:
+    """What a run of complete events.jsonl lines holds, ready for `RunStream` to merge."""
+
+    series: Series = field(default_factory=dict)
+    """(kind, key) → (steps, values) in file order, for every numeric value of scalar/system events."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Every other event (eval, status, control, freeze, checkpoint, alert, …) in file order."""
+    malformed: int = 0
+    """Complete non-blank lines that were not JSON objects."""
+    last_t: float | None = None
+    """The `t` of the last event, when it had one."""
+
+
+def index_enabled() -> bool:
+    """False when LABCONSOLE_EVENT_INDEX turns indexes off."""
+    return os.environ.get("LABCONSOLE_EVENT_INDEX", "").lower() not in ("off", "0", "no", "false")
+
+
+def read_events(path: str | os.PathLike[str], reader: EventReader | None = None) -> tuple[Chunk, EventReader]:
+    """What `reader` has not read yet (without one: the whole file, its indexed prefix from events.cols),
+    and the reader, now at the end, to follow the file with. A missing file reads as empty."""
+    chunk = Chunk()
+    if reader is None:
+        covered = _read_indexed(Path(path), chunk) if index_enabled() else 0
+        reader = EventReader(path, offset=covered)
+    points: dict[tuple[str, str], tuple[array[float], array[float]]] = {}
+    malformed, last = reader.malformed, None
+    for batch in reader.read_batches():
+        _route(batch, points, chunk.events)
+        last = batch[-1] if batch else last
+    chunk.malformed += reader.malformed - malformed
+    for key, (steps, values) in points.items():
+        x, y = np.frombuffer(steps), np.frombuffer(values)
+        if key in chunk.series:
+            head = chunk.series[key]
+            x, y = np.concatenate((head[0], x)), np.concatenate((head[1], y))
+        chunk.series[key] = (x, y)
+    t = _time(last)
+    if t is not None:
+        chunk.last_t = t
+    return chunk, reader
+
+
+def _route(events: Iterable[dict[str, Any]], points: dict, others: list[dict[str, Any]]) -> None:
+    """The numbers of scalar/system events onto `points` ((kind, key) → (steps, values) arrays), the rest
+    onto `others`."""
+    for ev in events:
+        kind, values, step = ev.get("kind"), ev.get("values"), ev.get("step")
+        if kind not in SERIES_KINDS or type(values) is not dict:
+            others.append(ev)
+            continue
+        if type(step) is not int and type(step) is not float:
+            continue  # a point without a step has no place on a curve
+        for key, v in values.items():
+            if type(v) is float or type(v) is int:
+                series = points.get((kind, key))
+                if series is None:
+                    series = points[(kind, key)] = (array("d"), array("d"))
+                series[0].append(step)
+                series[1].append(v)
+
+
+def _time(event: dict[str, Any] | None) -> float | None:
+    """An event's `t`, when it has a number there."""
+    t = event.get("t") if event else None
+    return float(t) if type(t) is int or type(t) is float else None
+
+
+def _read_indexed(events: Path, chunk: Chunk) -> int:
+    """Fill `chunk` from events.cols and the lines it points to; the bytes covered (0: no usable index)."""
+    index = read_index(events)
+    if index is None:
+        return 0
+    others, malformed = [], 0
+    try:
+        with open(events, "rb") as f:
+            for offset, length in index.others:
+                f.seek(offset)
+                line = f.read(length).decode("utf-8", "replace")
+                event = parse_event(line)
+                if event is None:
+                    if line.strip():
+                        malformed += 1
+                        log.warning("%s: skipped malformed line at byte %d: %.80r", events, offset, line)
+                    continue
+                if event.get("kind") in SERIES_KINDS and type(event.get("values")) is dict:
+                    return 0  # points at a step the index cannot hold: read it all, in file order
+                others.append(event)
+            last_t = _last_time(f, index.covered)
+    except OSError:
+        return 0
+    chunk.series, chunk.events, chunk.malformed, chunk.last_t = index.series, others, malformed, last_t
+    return index.covered
+
+
+def _last_time(f, covered: int) -> float | None:  # type: ignore[no-untyped-def]
+    """The `t` of the last complete line before `covered`."""
+    start = max(0, covered - TAIL_BYTES)
+    f.seek(start)
+    tail = f.read(covered - start)
+    return _time(parse_event(tail[tail.rfind(b"\n", 0, len(tail) - 1) + 1 : -1].decode("utf-8", "replace")))
