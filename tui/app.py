@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -13,25 +13,25 @@ from textual.screen import Screen
 
 from tui.screens.runs import RunsScreen
 
+if TYPE_CHECKING:
+    from tui.screens.composer import ComposerScreen
+    from tui.screens.monitor import MonitorScreen
+
 DARK_THEME, LIGHT_THEME = "textual-dark", "textual-light"
 """The themes `ctrl+t` switches between (any other theme can be picked from the palette)."""
 
 
-def monitor_screen_class() -> type[Screen[object]] | None:
-    """The monitor screen class, or None while tui.screens.monitor is not available."""
-    try:
-        from tui.screens.monitor import MonitorScreen
-    except ImportError:
-        return None
+def monitor_screen_class() -> type[MonitorScreen]:
+    """The monitor screen, imported when first opened (its plots stay out of the console's start)."""
+    from tui.screens.monitor import MonitorScreen
+
     return MonitorScreen
 
 
-def composer_screen_class() -> type[Screen[object]] | None:
-    """The composer screen class, or None while tui.screens.composer is not available."""
-    try:
-        from tui.screens.composer import ComposerScreen
-    except ImportError:
-        return None
+def composer_screen_class() -> type[ComposerScreen]:
+    """The composer screen, imported when first opened (it reads presets and YAML)."""
+    from tui.screens.composer import ComposerScreen
+
     return ComposerScreen
 
 
@@ -67,12 +67,8 @@ class LabConsoleApp(App[int]):
     # -- routing --------------------------------------------------------------------------------------
 
     def open_monitor(self, run_dir: Path) -> None:
-        """Push the live monitor of `run_dir` (a notice while the monitor is unavailable)."""
-        screen_class = monitor_screen_class()
-        if screen_class is None:
-            self.notify("The monitor screen is not available in this build.", severity="warning")
-            return
-        self.push_screen(screen_class(Path(run_dir)))  # type: ignore[call-arg]
+        """Push the live monitor of `run_dir`."""
+        self.push_screen(monitor_screen_class()(Path(run_dir)))
 
     def open_compare(self, run_dirs: list[Path], baseline: Path | None = None) -> None:
         """Push the compare screen on `run_dirs` (`baseline` first in the table)."""
@@ -82,11 +78,7 @@ class LabConsoleApp(App[int]):
 
     def open_composer(self, base: Path | None = None) -> None:
         """Open the composer, blank or prefilled from the config file `base`; a launched run's monitor opens."""
-        screen_class = composer_screen_class()
-        if screen_class is None:
-            self.notify("The composer screen is not available in this build.", severity="warning")
-            return
-        self.push_screen(screen_class(self.runs_dir, base), self._on_launched)  # type: ignore[call-arg]
+        self.push_screen(composer_screen_class()(self.runs_dir, base), self._on_launched)
 
     def open_launcher(self) -> None:
         """Open the launcher; a launched run's monitor opens at once."""
@@ -95,7 +87,7 @@ class LabConsoleApp(App[int]):
         self.push_screen(LauncherScreen(self.runs_dir), self._on_launched)
 
     def _on_launched(self, run_dir: Path | None) -> None:
-        """After the launcher: rescan the runs and monitor the new run."""
+        """After the launcher or the composer: rescan the runs and monitor the new run."""
         if run_dir is None:
             return
         for screen in self.screen_stack:

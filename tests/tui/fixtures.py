@@ -31,13 +31,27 @@ SEG_CLASSES = ("road", "building", "vegetation", "car", "person", "sky")
 """Classes of the fixture segmentation runs (per-class IoU metrics)."""
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Let a Pilot-driven app run until `predicate()` holds; fail after `timeout` seconds."""
+async def wait_for(pilot: Any, predicate: Callable[[], object], timeout: float = 10.0,
+                   describe: Callable[[], str] | None = None) -> None:
+    """Let a Pilot-driven app run until `predicate()` holds; fail after `timeout` seconds.
+
+    The one way console tests wait: on what they mean (a row shown, a screen pushed, a file written), never for
+    a fixed time. `describe()`, when given, says what was seen instead (a run's log, say).
+    """
     for _ in range(int(timeout / 0.02)):
         if predicate():
             return
         await pilot.pause(0.02)
-    assert predicate(), "condition not reached in time"
+    assert predicate(), describe() if describe is not None else "condition not reached in time"
+
+
+async def validated(pilot: Any) -> None:
+    """Let edits reach the launch surface on top (launcher, composer), then wait for its debounced validation."""
+    from tui.widgets.launch_status import LaunchStatus
+
+    await pilot.pause()
+    status = pilot.app.screen.query_one(LaunchStatus)
+    await wait_for(pilot, lambda: not status.pending)
 
 
 def frozen_clock() -> float:

@@ -16,9 +16,11 @@ from textual.widgets import Button, Input, Select, Static
 
 from engine.core.config import presets as presets_module
 from engine.core.config import resolve_config
+from tests.tui.fixtures import wait_for
 from tui.data import check_runner
 from tui.data.check_runner import CheckResult
 from tui.data.composer_config import format_value, parse_value, split_section
+from tui.data.launching import resolve
 from tui.screens.composer import ComposerScreen
 from tui.screens.save_preset import SavePresetScreen
 from tui.widgets.composer_loss import LossRow, MixComponent
@@ -82,8 +84,12 @@ def field(pilot: Pilot[Any], label: str, key: str) -> FieldInput:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    """Let the debounced validation run."""
-    await pilot.pause(0.45)
+    """Let the debounced validation run: none pending, and what is shown is the rows' config as it is now."""
+    screen = pilot.app.screen
+    assert isinstance(screen, ComposerScreen)
+    await pilot.pause()
+    await wait_for(pilot, lambda: not screen.status.pending
+                   and screen.validation == resolve(screen.compose_config()))
 
 
 async def pick(pilot: Pilot[Any], label: str, preset: str) -> None:
@@ -302,8 +308,7 @@ async def test_launch_calls_launch_run_with_the_composed_config(tmp_path: Path,
         await compose_dinov2_mix(pilot)
         expected = app.screen.compose_config()
         await pilot.press("ctrl+l")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.result != "not dismissed")
         assert calls == [(expected, [], tmp_path / "runs", "demo")]
         assert app.result == Paths.root
 
@@ -331,9 +336,9 @@ async def test_parameter_table_from_the_check_worker(tmp_path: Path, monkeypatch
         await compose_dinov2_mix(pilot)
         app.screen.query_one("#composer-launch", Button).focus()
         await pilot.press("t")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        body = rendered(app.screen.query_one(ParamTable).query_one(".params-body", Static))
+        table = app.screen.query_one(ParamTable)
+        await wait_for(pilot, lambda: "descriptor" in rendered(table.query_one(".params-body", Static)))
+        body = rendered(table.query_one(".params-body", Static))
         assert seen and seen[0]["model"]["descriptor_dim"] == 512
         for expected in ("descriptor 512-d", "phase 0 · step 0 · head+aggregator",
                          "phase 1 · step 1000 · all", "22.06M", "197.4k"):
@@ -345,10 +350,9 @@ async def test_parameter_table_shows_the_check_error(tmp_path: Path, monkeypatch
     app = ComposerApp(tmp_path / "runs")
     async with app.run_test(size=(120, 32)) as pilot:
         await pilot.press("ctrl+r")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
         body = app.screen.query_one(ParamTable).query_one(".params-body", Static)
-        assert body.has_class("-error") and "model.backbone: boom" in rendered(body)
+        await wait_for(pilot, lambda: body.has_class("-error"))
+        assert "model.backbone: boom" in rendered(body)
 
 
 # -- the check runner ---------------------------------------------------------------------------------------

@@ -34,14 +34,15 @@ class MonitorApp(App[None]):
 
 
 async def loaded(pilot: Pilot, screen: MonitorScreen, step: int | None = None, timeout: float = 10.0) -> None:
-    """Wait until the screen has a snapshot (at `step`, when given)."""
-    for _ in range(int(timeout / 0.05)):
+    """Wait until the screen has a snapshot (at `step`, when given), then let it be shown."""
+
+    def ready() -> bool:
         snap = screen.snapshot
-        if snap is not None and snap.events_read and (step is None or snap.step == step):
-            await pilot.pause()
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"no snapshot at step {step}: {screen.snapshot and screen.snapshot.step}")
+        return snap is not None and snap.events_read and (step is None or snap.step == step)
+
+    await wait_for(pilot, ready, timeout,
+                   describe=lambda: f"no snapshot at step {step}: {screen.snapshot and screen.snapshot.step}")
+    await pilot.pause()
 
 
 def text_of(widget: Widget) -> str:
@@ -177,8 +178,8 @@ async def test_live_appends_update_curves_and_tables(running: Path) -> None:
         assert row_text(table, "tokyo247:latest")[1].startswith("99.0 +")
         assert table.border_title == "2 eval @ step 5,200"
         assert "step 5,200/10,000" in text_of(screen.query_one("#header-gauges"))
-        await pilot.pause(0.6)  # one redraw tick
-        assert "0.1" in text_of(screen.query_one("#loss-chart .chart-legend"))
+        legend = screen.query_one("#loss-chart .chart-legend")
+        await wait_for(pilot, lambda: "0.1" in text_of(legend))  # at the next redraw tick
 
 
 def controls(folder: Path) -> list[str]:
@@ -319,7 +320,8 @@ async def test_plots_get_at_most_two_points_per_column(
     app = MonitorApp(running)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot, app.screen)
-        await pilot.pause(0.6)
+        panel = app.screen.query_one(CurvesPanel)
+        await wait_for(pilot, lambda: sizes and not panel._dirty)  # drawn at the plots' laid-out widths
     assert sizes and all(n <= 2 * width for n, width in sizes)
 
 

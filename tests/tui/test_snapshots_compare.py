@@ -10,6 +10,7 @@ from textual.pilot import Pilot
 from tests.tui.fixtures import frozen_clock, populate_runs, wait_for
 from tui.app import LabConsoleApp
 from tui.screens.compare import CompareScreen
+from tui.widgets.compare_table import CompareTable
 
 COMPARED = ("r50-gem-baseline", "convnext-gem-ms", "r50-netvlad-cosface")
 """Three VPR runs: a finished baseline, a live run and an interrupted one."""
@@ -22,6 +23,7 @@ def test_compare_screen_120x32(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         app.open_compare([runs[name] for name in COMPARED])
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and bool(app.screen.runs))
-        await pilot.pause(0.1)
+        table = app.screen.query_one(CompareTable)
+        await wait_for(pilot, lambda: table.row_count > 0 and table.size.width > 0)  # filled and laid out
 
     assert snap_compare(app, terminal_size=(120, 32), run_before=run_before)

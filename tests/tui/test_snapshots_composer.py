@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button
+from textual.widgets import Button, Static
 
-from tests.tui.test_composer import CANNED_MODEL, ComposerApp, compose_dinov2_mix
+from tests.tui.fixtures import wait_for
+from tests.tui.test_composer import CANNED_MODEL, ComposerApp, compose_dinov2_mix, rendered
 from tui.data import check_runner
 from tui.data.check_runner import CheckResult
+from tui.widgets.composer_params import ParamTable
 
 BASE = Path(__file__).parent / "configs" / "composer_base.yaml"
 
@@ -22,8 +24,8 @@ async def composed_with_params(pilot: Pilot[Any]) -> None:
     pilot.app.screen.query_one("#row-loss").scroll_visible(animate=False)
     pilot.app.screen.query_one("#composer-launch", Button).focus()
     await pilot.press("t")
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
+    body = pilot.app.screen.query_one(ParamTable).query_one(".params-body", Static)
+    await wait_for(pilot, lambda: "descriptor 512-d" in rendered(body))
 
 
 def test_composer_dinov2_mix_params_120x32(snap_compare: Any, tmp_path: Path,

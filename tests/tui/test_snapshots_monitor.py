@@ -8,8 +8,9 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 
-from tests.tui.fixtures import frozen_clock, make_run
+from tests.tui.fixtures import frozen_clock, make_run, wait_for
 from tui.screens.monitor import MonitorScreen
+from tui.widgets.curves import CurvesPanel
 
 
 class MonitorApp(App[None]):
@@ -25,14 +26,13 @@ class MonitorApp(App[None]):
 
 
 async def until_loaded(pilot: Pilot) -> None:
-    """Wait for the first snapshot and its drawing."""
-    for _ in range(200):
-        snap = getattr(pilot.app.screen, "snapshot", None)
-        if snap is not None and snap.events_read:
-            break
-        await pilot.pause(0.05)
-    await pilot.pause(0.6)
+    """Wait for the first snapshot and its drawing (the curves redraw at most twice a second)."""
+    screen = pilot.app.screen
+    assert isinstance(screen, MonitorScreen)
+    panel = screen.query_one(CurvesPanel)
+    await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.events_read)
     await pilot.pause()
+    await wait_for(pilot, lambda: not panel._dirty)
 
 
 @pytest.fixture

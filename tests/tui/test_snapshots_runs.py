@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.fixtures import frozen_clock, populate_runs
+from tests.tui.fixtures import frozen_clock, populate_runs, wait_for
 from tui.app import LabConsoleApp
+from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import RunsTable
 
 
@@ -25,12 +26,11 @@ def snapshot_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def loaded_then(*keys: str) -> Callable[[Pilot[Any]], Any]:
     """A run_before hook: wait for the first scan, then press `keys`."""
     async def run_before(pilot: Pilot[Any]) -> None:
-        for _ in range(250):
-            if len(pilot.app.screen.query_one(RunsTable).all_rows) == 9:
-                break
-            await pilot.pause(0.02)
+        table = pilot.app.screen.query_one(RunsTable)
+        summary = pilot.app.screen.query_one(RunSummary)
+        await wait_for(pilot, lambda: len(table.all_rows) == 9)
         await pilot.press(*keys)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: table.selected is not None and table.selected.name in str(summary.render()))
 
     return run_before
 

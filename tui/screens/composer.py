@@ -15,33 +15,21 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
 from engine.core.config import TYPED_SECTIONS, field_help
 from engine.core.config.presets import PRESETS_DIR, preset_path
 from engine.core.config.schema import ModelConfig, TrainConfig
-from engine.core.errors import UserError
 from tui.data import check_runner
-from tui.data.composer_config import (
-    Validation,
-    format_value,
-    get_path,
-    load_base,
-    preview_yaml,
-    split_section,
-    validate,
-)
-from tui.screens.launcher import summarize
+from tui.data.composer_config import format_value, get_path, load_base, preview_yaml, split_section
+from tui.data.launching import LaunchRequest, Resolved, resolve
 from tui.screens.save_preset import SavePresetScreen
 from tui.widgets.composer_loss import LossRow
 from tui.widgets.composer_lr import LRPlot
 from tui.widgets.composer_params import ParamTable
-from tui.widgets.composer_slot import SlotRow
+from tui.widgets.composer_slot import FieldInput, SlotRow
 from tui.widgets.key_bar import KeyBar
-
-VALIDATE_DELAY = 0.3
-"""Seconds of quiet typing before the config is resolved again."""
+from tui.widgets.launch_status import LaunchStatus
 
 NARROW_WIDTH = 110
 """Terminal width below which the slot rows stack their fields (one per line)."""
@@ -100,20 +88,6 @@ class ComposerScreen(Screen[Path | None]):
             super().__init__()
             self.result = result
 
-    class Launched(Message):
-        """The engine was started for the composed run."""
-
-        def __init__(self, run_dir: Path) -> None:
-            super().__init__()
-            self.run_dir = run_dir
-
-    class LaunchFailed(Message):
-        """launch_run refused the config or could not start the engine."""
-
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
-
     def __init__(self, runs_dir: Path, base: Path | None = None) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
@@ -121,9 +95,7 @@ class ComposerScreen(Screen[Path | None]):
         self.base_path = Path(base) if base is not None else preset_path("runs", "demo")
         """The config the composer started from."""
         self.base_raw, self._base_problem = load_base(self.base_path)
-        self._debounce: Timer | None = None
-        self._launching = False
-        self.validation = Validation(error="not validated yet")
+        self.validation = Resolved(error="not validated yet")
         """The latest validation."""
 
     # -- layout -----------------------------------------------------------------------------------------
@@ -139,13 +111,12 @@ class ComposerScreen(Screen[Path | None]):
                 yield Static(id="composer-lr-title")
                 yield LRPlot(id="composer-lr")
                 with TabbedContent(id="composer-tabs"):
-                    with TabPane("Resolved YAML", id="tab-yaml"):
-                        with VerticalScroll(id="composer-yaml-scroll"):
-                            yield Static(id="composer-yaml")
+                    with TabPane("Resolved YAML", id="tab-yaml"), VerticalScroll(id="composer-yaml-scroll"):
+                        yield Static(id="composer-yaml")
                     with TabPane("Parameters", id="tab-params"):
                         yield ParamTable(id="composer-params")
         with Horizontal(id="composer-bar"):
-            yield Static(id="composer-status")
+            yield LaunchStatus(id="composer-status")
             yield Button("Save preset", id="composer-save", compact=True)
             yield Button("Launch", id="composer-launch", variant="primary", compact=True)
         yield KeyBar()
@@ -175,11 +146,16 @@ class ComposerScreen(Screen[Path | None]):
         """Validate the base config at once (or say why it could not be read)."""
         self.revalidate()
         if self._base_problem:
-            self._status(f"✗ {self._base_problem}", "-error")
+            self.status.show(Resolved(error=self._base_problem))
 
     def on_resize(self, event: events.Resize) -> None:
         """Below NARROW_WIDTH columns the rows show one field per line."""
         self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+
+    @property
+    def status(self) -> LaunchStatus:
+        """The status line, which also launches."""
+        return self.query_one(LaunchStatus)
 
     # -- validation -----------------------------------------------------------------------------------
 
@@ -192,32 +168,45 @@ class ComposerScreen(Screen[Path | None]):
 
     def on_slot_row_changed(self, message: SlotRow.Changed) -> None:
         """Revalidate once typing pauses."""
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(VALIDATE_DELAY, self.revalidate)
+        self.status.revalidate_soon(self.revalidate)
 
-    def revalidate(self) -> Validation:
+    def revalidate(self) -> Resolved:
         """Resolve the composed config now and show the outcome."""
-        self.validation = validate(self.compose_config())
+        self.status.cancel_pending()
+        self.validation = resolve(self.compose_config())
         self._show(self.validation)
         return self.validation
 
-    def _show(self, result: Validation) -> None:
-        """Errors next to their row (or in the status line), the YAML preview, the LR plot."""
-        owner = next((row for row in self.query(SlotRow) if result.key and row.owns(result.key)), None)
-        for row in self.query(SlotRow):
-            row.show_error(result.key if row is owner else None, result.error)
+    def _show(self, result: Resolved) -> None:
+        """Errors next to their row and in the status line; the YAML preview and the LR plot when valid."""
+        self._mark_rows(result.key, result.error)
+        self.status.show(result)
         if result.cfg is not None:
             self.query_one("#composer-yaml", Static).update(
                 Syntax(preview_yaml(result.cfg), "yaml", theme="ansi_dark", background_color="default"))
             self._show_lr(result)
-            self._status(f"✓ {summarize(result.cfg)}", "-ok")
-        else:
-            where = f"{result.key}: " if result.key else ""
-            self._status(f"✗ {where}{result.error}", "-error")
         self.query_one("#composer-yaml", Static).set_class(result.cfg is None, "-stale")
 
-    def _show_lr(self, result: Validation) -> None:
+    def _row_owning(self, key: str) -> SlotRow | None:
+        """The row an error at dotted `key` belongs to (None: no row shows that key)."""
+        return next((row for row in self.query(SlotRow) if key and row.owns(key)), None)
+
+    def _mark_rows(self, key: str, error: str) -> None:
+        """`key: error` under the row owning `key`; every other row clear."""
+        owner = self._row_owning(key)
+        for row in self.query(SlotRow):
+            row.show_error(key if row is owner else None, error)
+
+    def _go_to_error(self, key: str) -> None:
+        """Focus the field the error names, else bring its row into view (it may be below the fold)."""
+        owner = self._row_owning(key)
+        invalid = [field for field in owner.query(FieldInput) if field.has_class("-invalid")] if owner else []
+        if invalid:
+            invalid[0].focus()
+        elif owner is not None:
+            owner.scroll_visible()
+
+    def _show_lr(self, result: Resolved) -> None:
         """The LR plot and its title line."""
         assert result.cfg is not None
         cfg = result.cfg
@@ -228,11 +217,6 @@ class ComposerScreen(Screen[Path | None]):
                               (f" over {cfg['train']['max_steps']} steps", "dim"))
         self.query_one("#composer-lr-title", Static).update(title)
 
-    def _status(self, text: str, kind: str) -> None:
-        status = self.query_one("#composer-status", Static)
-        status.set_classes(kind)
-        status.update(Text(text))
-
     # -- parameter table ----------------------------------------------------------------------------------
 
     def action_params(self) -> None:
@@ -240,8 +224,8 @@ class ComposerScreen(Screen[Path | None]):
         table = self.query_one(ParamTable)
         self.query_one(TabbedContent).active = "tab-params"
         result = self.revalidate()
-        if result.cfg is None:
-            table.show_error(f"{result.key}: {result.error}" if result.key else result.error)
+        if not result.ok:
+            table.show_error(result.problem)
             return
         table.show_loading()
         self._count_params(self.compose_config())
@@ -272,10 +256,10 @@ class ComposerScreen(Screen[Path | None]):
     def _valid_or_say(self, doing: str) -> bool:
         """Validate now; when invalid, ring and say what to fix first."""
         result = self.revalidate()
-        if result.cfg is None:
-            self.app.bell()
-            self.notify(f"fix {result.key or 'the config'} before {doing}", severity="error")
-        return result.cfg is not None
+        if not result.ok:
+            self.status.refuse(result, doing)
+            self._go_to_error(result.key)
+        return result.ok
 
     def action_save(self) -> None:
         """Ask for a name, then write `presets/runs/<name>.yaml`."""
@@ -297,37 +281,19 @@ class ComposerScreen(Screen[Path | None]):
 
     def action_launch(self) -> None:
         """Launch the composed config when it is valid; the monitor opens on success."""
-        if self._launching:
+        if self.status.launching or not self._valid_or_say("launching"):
             return
-        if not self._valid_or_say("launching"):
-            return
-        self._launching = True
         raw = self.compose_config()
-        self._status("… starting the engine", "")
-        self._launch(raw, str(raw.get("name") or "") or None)
+        name = str(raw.get("name") or "") or None
+        self.status.launch(LaunchRequest(raw, (), name, ("labconsole", "compose")), self.runs_dir)
 
-    @work(thread=True, exclusive=True, group="composer-launch")
-    def _launch(self, raw: dict[str, Any], name: str | None) -> None:
-        """Create the run folder and start the engine detached; post the outcome."""
-        from engine.core import launch
-
-        try:
-            paths = launch.launch_run(raw, [], self.runs_dir, name, argv=["labconsole", "compose"])
-        except UserError as exc:
-            self.post_message(self.LaunchFailed(str(exc)))
-        except OSError as exc:
-            self.post_message(self.LaunchFailed(f"cannot start the engine: {exc}"))
-        else:
-            self.post_message(self.Launched(paths.root))
-
-    def on_composer_screen_launched(self, message: Launched) -> None:
+    def on_launch_status_launched(self, message: LaunchStatus.Launched) -> None:
         """Close with the new run folder (the app opens its monitor)."""
         self.dismiss(message.run_dir)
 
-    def on_composer_screen_launch_failed(self, message: LaunchFailed) -> None:
-        """Show why and stay."""
-        self._launching = False
-        self._status(f"✗ {message.error}", "-error")
+    def on_launch_status_failed(self, message: LaunchStatus.Failed) -> None:
+        """The status line says why; the row owning the key the engine named shows it too."""
+        self._mark_rows(message.failure.key, message.failure.error)
 
     def action_close(self) -> None:
         """Back without launching."""

@@ -2,57 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen
-from textual.timer import Timer
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tui.format import fmt_count
+from tui.data.launching import LaunchRequest, Resolved, resolve
 from tui.widgets.key_bar import KeyBar
-
-VALIDATE_DELAY = 0.3
-"""Seconds of quiet typing before the overrides are validated."""
+from tui.widgets.launch_status import LaunchStatus
 
 OVERRIDES_HINT = "optim.lr=1e-4\nmodel.backbone.name=resnet50\ntrain.max_steps=2000"
 """Placeholder of the empty overrides editor: what a line looks like."""
 
 
-@dataclass(frozen=True)
-class Check:
-    """The outcome of validating a preset plus overrides."""
-
-    summary: str = ""
-    """One line describing the resolved run (empty when invalid)."""
-    error: str = ""
-    """The problem, naming the dotted key (empty when valid)."""
-    line: int | None = None
-    """1-based override line the error belongs to, when known."""
-
-    @property
-    def ok(self) -> bool:
-        """Whether the config resolved."""
-        return not self.error
-
-
-def parse_overrides(text: str) -> tuple[list[str], Check | None]:
-    """Non-empty, non-comment lines as overrides; a line without '=' is an error naming its line."""
+def parse_overrides(text: str) -> tuple[list[str], tuple[int, str] | None]:
+    """Non-empty, non-comment lines as overrides; a line without '=' is a problem: (its number, why)."""
     overrides = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if "=" not in line or line.startswith("="):
-            return [], Check(error=f"expected key=value, got '{line}'", line=number)
+            return [], (number, f"expected key=value, got '{line}'")
         overrides.append(line)
     return overrides, None
 
@@ -68,38 +45,14 @@ def error_line(text: str, key: str) -> int | None:
     return None
 
 
-def summarize(cfg: dict[str, Any]) -> str:
-    """'vpr · resnet50 · gem · multi_similarity · 2,000 steps · cpu' from a resolved config."""
-    def name(section: Any) -> str:
-        return str(section.get("name", "?")) if isinstance(section, dict) else str(section)
-
-    model = cfg.get("model", {})
-    parts = [name(cfg.get("task")), name(model.get("backbone")), name(model.get("aggregator")), name(cfg.get("loss"))]
-    steps = cfg.get("train", {}).get("max_steps")
-    if isinstance(steps, int):
-        parts.append(f"{fmt_count(steps)} steps" if steps else "evaluate only")
-    device = cfg.get("device", {})
-    if isinstance(device, dict) and device.get("name"):
-        amp = device.get("amp")
-        parts.append(str(device["name"]) + (f" {amp}" if amp and amp != "off" else ""))
-    return " · ".join(parts)
-
-
-def check_config(preset: str, text: str) -> Check:
-    """Resolve `preset` with the overrides in `text` (torch-free); never raises."""
+def resolve_overrides(preset: str, text: str) -> tuple[Resolved, int | None]:
+    """`preset` resolved with the editor's overrides, and the editor line the error belongs to (when known)."""
     overrides, problem = parse_overrides(text)
     if problem is not None:
-        return problem
-    from engine.core.config import resolve_config
-    from engine.core.errors import ConfigError, UserError
-
-    try:
-        cfg = resolve_config(preset, overrides)
-    except ConfigError as exc:
-        return Check(error=str(exc), line=error_line(text, exc.key))
-    except UserError as exc:
-        return Check(error=str(exc))
-    return Check(summary=summarize(cfg))
+        number, why = problem
+        return Resolved(error=why), number
+    result = resolve(preset, overrides)
+    return result, error_line(text, result.key)
 
 
 class LauncherScreen(ModalScreen[Path | None]):
@@ -111,37 +64,15 @@ class LauncherScreen(ModalScreen[Path | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    class Checked(Message):
-        """A validation finished (stale ones carry an older generation and are ignored)."""
-
-        def __init__(self, generation: int, check: Check) -> None:
-            super().__init__()
-            self.generation = generation
-            self.check = check
-
-    class Launched(Message):
-        """The engine was started for a new run."""
-
-        def __init__(self, run_dir: Path) -> None:
-            super().__init__()
-            self.run_dir = run_dir
-
-    class LaunchFailed(Message):
-        """launch_run refused the config or could not start the engine."""
-
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
-
     def __init__(self, runs_dir: Path, overrides: str = "") -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
+        """Where launched runs go."""
         self._initial_overrides = overrides
-        self._generation = 0
-        self._check = Check(error="not validated yet")
-        self._debounce: Timer | None = None
-        self._launching = False
         self._descriptions: dict[str, str] = {}
+        self.validation = Resolved(error="not validated yet")
+        """The latest validation of the highlighted preset with the overrides."""
+        self._error_line: int | None = None
 
     def compose(self) -> ComposeResult:
         """Title, preset list beside the overrides editor, name, status line, buttons."""
@@ -160,14 +91,14 @@ class LauncherScreen(ModalScreen[Path | None]):
             with Horizontal(id="launcher-name-row"):
                 yield Label("Name ", classes="launcher-label")
                 yield Input(placeholder="from the preset", id="launcher-name", compact=True)
-            yield Static(id="launcher-status")
+            yield LaunchStatus(id="launcher-status")
             with Horizontal(id="launcher-buttons"):
                 yield Button("Cancel", id="launcher-cancel", compact=True)
                 yield Button("Launch", variant="primary", id="launcher-launch", compact=True)
         yield KeyBar()
 
     def on_mount(self) -> None:
-        """List the run presets and validate the first one."""
+        """List the run presets; highlighting the first one validates it."""
         from engine.core.config import describe_presets
 
         self._descriptions = describe_presets("runs")
@@ -176,10 +107,13 @@ class LauncherScreen(ModalScreen[Path | None]):
         if self._descriptions:
             presets.highlighted = 0
         else:
-            self._show(Check(error="no run presets in presets/runs/"))
+            self.status.show(Resolved(error="no run presets in presets/runs/"))
         presets.focus()
 
-    # -- validation ---------------------------------------------------------------------------------
+    @property
+    def status(self) -> LaunchStatus:
+        """The status line, which also launches."""
+        return self.query_one(LaunchStatus)
 
     @property
     def preset(self) -> str | None:
@@ -194,52 +128,32 @@ class LauncherScreen(ModalScreen[Path | None]):
         """The override editor's text."""
         return self.query_one("#launcher-overrides", TextArea).text
 
+    # -- validation ---------------------------------------------------------------------------------
+
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         """A new preset: show its description and revalidate."""
         self.query_one("#launcher-description", Static).update(
             Text(self._descriptions.get(str(event.option.id), ""), style="dim italic"))
-        self._schedule_check()
+        self.status.revalidate_soon(self.revalidate)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         """Revalidate once typing pauses."""
-        self._schedule_check()
+        self.status.revalidate_soon(self.revalidate)
 
-    def _schedule_check(self) -> None:
-        """(Re)start the debounce timer; the status shows that a check is pending."""
-        self._generation += 1
-        self._check = Check(error="checking…")
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(VALIDATE_DELAY, self._start_check)
+    def revalidate(self) -> Resolved:
+        """Resolve the highlighted preset with the overrides now; the status line and the editor show the outcome."""
+        self.status.cancel_pending()
+        if self.preset is None:
+            return self.validation
+        self.validation, line = resolve_overrides(self.preset, self.overrides_text)
+        self._mark_line(line)
+        self.status.show(self.validation, f"line {line}: " if line is not None else "")
+        return self.validation
 
-    def _start_check(self) -> None:
-        """Validate the current preset and overrides in a thread."""
-        if self.preset is not None:
-            self._run_check(self._generation, self.preset, self.overrides_text)
-
-    @work(thread=True, exclusive=True, group="launcher-check")
-    def _run_check(self, generation: int, preset: str, text: str) -> None:
-        """Resolve the config off the UI thread and post the outcome."""
-        self.post_message(self.Checked(generation, check_config(preset, text)))
-
-    def on_launcher_screen_checked(self, message: Checked) -> None:
-        """Show the newest validation result."""
-        if message.generation == self._generation:
-            self._check = message.check
-            self._show(message.check)
-
-    def _show(self, check: Check) -> None:
-        """Red error (with its line) or the green one-line summary; mark the editor invalid on error."""
-        status = self.query_one("#launcher-status", Static)
-        editor = self.query_one("#launcher-overrides", TextArea)
-        editor.set_class(not check.ok and check.line is not None, "-invalid")
-        status.set_class(not check.ok, "-error")
-        status.set_class(check.ok, "-ok")
-        if check.ok:
-            status.update(Text("✓ " + check.summary))
-        else:
-            where = f"line {check.line}: " if check.line is not None else ""
-            status.update(Text(f"✗ {where}{check.error}"))
+    def _mark_line(self, line: int | None) -> None:
+        """Outline the editor in red while one of its lines is wrong."""
+        self._error_line = line
+        self.query_one("#launcher-overrides", TextArea).set_class(line is not None, "-invalid")
 
     # -- launching ----------------------------------------------------------------------------------
 
@@ -259,45 +173,34 @@ class LauncherScreen(ModalScreen[Path | None]):
             self.action_cancel()
 
     def action_launch(self) -> None:
-        """Launch when the config is valid (validating first if a check is pending)."""
-        if self._launching or self.preset is None:
+        """Launch when the preset and overrides resolve (validated now, whatever the debounce had pending)."""
+        preset = self.preset
+        if self.status.launching or preset is None:
             return
-        check = check_config(self.preset, self.overrides_text) if not self._check.ok else self._check
-        if not check.ok:
-            self._show(check)
-            self.app.bell()
+        if not self.revalidate().ok:
+            self.status.refuse(self.validation)
+            self._go_to_error()
             return
-        self._launching = True
         overrides, _ = parse_overrides(self.overrides_text)
         name = self.query_one("#launcher-name", Input).value.strip() or None
-        self.query_one("#launcher-status", Static).update(Text("… starting the engine"))
-        self._launch(self.preset, overrides, name)
+        argv = ("labconsole", "run", preset, *overrides)
+        self.status.launch(LaunchRequest(preset, tuple(overrides), name, argv), self.runs_dir)
 
-    @work(thread=True, exclusive=True, group="launcher-launch")
-    def _launch(self, preset: str, overrides: list[str], name: str | None) -> None:
-        """Create the run folder and start the engine detached; post the outcome."""
-        from engine.core import launch
-        from engine.core.errors import UserError
+    def _go_to_error(self) -> None:
+        """Put the cursor at the end of the override line the error names."""
+        line = self._error_line
+        if line is not None:
+            editor = self.query_one("#launcher-overrides", TextArea)
+            editor.focus()
+            editor.cursor_location = (line - 1, len(editor.document.get_line(line - 1)))
 
-        try:
-            paths = launch.launch_run(preset, overrides, runs_dir=self.runs_dir, name=name,
-                                      argv=["labconsole", "run", preset, *overrides])
-        except UserError as exc:
-            self.post_message(self.LaunchFailed(str(exc)))
-        except OSError as exc:
-            self.post_message(self.LaunchFailed(f"cannot start the engine: {exc}"))
-        else:
-            self.post_message(self.Launched(paths.root))
-
-    def on_launcher_screen_launched(self, message: Launched) -> None:
+    def on_launch_status_launched(self, message: LaunchStatus.Launched) -> None:
         """Close the dialog with the new run folder (the app opens its monitor)."""
         self.dismiss(message.run_dir)
 
-    def on_launcher_screen_launch_failed(self, message: LaunchFailed) -> None:
-        """Show why the launch failed and stay open."""
-        self._launching = False
-        self._check = Check(error=message.error)
-        self._show(self._check)
+    def on_launch_status_failed(self, message: LaunchStatus.Failed) -> None:
+        """The status line says why; mark the override line the engine's error names."""
+        self._mark_line(error_line(self.overrides_text, message.failure.key))
 
     def action_cancel(self) -> None:
         """Close without launching."""
