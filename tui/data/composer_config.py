@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from engine.core.config import PRESET_SECTIONS, TYPED_SECTIONS, list_presets, load_preset, resolve_config
+from engine.core.config import PRESET_SECTIONS, TYPED_SECTIONS, list_presets, load_preset
 from engine.core.config.schema import defaults_of
-from engine.core.errors import ConfigError, UserError
+from engine.core.errors import UserError
 from engine.core.schedules import lr_curve
 
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -159,36 +159,11 @@ def component_value(item: Section, weight: str) -> dict[str, Any]:
     return {**body, "weight": parse_value(weight) if weight.strip() else 1.0}
 
 
-@dataclass(frozen=True)
-class Validation:
-    """The outcome of resolving the composed config."""
-
-    cfg: dict[str, Any] | None = None
-    """The resolved config (None when invalid)."""
-    key: str = ""
-    """The dotted key of the error ('' when valid or not tied to a key)."""
-    error: str = ""
-    """The error message ('' when valid)."""
-    lr: tuple[tuple[int, float], ...] = ()
-    """(step, LR) over the run."""
-
-
 def lr_points(cfg: dict[str, Any], points: int = 120) -> list[tuple[int, float]]:
     """(step, LR) over `train.max_steps` of a resolved config (raises ConfigError for a bad schedule)."""
     base = float(cfg["optim"]["lr"])
     curve = lr_curve(cfg["schedule"], int(cfg["train"]["max_steps"]), points)
     return [(step, factor * base) for step, factor in curve]
-
-
-def validate(raw: dict[str, Any]) -> Validation:
-    """Resolve `raw` and its LR curve (torch-free, a few milliseconds); never raises."""
-    try:
-        cfg = resolve_config(raw)
-        return Validation(cfg, lr=tuple(lr_points(cfg)))
-    except ConfigError as exc:
-        return Validation(key=exc.key, error=exc.message)
-    except UserError as exc:
-        return Validation(error=str(exc))
 
 
 def preview_yaml(cfg: dict[str, Any]) -> str:
