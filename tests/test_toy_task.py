@@ -26,7 +26,7 @@ from tests.tui.test_snapshots_monitor import MonitorApp, until_loaded
 from tui.cli.main import main as labconsole
 from tui.data.run_index import RunIndex
 from tui.data.summary_cache import SummaryCache
-from tui.widgets.compare_data import load_run, main_eval
+from tui.data.compare_runs import load_run, main_eval
 from tui.widgets.eval_table import EvalTable
 
 MAIN, OTHER = "hits@toy", "f1@toy"

@@ -16,7 +16,7 @@ from tests.tui.fixtures import FROZEN_NOW, HOUR, make_run, wait_for
 from tui.app import LabConsoleApp
 from tui.screens.compare import CompareScreen, export_folder
 from tui.screens.runs import RunsScreen
-from tui.widgets.compare_data import MISSING, config_diff, load_run, metric_rows
+from tui.data.compare_runs import MISSING, config_diff, load_run, metric_rows
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable, cell
 from tui.widgets.runs_table import RunsTable

@@ -18,7 +18,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from engine.core.errors import UserError
 from tui.cli.compare_cmd import render
 from tui.widgets.compare_curves import CompareCurves
-from tui.widgets.compare_data import CompareRun, eval_rows, load_run, metric_rows, ordered
+from tui.data.compare_runs import CompareRun, eval_rows, load_run, metric_rows, ordered
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable
 from tui.widgets.key_bar import KeyBar

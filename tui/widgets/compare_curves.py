@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
 from tui.data.downsample import ema
-from tui.widgets.compare_data import CompareRun, lr_key, main_eval
+from tui.data.compare_runs import CompareRun, lr_key, main_eval
 from tui.widgets.curves import PALETTE, CurveChart, Line
 from tui.widgets.runs_table import fit
 

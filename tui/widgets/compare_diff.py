@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.widgets.compare_data import MISSING, CompareRun, config_diff, fmt_config_value
+from tui.data.compare_runs import MISSING, CompareRun, config_diff, fmt_config_value
 from tui.widgets.runs_table import fit
 
 VALUE_WIDTH = 24
