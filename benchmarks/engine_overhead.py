@@ -48,7 +48,7 @@ def bare_loop(cfg: dict, steps: int) -> float:
 
 
 def engine_loop(cfg: dict, steps: int, runs_dir: Path) -> float:
-    """The same work through Trainer.run(): events, system stats, run.json progress, control polling."""
+    """The same work through Trainer.train(): events, system stats, run.json progress, control polling."""
     runtime = make_runtime(cfg["device"])
     task = VPRTask(cfg, runtime, seed_everything(0), load_test_sets=False)
     paths = create_run(runs_dir, "bench")
@@ -57,7 +57,7 @@ def engine_loop(cfg: dict, steps: int, runs_dir: Path) -> float:
     trainer = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events))
     trainer.save = lambda which: None  # checkpoint I/O is not loop overhead
     start = time.perf_counter()
-    trainer.run()
+    trainer.train()
     elapsed = time.perf_counter() - start
     events.close()
     return steps * cfg["train"]["batch_size"] / elapsed

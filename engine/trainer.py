@@ -5,31 +5,29 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from engine.checkpoint import save_checkpoint
+from engine.core.config.schema import TrainConfig
+from engine.core.config.validate import coerce
+from engine.core.errors import ConfigError
+from engine.core.protocol import EventWriter, RunPaths, update_run_info
 from engine.data.stream import DataLoadingError, is_worker_death
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
-from engine.freeze import ModelPaths, Phase, apply_phase, build_freeze, phase_at, warmup_factors
+from engine.freeze import (FREEZE_HINT, ModelPaths, Phase, apply_phase, build_freeze, parameter_counts_in, phase_at,
+                           resolve_paths, steered_value, warmup_factors)
 from engine.optim import LRSchedule, build_optimizer
-from engine.param_counts import parameter_counts
-from engine.core.protocol import EventWriter, RunPaths, update_run_info
 from engine.runtime import Runtime, rng_states, set_rng_states
-from engine.steering import Steering
-from engine.steering_setters import register_setters
+from engine.steering import Steering, positive_number
+from engine.stopping import StopRun, StopSignals
 from engine.system_stats import SystemStats
 from engine.tasks.base import Task
 
-
-class StopRun(Exception):
-    """Raised inside the loop to end the run with a given status (stopped, interrupted, failed)."""
-
-    def __init__(self, status: str, message: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+Change = tuple[Any, Callable[[], None]]
+"""A checked steering value: (the value reported in the control event, the function that applies it)."""
 
 
 class Trainer:
@@ -41,12 +39,13 @@ class Trainer:
     """
 
     def __init__(self, paths: RunPaths, cfg: dict[str, Any], task: Task, runtime: Runtime, events: EventWriter,
-                 steering: Steering, dist: Distributed | None = None) -> None:
+                 steering: Steering, dist: Distributed | None = None, signals: StopSignals | None = None) -> None:
         self.paths, self.cfg, self.task, self.runtime, self.events, self.steering = (
             paths, cfg, task, runtime, events, steering)
         self.dist = dist or Distributed()
-        self.train_cfg = cfg["train"]
-        self.max_steps = self.train_cfg["max_steps"]
+        self.signals = signals or StopSignals()  # not installed: only the engine process routes signals here
+        self.train_cfg = TrainConfig(**cfg["train"])
+        self.max_steps = self.train_cfg.max_steps
         self.optimizer = build_optimizer(cfg["optim"], task.modules())
         self.schedule = LRSchedule(self.optimizer, cfg["optim"]["lr"], cfg["schedule"], self.max_steps)
         self.scaler = torch.amp.GradScaler("cuda", enabled=runtime.uses_scaler)
@@ -54,13 +53,12 @@ class Trainer:
         self.step = 0
         self.best: dict[str, dict[str, float]] = {}
         self.best_main = -math.inf
-        self.stop_signal: str | None = None
         self.resumed = False
         self.failure = ""
         self.train_seconds = 0.0
         self.freeze = build_freeze(cfg["freeze"])
         world = self.dist.world_size
-        self.global_batch = self.train_cfg["batch_size"] * self.train_cfg["grad_accum_steps"] * world
+        self.global_batch = self.train_cfg.batch_size * self.train_cfg.grad_accum_steps * world
         self.data_sharded = shard_training_data(task, self.dist.rank, world)
         self.steps_per_epoch = task.steps_per_epoch() / world  # one step takes a batch on every rank
         # bad paths fail here, before the first step
@@ -68,12 +66,12 @@ class Trainer:
         self.phase: Phase | None = None  # the phase in force, with the freeze overrides steered so far
         self.scheduled_phase: Phase | None = None  # the schedule's phase under it
         self.freeze_overrides: dict[str, bool] = {}  # group path -> trainable, set mid-run, in the order set
-        self.ema = self._make_ema(self.train_cfg["ema_decay"])
-        if self.train_cfg["compile"]:
+        self.ema = self._make_ema(self.train_cfg.ema_decay)
+        if self.train_cfg.compile:
             task.model = torch.compile(task.model)  # type: ignore[assignment]
         self.loss_fn = DataParallelLoss(task, self.dist) if self.dist.enabled else None
         self._last_progress = 0.0
-        register_setters(self)
+        self._register_setters()
 
     def _make_ema(self, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
         if not decay:
@@ -85,33 +83,15 @@ class Trainer:
     def summary(self) -> dict[str, Any]:
         """What run.json and the `model` event record: parameter counts (trainable in the first freeze phase),
         the number of processes and the global batch (images per optimizer step over all of them)."""
-        return {"params": parameter_counts(self.task.modules(), phase_at(self.phases, 0)),
+        return {"params": parameter_counts_in(self.task.modules(), phase_at(self.phases, 0)),
                 "world_size": self.dist.world_size, "global_batch": self.global_batch}
 
     # -- the loop -----------------------------------------------------------------------------------------
-    def restore(self, state: dict[str, Any]) -> None:
-        """Continue exactly where a checkpoint left off: weights, optimizer, LR (with steered values), RNGs, data order."""
-        self.task.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        self.max_steps = max(self.max_steps, self.schedule.max_steps)
-        self.schedule.max_steps = self.max_steps
-        self.scaler.load_state_dict(state["scaler"])
-        self.step, self.best = state["step"], state["best"]
-        self.train_seconds = state.get("train_seconds", 0.0)
-        if self.ema is not None and state.get("ema") is not None:
-            self.ema.load_state_dict(state["ema"])
-        self.best_main = state.get("best_main", -math.inf)
-        self.freeze_overrides = dict(state.get("freeze_overrides", []))
-        set_rng_states(state["rng"])
-        self.resumed = True
-        self.events.emit("resume", step=self.step, message=f"resumed from step {self.step}")
-
-    def run(self) -> str:
+    def train(self) -> str:
         """Train to max_steps; returns the final status. Evaluates at the start (step 0) and at the end."""
         try:
             self.task.prepare()  # after a resume this is a no-op: the initialised state came with the checkpoint
-            if not self.resumed and (self.train_cfg["eval_at_start"] or self.max_steps == 0):
+            if not self.resumed and (self.train_cfg.eval_at_start or self.max_steps == 0):
                 self.evaluate()
             while self.step < self.max_steps:
                 self._train_window()
@@ -122,45 +102,104 @@ class Trainer:
         except RuntimeError as exc:
             if not is_worker_death(exc):
                 raise
-            if self.stop_signal is None:
+            if self.signals.received is None:
                 raise DataLoadingError(f"{exc} (a data loading worker died: out of memory? lower data.workers or "
                                        f"the batch size; data.workers=0 reads in the engine process)") from None
             # a SIGTERM sent to the whole job (Slurm, a process group) also ended the data loading workers
-            return self._stopped(StopRun("interrupted", f"received {self.stop_signal}"))
+            return self._stopped(StopRun("interrupted", f"received {self.signals.received}"))
         except StopRun as stop:
             return self._stopped(stop)
 
-    def _stopped(self, stop: StopRun) -> str:
-        self.task.close()  # first: workers dying with a job-wide SIGTERM must not interrupt the checkpoint
-        if stop.status != "failed":  # a diverged model is not worth a checkpoint over the last good one
-            self.save("last")
-        self.failure = stop.message
-        return stop.status
-
     def _train_window(self) -> None:
-        """Run steps up to the next log point, then log once: .item() is a CPU-GPU sync point, so only here."""
-        log_every = self.train_cfg["log_every"]
-        totals: dict[str, torch.Tensor] = {}
+        """Steps up to the next log point, then one log: .item() is a CPU-GPU sync point, so only here."""
+        sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
-        start = time.perf_counter()
         images = 0
+        start = time.perf_counter()
         while self.step < self.max_steps:
-            self._handle_control()
-            parts, batch_size = self._train_step()
-            images += batch_size
-            for key, value in parts.items():
-                totals[key] = totals[key] + value if key in totals else value
+            self._take_control()
+            losses, seen = self._train_step()
+            images += seen
+            for key, value in losses.items():
+                sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
-            if self.step % log_every == 0 or self._due_for_eval():
+            if self.step % self.train_cfg.log_every == 0 or self._due_for_eval():
                 break
         elapsed = time.perf_counter() - start
         self.train_seconds += elapsed
-        self._log({key: total / counts[key] for key, total in totals.items()}, images / max(elapsed, 1e-9))
+        self._log({key: total / counts[key] for key, total in sums.items()}, images / max(elapsed, 1e-9))
         if self._due_for_eval():
             self.evaluate()
-        every = self.train_cfg["checkpoint_every"]
+        every = self.train_cfg.checkpoint_every
         if every and self.step % every == 0:
             self.save("last")
+
+    def _train_step(self) -> tuple[dict[str, torch.Tensor], int]:
+        """One optimizer step: forward, loss and backward over the accumulated batches, clip, step."""
+        self.enter_phase()
+        self._apply_lr()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, images = self._forward_backward()
+        if self.train_cfg.nan_policy == "skip" and not self._finite_everywhere(losses["loss/total"]):
+            return self._skip_step(losses, images)
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.task.parameters(), self.train_cfg.grad_clip or math.inf)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.task.model)
+        self.step += 1
+        return {**losses, "grad_norm": grad_norm}, images
+
+    def _forward_backward(self) -> tuple[dict[str, torch.Tensor], int]:
+        """Gradients of `grad_accum_steps` batches; the mean loss parts and the images seen. CUDA OOM ends the run."""
+        accum = self.train_cfg.grad_accum_steps
+        losses: dict[str, torch.Tensor] = {}
+        images = 0
+        try:
+            for index in range(accum):
+                batch, labels = self.task.next_batch()
+                with self._gradient_sync(last=index == accum - 1):
+                    with self.runtime.autocast():
+                        total, parts = self._loss(batch, labels)
+                    self.scaler.scale(total / accum if accum > 1 else total).backward()
+                images += int(batch.shape[0])
+                for key, value in {"loss/total": total, **parts}.items():
+                    value = value.detach() / accum if accum > 1 else value.detach()
+                    losses[key] = losses[key] + value if key in losses else value
+        except torch.cuda.OutOfMemoryError:
+            self._out_of_memory()
+        return losses, images
+
+    def _loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The task's loss; through DDP when several processes train (its forward is where gradients get hooked)."""
+        if self.loss_fn is None:
+            return self.task.compute_loss(images, labels)
+        return self.loss_fn(images, labels)
+
+    def _gradient_sync(self, last: bool) -> Any:
+        """Under DDP, all-reduce gradients only on the last accumulation batch; a no-op otherwise."""
+        return self.loss_fn.gradient_sync(last) if self.loss_fn is not None else contextlib.nullcontext()
+
+    def _finite_everywhere(self, loss: torch.Tensor) -> bool:
+        """A sync point; under DDP all ranks skip together, or a rank would step on another's NaN gradients."""
+        return self.dist.all_true(torch.isfinite(loss))
+
+    def _skip_step(self, losses: dict[str, torch.Tensor], images: int) -> tuple[dict[str, torch.Tensor], int]:
+        """nan_policy skip: drop this step's gradients, warn, and keep the logged means finite."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.events.emit("alert", step=self.step, level="warning", code="nan",
+                         message=f"loss is {float(losses['loss/total'])} at step {self.step}: step skipped")
+        self.step += 1
+        return {}, images
+
+    def _out_of_memory(self) -> None:
+        batch = self.train_cfg.batch_size
+        smaller = "train.places_per_batch" if self.cfg["task"]["name"] == "vpr" else "train.batch_size"
+        message = (f"CUDA out of memory at batch size {batch}: lower {smaller}, use device.amp=bf16, or raise "
+                   f"train.grad_accum_steps to keep the effective batch")
+        self.events.emit("alert", step=self.step, level="error", code="oom", message=message)
+        raise StopRun("failed", message)
 
     def enter_phase(self, steered: bool = False) -> None:
         """Apply the freeze phase of this step (at start, at phase boundaries, after a resume or a steered change)."""
@@ -182,69 +221,18 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] *= factors.get(group["name"], 1.0)
 
-    def _train_step(self) -> tuple[dict[str, torch.Tensor], int]:
-        """One optimizer step over `grad_accum_steps` batches; NaN/Inf and CUDA OOM are handled here."""
-        self.enter_phase()
-        self._apply_lr()
-        accum = self.train_cfg["grad_accum_steps"]
-        self.optimizer.zero_grad(set_to_none=True)
-        totals: dict[str, torch.Tensor] = {}
-        seen = 0
-        try:
-            for index in range(accum):
-                images, labels = self.task.next_batch()
-                with self._gradient_sync(last=index == accum - 1):
-                    with self.runtime.autocast():
-                        total, parts = self._loss(images, labels)
-                    self.scaler.scale(total / accum).backward()
-                seen += int(images.shape[0])
-                for key, value in {"loss/total": total, **parts}.items():
-                    totals[key] = totals.get(key, 0) + value.detach() / accum
-        except torch.cuda.OutOfMemoryError:
-            self._out_of_memory()
-        # a sync point; under DDP all ranks skip together, or a rank would step on another's NaN gradients
-        if self.train_cfg["nan_policy"] == "skip" and not self.dist.all_true(torch.isfinite(totals["loss/total"])):
-            return self._skip_step(totals, seen)
-        self.scaler.unscale_(self.optimizer)
-        clip = self.train_cfg["grad_clip"] or math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.task.parameters(), clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        if self.ema is not None:
-            self.ema.update_parameters(self.task.model)
-        self.step += 1
-        return {**totals, "grad_norm": grad_norm}, seen
-
-    def _loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The task's loss; through DDP when several processes train (its forward is where gradients get hooked)."""
-        if self.loss_fn is None:
-            return self.task.compute_loss(images, labels)
-        return self.loss_fn(images, labels)
-
-    def _gradient_sync(self, last: bool) -> Any:
-        """Under DDP, all-reduce gradients only on the last accumulation batch; a no-op otherwise."""
-        return self.loss_fn.gradient_sync(last) if self.loss_fn is not None else contextlib.nullcontext()
-
-    def _skip_step(self, totals: dict[str, torch.Tensor], seen: int) -> tuple[dict[str, torch.Tensor], int]:
-        """nan_policy skip: drop this step's gradients, warn, and keep the logged means finite."""
-        self.optimizer.zero_grad(set_to_none=True)
-        self.events.emit("alert", step=self.step, level="warning", code="nan",
-                         message=f"loss is {float(totals['loss/total'])} at step {self.step}: step skipped")
-        self.step += 1
-        return {}, seen
-
-    def _out_of_memory(self) -> None:
-        batch = self.cfg["train"]["batch_size"]
-        smaller = "train.places_per_batch" if self.cfg["task"]["name"] == "vpr" else "train.batch_size"
-        message = (f"CUDA out of memory at batch size {batch}: lower {smaller}, use device.amp=bf16, or raise "
-                   f"train.grad_accum_steps to keep the effective batch")
-        self.events.emit("alert", step=self.step, level="error", code="oom", message=message)
-        raise StopRun("failed", message)
-
     def _due_for_eval(self) -> bool:
-        every = self.train_cfg["eval_every"]
+        every = self.train_cfg.eval_every
         return bool(every) and self.step % every == 0 and self.step < self.max_steps
 
+    def _stopped(self, stop: StopRun) -> str:
+        self.task.close()  # first: workers dying with a job-wide SIGTERM must not interrupt the checkpoint
+        if stop.status != "failed":  # a diverged model is not worth a checkpoint over the last good one
+            self.save("last")
+        self.failure = stop.message
+        return stop.status
+
+    # -- logging ------------------------------------------------------------------------------------------------
     def _log(self, means: dict[str, torch.Tensor], images_per_s: float) -> None:
         """Window means; NaN/Inf is checked here, once per log, to avoid a sync point every step.
 
@@ -287,8 +275,8 @@ class Trainer:
         """Passes over the training set so far (a step takes one batch on each of world_size ranks)."""
         return self.task.epoch(self.step * self.dist.world_size)
 
-    # -- control, evaluation, checkpoints ----------------------------------------------------------------------
-    def _handle_control(self) -> None:
+    # -- control: stop signals, loop actions, and what `labconsole set` may change --------------------------------
+    def _take_control(self) -> None:
         for action in self._poll_control():
             self._do(action)
 
@@ -299,9 +287,10 @@ class Trainer:
         step, and a signal that reached any rank stops them all here.
         """
         commands = self.steering.read() if self.dist.is_main else []
-        signum, commands = self.dist.sync_control(signal_number(self.stop_signal), commands)
+        received = self.signals.received
+        signum, commands = self.dist.sync_control(signal_number(received), commands)
         if signum:
-            raise StopRun("interrupted", f"received {self.stop_signal or signal_name(signum)}")
+            raise StopRun("interrupted", f"received {received or signal_name(signum)}")
         return self.steering.handle(commands, self.step)
 
     def _do(self, action: str) -> None:
@@ -325,6 +314,85 @@ class Trainer:
                 self._do(action)
             time.sleep(0.2)
 
+    def _register_setters(self) -> None:
+        """Every key `labconsole set` may change mid-run: LR, LR scale, max steps, loss weights, schedule keys,
+        freezing. Each setter checks a value and returns a Change, so a command with one bad key changes nothing
+        (the steering commits only when all pass)."""
+        steering = self.steering
+        steering.add_setter("optim.lr", lambda v: self._lr_change(positive_number("optim.lr", v)))
+        steering.add_setter("optim.lr_scale", lambda v: self._lr_change(
+            self.schedule.base_lr * positive_number("optim.lr_scale", v)))
+        steering.add_setter("train.max_steps", self._max_steps_change)
+        loss = self.task.modules().get("loss")
+        for component in getattr(loss, "weights", {}) or {}:
+            steering.add_setter(f"loss.weight.{component}",
+                                lambda v, c=component: self._loss_weight_change(loss, c, v))  # type: ignore[misc]
+        for key, default in self.schedule.schedule.items():
+            if key not in ("name", "preset"):
+                steering.add_setter(f"schedule.{key}", lambda v, k=key, d=default: self._schedule_change(k, d, v))
+        steering.add_prefix_setter("freeze.", self.freeze_change, FREEZE_HINT)
+
+    def _lr_change(self, lr: float) -> Change:
+        def commit() -> None:
+            self.schedule.base_lr = lr
+            self.schedule.apply(self.step)
+
+        return lr, commit
+
+    def _max_steps_change(self, value: Any) -> Change:
+        steps = coerce("train.max_steps", value, 0)
+        if steps < self.step:
+            raise ConfigError("train.max_steps", f"must be ≥ the current step {self.step}, got {steps}")
+
+        def commit() -> None:
+            self.max_steps = self.schedule.max_steps = steps
+            self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, ModelPaths(self.task.modules()))
+
+        return steps, commit
+
+    @staticmethod
+    def _loss_weight_change(loss: Any, component: str, value: Any) -> Change:
+        weight = coerce(f"loss.weight.{component}", value, 1.0)
+        if weight < 0:
+            raise ConfigError(f"loss.weight.{component}", f"must be ≥ 0, got {weight}")
+        return weight, lambda: loss.set_weight(component, weight)
+
+    def _schedule_change(self, key: str, default: Any, value: Any) -> Change:
+        number = coerce(f"schedule.{key}", value, default)
+
+        def commit() -> None:
+            self.schedule.schedule[key] = number
+            self.schedule.apply(self.step)
+
+        return number, commit
+
+    def freeze_change(self, path: str, value: Any) -> Change:
+        """Freeze (on), unfreeze (off) or hand back to the schedule a module group or backbone stage, from now on.
+
+        The override outlives later schedule phases until set back to `schedule`; the optimizer already holds every
+        parameter, so an unfrozen one simply starts getting updates (fresh optimizer state).
+        """
+        key = f"freeze.{path}"
+        trainable = steered_value(key, value)
+        paths = list(resolve_paths(self.task.modules(), [path], key))
+        if trainable and getattr(self.task, "cache", None) is not None and any(p.startswith("backbone") for p in paths):
+            raise ConfigError(key, "this run trains on cached backbone features (train.feature_cache), so the "
+                                   "backbone cannot train; relaunch with train.feature_cache=off to unfreeze it")
+        if "head" in paths:
+            paths.append("loss")  # a margin loss's class weights are the head's classifier
+
+        def commit() -> None:
+            for name in paths:
+                for old in [p for p in self.freeze_overrides if p == name or p.startswith(f"{name}.")]:
+                    del self.freeze_overrides[old]
+                if trainable is not None:
+                    self.freeze_overrides[name] = trainable
+            if self.phase is not None:
+                self.enter_phase(steered=True)
+
+        return "schedule" if trainable is None else "trainable" if trainable else "frozen", commit
+
+    # -- evaluation and checkpoints -------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, dict[str, float]]:
         """Evaluate every test set, emit one eval event each, track best-so-far and best.pt on the main metric.
 
@@ -377,13 +445,33 @@ class Trainer:
         if not in_sync:
             self.events.emit("alert", step=self.step, level="error", code="ddp_desync",
                              message=f"DDP ranks hold different weights at step {self.step}")
-        state = {"step": self.step, "model": self.task.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "ema": self.ema.state_dict() if self.ema is not None else None,
-                 "train_seconds": self.train_seconds,
-                 "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
-                 "rng": rng_states(), "best": self.best, "best_main": self.best_main,
-                 "freeze_overrides": list(self.freeze_overrides.items())}
         path = self.paths.checkpoints / f"{which}.pt"
-        save_checkpoint(path, state)
+        save_checkpoint(path, self._state())
         extra = {"ranks_in_sync": in_sync} if self.dist.enabled and which == "last" else {}
         self.events.emit("checkpoint", step=self.step, path=str(path), best=which == "best", **extra)
+
+    def _state(self) -> dict[str, Any]:
+        return {"step": self.step, "model": self.task.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "ema": self.ema.state_dict() if self.ema is not None else None,
+                "train_seconds": self.train_seconds,
+                "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
+                "rng": rng_states(), "best": self.best, "best_main": self.best_main,
+                "freeze_overrides": list(self.freeze_overrides.items())}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue exactly where a checkpoint left off: weights, optimizer, LR (with steered values), RNGs, data order."""
+        self.task.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.max_steps = max(self.max_steps, self.schedule.max_steps)
+        self.schedule.max_steps = self.max_steps
+        self.scaler.load_state_dict(state["scaler"])
+        self.step, self.best = state["step"], state["best"]
+        self.train_seconds = state.get("train_seconds", 0.0)
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.best_main = state.get("best_main", -math.inf)
+        self.freeze_overrides = dict(state.get("freeze_overrides", []))
+        set_rng_states(state["rng"])
+        self.resumed = True
+        self.events.emit("resume", step=self.step, message=f"resumed from step {self.step}")

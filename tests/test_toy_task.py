@@ -92,7 +92,7 @@ class ToyTask:
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A toy run trained and evaluated by the engine process code (in this process, for the registry)."""
-    from engine import worker
+    from engine import process
 
     TASKS.register("toy", "A task the console has never heard of")(ToyTask)
     runs = tmp_path_factory.mktemp("runs")
@@ -105,7 +105,7 @@ def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_json_atomic(paths.run_json, new_run_info(paths.run_id, "toy", "toy", [], max_steps=6))
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)}
     try:
-        assert worker.main([str(paths.root)]) == 0, (paths.root / "output.log")
+        assert process.main([str(paths.root)]) == 0, (paths.root / "output.log")
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)

@@ -19,7 +19,7 @@ from engine.core.protocol import RunPaths, create_run, new_run_info, resolve_run
 
 #: The engine's entry point, started by name (`python -m`, or imported inside a Slurm job): the core never
 #: imports engine code, it starts it.
-ENGINE_PROCESS = "engine.worker"
+ENGINE_PROCESS = "engine.process"
 
 
 def prepare_run(config: str | Path | dict, overrides: Sequence[str] = (), runs_dir: Path | None = None,
@@ -43,21 +43,21 @@ def check_data(cfg: dict[str, Any]) -> None:
     call_engine("engine.check", cfg, ["--data-only"])
 
 
-WorkerHandle = Any
-"""What start_worker returns: a subprocess.Popen (local) or an engine.core.slurm.SlurmWorker; both poll/wait/send_signal."""
+EngineHandle = Any
+"""What start_engine returns: a subprocess.Popen (local) or an engine.core.slurm.SlurmEngine; both poll/wait/send_signal."""
 
 
-def start_worker(paths: RunPaths, resume: bool = False) -> WorkerHandle:
+def start_engine(paths: RunPaths, resume: bool = False) -> EngineHandle:
     """Start the engine for a prepared run folder, as its config's device section says.
 
-    Local: `python -m engine.worker` in its own session (closing the console or losing SSH never kills it), under
+    Local: `python -m engine.process` in its own session (closing the console or losing SSH never kills it), under
     torchrun with device.processes > 1. Slurm: submitted through submitit; the run stays queued until it starts.
     """
     device = yaml.safe_load(paths.config.read_text(encoding="utf-8"))["device"]
     if device.get("launcher", "local") == "slurm":
-        from engine.core.slurm import submit_worker
+        from engine.core.slurm import submit_engine
 
-        return submit_worker(paths, device, resume)
+        return submit_engine(paths, device, resume)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     project_root = str(Path(__file__).resolve().parents[2])
@@ -67,7 +67,7 @@ def start_worker(paths: RunPaths, resume: bool = False) -> WorkerHandle:
         # torchrun would set 1 thread per process with a banner; the engine sets its own share of the cores
         env.setdefault("OMP_NUM_THREADS", str(device.get("threads") or max(1, (os.cpu_count() or 1) // processes)))
     with open(paths.output_log, "ab") as log:
-        process = subprocess.Popen(worker_command(paths, processes, resume),
+        process = subprocess.Popen(engine_command(paths, processes, resume),
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, close_fds=True, env=env)
     # pid: the launcher's until the engine (rank 0) writes its own; launcher_pid leads the process group, and
@@ -76,21 +76,21 @@ def start_worker(paths: RunPaths, resume: bool = False) -> WorkerHandle:
     return process
 
 
-def worker_command(paths: RunPaths, processes: int, resume: bool = False) -> list[str]:
+def engine_command(paths: RunPaths, processes: int, resume: bool = False) -> list[str]:
     """The engine's command line: one process, or torchrun starting `processes` of them on this machine."""
-    worker = ["-m", ENGINE_PROCESS, str(paths.root), *(["--resume"] if resume else [])]
+    engine = ["-m", ENGINE_PROCESS, str(paths.root), *(["--resume"] if resume else [])]
     if processes <= 1:
-        return [sys.executable, *worker]
+        return [sys.executable, *engine]
     # --standalone: a private rendezvous on a free local port, so several DDP runs can share the machine
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", *worker]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", *engine]
 
 
 def launch_run(config: str | Path | dict, overrides: Sequence[str] = (), runs_dir: Path | None = None,
                name: str | None = None, argv: Sequence[str] | None = None) -> RunPaths:
     """Prepare and start a run; returns at once with its paths (the engine writes progress there)."""
     paths, _ = prepare_run(config, overrides, runs_dir, name, argv)
-    worker = start_worker(paths)
-    child = worker if isinstance(worker, subprocess.Popen) else getattr(worker, "child", None)
+    engine = start_engine(paths)
+    child = engine if isinstance(engine, subprocess.Popen) else getattr(engine, "child", None)
     if isinstance(child, subprocess.Popen):
         # reap the child when it ends so a long-lived console never shows it as a zombie
         threading.Thread(target=child.wait, name=f"reap-{paths.run_id}", daemon=True).start()

@@ -1,6 +1,6 @@
-"""Slurm launching through submitit: submit the worker, follow the job, cancel it (torch-free).
+"""Slurm launching through submitit: submit the engine process, follow the job, cancel it (torch-free).
 
-The job runs the same entry point as a local run (`engine.worker.main`), one task per training process;
+The job runs the same entry point as a local run (`engine.process.main`), one task per training process;
 submitit's TorchDistributedEnvironment gives the tasks the env:// variables torchrun would have set.
 LABCONSOLE_SLURM_CLUSTER=local runs this very path with submitit's local executor (no Slurm needed: tests).
 """
@@ -70,7 +70,7 @@ def executor_parameters(paths: RunPaths, device: dict[str, Any]) -> dict[str, An
     return params
 
 
-class SlurmWorker:
+class SlurmEngine:
     """A submitted run, with the subset of subprocess.Popen that following a run uses (poll, wait, send_signal)."""
 
     def __init__(self, job: Any, run_info: dict[str, Any]) -> None:
@@ -85,13 +85,13 @@ class SlurmWorker:
         return getattr(self.job, "_process", None)
 
     def poll(self) -> int | None:
-        """None while the job is queued or running, else the worker's exit code."""
+        """None while the job is queued or running, else the engine process's exit code."""
         if self.returncode is None and self.job.done():
             self.returncode = self._exit_code()
         return self.returncode
 
     def wait(self) -> int:
-        """Block until the job ends; the worker's exit code."""
+        """Block until the job ends; the engine process's exit code."""
         while self.poll() is None:
             time.sleep(1.0)
         return self.returncode  # type: ignore[return-value]
@@ -119,7 +119,7 @@ def _submitit() -> Any:
     return submitit
 
 
-def submit_worker(paths: RunPaths, device: dict[str, Any], resume: bool = False) -> SlurmWorker:
+def submit_engine(paths: RunPaths, device: dict[str, Any], resume: bool = False) -> SlurmEngine:
     """Submit the run; run.json stays `queued` (as prepared) with the job id and submitit's folder until it starts."""
     submitit = _submitit()
     require_sbatch()
@@ -132,11 +132,11 @@ def submit_worker(paths: RunPaths, device: dict[str, Any], resume: bool = False)
         # the local executor's controller inherits our stdout/stderr: give it the run's log, not the caller's
         # terminal or pipes (a caller reading them to the end would wait for the whole run)
         with _output_to(paths.output_log):
-            job = executor.submit(run_worker_task, str(paths.root), resume)
+            job = executor.submit(run_engine_task, str(paths.root), resume)
     else:
-        job = executor.submit(run_worker_task, str(paths.root), resume)
+        job = executor.submit(run_engine_task, str(paths.root), resume)
     info = update_run_info(paths.run_json, slurm_job_id=str(job.job_id))  # status: queued, or already running
-    return SlurmWorker(job, info)
+    return SlurmEngine(job, info)
 
 
 def cancel_job(info: dict[str, Any]) -> None:
@@ -169,8 +169,8 @@ def cancel_queued_run(paths: RunPaths, info: dict[str, Any]) -> str:
     return message
 
 
-def run_worker_task(run_dir: str, resume: bool) -> int:
-    """Inside the job, once per task: set up torch.distributed's env:// variables, then run the engine worker.
+def run_engine_task(run_dir: str, resume: bool) -> int:
+    """Inside the job, once per task: set up torch.distributed's env:// variables, then run the engine process.
 
     Output is appended to the run's output.log (like a local run), not only to submitit's log files.
     """
@@ -178,7 +178,7 @@ def run_worker_task(run_dir: str, resume: bool) -> int:
 
     environment = submitit.helpers.TorchDistributedEnvironment()
     if environment.world_size > 1:
-        # keep every allocated GPU visible: the worker takes cuda:LOCAL_RANK, as under torchrun
+        # keep every allocated GPU visible: the engine process takes cuda:LOCAL_RANK, as under torchrun
         environment.export(set_cuda_visible_devices=False, overwrite=True)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from engine.core.launch import ENGINE_PROCESS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +11,7 @@ from torch import nn
 
 from engine.core.freeze.schedule import ALL, FreezeSchedule, Phase
 from engine.freeze.stages import ModelPaths, backbone_stages, group_paths, resolve_paths
-from engine.models.vpr_model import parameter_table
+from engine.param_counts import parameter_counts, parameter_table
 
 
 @dataclass(frozen=True)
@@ -64,23 +66,36 @@ def phase_table(modules: dict[str, nn.Module], schedule: FreezeSchedule, max_ste
         One dict per phase: `index`, `step`, `label`, `in_run`, `rows` (`parameter_table` rows per group
         plus total) and `stages` (rows per backbone stage, stem first).
     """
-    saved = {id(p): p.requires_grad for module in modules.values() for p in module.parameters()}
-    modes = {m: m.training for module in modules.values() for m in module.modules()}
     stages = backbone_stages(modules["backbone"]) if "backbone" in modules else {}
     table = []
-    try:
+    with _restored(modules):
         for phase in schedule.phases(max_steps, steps_per_epoch, ModelPaths(modules)):
             apply_phase(modules, phase)
             table.append({"index": phase.index, "step": phase.step, "label": phase.label,
                           "in_run": phase.in_run, "rows": parameter_table(modules),
                           "stages": parameter_table({f"backbone.{k}": v for k, v in stages.items()})[:-1]})
+    return table
+
+
+def parameter_counts_in(modules: dict[str, nn.Module], phase: Phase) -> dict[str, Any]:
+    """`parameter_counts` with the parameters trainable as in `phase` (the run's first); the model is left as it was."""
+    with _restored(modules):
+        apply_phase(modules, phase, norm_eval=False)
+        return parameter_counts(modules)
+
+
+@contextlib.contextmanager
+def _restored(modules: dict[str, nn.Module]) -> Iterator[None]:
+    """Give every parameter its requires_grad and every module its train/eval mode back on leaving."""
+    saved = {id(p): (p, p.requires_grad) for module in modules.values() for p in module.parameters()}
+    modes = {m: m.training for module in modules.values() for m in module.modules()}
+    try:
+        yield
     finally:
-        for module in modules.values():
-            for param in module.parameters():
-                param.requires_grad_(saved[id(param)])
+        for param, requires_grad in saved.values():
+            param.requires_grad_(requires_grad)
         for module, training in modes.items():
             module.training = training
-    return table
 
 
 def _eval_norms(plan: _Plan) -> None:

@@ -26,7 +26,7 @@ from engine.models.cls_model import ClassificationModel, build_classification_mo
 from engine.models.heads import HEADS, build_head
 from engine.models.seg_heads import SEG_HEADS, build_seg_head
 from engine.models.seg_model import SegmentationModel, build_segmentation_model
-from engine.models.vpr_model import VPRModel, build_vpr_model, parameter_table
+from engine.models.vpr_model import VPRModel, build_vpr_model
 
 __all__ = [
     "AGGREGATORS",
@@ -43,5 +43,4 @@ __all__ = [
     "build_seg_head",
     "build_segmentation_model",
     "build_vpr_model",
-    "parameter_table",
 ]

@@ -77,24 +77,3 @@ def _image_size(value: Any) -> tuple[int, int]:
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
         raise ConfigError("model.image_size", f"must be [height, width] in pixels, got {value!r}")
     return int(value[0]), int(value[1])
-
-
-def parameter_table(modules: dict[str, nn.Module]) -> list[dict[str, Any]]:
-    """Parameter counts per module group, then a total row.
-
-    Args:
-        modules: Group name -> module (e.g. `VPRModel.module_groups()`, plus a loss with weights).
-
-    Returns:
-        Rows `{"group", "params", "trainable", "frozen"}`; the last row is `group == "total"`, counting
-        a parameter shared by two groups once.
-    """
-    rows = [_count(name, list(module.parameters())) for name, module in modules.items()]
-    unique = {id(p): p for module in modules.values() for p in module.parameters()}
-    return rows + [_count("total", list(unique.values()))]
-
-
-def _count(group: str, params: list[nn.Parameter]) -> dict[str, Any]:
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    total = sum(p.numel() for p in params)
-    return {"group": group, "params": total, "trainable": trainable, "frozen": total - trainable}

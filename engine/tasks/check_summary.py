@@ -34,7 +34,7 @@ def summarise(cfg: dict[str, Any], groups: dict[str, nn.Module], output: str, tr
         **extra: Task-specific entries (class names, backbone channels and stride, ...).
     """
     from engine.freeze import build_freeze, phase_table
-    from engine.models.vpr_model import parameter_table
+    from engine.param_counts import parameter_table
 
     batch = max(cfg["train"]["batch_size"], 1)
     steps_per_epoch = train_images / batch if train_images else 1000.0

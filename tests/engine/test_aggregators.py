@@ -10,7 +10,8 @@ import torch
 import yaml
 
 from engine.core.errors import ConfigError, UserError
-from engine.models import AGGREGATORS, build_aggregator, build_head, build_vpr_model, parameter_table
+from engine.param_counts import parameter_table
+from engine.models import AGGREGATORS, build_aggregator, build_head, build_vpr_model
 from engine.models.aggregator_init import initialise_aggregator, materialize_lazy
 from engine.models.netvlad import kmeans_centroids
 from engine.models.salad import sinkhorn_assignment

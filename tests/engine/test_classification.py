@@ -69,7 +69,7 @@ def test_training_runs_and_reports_top1_top5(tiny_cls: Path, tmp_path: Path, los
     runtime = make_runtime(cfg["device"])
     task = TASKS.build("classification", cfg, runtime, seed_everything(0))
     events = EventWriter(paths.events)
-    status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).run()
+    status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).train()
     events.close()
     assert status == "completed"
     all_events = list(iter_events(paths.events))

@@ -13,7 +13,6 @@ from torch import nn
 
 from engine.core.config import resolve_config
 from engine.distributed import Distributed
-from engine.param_counts import parameter_counts
 from tests.engine.conftest import tiny_overrides
 
 STEPS = 22  # the progressive preset unfreezes at epochs 1 and 2: steps 10 and 20 with 2 ranks × 8 of 160 images
@@ -36,7 +35,7 @@ def rank_main(rank: int, world: int, port: int, city: str, run_dir: str, out_dir
     from engine.steering import Steering
     from engine.tasks import TASKS
     from engine.trainer import Trainer
-    from engine.worker import SilentEvents
+    from engine.process import SilentEvents
 
     cfg = resolve_config("demo", [*tiny_overrides(Path(city), STEPS), "freeze=progressive", "train.grad_accum_steps=2",
                                   "train.log_every=5", "train.eval_at_start=false"])
@@ -65,7 +64,7 @@ def rank_main(rank: int, world: int, port: int, city: str, run_dir: str, out_dir
         return out
 
     task.next_batch, trainer._train_step = recorded_batch, recorded_step
-    status = trainer.run()
+    status = trainer.train()
     events.close()
     torch.save({"status": status, "weights": task.model.state_dict(), "places": places, "base_lrs": base_lrs},
                Path(out_dir) / f"rank{rank}.pt")
@@ -108,7 +107,7 @@ def failing_rank_main(rank: int, port: int, run_dir: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
                       LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2")
     from engine.tasks.vpr import VPRTask
-    from engine.worker import main
+    from engine.process import main
 
     original, calls = VPRTask.compute_loss, []
 
@@ -150,14 +149,14 @@ def test_one_process_needs_no_collectives() -> None:
 
 
 def test_parameter_counts_follow_the_first_freeze_phase(tiny_city: Path) -> None:
-    from engine.freeze import ModelPaths, build_freeze, phase_at
+    from engine.freeze import ModelPaths, build_freeze, parameter_counts_in, phase_at
     from engine.models.vpr_model import build_vpr_model
 
     cfg = resolve_config("demo", [*tiny_overrides(tiny_city), "freeze=frozen_backbone"])
     model = build_vpr_model(cfg["model"])
     groups = model.module_groups()
     phases = build_freeze(cfg["freeze"]).phases(4, 10.0, ModelPaths(groups))
-    counts = parameter_counts(groups, phase_at(phases, 0))
+    counts = parameter_counts_in(groups, phase_at(phases, 0))
     backbone = counts["by_group"]["backbone"]
     assert backbone["total"] > 0 and backbone["trainable"] == 0
     assert counts["total"] == sum(p.numel() for p in model.parameters())

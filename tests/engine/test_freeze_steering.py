@@ -17,7 +17,6 @@ from engine.core.protocol import ControlReader, EventWriter, create_run, iter_ev
     write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
-from engine.steering_setters import freeze_change
 from engine.tasks import TASKS
 from engine.trainer import Trainer
 from tests.engine.conftest import tiny_overrides
@@ -96,7 +95,7 @@ def test_freezing_the_backbone_mid_run_stops_its_updates_and_survives_resume(tmp
                                                                                 tiny_city: Path) -> None:
     trainer = _trainer(tmp_path / "runs", tiny_city, 6)
     snapshots = _steer_during(trainer, 3, {"freeze.backbone": "on"})
-    assert trainer.run() == "completed"
+    assert trainer.train() == "completed"
     final = _backbone(trainer.task)
     assert not torch.equal(snapshots[2], snapshots[3])  # step 3 still trained the backbone
     assert all(torch.equal(s, final) for s in snapshots[3:])  # applied after step 3: no update since
@@ -109,7 +108,7 @@ def test_freezing_the_backbone_mid_run_stops_its_updates_and_survives_resume(tmp
 
     resumed = _trainer(tmp_path / "again", tiny_city, 8)
     resumed.restore(state)
-    assert resumed.run() == "completed"
+    assert resumed.train() == "completed"
     assert torch.equal(_backbone(resumed.task), final)  # still frozen after the resume
     assert _events(resumed, "freeze")[0]["steered"] == {"backbone": "frozen"}
 
@@ -126,7 +125,7 @@ def test_unfreezing_a_frozen_backbone_and_rejections(tmp_path: Path, tiny_city: 
         return original()
 
     trainer.task.next_batch = with_bad_commands  # type: ignore[method-assign]
-    assert trainer.run() == "completed"
+    assert trainer.train() == "completed"
     assert torch.equal(snapshots[0], snapshots[1])  # frozen by the schedule
     assert not torch.equal(snapshots[2], _backbone(trainer.task))  # the last stage trains once unfrozen
     stem = next(iter(trainer.task.model.backbone.parameters()))
@@ -147,12 +146,12 @@ def test_a_backbone_read_from_the_feature_cache_cannot_be_unfrozen(tmp_path: Pat
     trainer = _trainer(tmp_path / "runs", tiny_city, 2, "freeze=frozen_backbone", "augment=none",
                        "train.feature_cache=on")
     with pytest.raises(ConfigError, match="freeze.backbone.-1: this run trains on cached backbone features"):
-        freeze_change(trainer, "backbone.-1", "off")
-    reported, commit = freeze_change(trainer, "head", "on")
+        trainer.freeze_change("backbone.-1", "off")
+    reported, commit = trainer.freeze_change("head", "on")
     assert reported == "frozen" and trainer.freeze_overrides == {}  # checked, not applied yet
     commit()
     assert trainer.freeze_overrides == {"head": False, "loss": False}
-    reported, commit = freeze_change(trainer, "head", "schedule")
+    reported, commit = trainer.freeze_change("head", "schedule")
     commit()
     assert reported == "schedule" and trainer.freeze_overrides == {}
 

@@ -14,7 +14,8 @@ import yaml
 
 from engine.core.errors import ConfigError, UserError
 from engine.losses import LOSSES
-from engine.models import AGGREGATORS, BACKBONES, HEADS, build_backbone, build_vpr_model, parameter_table
+from engine.param_counts import parameter_table
+from engine.models import AGGREGATORS, BACKBONES, HEADS, build_backbone, build_vpr_model
 from engine.core.schedules import SCHEDULES
 
 SIZE = 64

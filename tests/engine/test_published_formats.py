@@ -34,7 +34,7 @@ def train(tmp_path: Path, cfg: dict) -> tuple[str, list[dict], object]:
     task = TASKS.build(cfg["task"]["name"], cfg, runtime, seed_everything(0))
     events = EventWriter(paths.events)
     try:
-        status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).run()
+        status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).train()
     finally:
         task.close()
         events.close()

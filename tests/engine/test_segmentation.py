@@ -56,7 +56,7 @@ def _train(tmp_path: Path, cfg: dict) -> tuple[Path, str, object]:
     runtime = make_runtime(cfg["device"])
     task = TASKS.build("segmentation", cfg, runtime, seed_everything(cfg["train"]["seed"]))
     events = EventWriter(paths.events)
-    status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).run()
+    status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).train()
     events.close()
     return paths.root, status, task
 

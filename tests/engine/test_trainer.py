@@ -28,7 +28,7 @@ def train(tmp_path: Path, root: Path, *extra: str, steps: int = 3, patch=None) -
     if patch:
         patch(task)
     events = EventWriter(paths.events)
-    status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).run()
+    status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).train()
     events.close()
     return paths.root, status
 

@@ -14,7 +14,7 @@ from tui.cli.common import RUNS_DIR_PARENT, lookup, runs_dir_of
 from engine.core.errors import UserError
 from engine.core.protocol import effective_status, read_json, update_run_info
 from tui.cli.follow import follow_run
-from engine.core.launch import prepare_run, start_worker
+from engine.core.launch import prepare_run, start_engine
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when the run completes (or is stopped), 1 when it fails, 2 for a bad config."""
     paths, cfg = prepare_run(args.config, args.overrides, runs_dir_of(args), args.name, ["labconsole", *sys.argv[1:]])
-    process = start_worker(paths)
+    process = start_engine(paths)
     _say_where(paths)
     if args.detach:
         print(paths.run_id)
@@ -60,7 +60,7 @@ def resume_run(args: argparse.Namespace) -> int:
         raise UserError(f"run {paths.run_id} has no checkpoint to resume from ({paths.checkpoints / 'last.pt'})")
     cfg = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
     update_run_info(paths.run_json, status="queued", ended=None, error=None)
-    process = start_worker(paths, resume=True)
+    process = start_engine(paths, resume=True)
     _say_where(paths)
     if args.detach:
         print(paths.run_id)

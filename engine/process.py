@@ -1,4 +1,4 @@
-"""The engine process: `python -m engine.worker RUN_DIR` trains the run described by RUN_DIR/config.yaml.
+"""The engine process: `python -m engine.process RUN_DIR` trains the run described by RUN_DIR/config.yaml.
 
 Under DDP the launcher (torchrun, or submitit on Slurm) starts one such process per rank; rank 0 alone writes
 the run folder (events, run.json, checkpoints), the others train in lockstep and report only on output.log.
@@ -7,7 +7,6 @@ the run folder (events, run.json, checkpoints), the others train in lockstep and
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 import traceback
@@ -18,10 +17,7 @@ import yaml
 
 from engine.core.errors import UserError
 from engine.core.protocol import FINISHED, ControlReader, EventWriter, RunPaths, read_json, this_host, update_run_info
-
-
-class Interrupted(Exception):
-    """A termination signal arrived before the training loop could take it gracefully."""
+from engine.stopping import Interrupted, StopSignals
 
 
 class SilentEvents:
@@ -54,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     resume = "--resume" in args
     args = [a for a in args if a != "--resume"]
     if len(args) != 1:
-        print("usage: python -m engine.worker RUN_DIR [--resume]", file=sys.stderr)
+        print("usage: python -m engine.process RUN_DIR [--resume]", file=sys.stderr)
         return 2
     paths = RunPaths(Path(args[0]).resolve())
     is_main = launch_rank() == 0
@@ -64,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         update_run_info(paths.run_json, status="running", started=time.time(), pid=os.getpid(), host=this_host(),
                         error=None)
         events.emit("status", status="running", message=f"pid {os.getpid()} on {this_host()}")
-    holder: dict[str, Any] = {}
-    _install_signal_handlers(holder)
+    signals = StopSignals().install()
+    job = EngineJob(paths, events, signals)
     status, error, code = "failed", None, 1
     try:
         cfg = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
-        status, error = _train(paths, cfg, events, holder, resume)
+        status, error = job.train(cfg, resume)
         code = 1 if status == "failed" else 0
     except UserError as exc:
         error, code = str(exc), 2
@@ -84,74 +80,79 @@ def main(argv: list[str] | None = None) -> int:
             _finish(paths, events, status, error, code)
         elif status == "failed":
             _record_rank_failure(paths, launch_rank(), error, code)
-        if "dist" in holder:
-            holder["dist"].close()  # last: leaving a group whose peers died may block, run.json is written by then
+        job.leave_process_group()  # last: leaving a group whose peers died may block; run.json is written by then
     return code
 
 
-def _install_signal_handlers(holder: dict[str, Any]) -> None:
-    """SIGTERM/SIGINT: the loop checkpoints and ends as `interrupted`; before the loop exists, stop at once.
+class EngineJob:
+    """One training job in this process: builds the task and the trainer, and hands termination signals to the
+    loop once it can checkpoint."""
 
-    SIGUSR2 too: the warning Slurm sends before the time limit (submitit asks for it); `labconsole resume`
-    continues the run. Catching it here also replaces submitit's own handler, which would raise mid-step.
-    """
+    def __init__(self, paths: RunPaths, events: Any, signals: StopSignals) -> None:
+        self.paths, self.events, self.signals = paths, events, signals
+        self.dist: Any = None  # the process group, once joined
 
-    def handle(signum: int, _frame: Any) -> None:
-        name = signal.Signals(signum).name
-        trainer = holder.get("trainer")
-        if trainer is None:
-            raise Interrupted(f"received {name} before training started")
-        trainer.stop_signal = name
+    def leave_process_group(self) -> None:
+        if self.dist is not None:
+            self.dist.close()
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
-        signal.signal(signum, handle)
+    def train(self, cfg: dict[str, Any], resume: bool) -> tuple[str, str | None]:
+        """Make or check the data, build the model, train; (final status, error message or None)."""
+        from engine.data.ensure import ensure_data
 
+        ensure_data(cfg, self.events)  # behind a file lock: with several ranks, one makes the data and the others wait
+        self.events.emit("phase", phase="loading", message="importing torch and building the model")
+        trainer = self._build(cfg, resume)
+        self.signals.hand_to_loop()  # from here a signal checkpoints and ends the run `interrupted`
+        try:
+            self._announce(cfg, trainer)
+            status = trainer.train()
+        finally:
+            trainer.task.close()  # the data loading workers
+        return status, trainer.failure or None
 
-def _train(paths: RunPaths, cfg: dict[str, Any], events: Any, holder: dict[str, Any],
-           resume: bool) -> tuple[str, str | None]:
-    from engine.data.ensure import ensure_data
+    def _build(self, cfg: dict[str, Any], resume: bool) -> Any:
+        """The task and its trainer, restored from checkpoints/last.pt when resuming."""
+        from engine.distributed import decorrelate_rank_rngs, init_distributed
+        from engine.runtime import make_runtime, seed_everything
+        from engine.steering import Steering
+        from engine.tasks import TASKS
+        from engine.trainer import Trainer
 
-    ensure_data(cfg, events)  # behind a file lock: with several ranks, one makes the data and the others wait
-    events.emit("phase", phase="loading", message="importing torch and building the model")
-    from engine.distributed import decorrelate_rank_rngs, init_distributed
-    from engine.runtime import make_runtime, seed_everything
-    from engine.steering import Steering
-    from engine.tasks import TASKS
-    from engine.trainer import Trainer
+        paths, events = self.paths, self.events
+        dist = self.dist = init_distributed(cfg["device"])
+        runtime = make_runtime(cfg["device"], dist)
+        runtime.notify = lambda phase, message: events.emit("phase", phase=phase, message=message)
+        generator = seed_everything(cfg["train"]["seed"])
+        with dist.main_first():  # pretrained weights and feature caches are fetched or built once, by rank 0
+            task = TASKS.build(cfg["task"]["name"], cfg, runtime, generator)
+        trainer = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events),
+                          dist=dist, signals=self.signals)
+        if resume:
+            from engine.checkpoint import load_checkpoint
 
-    dist = holder["dist"] = init_distributed(cfg["device"])
-    runtime = make_runtime(cfg["device"], dist)
-    runtime.notify = lambda phase, message: events.emit("phase", phase=phase, message=message)
-    generator = seed_everything(cfg["train"]["seed"])
-    with dist.main_first():  # pretrained weights and feature caches are fetched or built once, by rank 0
-        task = TASKS.build(cfg["task"]["name"], cfg, runtime, generator)
-    trainer = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events), dist=dist)
-    if resume:
-        from engine.checkpoint import load_checkpoint
+            trainer.restore(load_checkpoint(paths.checkpoints / "last.pt"))
+        decorrelate_rank_rngs(generator, cfg["train"]["seed"], dist.rank, trainer.step)
+        return trainer
 
-        trainer.restore(load_checkpoint(paths.checkpoints / "last.pt"))
-    decorrelate_rank_rngs(generator, cfg["train"]["seed"], dist.rank, trainer.step)
-    holder["trainer"] = trainer
-    summary = trainer.summary()
-    data = dict(getattr(getattr(task, "plan", None), "summaries", {}))  # what was read: format and counts per split
-    if dist.is_main:
-        update_run_info(paths.run_json, **summary, main_metric=task.main_metric, metric_order=task.metric_order(),
-                        **({"data": data} if data else {}))
-        for split, text in data.items():
-            print(f"[labconsole] {paths.run_id}: data {split}: {text}", flush=True)
-        print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on {runtime.device}, "
-              f"{_batch_text(cfg, dist.describe(), summary['global_batch'])}", flush=True)
-        if not trainer.data_sharded:
-            events.emit("alert", level="warning", code="ddp_unsharded",
-                        message=f"task {cfg['task']['name']} cannot shard its training data: every process "
-                                f"trains on the same batches")
-    events.emit("model", **summary)
-    events.emit("phase", phase="training")
-    try:
-        status = trainer.run()
-    finally:
-        task.close()  # the data loading workers
-    return status, trainer.failure or None
+    def _announce(self, cfg: dict[str, Any], trainer: Any) -> None:
+        """run.json's model summary, main metric and data; output.log's opening lines; the `model` event."""
+        paths, events, task, dist = self.paths, self.events, trainer.task, trainer.dist
+        summary = trainer.summary()
+        data = dict(getattr(getattr(task, "plan", None), "summaries", {}))  # what was read: format and counts per split
+        if dist.is_main:
+            update_run_info(paths.run_json, **summary, main_metric=task.main_metric, metric_order=task.metric_order(),
+                            **({"data": data} if data else {}))
+            for split, text in data.items():
+                print(f"[labconsole] {paths.run_id}: data {split}: {text}", flush=True)
+            print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on "
+                  f"{trainer.runtime.device}, {_batch_text(cfg, dist.describe(), summary['global_batch'])}", flush=True)
+            if not trainer.data_sharded:
+                events.emit("alert", level="warning", code="ddp_unsharded",
+                            message=f"task {cfg['task']['name']} cannot shard its training data: every process "
+                                    f"trains on the same batches")
+        events.emit("model", **summary)
+        events.emit("phase", phase="training")
 
 
 def _batch_text(cfg: dict[str, Any], processes: str, global_batch: int) -> str:
