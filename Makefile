@@ -23,6 +23,12 @@ demo: run
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy engine/core tui
+	$(VENV)/bin/lint-imports
+
 bench: $(STAMP)
 	$(PY) benchmarks/log_overhead.py
 	$(PY) benchmarks/engine_overhead.py

@@ -18,6 +18,7 @@ Usage: python benchmarks/data_scale.py [--sizes 2000 16000] [--steps 20] [--repe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -73,20 +74,29 @@ def tree_pss_mb(process: psutil.Process) -> float:
     """PSS of a process and all its descendants (shared pages counted once, split among their users)."""
     total = 0
     for proc in [process, *process.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += proc.memory_full_info().pss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
     return total / 2**20
 
 
-def run_engine(overrides: list[str], runs: Path, env: dict[str, str] | None = None,
-               cwd: Path = REPO) -> dict[str, float]:
+def run_engine(
+    overrides: list[str], runs: Path, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> dict[str, float]:
     """Launch `labconsole run demo ... --detach`, sample the engine's memory until it ends, read its events."""
-    command = [sys.executable, "-m", "tui.cli.main", "--runs-dir", str(runs), "run", "demo", *overrides,
-               "--detach"]
-    run_id = subprocess.run(command, check=True, capture_output=True, text=True, cwd=cwd,
-                            env=env).stdout.split()[-1]
+    command = [
+        sys.executable,
+        "-m",
+        "tui.cli.main",
+        "--runs-dir",
+        str(runs),
+        "run",
+        "demo",
+        *overrides,
+        "--detach",
+    ]
+    run_id = subprocess.run(
+        command, check=True, capture_output=True, text=True, cwd=cwd, env=env
+    ).stdout.split()[-1]
     folder = runs / run_id
     process = wait_for_pid(folder / "run.json")
     peak, started = 0.0, process.create_time()
@@ -95,7 +105,9 @@ def run_engine(overrides: list[str], runs: Path, env: dict[str, str] | None = No
         time.sleep(0.1)
     info = json.loads((folder / "run.json").read_text())
     if info.get("status") != "completed":
-        raise SystemExit(f"run {run_id} ended {info.get('status')}: {info.get('error')} (see {folder}/output.log)")
+        raise SystemExit(
+            f"run {run_id} ended {info.get('status')}: {info.get('error')} (see {folder}/output.log)"
+        )
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
     first_step = min(e["t"] for e in events if e["kind"] == "scalar")
     rates = [e["values"]["img_per_s"] for e in events if e["kind"] == "system"][2:]  # after the warm-up
@@ -117,13 +129,22 @@ def wait_for_pid(run_json: Path, timeout: float = 60.0) -> psutil.Process:
 
 def scale(data_dir: Path, sizes: list[int], runs: Path, baseline: Path | None) -> None:
     """Peak memory and time to the first step per size, streaming (and the pre-streaming code when given)."""
-    overrides = ["data.synthetic=false", "model.image_size=[224,224]", "eval.test_sets=[]",
-                 "train.eval_at_start=false", "train.max_steps=4", "train.log_every=1", "train.places_per_batch=8",
-                 "train.images_per_place=4"]
+    overrides = [
+        "data.synthetic=false",
+        "model.image_size=[224,224]",
+        "eval.test_sets=[]",
+        "train.eval_at_start=false",
+        "train.max_steps=4",
+        "train.log_every=1",
+        "train.places_per_batch=8",
+        "train.images_per_place=4",
+    ]
     versions = {"streaming": ([*overrides, "data.cache=off"], None, REPO)}
     if baseline is not None:
         versions["before streaming"] = (overrides, {**os.environ, "PYTHONPATH": str(baseline)}, baseline)
-    print(f"{'code':<18} {'images':>8} {'peak PSS (MB)':>14} {'first step (s)':>15}   (224 px, default workers)")
+    print(
+        f"{'code':<18} {'images':>8} {'peak PSS (MB)':>14} {'first step (s)':>15}   (224 px, default workers)"
+    )
     for version, (extra, env, cwd) in versions.items():
         results = {}
         for count in sizes:
@@ -131,11 +152,15 @@ def scale(data_dir: Path, sizes: list[int], runs: Path, baseline: Path | None) -
             for stale in (root / "train").glob(".labconsole-cache-*"):
                 stale.unlink()  # the old code's resize cache in the data folder: measure what a new user sees
             results[count] = run_engine([f"data.root={root}", *extra], runs, env, cwd)
-            print(f"{version:<18} {count:>8,} {results[count]['peak_mb']:>14.0f} {results[count]['first_step_s']:>15.2f}")
+            print(
+                f"{version:<18} {count:>8,} {results[count]['peak_mb']:>14.0f} {results[count]['first_step_s']:>15.2f}"
+            )
         small, large = results[sizes[0]], results[sizes[-1]]
         memory, first = large["peak_mb"] / small["peak_mb"], large["first_step_s"] / small["first_step_s"]
-        print(f"{version:<18} {sizes[-1] / sizes[0]:.0f}× the images: memory {memory:.2f}× (goal ≤ 1.25), "
-              f"first step {first:.2f}× (goal ≤ 1.5)")
+        print(
+            f"{version:<18} {sizes[-1] / sizes[0]:.0f}× the images: memory {memory:.2f}× (goal ≤ 1.25), "
+            f"first step {first:.2f}× (goal ≤ 1.5)"
+        )
 
 
 def demo_task(cache: str, workers: int, steps: int) -> Any:
@@ -145,8 +170,10 @@ def demo_task(cache: str, workers: int, steps: int) -> Any:
     from engine.runtime import make_runtime, seed_everything
     from engine.tasks.vpr import VPRTask
 
-    cfg = resolve_config("demo", [f"data.cache={cache}", f"data.workers={workers}", "eval.test_sets=[]",
-                                  f"train.max_steps={steps}"])
+    cfg = resolve_config(
+        "demo",
+        [f"data.cache={cache}", f"data.workers={workers}", "eval.test_sets=[]", f"train.max_steps={steps}"],
+    )
     ensure_data(cfg)
     return VPRTask(cfg, make_runtime(cfg["device"]), seed_everything(0), load_test_sets=False)
 
@@ -167,8 +194,10 @@ def throughput(steps: int, repeats: int, runs: Path, baseline: Path | None) -> N
     """Streaming vs in-memory reading inside one process, in alternating blocks, so noise hits both alike."""
     from engine.optim import build_optimizer
 
-    modes = {"streaming (cache off, workers)": demo_task("off", -1, steps),
-             "in memory (memmap cache, no workers)": demo_task("memmap", 0, steps)}
+    modes = {
+        "streaming (cache off, workers)": demo_task("off", -1, steps),
+        "in memory (memmap cache, no workers)": demo_task("memmap", 0, steps),
+    }
     optimizers = {name: build_optimizer(task.cfg["optim"], task.modules()) for name, task in modes.items()}
     for name, task in modes.items():
         train_block(task, optimizers[name], 5)  # warm-up: workers started, allocator and threads ready
@@ -179,19 +208,32 @@ def throughput(steps: int, repeats: int, runs: Path, baseline: Path | None) -> N
     for task in modes.values():
         task.close()
     workers = modes["streaming (cache off, workers)"].stream.workers
-    print(f"\ndemo recipe, {repeats} alternating blocks of {steps} steps each ({workers} workers when streaming):")
+    print(
+        f"\ndemo recipe, {repeats} alternating blocks of {steps} steps each ({workers} workers when streaming):"
+    )
     medians = {name: statistics.median(values) for name, values in rates.items()}
     for name, value in medians.items():
         print(f"  {name:<38} {value:7.1f} img/s   ({', '.join(f'{r:.0f}' for r in rates[name])})")
     ratios = [a / b for a, b in zip(*rates.values())]
     print(f"  streaming / in memory: median of blocks {statistics.median(ratios):.2f} (goal ≥ 0.9)")
     if baseline is not None:
-        common = ["eval.test_sets=[]", "train.eval_at_start=false", f"train.max_steps={steps * 2}", "train.log_every=5"]
+        common = [
+            "eval.test_sets=[]",
+            "train.eval_at_start=false",
+            f"train.max_steps={steps * 2}",
+            "train.log_every=5",
+        ]
         env = {**os.environ, "PYTHONPATH": str(baseline)}
-        old = statistics.median(run_engine(common, runs, env, cwd=baseline)["img_per_s"] for _ in range(repeats))
-        new = statistics.median(run_engine(["data.cache=off", *common], runs)["img_per_s"] for _ in range(repeats))
-        print(f"  whole engine runs: before streaming (in-memory arrays) {old:.1f} img/s, streaming {new:.1f} img/s "
-              f"({new / old:.2f}×; separate processes, noisier)")
+        old = statistics.median(
+            run_engine(common, runs, env, cwd=baseline)["img_per_s"] for _ in range(repeats)
+        )
+        new = statistics.median(
+            run_engine(["data.cache=off", *common], runs)["img_per_s"] for _ in range(repeats)
+        )
+        print(
+            f"  whole engine runs: before streaming (in-memory arrays) {old:.1f} img/s, streaming {new:.1f} img/s "
+            f"({new / old:.2f}×; separate processes, noisier)"
+        )
 
 
 def main() -> None:
@@ -199,8 +241,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 16000])
     parser.add_argument("--steps", type=int, default=20, help="steps per throughput block")
     parser.add_argument("--repeats", type=int, default=8, help="alternating throughput blocks per mode")
-    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "labconsole-data-scale")
-    parser.add_argument("--baseline-root", type=Path, help="checkout of the code before streaming, run side by side")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "labconsole-data-scale"
+    )
+    parser.add_argument(
+        "--baseline-root", type=Path, help="checkout of the code before streaming, run side by side"
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

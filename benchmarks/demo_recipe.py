@@ -21,10 +21,10 @@ from pytorch_metric_learning import losses, miners
 from torch import nn
 
 from engine.data.augment import AUGMENTS
-from engine.data.place_sampler import PlaceBatchSampler
-from engine.data.synth_vpr import SPLITS, make_synth_vpr
 from engine.data.formats import DATA_FORMATS, FormatOptions
+from engine.data.place_sampler import PlaceBatchSampler
 from engine.data.sources import ImageSource
+from engine.data.synth_vpr import SPLITS, make_synth_vpr
 
 GMBERTON = DATA_FORMATS.build("gmberton")
 
@@ -58,8 +58,13 @@ def load_train_places(folder: Path, size: tuple[int, int]) -> TrainPlaces:
 
 def load_test_set(folder: Path, size: tuple[int, int]) -> TestSet:
     index = GMBERTON.read(folder, None, FormatOptions())
-    return TestSet(folder.name, decode_all(index.database, size), index.database_utm,
-                   decode_all(index.queries, size), index.query_utm)
+    return TestSet(
+        folder.name,
+        decode_all(index.database, size),
+        index.database_utm,
+        decode_all(index.queries, size),
+        index.query_utm,
+    )
 
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -77,7 +82,11 @@ class PlainCNN(nn.Module):
             if i % 2 == 0 and i > 0:
                 c_out *= 2
             stride = 2 if i % 2 == 0 else 1
-            layers += [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
             c_in = c_out
         self.layers = nn.Sequential(*layers)
         self.out_channels = c_out
@@ -126,12 +135,14 @@ def to_input(images: np.ndarray | torch.Tensor) -> torch.Tensor:
 def describe(model: nn.Module, images: np.ndarray, batch: int) -> np.ndarray:
     """N×D float32 descriptors, in eval mode."""
     model.eval()
-    out = [model((to_input(images[i:i + batch]) - MEAN) / STD) for i in range(0, len(images), batch)]
+    out = [model((to_input(images[i : i + batch]) - MEAN) / STD) for i in range(0, len(images), batch)]
     model.train()
     return torch.cat(out).numpy()
 
 
-def recall(db: np.ndarray, q: np.ndarray, test: TestSet, radius: float = 25.0, ns: tuple = (1, 5)) -> dict[str, float]:
+def recall(
+    db: np.ndarray, q: np.ndarray, test: TestSet, radius: float = 25.0, ns: tuple = (1, 5)
+) -> dict[str, float]:
     """Recall@N (percent) with exact k-NN (faiss IndexFlatL2) and positives within `radius` metres."""
     index = faiss.IndexFlatL2(db.shape[1])
     index.add(np.ascontiguousarray(db, np.float32))
@@ -155,9 +166,11 @@ def evaluate(model: nn.Module, tests: list[TestSet], batch: int) -> dict[str, di
 
 def thumbnail_baseline(tests: list[TestSet]) -> dict[str, float]:
     """R@1 of raw 16×24 thumbnails (per-image standardised), the trivial baseline the task must beat."""
+
     def thumbs(images: np.ndarray) -> np.ndarray:
         t = F.interpolate(to_input(images), size=(16, 24), mode="area").flatten(1)
         return F.normalize(t - t.mean(1, keepdim=True), dim=1).numpy()
+
     return {t.name: recall(thumbs(t.database_images), thumbs(t.query_images), t)["R@1"] for t in tests}
 
 
@@ -204,12 +217,16 @@ def main() -> None:
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     summary = make_synth_vpr(args.data)
-    print(f"data: {'reused' if summary['reused'] else 'made'} in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(
+        f"data: {'reused' if summary['reused'] else 'made'} in {time.perf_counter() - t0:.1f} s", flush=True
+    )
     size = tuple(int(v) for v in args.size.split(","))
     t0 = time.perf_counter()
     train = load_train_places(args.data / "train", size)
     tests = [load_test_set(args.data / split, size) for split in SPLITS]
-    print(f"loaded {len(train.labels)} train images of {train.num_places} places in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"loaded {len(train.labels)} train images of {train.num_places} places in {time.perf_counter() - t0:.1f} s"
+    )
     if args.baseline:
         print("raw 16x24 thumbnails R@1:", {k: round(v, 1) for k, v in thumbnail_baseline(tests).items()})
     train_loop(args, train, tests)
@@ -235,8 +252,11 @@ def train_loop(args: argparse.Namespace, train, tests: list[TestSet]) -> None:  
             results = evaluate(model, tests, args.eval_batch)
             eval_seconds += time.perf_counter() - t
             row = "  ".join(f"{k} {v['R@1']:5.1f}/{v['R@5']:5.1f}" for k, v in results.items())
-            print(f"[{time.perf_counter() - start:6.1f} s] step {step:4d}  loss {smooth or 0:.3f}  R@1/R@5: {row}"
-                  f"  (eval {time.perf_counter() - t:.1f} s)", flush=True)
+            print(
+                f"[{time.perf_counter() - start:6.1f} s] step {step:4d}  loss {smooth or 0:.3f}  R@1/R@5: {row}"
+                f"  (eval {time.perf_counter() - t:.1f} s)",
+                flush=True,
+            )
         if step == args.steps:
             break
         idx = torch.from_numpy(next(sampler))
@@ -252,8 +272,10 @@ def train_loop(args: argparse.Namespace, train, tests: list[TestSet]) -> None:  
     if args.save:
         torch.save(model.state_dict(), args.save)
     total = time.perf_counter() - start
-    print(f"total {total:.1f} s (eval {eval_seconds:.1f} s, train {total - eval_seconds:.1f} s, "
-          f"{args.steps * args.places * args.per_place / max(total - eval_seconds, 1e-9):.0f} img/s)")
+    print(
+        f"total {total:.1f} s (eval {eval_seconds:.1f} s, train {total - eval_seconds:.1f} s, "
+        f"{args.steps * args.places * args.per_place / max(total - eval_seconds, 1e-9):.0f} img/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from engine.core.config import resolve_config
+from engine.core.protocol import ControlReader, EventWriter, create_run, new_run_info, write_json_atomic
 from engine.data.synth_vpr import make_synth_vpr
 from engine.optim import build_optimizer
-from engine.core.protocol import ControlReader, EventWriter, create_run, new_run_info, write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
 from engine.tasks.vpr import VPRTask
@@ -26,9 +26,18 @@ from engine.trainer import Trainer
 
 
 def make_config(root: Path, steps: int) -> dict:
-    return resolve_config("demo", [f"data.root={root}", "data.synthetic=false", f"train.max_steps={steps}",
-                                   "train.eval_at_start=false", "eval.test_sets=[]", "train.log_every=10",
-                                   "schedule.warmup_steps=0"])
+    return resolve_config(
+        "demo",
+        [
+            f"data.root={root}",
+            "data.synthetic=false",
+            f"train.max_steps={steps}",
+            "train.eval_at_start=false",
+            "eval.test_sets=[]",
+            "train.log_every=10",
+            "schedule.warmup_steps=0",
+        ],
+    )
 
 
 def bare_loop(cfg: dict, steps: int) -> float:
@@ -70,7 +79,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "city"
-        make_synth_vpr(root, seed=0, train_places=200, views_per_place=4, database_size=20, queries_per_split=10)
+        make_synth_vpr(
+            root, seed=0, train_places=200, views_per_place=4, database_size=20, queries_per_split=10
+        )
         cfg = make_config(root, args.steps)
         bare_loop(cfg, 5)  # warm-up: allocator, thread pool
         bare, engine = [], []
@@ -78,8 +89,10 @@ def main() -> None:
             bare.append(bare_loop(cfg, args.steps))
             engine.append(engine_loop(cfg, args.steps, Path(tmp) / "runs"))
     ratios = [e / b for e, b in zip(engine, bare)]
-    print(f"model plain_cnn {cfg['model']['image_size']}, batch {cfg['train']['batch_size']}, {args.steps} steps, "
-          f"{args.repeats} alternating repeats, {torch.get_num_threads()} threads")
+    print(
+        f"model plain_cnn {cfg['model']['image_size']}, batch {cfg['train']['batch_size']}, {args.steps} steps, "
+        f"{args.repeats} alternating repeats, {torch.get_num_threads()} threads"
+    )
     print(f"bare loop   {statistics.median(bare):8.1f} img/s   ({', '.join(f'{b:.1f}' for b in bare)})")
     print(f"engine      {statistics.median(engine):8.1f} img/s   ({', '.join(f'{e:.1f}' for e in engine)})")
     print(f"ratio engine/bare: median {statistics.median(ratios):.3f}  (goal ≥ 0.97)")

@@ -28,7 +28,9 @@ def epoch_times(cfg: dict, epochs: int) -> tuple[list[float], list[float], float
     runtime = make_runtime(cfg["device"])
     start = time.perf_counter()
     task = VPRTask(cfg, runtime, seed_everything(0), load_test_sets=False)
-    phase = build_freeze(cfg["freeze"]).phases(cfg["train"]["max_steps"], task.steps_per_epoch(), task.modules())[0]
+    phase = build_freeze(cfg["freeze"]).phases(
+        cfg["train"]["max_steps"], task.steps_per_epoch(), task.modules()
+    )[0]
     apply_phase(task.modules(), phase)  # as the trainer does: backbone frozen, its BatchNorms in eval mode
     task.freeze_phase = phase
     setup = time.perf_counter() - start
@@ -58,21 +60,36 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LABCONSOLE_CACHE"] = str(Path(tmp) / "cache")
         root = Path(tmp) / "city"
-        make_synth_vpr(root, seed=0, train_places=args.places, views_per_place=4, database_size=20, queries_per_split=10)
-        base = [f"data.root={root}", "data.synthetic=false", f"model.backbone.name={args.backbone}",
-                f"model.image_size={args.size}", "freeze=frozen_backbone", "augment=none", "train.places_per_batch=16",
-                "eval.test_sets=[]"]
+        make_synth_vpr(
+            root, seed=0, train_places=args.places, views_per_place=4, database_size=20, queries_per_split=10
+        )
+        base = [
+            f"data.root={root}",
+            "data.synthetic=false",
+            f"model.backbone.name={args.backbone}",
+            f"model.image_size={args.size}",
+            "freeze=frozen_backbone",
+            "augment=none",
+            "train.places_per_batch=16",
+            "eval.test_sets=[]",
+        ]
         results = {}
         for mode in ("off", "on"):
             cfg = resolve_config("demo", [*base, f"train.feature_cache={mode}"])
             results[mode] = epoch_times(cfg, args.epochs)
     (off_t, off_l, off_s), (on_t, on_l, on_s) = results["off"], results["on"]
     diff = max(abs(a - b) for a, b in zip(off_l, on_l))
-    print(f"{args.backbone}@{args.size}, {len(off_l) // args.epochs} steps/epoch, {torch.get_num_threads()} threads")
+    print(
+        f"{args.backbone}@{args.size}, {len(off_l) // args.epochs} steps/epoch, {torch.get_num_threads()} threads"
+    )
     print(f"without cache: epochs {', '.join(f'{t:.2f}' for t in off_t)} s   (set-up {off_s:.1f} s)")
-    print(f"with cache:    epochs {', '.join(f'{t:.3f}' for t in on_t)} s   (set-up incl. building the cache {on_s:.1f} s)")
+    print(
+        f"with cache:    epochs {', '.join(f'{t:.3f}' for t in on_t)} s   (set-up incl. building the cache {on_s:.1f} s)"
+    )
     print(f"speed-up per epoch: {min(off_t) / min(on_t):.1f}x  (goal >= 10x)")
-    print(f"largest loss difference over {len(off_l)} steps: {diff:.2e}  ({'identical' if diff < 1e-4 else 'DIFFERENT'})")
+    print(
+        f"largest loss difference over {len(off_l)} steps: {diff:.2e}  ({'identical' if diff < 1e-4 else 'DIFFERENT'})"
+    )
 
 
 if __name__ == "__main__":

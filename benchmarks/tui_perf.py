@@ -27,7 +27,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.core.protocol import EventWriter, write_json_atomic
+from engine.core.protocol import EventWriter, write_json_atomic  # noqa: E402  (after the path above)
 
 SCALARS = ("loss/total", "loss/ce", "lr/backbone", "grad_norm")
 """The four scalars logged per step (4 points per step)."""

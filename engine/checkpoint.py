@@ -26,4 +26,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for truncated or foreign files
-        raise UserError(f"checkpoint {path} is unreadable or corrupt ({type(exc).__name__}: {str(exc)[:120]})") from None
+        raise UserError(
+            f"checkpoint {path} is unreadable or corrupt ({type(exc).__name__}: {str(exc)[:120]})"
+        ) from None

@@ -63,11 +63,13 @@ class Distributed:
         return self.rank == 0
 
     def describe(self) -> str:
-        """"2 processes (gloo)" or "1 process"."""
+        """ "2 processes (gloo)" or "1 process"."""
         return f"{self.world_size} processes ({self.backend})" if self.enabled else "1 process"
 
     # -- control collectives (CPU, gloo) -----------------------------------------------------------------
-    def sync_control(self, stop_signal: int, commands: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    def sync_control(
+        self, stop_signal: int, commands: list[dict[str, Any]]
+    ) -> tuple[int, list[dict[str, Any]]]:
         """Agree on what happens at this step: any rank's stop signal, and rank 0's steering commands.
 
         One small all_reduce per step; the commands travel only when rank 0 read some. Every rank then applies
@@ -81,8 +83,11 @@ class Distributed:
         signum, size = int(header[0]), int(header[1])
         if not size:
             return signum, []
-        buffer = (torch.frombuffer(bytearray(payload), dtype=torch.uint8) if self.is_main
-                  else torch.empty(size, dtype=torch.uint8))
+        buffer = (
+            torch.frombuffer(bytearray(payload), dtype=torch.uint8)
+            if self.is_main
+            else torch.empty(size, dtype=torch.uint8)
+        )
         dist.broadcast(buffer, src=0, group=self.control_group)
         return signum, json.loads(buffer.numpy().tobytes())
 
@@ -150,13 +155,16 @@ def init_distributed(device_cfg: dict[str, Any]) -> Distributed:
 def _rank_device(name: str, local_rank: int, local_world: int) -> torch.device:
     """cuda:LOCAL_RANK (one GPU per process) or cpu; fewer GPUs than processes on a node is the user's error."""
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if name == "cpu" or name == "auto" and gpus == 0:
+    if name == "cpu" or (name == "auto" and gpus == 0):
         return torch.device("cpu")
     if gpus == 1 and local_world > 1 and not os.environ.get("TORCHELASTIC_RUN_ID"):
         return torch.device("cuda", 0)  # not torchrun: the scheduler bound one GPU to each task, its device 0
     if gpus < local_world:
-        raise ConfigError("device.processes", f"{local_world} processes per node need {local_world} CUDA GPUs, but "
-                                              f"this node has {gpus}; lower device.processes or use device.name=cpu")
+        raise ConfigError(
+            "device.processes",
+            f"{local_world} processes per node need {local_world} CUDA GPUs, but "
+            f"this node has {gpus}; lower device.processes or use device.name=cpu",
+        )
     return torch.device("cuda", local_rank)
 
 
@@ -168,7 +176,9 @@ def decorrelate_rank_rngs(generator: torch.Generator, seed: int, rank: int, step
     """
     if rank == 0:
         return
-    python_seed, numpy_seed, torch_seed, generator_seed = np.random.SeedSequence([seed, rank, step]).generate_state(4)
+    python_seed, numpy_seed, torch_seed, generator_seed = np.random.SeedSequence(
+        [seed, rank, step]
+    ).generate_state(4)
     random.seed(int(python_seed))
     np.random.seed(int(numpy_seed))
     torch.manual_seed(int(torch_seed))
@@ -193,7 +203,7 @@ def shard_training_data(task: Any, rank: int, world_size: int) -> bool:
 
 
 def signal_number(name: str | None) -> int:
-    """"SIGTERM" -> 15; None -> 0 (what sync_control carries)."""
+    """ "SIGTERM" -> 15; None -> 0 (what sync_control carries)."""
     return int(signal.Signals[name]) if name else 0
 
 
@@ -214,7 +224,9 @@ class LossModule(nn.Module):
         self.groups = nn.ModuleDict(task.modules())
         self.task = task  # not a Module: a plain attribute, not registered
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return self.task.compute_loss(images, labels)
 
 
@@ -233,7 +245,9 @@ class DataParallelLoss:
 
     def refresh(self) -> None:
         """(Re)build the wrapper when the set of trainable parameters changed (call after a freeze phase)."""
-        trainable = frozenset(id(p) for m in self.task.modules().values() for p in m.parameters() if p.requires_grad)
+        trainable = frozenset(
+            id(p) for m in self.task.modules().values() for p in m.parameters() if p.requires_grad
+        )
         if trainable == self._trainable:
             return
         self._trainable, self.ddp, self._synced_once = trainable, None, False
@@ -242,10 +256,13 @@ class DataParallelLoss:
         device_ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
         # static_graph: unused parameters are found once instead of by a graph walk every step; a graph
         # that changes from step to step fails with PyTorch's clear "training graph has changed" error.
-        self.ddp = nn.parallel.DistributedDataParallel(LossModule(self.task), device_ids=device_ids,
-                                                       static_graph=True)
+        self.ddp = nn.parallel.DistributedDataParallel(
+            LossModule(self.task), device_ids=device_ids, static_graph=True
+        )
 
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if self.ddp is None:
             return self.task.compute_loss(images, labels)
         return self.ddp(images, labels)

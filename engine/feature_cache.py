@@ -39,8 +39,9 @@ class FeatureCache:
         self.features = features
 
     @classmethod
-    def build(cls, folder: Path, backbone: nn.Module, batches: Iterable[torch.Tensor], count: int,
-              key: str) -> FeatureCache:
+    def build(
+        cls, folder: Path, backbone: nn.Module, batches: Iterable[torch.Tensor], count: int, key: str
+    ) -> FeatureCache:
         """Load the cache for `key` if complete, else compute it from `batches` (normalised images of items
         0..count-1 in order; only iterated when building) with the backbone in eval mode."""
         path = folder / f"features-{key}.npy"
@@ -56,9 +57,10 @@ class FeatureCache:
             for batch in batches:
                 out = backbone(batch).float().cpu().numpy()  # B×C×h×w
                 if memmap is None:
-                    memmap = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                                       shape=(count, *out.shape[1:]))
-                memmap[start:start + len(out)] = out
+                    memmap = np.lib.format.open_memmap(
+                        tmp, mode="w+", dtype=np.float32, shape=(count, *out.shape[1:])
+                    )
+                memmap[start : start + len(out)] = out
                 start += len(out)
         backbone.train(was_training)
         assert memmap is not None, "no images to cache"
@@ -87,7 +89,9 @@ class FeatureItems(BatchItems):
         return len(self.cache)
 
     def _read(self, indices: np.ndarray, seeds: np.ndarray) -> Batch:
-        return Batch(self.cache.batch(indices), torch.from_numpy(self.targets[indices]), torch.from_numpy(indices))
+        return Batch(
+            self.cache.batch(indices), torch.from_numpy(self.targets[indices]), torch.from_numpy(indices)
+        )
 
     def describe(self, index: int) -> str:
         return f"{self.cache.path} row {index}"

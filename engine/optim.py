@@ -27,16 +27,26 @@ def build_optimizer(optim_cfg: dict[str, Any], groups: dict[str, nn.Module]) -> 
         mult = optim_cfg.get(LR_MULTIPLIERS.get(name, ""), 1.0)
         param_groups.append({"params": params, "name": name, "lr_mult": mult, "lr": optim_cfg["lr"] * mult})
     if optim_cfg["name"] == "sgd":
-        return torch.optim.SGD(param_groups, lr=optim_cfg["lr"], momentum=optim_cfg["momentum"],
-                               weight_decay=optim_cfg["weight_decay"])
-    return torch.optim.AdamW(param_groups, lr=optim_cfg["lr"], betas=(optim_cfg["momentum"], 0.999),
-                             weight_decay=optim_cfg["weight_decay"])
+        return torch.optim.SGD(
+            param_groups,
+            lr=optim_cfg["lr"],
+            momentum=optim_cfg["momentum"],
+            weight_decay=optim_cfg["weight_decay"],
+        )
+    return torch.optim.AdamW(
+        param_groups,
+        lr=optim_cfg["lr"],
+        betas=(optim_cfg["momentum"], 0.999),
+        weight_decay=optim_cfg["weight_decay"],
+    )
 
 
 class LRSchedule:
     """Sets each group's LR to base_lr × multiplier × schedule factor; base LR and schedule stay steerable mid-run."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, base_lr: float, schedule: dict[str, Any], max_steps: int):
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, base_lr: float, schedule: dict[str, Any], max_steps: int
+    ):
         self.optimizer = optimizer
         self.base_lr = base_lr
         self.schedule = dict(schedule)
@@ -56,4 +66,8 @@ class LRSchedule:
         return {"base_lr": self.base_lr, "schedule": dict(self.schedule), "max_steps": self.max_steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.base_lr, self.schedule, self.max_steps = state["base_lr"], dict(state["schedule"]), state["max_steps"]
+        self.base_lr, self.schedule, self.max_steps = (
+            state["base_lr"],
+            dict(state["schedule"]),
+            state["max_steps"],
+        )

@@ -25,8 +25,11 @@ def parameter_table(modules: dict[str, nn.Module]) -> list[dict[str, Any]]:
 def parameter_counts(modules: dict[str, nn.Module]) -> dict[str, Any]:
     """The same counts as run.json records them: `{"total", "trainable", "by_group": {group: {"total", "trainable"}}}`."""
     *groups, total = parameter_table(modules)
-    return {"total": total["params"], "trainable": total["trainable"],
-            "by_group": {row["group"]: {"total": row["params"], "trainable": row["trainable"]} for row in groups}}
+    return {
+        "total": total["params"],
+        "trainable": total["trainable"],
+        "by_group": {row["group"]: {"total": row["params"], "trainable": row["trainable"]} for row in groups},
+    }
 
 
 def _row(group: str, params: list[nn.Parameter]) -> dict[str, Any]:

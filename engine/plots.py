@@ -23,8 +23,10 @@ def plot_curves(runs: list[dict[str, Any]], folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
-    for filename, title, pick in (("loss.png", "loss/total (smoothed)", lambda k: k == "loss/total"),
-                                  ("lr.png", "learning rate", lambda k: k.startswith("lr/"))):
+    for filename, title, pick in (
+        ("loss.png", "loss/total (smoothed)", lambda k: k == "loss/total"),
+        ("lr.png", "learning rate", lambda k: k.startswith("lr/")),
+    ):
         fig, ax = plt.subplots(figsize=(7, 4))
         for run in runs:
             for key in sorted({k for v in run["scalars"].values() for k in v if pick(k)}):
@@ -38,7 +40,9 @@ def plot_curves(runs: list[dict[str, Any]], folder: Path) -> list[Path]:
         for run in runs:
             points = sorted((s, v) for s, sp, m, v in run["evals"] if sp == split and m == metric)
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=run["name"])
-        written.append(_save(fig, ax, f"{split} {metric} (%)", folder / f"{split}_{metric.replace('@', '')}.png"))
+        written.append(
+            _save(fig, ax, f"{split} {metric} (%)", folder / f"{split}_{metric.replace('@', '')}.png")
+        )
     return written
 
 

@@ -16,7 +16,15 @@ from typing import Any
 import yaml
 
 from engine.core.errors import UserError
-from engine.core.protocol import FINISHED, ControlReader, EventWriter, RunPaths, read_json, this_host, update_run_info
+from engine.core.protocol import (
+    FINISHED,
+    ControlReader,
+    EventWriter,
+    RunPaths,
+    read_json,
+    this_host,
+    update_run_info,
+)
 from engine.stopping import Interrupted, StopSignals
 
 
@@ -57,8 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     events: Any = EventWriter(paths.events) if is_main else SilentEvents()
     if is_main:
         # host too: a Slurm job runs on a compute node, and a pid means something only on its own host
-        update_run_info(paths.run_json, status="running", started=time.time(), pid=os.getpid(), host=this_host(),
-                        error=None)
+        update_run_info(
+            paths.run_json,
+            status="running",
+            started=time.time(),
+            pid=os.getpid(),
+            host=this_host(),
+            error=None,
+        )
         events.emit("status", status="running", message=f"pid {os.getpid()} on {this_host()}")
     signals = StopSignals().install()
     job = EngineJob(paths, events, signals)
@@ -100,7 +114,9 @@ class EngineJob:
         """Make or check the data, build the model, train; (final status, error message or None)."""
         from engine.data.ensure import ensure_data
 
-        ensure_data(cfg, self.events)  # behind a file lock: with several ranks, one makes the data and the others wait
+        ensure_data(
+            cfg, self.events
+        )  # behind a file lock: with several ranks, one makes the data and the others wait
         self.events.emit("phase", phase="loading", message="importing torch and building the model")
         trainer = self._build(cfg, resume)
         self.signals.hand_to_loop()  # from here a signal checkpoints and ends the run `interrupted`
@@ -126,8 +142,16 @@ class EngineJob:
         generator = seed_everything(cfg["train"]["seed"])
         with dist.main_first():  # pretrained weights and feature caches are fetched or built once, by rank 0
             task = TASKS.build(cfg["task"]["name"], cfg, runtime, generator)
-        trainer = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events),
-                          dist=dist, signals=self.signals)
+        trainer = Trainer(
+            paths,
+            cfg,
+            task,
+            runtime,
+            events,
+            Steering(ControlReader(paths.control), events),
+            dist=dist,
+            signals=self.signals,
+        )
         if resume:
             from engine.checkpoint import load_checkpoint
 
@@ -139,24 +163,38 @@ class EngineJob:
         """run.json's model summary, main metric and data; output.log's opening lines; the `model` event."""
         paths, events, task, dist = self.paths, self.events, trainer.task, trainer.dist
         summary = trainer.summary()
-        data = dict(getattr(getattr(task, "plan", None), "summaries", {}))  # what was read: format and counts per split
+        data = dict(
+            getattr(getattr(task, "plan", None), "summaries", {})
+        )  # what was read: format and counts per split
         if dist.is_main:
-            update_run_info(paths.run_json, **summary, main_metric=task.main_metric, metric_order=task.metric_order(),
-                            **({"data": data} if data else {}))
+            update_run_info(
+                paths.run_json,
+                **summary,
+                main_metric=task.main_metric,
+                metric_order=task.metric_order(),
+                **({"data": data} if data else {}),
+            )
             for split, text in data.items():
                 print(f"[labconsole] {paths.run_id}: data {split}: {text}", flush=True)
-            print(f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on "
-                  f"{trainer.runtime.device}, {_batch_text(cfg, dist.describe(), summary['global_batch'])}", flush=True)
+            print(
+                f"[labconsole] {paths.run_id}: training {cfg['train']['max_steps']} steps on "
+                f"{trainer.runtime.device}, {_batch_text(cfg, dist.describe(), summary['global_batch'])}",
+                flush=True,
+            )
             if not trainer.data_sharded:
-                events.emit("alert", level="warning", code="ddp_unsharded",
-                            message=f"task {cfg['task']['name']} cannot shard its training data: every process "
-                                    f"trains on the same batches")
+                events.emit(
+                    "alert",
+                    level="warning",
+                    code="ddp_unsharded",
+                    message=f"task {cfg['task']['name']} cannot shard its training data: every process "
+                    f"trains on the same batches",
+                )
         events.emit("model", **summary)
         events.emit("phase", phase="training")
 
 
 def _batch_text(cfg: dict[str, Any], processes: str, global_batch: int) -> str:
-    """"2 processes (gloo) × 8 images = global batch 16" (with the accumulation steps when there are several)."""
+    """ "2 processes (gloo) × 8 images = global batch 16" (with the accumulation steps when there are several)."""
     train = cfg["train"]
     accum = f" × {train['grad_accum_steps']} accumulation steps" if train["grad_accum_steps"] > 1 else ""
     return f"{processes} × {train['batch_size']} images{accum} = global batch {global_batch}"
@@ -175,8 +213,11 @@ def _record_rank_failure(paths: RunPaths, rank: int, error: str | None, code: in
 
 def _finish(paths: RunPaths, events: Any, status: str, error: str | None, code: int) -> None:
     earlier = read_json(paths.run_json) or {}
-    if (status == "interrupted" or status == "failed" and code != 2) and earlier.get("status") == "failed" and \
-            str(earlier.get("error") or "").startswith("rank "):
+    if (
+        (status == "interrupted" or (status == "failed" and code != 2))
+        and earlier.get("status") == "failed"
+        and str(earlier.get("error") or "").startswith("rank ")
+    ):
         # another rank failed first: rank 0's interruption or lost connection is only the consequence
         status, error, code = "failed", earlier["error"], earlier.get("exit_code", code)
     events.emit("status", status=status, **({"message": error} if error else {}))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,15 +57,22 @@ def make_runtime(device_cfg: dict[str, Any], dist: Distributed | None = None) ->
     """
     name = device_cfg["name"]
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device.name", "cuda was asked for but no CUDA device is available; use cpu or auto")
+        raise ConfigError(
+            "device.name", "cuda was asked for but no CUDA device is available; use cpu or auto"
+        )
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     processes_here = dist.local_world_size if dist is not None and dist.enabled else 1
     torch.set_num_threads(device_cfg.get("threads", 0) or default_threads(processes_here))
     amp = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[device_cfg["amp"]]
     device = dist.device if dist is not None and dist.enabled else torch.device(name)
-    return Runtime(device, amp if device.type == "cuda" else None, bool(device_cfg.get("channels_last")),
-                   rank=dist.rank if dist else 0, world_size=dist.world_size if dist else 1)
+    return Runtime(
+        device,
+        amp if device.type == "cuda" else None,
+        bool(device_cfg.get("channels_last")),
+        rank=dist.rank if dist else 0,
+        world_size=dist.world_size if dist else 1,
+    )
 
 
 def default_threads(processes_here: int) -> int:
@@ -91,7 +98,11 @@ def rng_states() -> dict[str, Any]:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     # numpy arrays are not loadable with weights_only=True: keep the key array as a tensor
     numpy_state = [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)]
-    states: dict[str, Any] = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+    states: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": numpy_state,
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states

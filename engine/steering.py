@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,7 @@ class Steering:
             return self.setters[key]
         for prefix, setter in self.prefix_setters.items():
             if key.startswith(prefix) and len(key) > len(prefix):
-                return lambda value, name=key[len(prefix):], setter=setter: setter(name, value)
+                return functools.partial(setter, key[len(prefix) :])
         return None
 
     def poll(self, step: int) -> list[str]:
@@ -84,7 +85,12 @@ class Steering:
         unknown = [key for key, setter in setters.items() if setter is None]
         if unknown or not values:
             allowed = ", ".join([*sorted(self.setters), *self.prefix_hints])
-            self._answer(command, step, "rejected", f"cannot set {', '.join(unknown) or 'nothing'}; settable: {allowed}")
+            self._answer(
+                command,
+                step,
+                "rejected",
+                f"cannot set {', '.join(unknown) or 'nothing'}; settable: {allowed}",
+            )
             return
         try:
             changes = {key: setters[key](value) for key, value in values.items()}  # type: ignore[misc]
@@ -93,12 +99,24 @@ class Steering:
             return
         for _reported, commit in changes.values():
             commit()
-        self._answer(command, step, "applied", values={key: reported for key, (reported, _) in changes.items()})
+        self._answer(
+            command, step, "applied", values={key: reported for key, (reported, _) in changes.items()}
+        )
 
-    def _answer(self, command: dict[str, Any], step: int, status: str, reason: str = "",
-                values: dict[str, Any] | None = None) -> None:
-        fields = {"id": command.get("id"), "action": command.get("action"), "status": status,
-                  "values": values if values is not None else command.get("values") or {}}
+    def _answer(
+        self,
+        command: dict[str, Any],
+        step: int,
+        status: str,
+        reason: str = "",
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        fields = {
+            "id": command.get("id"),
+            "action": command.get("action"),
+            "status": status,
+            "values": values if values is not None else command.get("values") or {},
+        }
         if reason:
             fields["reason"] = reason
         self.events.emit("control", step=step, **fields)

@@ -21,7 +21,10 @@ class SystemStats:
 
     def sample(self) -> dict[str, float]:
         """Current readings (MB and percent)."""
-        values = {"rss_mb": self.process.memory_info().rss / _MB, "cpu_percent": self.process.cpu_percent(None)}
+        values = {
+            "rss_mb": self.process.memory_info().rss / _MB,
+            "cpu_percent": self.process.cpu_percent(None),
+        }
         if self.device.type == "cuda":
             index = self.device.index or 0
             values["gpu_mem_alloc_mb"] = torch.cuda.memory_allocated(index) / _MB

@@ -17,8 +17,18 @@ from engine.core.errors import ConfigError
 from engine.core.protocol import EventWriter, RunPaths, update_run_info
 from engine.data.stream import DataLoadingError, is_worker_death
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
-from engine.freeze import (FREEZE_HINT, ModelPaths, Phase, apply_phase, build_freeze, parameter_counts_in, phase_at,
-                           resolve_paths, steered_value, warmup_factors)
+from engine.freeze import (
+    FREEZE_HINT,
+    ModelPaths,
+    Phase,
+    apply_phase,
+    build_freeze,
+    parameter_counts_in,
+    phase_at,
+    resolve_paths,
+    steered_value,
+    warmup_factors,
+)
 from engine.optim import LRSchedule, build_optimizer
 from engine.runtime import Runtime, rng_states, set_rng_states
 from engine.steering import Steering, positive_number
@@ -38,10 +48,25 @@ class Trainer:
     rank 0 alone writes events, run.json and checkpoints, and evaluates while the others wait.
     """
 
-    def __init__(self, paths: RunPaths, cfg: dict[str, Any], task: Task, runtime: Runtime, events: EventWriter,
-                 steering: Steering, dist: Distributed | None = None, signals: StopSignals | None = None) -> None:
+    def __init__(
+        self,
+        paths: RunPaths,
+        cfg: dict[str, Any],
+        task: Task,
+        runtime: Runtime,
+        events: EventWriter,
+        steering: Steering,
+        dist: Distributed | None = None,
+        signals: StopSignals | None = None,
+    ) -> None:
         self.paths, self.cfg, self.task, self.runtime, self.events, self.steering = (
-            paths, cfg, task, runtime, events, steering)
+            paths,
+            cfg,
+            task,
+            runtime,
+            events,
+            steering,
+        )
         self.dist = dist or Distributed()
         self.signals = signals or StopSignals()  # not installed: only the engine process routes signals here
         self.train_cfg = TrainConfig(**cfg["train"])
@@ -83,8 +108,11 @@ class Trainer:
     def summary(self) -> dict[str, Any]:
         """What run.json and the `model` event record: parameter counts (trainable in the first freeze phase),
         the number of processes and the global batch (images per optimizer step over all of them)."""
-        return {"params": parameter_counts_in(self.task.modules(), phase_at(self.phases, 0)),
-                "world_size": self.dist.world_size, "global_batch": self.global_batch}
+        return {
+            "params": parameter_counts_in(self.task.modules(), phase_at(self.phases, 0)),
+            "world_size": self.dist.world_size,
+            "global_batch": self.global_batch,
+        }
 
     # -- the loop -----------------------------------------------------------------------------------------
     def train(self) -> str:
@@ -103,8 +131,10 @@ class Trainer:
             if not is_worker_death(exc):
                 raise
             if self.signals.received is None:
-                raise DataLoadingError(f"{exc} (a data loading worker died: out of memory? lower data.workers or "
-                                       f"the batch size; data.workers=0 reads in the engine process)") from None
+                raise DataLoadingError(
+                    f"{exc} (a data loading worker died: out of memory? lower data.workers or "
+                    f"the batch size; data.workers=0 reads in the engine process)"
+                ) from None
             # a SIGTERM sent to the whole job (Slurm, a process group) also ended the data loading workers
             return self._stopped(StopRun("interrupted", f"received {self.signals.received}"))
         except StopRun as stop:
@@ -143,7 +173,9 @@ class Trainer:
         if self.train_cfg.nan_policy == "skip" and not self._finite_everywhere(losses["loss/total"]):
             return self._skip_step(losses, images)
         self.scaler.unscale_(self.optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.task.parameters(), self.train_cfg.grad_clip or math.inf)
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            self.task.parameters(), self.train_cfg.grad_clip or math.inf
+        )
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if self.ema is not None:
@@ -171,7 +203,9 @@ class Trainer:
             self._out_of_memory()
         return losses, images
 
-    def _loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _loss(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The task's loss; through DDP when several processes train (its forward is where gradients get hooked)."""
         if self.loss_fn is None:
             return self.task.compute_loss(images, labels)
@@ -188,16 +222,23 @@ class Trainer:
     def _skip_step(self, losses: dict[str, torch.Tensor], images: int) -> tuple[dict[str, torch.Tensor], int]:
         """nan_policy skip: drop this step's gradients, warn, and keep the logged means finite."""
         self.optimizer.zero_grad(set_to_none=True)
-        self.events.emit("alert", step=self.step, level="warning", code="nan",
-                         message=f"loss is {float(losses['loss/total'])} at step {self.step}: step skipped")
+        self.events.emit(
+            "alert",
+            step=self.step,
+            level="warning",
+            code="nan",
+            message=f"loss is {float(losses['loss/total'])} at step {self.step}: step skipped",
+        )
         self.step += 1
         return {}, images
 
     def _out_of_memory(self) -> None:
         batch = self.train_cfg.batch_size
         smaller = "train.places_per_batch" if self.cfg["task"]["name"] == "vpr" else "train.batch_size"
-        message = (f"CUDA out of memory at batch size {batch}: lower {smaller}, use device.amp=bf16, or raise "
-                   f"train.grad_accum_steps to keep the effective batch")
+        message = (
+            f"CUDA out of memory at batch size {batch}: lower {smaller}, use device.amp=bf16, or raise "
+            f"train.grad_accum_steps to keep the effective batch"
+        )
         self.events.emit("alert", step=self.step, level="error", code="oom", message=message)
         raise StopRun("failed", message)
 
@@ -244,22 +285,30 @@ class Trainer:
         if self.dist.enabled:
             values, system = self._reduce_logs(values, system)
         if not math.isfinite(values.get("loss/total", 0.0)):
-            self.events.emit("alert", step=self.step, level="error", code="nan",
-                             message=f"loss is {values['loss/total']} at step {self.step}")
+            self.events.emit(
+                "alert",
+                step=self.step,
+                level="error",
+                code="nan",
+                message=f"loss is {values['loss/total']} at step {self.step}",
+            )
             raise StopRun("failed", f"loss became {values['loss/total']} at step {self.step}")
         values.update(self.schedule.current())
         self.events.scalar(self.step, values)
         self.events.system(self.step, system)
         self._progress()
 
-    def _reduce_logs(self, values: dict[str, float], system: dict[str, float]) -> tuple[dict[str, float],
-                                                                                       dict[str, float]]:
+    def _reduce_logs(
+        self, values: dict[str, float], system: dict[str, float]
+    ) -> tuple[dict[str, float], dict[str, float]]:
         """Mean scalars over the ranks, summed img/s, rank 0's memory plus each other GPU's as `gpu<N>/...`."""
         gathered = self.dist.all_gather((values, system))
         means = {key: sum(v.get(key, math.nan) for v, _ in gathered) / len(gathered) for key in values}
         merged = {**system, "img_per_s": sum(s["img_per_s"] for _, s in gathered)}
         for rank, (_, other) in enumerate(gathered[1:], start=1):
-            merged.update({f"gpu{rank}/{key}": value for key, value in other.items() if key.startswith("gpu_mem")})
+            merged.update(
+                {f"gpu{rank}/{key}": value for key, value in other.items() if key.startswith("gpu_mem")}
+            )
         return means, merged
 
     def _progress(self, force: bool = False) -> None:
@@ -267,9 +316,11 @@ class Trainer:
         now = time.monotonic()
         if self.dist.is_main and (force or now - self._last_progress > 2.0):
             self._last_progress = now
-            update_run_info(self.paths.run_json, progress={
-                "step": self.step, "max_steps": self.max_steps, "epoch": self.epoch()},
-                train_seconds=round(self.train_seconds, 2))
+            update_run_info(
+                self.paths.run_json,
+                progress={"step": self.step, "max_steps": self.max_steps, "epoch": self.epoch()},
+                train_seconds=round(self.train_seconds, 2),
+            )
 
     def epoch(self) -> float:
         """Passes over the training set so far (a step takes one batch on each of world_size ranks)."""
@@ -320,16 +371,21 @@ class Trainer:
         (the steering commits only when all pass)."""
         steering = self.steering
         steering.add_setter("optim.lr", lambda v: self._lr_change(positive_number("optim.lr", v)))
-        steering.add_setter("optim.lr_scale", lambda v: self._lr_change(
-            self.schedule.base_lr * positive_number("optim.lr_scale", v)))
+        steering.add_setter(
+            "optim.lr_scale",
+            lambda v: self._lr_change(self.schedule.base_lr * positive_number("optim.lr_scale", v)),
+        )
         steering.add_setter("train.max_steps", self._max_steps_change)
         loss = self.task.modules().get("loss")
         for component in getattr(loss, "weights", {}) or {}:
-            steering.add_setter(f"loss.weight.{component}",
-                                lambda v, c=component: self._loss_weight_change(loss, c, v))  # type: ignore[misc]
+            steering.add_setter(
+                f"loss.weight.{component}", lambda v, c=component: self._loss_weight_change(loss, c, v)
+            )  # type: ignore[misc]
         for key, default in self.schedule.schedule.items():
             if key not in ("name", "preset"):
-                steering.add_setter(f"schedule.{key}", lambda v, k=key, d=default: self._schedule_change(k, d, v))
+                steering.add_setter(
+                    f"schedule.{key}", lambda v, k=key, d=default: self._schedule_change(k, d, v)
+                )
         steering.add_prefix_setter("freeze.", self.freeze_change, FREEZE_HINT)
 
     def _lr_change(self, lr: float) -> Change:
@@ -346,7 +402,9 @@ class Trainer:
 
         def commit() -> None:
             self.max_steps = self.schedule.max_steps = steps
-            self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, ModelPaths(self.task.modules()))
+            self.phases = self.freeze.phases(
+                self.max_steps, self.steps_per_epoch, ModelPaths(self.task.modules())
+            )
 
         return steps, commit
 
@@ -375,9 +433,16 @@ class Trainer:
         key = f"freeze.{path}"
         trainable = steered_value(key, value)
         paths = list(resolve_paths(self.task.modules(), [path], key))
-        if trainable and getattr(self.task, "cache", None) is not None and any(p.startswith("backbone") for p in paths):
-            raise ConfigError(key, "this run trains on cached backbone features (train.feature_cache), so the "
-                                   "backbone cannot train; relaunch with train.feature_cache=off to unfreeze it")
+        if (
+            trainable
+            and getattr(self.task, "cache", None) is not None
+            and any(p.startswith("backbone") for p in paths)
+        ):
+            raise ConfigError(
+                key,
+                "this run trains on cached backbone features (train.feature_cache), so the "
+                "backbone cannot train; relaunch with train.feature_cache=off to unfreeze it",
+            )
         if "head" in paths:
             paths.append("loss")  # a margin loss's class weights are the head's classifier
 
@@ -443,20 +508,32 @@ class Trainer:
         if not self.dist.is_main:
             return
         if not in_sync:
-            self.events.emit("alert", step=self.step, level="error", code="ddp_desync",
-                             message=f"DDP ranks hold different weights at step {self.step}")
+            self.events.emit(
+                "alert",
+                step=self.step,
+                level="error",
+                code="ddp_desync",
+                message=f"DDP ranks hold different weights at step {self.step}",
+            )
         path = self.paths.checkpoints / f"{which}.pt"
         save_checkpoint(path, self._state())
         extra = {"ranks_in_sync": in_sync} if self.dist.enabled and which == "last" else {}
         self.events.emit("checkpoint", step=self.step, path=str(path), best=which == "best", **extra)
 
     def _state(self) -> dict[str, Any]:
-        return {"step": self.step, "model": self.task.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "ema": self.ema.state_dict() if self.ema is not None else None,
-                "train_seconds": self.train_seconds,
-                "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
-                "rng": rng_states(), "best": self.best, "best_main": self.best_main,
-                "freeze_overrides": list(self.freeze_overrides.items())}
+        return {
+            "step": self.step,
+            "model": self.task.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "train_seconds": self.train_seconds,
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_states(),
+            "best": self.best,
+            "best_main": self.best_main,
+            "freeze_overrides": list(self.freeze_overrides.items()),
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue exactly where a checkpoint left off: weights, optimizer, LR (with steered values), RNGs, data order."""

@@ -24,9 +24,9 @@ from engine.core.protocol import create_run, new_run_info, read_json, write_json
 from engine.tasks import TASKS
 from tests.tui.test_snapshots_monitor import MonitorApp, until_loaded
 from tui.cli.main import main as labconsole
+from tui.data.compare_runs import load_run, main_eval
 from tui.data.run_index import RunIndex
 from tui.data.summary_cache import SummaryCache
-from tui.data.compare_runs import load_run, main_eval
 from tui.widgets.eval_table import EvalTable
 
 MAIN, OTHER = "hits@toy", "f1@toy"
@@ -59,8 +59,9 @@ class ToyTask:
         inputs = torch.randn(8, 4, generator=self.generator)
         return inputs, inputs.sum(1, keepdim=True)
 
-    def compute_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor,
-                                                                                  dict[str, torch.Tensor]]:
+    def compute_loss(
+        self, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss = self.loss(self.model(inputs), targets)
         return loss, {"loss/mse": loss.detach()}
 
@@ -96,20 +97,29 @@ def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     TASKS.register("toy", "A task the console has never heard of")(ToyTask)
     runs = tmp_path_factory.mktemp("runs")
-    cfg = resolve_config("cls_demo", ["data.synthetic=false", f"data.root={runs}", "train.max_steps=6",
-                                      "train.eval_every=3", "train.log_every=1", "eval.test_sets=[]",
-                                      "device.threads=1"])
+    cfg = resolve_config(
+        "cls_demo",
+        [
+            "data.synthetic=false",
+            f"data.root={runs}",
+            "train.max_steps=6",
+            "train.eval_every=3",
+            "train.log_every=1",
+            "eval.test_sets=[]",
+            "device.threads=1",
+        ],
+    )
     cfg["task"] = {"name": "toy"}
     paths = create_run(runs, "toy")
     paths.config.write_text(dump_config(cfg), encoding="utf-8")
     write_json_atomic(paths.run_json, new_run_info(paths.run_id, "toy", "toy", [], max_steps=6))
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)}
     try:
-        assert process.main([str(paths.root)]) == 0, (paths.root / "output.log")
+        assert process.main([str(paths.root)]) == 0, paths.root / "output.log"
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-        TASKS._entries.pop("toy")  # noqa: SLF001 - the registry has no public removal: tests alone add entries
+        TASKS._entries.pop("toy")
     return paths.root
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -44,7 +44,9 @@ class LabConsoleApp(App[int]):
         Binding("ctrl+t", "toggle_theme", "Theme", tooltip="Switch between dark and light themes"),
     ]
 
-    def __init__(self, runs_dir: Path, clock: Callable[[], float] = time.time, refresh_interval: float = 1.0) -> None:
+    def __init__(
+        self, runs_dir: Path, clock: Callable[[], float] = time.time, refresh_interval: float = 1.0
+    ) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
         """The runs directory the console lists and launches into."""
@@ -60,7 +62,7 @@ class LabConsoleApp(App[int]):
         if self.initial_run is not None:
             self.open_monitor(self.initial_run)
 
-    def get_default_screen(self) -> Screen[object]:
+    def get_default_screen(self) -> Screen[Any]:
         """The runs screen is the console's home."""
         return RunsScreen(self.runs_dir, clock=self.clock, refresh_interval=self.refresh_interval)
 
@@ -104,7 +106,9 @@ class LabConsoleApp(App[int]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Textual's commands, the theme toggle, and every action of the current screen."""
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Toggle dark/light", "Switch between the dark and the light theme", self.action_toggle_theme)
+        yield SystemCommand(
+            "Toggle dark/light", "Switch between the dark and the light theme", self.action_toggle_theme
+        )
         commands = getattr(screen, "palette_commands", None)
         if callable(commands):
             for title, help_text, callback in commands():

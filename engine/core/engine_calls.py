@@ -31,8 +31,14 @@ def call_engine(module: str, request: Any = None, args: Sequence[str] = (), time
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-m", module, *args], input=json.dumps(request), capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     if done.returncode == 0:
         return json.loads(done.stdout) if done.stdout.strip() else None
     lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
@@ -55,7 +61,10 @@ def answer(handler: Any, argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ImportError as exc:
-        print(f"error: {exc.name or exc} is not installed: it comes with the engine extra, "
-              f"pip install 'labconsole[engine]'", file=sys.stderr)
+        print(
+            f"error: {exc.name or exc} is not installed: it comes with the engine extra, "
+            f"pip install 'labconsole[engine]'",
+            file=sys.stderr,
+        )
         return MISSING_EXTRA
     return 0

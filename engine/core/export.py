@@ -25,9 +25,16 @@ def collect(paths: RunPaths) -> dict[str, Any]:
         elif kind in ("scalar", "system") and "step" in event:
             scalars[event["step"]].update(event.get("values", {}))
         elif kind == "eval":
-            evals += [(event.get("step", 0), event["split"], k, v) for k, v in event.get("metrics", {}).items()]
+            evals += [
+                (event.get("step", 0), event["split"], k, v) for k, v in event.get("metrics", {}).items()
+            ]
     info = read_json(paths.run_json) or {}
-    return {"id": paths.run_id, "name": info.get("name", paths.run_id), "scalars": dict(scalars), "evals": evals}
+    return {
+        "id": paths.run_id,
+        "name": info.get("name", paths.run_id),
+        "scalars": dict(scalars),
+        "evals": evals,
+    }
 
 
 def write_csvs(run: dict[str, Any], folder: Path) -> list[Path]:

@@ -14,16 +14,27 @@ import yaml
 
 from engine.core.config import dump_config, resolve_config
 from engine.core.engine_calls import call_engine
-from engine.core.protocol import RunPaths, create_run, new_run_info, resolve_runs_dir, update_run_info, write_json_atomic
-
+from engine.core.protocol import (
+    RunPaths,
+    create_run,
+    new_run_info,
+    resolve_runs_dir,
+    update_run_info,
+    write_json_atomic,
+)
 
 #: The engine's entry point, started by name (`python -m`, or imported inside a Slurm job): the core never
 #: imports engine code, it starts it.
 ENGINE_PROCESS = "engine.process"
 
 
-def prepare_run(config: str | Path | dict, overrides: Sequence[str] = (), runs_dir: Path | None = None,
-                name: str | None = None, argv: Sequence[str] | None = None) -> tuple[RunPaths, dict[str, Any]]:
+def prepare_run(
+    config: str | Path | dict,
+    overrides: Sequence[str] = (),
+    runs_dir: Path | None = None,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> tuple[RunPaths, dict[str, Any]]:
     """Validate first (nothing is created for a bad config or data the engine cannot read), then write config.yaml
     and a queued run.json."""
     cfg = resolve_config(config, list(overrides))
@@ -32,8 +43,14 @@ def prepare_run(config: str | Path | dict, overrides: Sequence[str] = (), runs_d
         cfg["name"] = name
     paths = create_run(resolve_runs_dir(runs_dir), cfg["name"])
     paths.config.write_text(dump_config(cfg), encoding="utf-8")
-    info = new_run_info(paths.run_id, cfg["name"], cfg["task"]["name"], list(argv or sys.argv),
-                        tags=cfg["tags"], max_steps=cfg["train"]["max_steps"])
+    info = new_run_info(
+        paths.run_id,
+        cfg["name"],
+        cfg["task"]["name"],
+        list(argv or sys.argv),
+        tags=cfg["tags"],
+        max_steps=cfg["train"]["max_steps"],
+    )
     write_json_atomic(paths.run_json, info)
     return paths, cfg
 
@@ -65,11 +82,19 @@ def start_engine(paths: RunPaths, resume: bool = False) -> EngineHandle:
     processes = int(device.get("processes", 1))
     if processes > 1:
         # torchrun would set 1 thread per process with a banner; the engine sets its own share of the cores
-        env.setdefault("OMP_NUM_THREADS", str(device.get("threads") or max(1, (os.cpu_count() or 1) // processes)))
+        env.setdefault(
+            "OMP_NUM_THREADS", str(device.get("threads") or max(1, (os.cpu_count() or 1) // processes))
+        )
     with open(paths.output_log, "ab") as log:
-        process = subprocess.Popen(engine_command(paths, processes, resume),
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, close_fds=True, env=env)
+        process = subprocess.Popen(
+            engine_command(paths, processes, resume),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+        )
     # pid: the launcher's until the engine (rank 0) writes its own; launcher_pid leads the process group, and
     # SIGTERM to it reaches every rank (torchrun forwards it)
     update_run_info(paths.run_json, pid=process.pid, launcher="local", launcher_pid=process.pid)
@@ -82,11 +107,23 @@ def engine_command(paths: RunPaths, processes: int, resume: bool = False) -> lis
     if processes <= 1:
         return [sys.executable, *engine]
     # --standalone: a private rendezvous on a free local port, so several DDP runs can share the machine
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", *engine]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+        *engine,
+    ]
 
 
-def launch_run(config: str | Path | dict, overrides: Sequence[str] = (), runs_dir: Path | None = None,
-               name: str | None = None, argv: Sequence[str] | None = None) -> RunPaths:
+def launch_run(
+    config: str | Path | dict,
+    overrides: Sequence[str] = (),
+    runs_dir: Path | None = None,
+    name: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> RunPaths:
     """Prepare and start a run; returns at once with its paths (the engine writes progress there)."""
     paths, _ = prepare_run(config, overrides, runs_dir, name, argv)
     engine = start_engine(paths)

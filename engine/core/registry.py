@@ -26,7 +26,9 @@ class Registry:
         self.config_key = config_key or kind
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str, description: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(
+        self, name: str, description: str = ""
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator registering `factory` under `name`; the description defaults to its docstring's first line."""
 
         def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,5 +59,5 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self._entries.values())

@@ -7,6 +7,7 @@ LABCONSOLE_SLURM_CLUSTER=local runs this very path with submitit's local executo
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -39,8 +40,10 @@ def require_sbatch() -> None:
     later, after a run folder was made."""
     _submitit()  # raises, naming the extra, on a console-only install
     if cluster() == "slurm" and shutil.which("sbatch") is None:
-        raise UserError("Slurm launcher: sbatch not found on this machine (device.launcher=slurm submits from a "
-                        "Slurm login node; use device.launcher=local here)")
+        raise UserError(
+            "Slurm launcher: sbatch not found on this machine (device.launcher=slurm submits from a "
+            "Slurm login node; use device.launcher=local here)"
+        )
 
 
 def gpus_per_node(device: dict[str, Any]) -> int:
@@ -114,8 +117,10 @@ def _submitit() -> Any:
     try:
         import submitit
     except ImportError:
-        raise UserError("device.launcher: slurm submits with submitit, which comes with the engine extra: "
-                        "pip install 'labconsole[engine]'") from None
+        raise UserError(
+            "device.launcher: slurm submits with submitit, which comes with the engine extra: "
+            "pip install 'labconsole[engine]'"
+        ) from None
     return submitit
 
 
@@ -127,7 +132,9 @@ def submit_engine(paths: RunPaths, device: dict[str, Any], resume: bool = False)
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster())
     executor.update_parameters(**executor_parameters(paths, device))
     # before submitting, so the job can never be overwritten by these: a resumed run forgets its old pid
-    update_run_info(paths.run_json, pid=None, launcher="slurm", slurm_cluster=cluster(), slurm_folder=str(folder))
+    update_run_info(
+        paths.run_json, pid=None, launcher="slurm", slurm_cluster=cluster(), slurm_folder=str(folder)
+    )
     if cluster() == "local":
         # the local executor's controller inherits our stdout/stderr: give it the run's log, not the caller's
         # terminal or pipes (a caller reading them to the end would wait for the whole run)
@@ -146,10 +153,8 @@ def cancel_job(info: dict[str, Any]) -> None:
         raise UserError("this run was not submitted to Slurm (run.json has no slurm_job_id)")
     if info.get("slurm_cluster") == "local":
         # the local executor's job id is its controller's pid; SIGTERM is forwarded to every task
-        try:
+        with contextlib.suppress(ProcessLookupError):  # already finished
             os.kill(int(job_id), signal.SIGTERM)
-        except ProcessLookupError:
-            pass  # already finished
         return
     if shutil.which("scancel") is None:
         raise UserError(f"cannot cancel Slurm job {job_id}: scancel not found on this machine")

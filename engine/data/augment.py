@@ -34,14 +34,44 @@ def none() -> Augment:
 
 @AUGMENTS.register("vpr_shift")
 def vpr_shift(
-    p: float = 0.8, zoom: float = 0.35, roll_deg: float = 9.0, translate: float = 0.12, hue_deg: float = 75.0,
-    saturation: float = 0.6, color_cast: float = 0.3, contrast: float = 0.45, brightness: float = 0.35,
-    gamma: float = 0.5, vignette: float = 0.7, blur: float = 1.0, noise: float = 0.06, jpeg: float = 0.6,
-    occluders: float = 1.2, night_p: float = 0.0,
+    p: float = 0.8,
+    zoom: float = 0.35,
+    roll_deg: float = 9.0,
+    translate: float = 0.12,
+    hue_deg: float = 75.0,
+    saturation: float = 0.6,
+    color_cast: float = 0.3,
+    contrast: float = 0.45,
+    brightness: float = 0.35,
+    gamma: float = 0.5,
+    vignette: float = 0.7,
+    blur: float = 1.0,
+    noise: float = 0.06,
+    jpeg: float = 0.6,
+    occluders: float = 1.2,
+    night_p: float = 0.0,
 ) -> Augment:
     """Camera and season shift for VPR: zoom, roll, hue, cast, contrast, tone, vignette, blur, noise, JPEG, occluders."""
-    return VPRShift(ShiftParams(p, zoom, roll_deg, translate, hue_deg, saturation, color_cast, contrast,
-                                brightness, gamma, vignette, blur, noise, jpeg, occluders, night_p))
+    return VPRShift(
+        ShiftParams(
+            p,
+            zoom,
+            roll_deg,
+            translate,
+            hue_deg,
+            saturation,
+            color_cast,
+            contrast,
+            brightness,
+            gamma,
+            vignette,
+            blur,
+            noise,
+            jpeg,
+            occluders,
+            night_p,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -74,10 +104,12 @@ class VPRShift:
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """B×3×H×W float in [0, 1] -> same shape, in [0, 1]. The generator may live on the CPU."""
-        u = torch.rand(images.shape[0], _DRAWS, generator=generator, device=generator.device).to(images.device)
+        u = torch.rand(images.shape[0], _DRAWS, generator=generator, device=generator.device).to(
+            images.device
+        )
         on = (u[:, 0] < self.params.p).float()  # B: images that get the photometric shift
         x = self._geometry(images, u[:, 1:5])
-        x = self._occlude(x, u[:, 5:5 + 9 * _OCCLUDERS], on)
+        x = self._occlude(x, u[:, 5 : 5 + 9 * _OCCLUDERS], on)
         x = self._color(x, u[:, 32:40], on)
         x = self._optics(x, u[:, 40:43], on, generator)
         x = self._night(x, u[:, 43:46], on)
@@ -85,7 +117,7 @@ class VPRShift:
 
     def _geometry(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Random zoom-in, roll and translation: one batched bilinear resampling, reflecting at the borders."""
-        b, _, h, w = x.shape
+        _, _, h, w = x.shape
         pp = self.params
         scale = 1.0 / (1.0 + pp.zoom * u[:, 0])  # B: sampling a smaller window = zooming in
         angle = (2 * u[:, 1] - 1) * math.radians(pp.roll_deg)
@@ -95,7 +127,9 @@ class VPRShift:
         gx = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=x.device).view(1, 1, w)  # pixel centres
         gy = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=x.device).view(1, h, 1)
         # A rotation in pixels, written in normalised coordinates (x spans w pixels, y spans h).
-        grid = torch.stack([cos * gx - sin * (h / w) * gy + tx, sin * (w / h) * gx + cos * gy + ty], -1)  # B×H×W×2
+        grid = torch.stack(
+            [cos * gx - sin * (h / w) * gy + tx, sin * (w / h) * gx + cos * gy + ty], -1
+        )  # B×H×W×2
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
     def _occlude(self, x: torch.Tensor, u: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
@@ -110,7 +144,9 @@ class VPRShift:
             dx = (xx - slot[:, 3].view(-1, 1, 1)) / half_w.view(-1, 1, 1)  # B×1×W
             dy = (yy - cy.view(-1, 1, 1)) / half_h.view(-1, 1, 1)  # B×H×1
             ellipse = slot[:, 5].view(-1, 1, 1) < 0.5
-            inside = torch.where(ellipse, dx * dx + dy * dy < 1, torch.maximum(dx.abs(), dy.abs()) < 1)  # B×H×W
+            inside = torch.where(
+                ellipse, dx * dx + dy * dy < 1, torch.maximum(dx.abs(), dy.abs()) < 1
+            )  # B×H×W
             mask = (inside.float() * present.view(-1, 1, 1)).unsqueeze(1)  # B×1×H×W
             color = (slot[:, 6:9] * (0.3 + 0.7 * slot[:, 5:6])).view(-1, 3, 1, 1)
             x = torch.lerp(x, color.expand_as(x), mask)
@@ -132,11 +168,17 @@ class VPRShift:
         k = (1 + sym[:, 5] * pp.contrast).view(-1, 1, 1)
         mu = (matrix @ x.mean(dim=(2, 3)).unsqueeze(2)).mean(dim=1, keepdim=True)  # B×1×1
         offset = ((1 + sym[:, 6] * pp.brightness).view(-1, 1, 1) - k) * mu  # B×1×1
-        y = torch.baddbmm(offset.expand(-1, 3, 1), k * matrix, x.reshape(b, 3, h * w)).view(b, 3, h, w).clamp_(0, 1)
+        y = (
+            torch.baddbmm(offset.expand(-1, 3, 1), k * matrix, x.reshape(b, 3, h * w))
+            .view(b, 3, h, w)
+            .clamp_(0, 1)
+        )
         bend = (sym[:, 7] * pp.gamma).view(-1, 1, 1, 1)  # tone curve instead of pow: 10x cheaper on CPU
         return torch.addcmul(y, y * (1 - y), bend)
 
-    def _optics(self, x: torch.Tensor, u: torch.Tensor, on: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _optics(
+        self, x: torch.Tensor, u: torch.Tensor, on: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
         """Lens blur (a blend towards a 3×3 box blur), vignetting and sensor noise (luma)."""
         b, _, h, w = x.shape
         pp = self.params

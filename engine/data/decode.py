@@ -77,8 +77,10 @@ def read_labels(path: str | Path, size: tuple[int, int] | None = None) -> np.nda
     try:
         with Image.open(path) as img:
             if img.mode not in _LABEL_MODES:
-                raise UnreadableFile(f"label image {path} is a {img.mode} image: expected a single-channel PNG of "
-                                     f"class indices (mode L or P)")
+                raise UnreadableFile(
+                    f"label image {path} is a {img.mode} image: expected a single-channel PNG of "
+                    f"class indices (mode L or P)"
+                )
             if size is not None and img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.Resampling.NEAREST)
             values = np.asarray(img)

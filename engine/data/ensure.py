@@ -20,8 +20,10 @@ def ensure_data(cfg: dict[str, Any], events: EventWriter | None = None) -> None:
     if not data.get("synthetic"):
         return
     if task not in _DATA_SETS:
-        raise ConfigError("data.synthetic", f"there is no synthetic data set for task {task}; "
-                                            f"available for: {', '.join(_DATA_SETS)}")
+        raise ConfigError(
+            "data.synthetic",
+            f"there is no synthetic data set for task {task}; available for: {', '.join(_DATA_SETS)}",
+        )
     is_ready, make = _DATA_SETS[task]
     if is_ready(root, data):
         return
@@ -79,5 +81,8 @@ def _make_cls(root: Path, data: dict[str, Any], events: EventWriter | None) -> N
 
 
 #: Per task: (is a usable build there?, make it).
-_DATA_SETS = {"vpr": (_vpr_ready, _make_vpr), "segmentation": (_seg_ready, _make_seg),
-              "classification": (_cls_ready, _make_cls)}
+_DATA_SETS = {
+    "vpr": (_vpr_ready, _make_vpr),
+    "segmentation": (_seg_ready, _make_seg),
+    "classification": (_cls_ready, _make_cls),
+}

@@ -40,8 +40,10 @@ class EpochPosition:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside 0..{world_size - 1}")
         if self.batches_in_epoch() < world_size:
-            raise ValueError(f"{self.batches_in_epoch()} batches of {self.batch_unit} per epoch cannot be shared by "
-                             f"{world_size} processes; lower {self.batch_key} or device.processes")
+            raise ValueError(
+                f"{self.batches_in_epoch()} batches of {self.batch_unit} per epoch cannot be shared by "
+                f"{world_size} processes; lower {self.batch_key} or device.processes"
+            )
         self.rank, self.world_size = rank, world_size
 
     def __next__(self) -> object:
@@ -61,8 +63,12 @@ class EpochPosition:
         return epoch, index
 
     def _position_state(self) -> dict[str, Any]:
-        return {"seed": self.seed, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                "world_size": self.world_size}
+        return {
+            "seed": self.seed,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "world_size": self.world_size,
+        }
 
     def _load_position(self, state: dict[str, Any]) -> None:
         """A position saved with another number of processes is carried over in whole batches of the epoch."""

@@ -54,9 +54,14 @@ class ImageStore:
         return folder / f"{kind}-{'x'.join(map(str, shape[-2:]))}-{digest}.npy"
 
     @classmethod
-    def open_or_build(cls, path: Path, count: int, shape: tuple[int, ...],
-                      batches: Callable[[], Iterator[tuple[int, np.ndarray]]],
-                      progress: Callable[[int, int], None]) -> ImageStore:
+    def open_or_build(
+        cls,
+        path: Path,
+        count: int,
+        shape: tuple[int, ...],
+        batches: Callable[[], Iterator[tuple[int, np.ndarray]]],
+        progress: Callable[[int, int], None],
+    ) -> ImageStore:
         """Open the store at `path`, or build it from `batches()` ((start, rows) in order) under a file lock.
 
         A second process asking for the same store waits for the first to finish and then opens it.
@@ -64,22 +69,29 @@ class ImageStore:
         if path.is_file():
             return cls(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.parent / ".build.lock", "w") as lock:  # one lock per folder: builds are rare, files stay few
+        with open(
+            path.parent / ".build.lock", "w"
+        ) as lock:  # one lock per folder: builds are rare, files stay few
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not path.is_file():
                 _build(path, count, shape, batches, progress)
         return cls(path)
 
 
-def _build(path: Path, count: int, shape: tuple[int, ...], batches: Callable[[], Iterator[tuple[int, np.ndarray]]],
-           progress: Callable[[int, int], None]) -> None:
+def _build(
+    path: Path,
+    count: int,
+    shape: tuple[int, ...],
+    batches: Callable[[], Iterator[tuple[int, np.ndarray]]],
+    progress: Callable[[int, int], None],
+) -> None:
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
     try:
         memmap = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(count, *shape))
         done, last_report = 0, 0.0
         progress(0, count)
         for start, rows in batches():
-            memmap[start:start + len(rows)] = rows
+            memmap[start : start + len(rows)] = rows
             done += len(rows)
             if time.monotonic() - last_report >= 1.0 or done == count:
                 last_report = time.monotonic()

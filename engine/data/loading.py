@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from engine.core.errors import ConfigError
 from engine.data.formats import FormatOptions, describe_index, find_format, has_training_data, test_split
 from engine.data.image_store import AUTO_CACHE_BYTES, ImageStore, default_cache_dir
 from engine.data.samples import ArrayRows
 from engine.data.sources import ImageSource, LabelFiles
 from engine.data.stream import ordered_batches
-from engine.core.errors import ConfigError
 
 Notify = Callable[[str, str], None]  # (phase, message): progress the monitor shows
 
@@ -40,8 +40,11 @@ class DataPlan:
         self.workers_setting = int(data.get("workers", -1))
         self.root = Path(data["root"]) if data["root"] else None
         self.trains = has_training_data(cfg)
-        self.train_format = (find_format(self.task, data.get("format", "auto"), self.root or Path("."),
-                                         data["train_dir"]) if self.trains else None)
+        self.train_format = (
+            find_format(self.task, data.get("format", "auto"), self.root or Path("."), data["train_dir"])
+            if self.trains
+            else None
+        )
         self.summaries: dict[str, str] = {}
 
     # -- indexes ------------------------------------------------------------------------------------------------
@@ -60,7 +63,9 @@ class DataPlan:
         if self.train_format is not None and self.root is not None:
             return self.train_format.classes(self.root, self.options)
         for entry in self.cfg["eval"]["test_sets"]:
-            chosen = find_format(self.task, entry.get("format") or "auto", Path(entry["path"]), entry.get("split"))
+            chosen = find_format(
+                self.task, entry.get("format") or "auto", Path(entry["path"]), entry.get("split")
+            )
             return chosen.classes(Path(entry["path"]), self.options)
         return None
 
@@ -69,8 +74,13 @@ class DataPlan:
         found = []
         for entry in self.cfg["eval"]["test_sets"]:
             path = Path(entry["path"])
-            chosen = find_format(self.task, entry.get("format") or "auto", path, entry.get("split"),
-                                 key="eval.test_sets.format")
+            chosen = find_format(
+                self.task,
+                entry.get("format") or "auto",
+                path,
+                entry.get("split"),
+                key="eval.test_sets.format",
+            )
             index = chosen.read(path, test_split(chosen, entry), options or self.options)
             self.summaries[entry["name"]] = f"{chosen.title}: {describe_index(index)}"
             found.append((entry["name"], index))
@@ -115,7 +125,9 @@ class DataPlan:
         rows = ArrayRows(len(masks), lambda i: masks.read(i, size), masks.describe)
         return self._store(path, len(masks), tuple(size), rows, label)
 
-    def _store(self, path: Path, count: int, shape: tuple[int, ...], rows: ArrayRows, label: str) -> ImageStore:
+    def _store(
+        self, path: Path, count: int, shape: tuple[int, ...], rows: ArrayRows, label: str
+    ) -> ImageStore:
         def batches() -> Iterator[tuple[int, np.ndarray]]:
             for batch in ordered_batches(rows, 64, self.workers(cached=False)):
                 yield int(batch.indices[0]), batch.images.numpy()
@@ -138,8 +150,12 @@ def data_report(cfg: dict[str, Any]) -> dict[str, Any]:
     data = cfg["data"]
     root = Path(data["root"]) if data["root"] else None
     if data.get("synthetic") and (root is None or not root.exists()):
-        return {"line": f"synthetic {cfg['task']['name']} data, made at {root} on first use", "train_images": None,
-                "classes": None, "test_sets": {}}
+        return {
+            "line": f"synthetic {cfg['task']['name']} data, made at {root} on first use",
+            "train_images": None,
+            "classes": None,
+            "test_sets": {},
+        }
     plan = DataPlan(cfg)
     report: dict[str, Any] = {"line": "", "train_images": None, "classes": None, "test_sets": {}}
     if plan.train_format is not None and root is not None:
@@ -149,6 +165,6 @@ def data_report(cfg: dict[str, Any]) -> dict[str, Any]:
     if plan.task != "vpr":
         report["classes"] = plan.classes()
         plan.options.classes = report["classes"]
-    for name, index in plan.test_indexes():
+    for name, _index in plan.test_indexes():
         report["test_sets"][name] = plan.summaries[name]
     return report

@@ -29,7 +29,9 @@ def parser() -> argparse.ArgumentParser:
     cls.add_argument("dir", metavar="DIR")
     cls.add_argument("--seed", type=int, default=0)
     cls.add_argument("--train", type=int, default=100, help="training images per class")
-    cls.add_argument("--val", type=int, default=25, help="images per class in val and in the shifted noisy set")
+    cls.add_argument(
+        "--val", type=int, default=25, help="images per class in val and in the shifted noisy set"
+    )
     cls.set_defaults(handler=synth_cls)
     return root
 
@@ -43,8 +45,9 @@ def synth_vpr(args: argparse.Namespace) -> dict:
 def synth_seg(args: argparse.Namespace) -> dict:
     from engine.data.synth_seg import make_synth_seg
 
-    return make_synth_seg(Path(args.dir), seed=args.seed, train_images=args.train, val_images=args.val,
-                          test_images=args.val)
+    return make_synth_seg(
+        Path(args.dir), seed=args.seed, train_images=args.train, val_images=args.val, test_images=args.val
+    )
 
 
 def synth_cls(args: argparse.Namespace) -> dict:

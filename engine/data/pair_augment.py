@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from engine.core.config import preset_params
-from engine.data.augment import AUGMENTS, Augment
 from engine.core.errors import ConfigError, unknown_choice
 from engine.core.registry import Registry
+from engine.data.augment import AUGMENTS, Augment
 
 PAIR_AUGMENTS = Registry("augmentation", "augment.name")
 
@@ -54,10 +54,13 @@ class FlipScaleJitter:
         """B×3×H×W float in [0, 1] -> same shape, in [0, 1]."""
         return self.pair(images, None, generator)[0]
 
-    def pair(self, images: torch.Tensor, masks: torch.Tensor | None,
-             generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def pair(
+        self, images: torch.Tensor, masks: torch.Tensor | None, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Images B×3×H×W in [0, 1] and masks B×H×W of labels -> both transformed by the same geometry."""
-        u = torch.rand(images.shape[0], _DRAWS, generator=generator, device=generator.device).to(images.device)
+        u = torch.rand(images.shape[0], _DRAWS, generator=generator, device=generator.device).to(
+            images.device
+        )
         grid = self._grid(u[:, :4], images.shape)
         out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         out = self._jitter(out, u[:, 4:]).clamp_(0.0, 1.0)
@@ -78,7 +81,9 @@ class FlipScaleJitter:
         reach = (1 - 1 / scale).abs()  # how far the window may move: inside the image, or the image inside it
         tx, ty = (2 * u[:, 2] - 1) * reach, (2 * u[:, 3] - 1) * reach
         zero = torch.zeros_like(scale)
-        theta = torch.stack([torch.stack([sign / scale, zero, tx], 1), torch.stack([zero, 1 / scale, ty], 1)], 1)
+        theta = torch.stack(
+            [torch.stack([sign / scale, zero, tx], 1), torch.stack([zero, 1 / scale, ty], 1)], 1
+        )
         return F.affine_grid(theta, list(shape), align_corners=False)
 
     def _jitter(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -98,33 +103,51 @@ class IdentityPair:
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return images
 
-    def pair(self, images: torch.Tensor, masks: torch.Tensor | None,
-             generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def pair(
+        self, images: torch.Tensor, masks: torch.Tensor | None, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         return images, masks
 
 
-def _build(flip_p: float, scale_min: float, scale_max: float, brightness: float, contrast: float,
-           saturation: float) -> FlipScaleJitter:
+def _build(
+    flip_p: float, scale_min: float, scale_max: float, brightness: float, contrast: float, saturation: float
+) -> FlipScaleJitter:
     if not 0.0 <= flip_p <= 1.0:
         raise ConfigError(f"{_KEY}.flip_p", f"is a probability, must be in [0, 1], got {flip_p}")
     if not 0.0 < scale_min <= scale_max:
-        raise ConfigError(f"{_KEY}.scale_min", f"need 0 < scale_min <= scale_max, got {scale_min} and {scale_max}")
+        raise ConfigError(
+            f"{_KEY}.scale_min", f"need 0 < scale_min <= scale_max, got {scale_min} and {scale_max}"
+        )
     for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"{_KEY}.{name}", f"must be in [0, 1), got {value}")
-    return FlipScaleJitter(FlipScaleJitterParams(flip_p, scale_min, scale_max, brightness, contrast, saturation))
+    return FlipScaleJitter(
+        FlipScaleJitterParams(flip_p, scale_min, scale_max, brightness, contrast, saturation)
+    )
 
 
 @PAIR_AUGMENTS.register("seg_basic")
-def seg_basic(flip_p: float = 0.5, scale_min: float = 0.75, scale_max: float = 1.5, brightness: float = 0.25,
-              contrast: float = 0.25, saturation: float = 0.25) -> FlipScaleJitter:
+def seg_basic(
+    flip_p: float = 0.5,
+    scale_min: float = 0.75,
+    scale_max: float = 1.5,
+    brightness: float = 0.25,
+    contrast: float = 0.25,
+    saturation: float = 0.25,
+) -> FlipScaleJitter:
     """Segmentation: flip, scale 0.75-1.5 + crop/pad (masks follow, padding unlabelled), colour jitter."""
     return _build(flip_p, scale_min, scale_max, brightness, contrast, saturation)
 
 
 @PAIR_AUGMENTS.register("cls_basic")
-def cls_basic(flip_p: float = 0.5, scale_min: float = 1.0, scale_max: float = 1.3, brightness: float = 0.25,
-              contrast: float = 0.25, saturation: float = 0.25) -> FlipScaleJitter:
+def cls_basic(
+    flip_p: float = 0.5,
+    scale_min: float = 1.0,
+    scale_max: float = 1.3,
+    brightness: float = 0.25,
+    contrast: float = 0.25,
+    saturation: float = 0.25,
+) -> FlipScaleJitter:
     """Classification: flip, random zoom-in crop up to 1.3x, colour jitter."""
     return _build(flip_p, scale_min, scale_max, brightness, contrast, saturation)
 
@@ -141,4 +164,6 @@ def build_image_augment(section: dict) -> Augment:
     for registry in (PAIR_AUGMENTS, AUGMENTS):
         if name in registry:
             return registry.build(name, **preset_params(section))
-    raise ConfigError("augment.name", unknown_choice("augmentation", name, {*PAIR_AUGMENTS.names(), *AUGMENTS.names()}))
+    raise ConfigError(
+        "augment.name", unknown_choice("augmentation", name, {*PAIR_AUGMENTS.names(), *AUGMENTS.names()})
+    )

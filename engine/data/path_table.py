@@ -20,7 +20,10 @@ class PathTable:
 
     def __init__(self, root: str | Path, relative: Iterable[str]) -> None:
         self.root = str(root)
-        blob, ends = bytearray(), array("q")  # grown in place: no list of half a million bytes objects on the way
+        blob, ends = (
+            bytearray(),
+            array("q"),
+        )  # grown in place: no list of half a million bytes objects on the way
         for name in relative:
             blob += os.fsencode(name)
             ends.append(len(blob))
@@ -38,7 +41,7 @@ class PathTable:
     def relative(self, index: int) -> str:
         """Item `index` relative to the root."""
         start = int(self._ends[index - 1]) if index > 0 else 0
-        return os.fsdecode(self._blob[start:int(self._ends[index])].tobytes())
+        return os.fsdecode(self._blob[start : int(self._ends[index])].tobytes())
 
     def __getitem__(self, index: int) -> Path:
         return Path(self.root) / self.relative(int(index))

@@ -20,7 +20,9 @@ class PlaceBatchSampler(EpochPosition):
     epoch it draws the one at its rank, so the ranks see different places and one step covers world_size batches.
     """
 
-    def __init__(self, labels: np.ndarray, places_per_batch: int, images_per_place: int, seed: int = 0) -> None:
+    def __init__(
+        self, labels: np.ndarray, places_per_batch: int, images_per_place: int, seed: int = 0
+    ) -> None:
         labels = np.asarray(labels, dtype=np.int64)
         order = np.argsort(labels, kind="stable")
         places, starts = np.unique(labels[order], return_index=True)
@@ -44,7 +46,7 @@ class PlaceBatchSampler(EpochPosition):
         """Batch `index` of `epoch` as a (P*K,) int64 index array; place-major: K images of place 1, then K of
         place 2, ..."""
         perm = np.random.default_rng([self.seed, epoch]).permutation(len(self._members))
-        chosen = perm[index * self.places_per_batch:(index + 1) * self.places_per_batch]
+        chosen = perm[index * self.places_per_batch : (index + 1) * self.places_per_batch]
         rng = np.random.default_rng([self.seed, epoch, index, 1])
         picks = [self._pick(self._members[p], rng) for p in chosen]
         return np.concatenate(picks)
@@ -58,12 +60,17 @@ class PlaceBatchSampler(EpochPosition):
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue with the same next batch (plus checks against a changed data set)."""
-        return {**self._position_state(), "num_places": len(self._members),
-                "batch": [self.places_per_batch, self.images_per_place]}
+        return {
+            **self._position_state(),
+            "num_places": len(self._members),
+            "batch": [self.places_per_batch, self.images_per_place],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the position; the data set and batch shape must match the ones it was saved with."""
-        if state["num_places"] != len(self._members) or list(state["batch"]) != [self.places_per_batch,
-                                                                                  self.images_per_place]:
+        if state["num_places"] != len(self._members) or list(state["batch"]) != [
+            self.places_per_batch,
+            self.images_per_place,
+        ]:
             raise ValueError("sampler state was saved for a different data set or batch shape")
         self._load_position(state)

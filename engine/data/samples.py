@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from engine.core.errors import UserError
 from engine.data.image_store import ImageStore
 from engine.data.sources import ImageSource, LabelFiles, MaskLabels
-from engine.core.errors import UserError
 
 
 @dataclass
@@ -77,8 +77,13 @@ class BatchItems(Dataset):
 class ImageItems(BatchItems):
     """Images of a source at one size with per-item targets (labels), read from the cache when there is one."""
 
-    def __init__(self, source: ImageSource, size: tuple[int, int], targets: np.ndarray | None = None,
-                 store: ImageStore | None = None) -> None:
+    def __init__(
+        self,
+        source: ImageSource,
+        size: tuple[int, int],
+        targets: np.ndarray | None = None,
+        store: ImageStore | None = None,
+    ) -> None:
         self.source, self.size, self.store = source, tuple(size), store
         self.cached = store is not None
         self.targets = np.zeros(len(source), np.int64) if targets is None else np.asarray(targets)
@@ -121,9 +126,16 @@ class MaskItems(BatchItems):
         geometry: Random resize + crop of `size` per sample (large images), instead of resizing to `size`.
     """
 
-    def __init__(self, images: ImageSource, masks: LabelFiles, size: tuple[int, int],
-                 mask_size: tuple[int, int] | None, geometry: CropGeometry | None = None,
-                 image_store: ImageStore | None = None, mask_store: ImageStore | None = None) -> None:
+    def __init__(
+        self,
+        images: ImageSource,
+        masks: LabelFiles,
+        size: tuple[int, int],
+        mask_size: tuple[int, int] | None,
+        geometry: CropGeometry | None = None,
+        image_store: ImageStore | None = None,
+        mask_store: ImageStore | None = None,
+    ) -> None:
         self.images, self.masks, self.size, self.mask_size = images, masks, tuple(size), mask_size
         self.geometry, self.image_store, self.mask_store = geometry, image_store, mask_store
         self.cached = geometry is None and image_store is not None
@@ -162,8 +174,8 @@ class MaskItems(BatchItems):
         out_image = np.zeros((crop_h, crop_w, 3), np.uint8)
         out_mask = np.full((crop_h, crop_w), MaskLabels.IGNORE, np.uint8)
         patch_h, patch_w = min(crop_h, height), min(crop_w, width)
-        out_image[:patch_h, :patch_w] = image[top:top + patch_h, left:left + patch_w]
-        out_mask[:patch_h, :patch_w] = mask[top:top + patch_h, left:left + patch_w]
+        out_image[:patch_h, :patch_w] = image[top : top + patch_h, left : left + patch_w]
+        out_mask[:patch_h, :patch_w] = mask[top : top + patch_h, left : left + patch_w]
         return out_image, out_mask
 
     def describe(self, index: int) -> str:

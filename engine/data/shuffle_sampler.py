@@ -33,7 +33,7 @@ class ShuffleBatchSampler(EpochPosition):
     def batch_at(self, epoch: int, index: int) -> np.ndarray:
         """Batch `index` of `epoch` as a (batch_size,) int64 index array."""
         perm = np.random.default_rng([self.seed, epoch]).permutation(self.size)
-        return perm[index * self.batch_size:(index + 1) * self.batch_size]
+        return perm[index * self.batch_size : (index + 1) * self.batch_size]
 
     def state_dict(self) -> dict[str, Any]:
         """The position plus what it was computed for (plain ints: checkpoints load with weights_only)."""

@@ -10,9 +10,9 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.core.errors import UserError
 from engine.data.decode import read_labels, read_rgb
 from engine.data.path_table import PathTable
-from engine.core.errors import UserError
 
 
 class ImageSource(Protocol):
@@ -67,9 +67,9 @@ class MaskLabels:
 
     def __init__(self, lut: np.ndarray, allowed: np.ndarray, expected: str) -> None:
         self.lut = np.zeros(65536, np.uint8) + self.IGNORE
-        self.lut[:len(lut)] = lut
+        self.lut[: len(lut)] = lut
         self.allowed = np.zeros(65536, bool)
-        self.allowed[:len(allowed)] = allowed
+        self.allowed[: len(allowed)] = allowed
         self.expected = expected
 
     @classmethod

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from engine.data.samples import Batch, SampleError, keys_in_order
 from engine.core.errors import UserError
+from engine.data.samples import Batch, SampleError, keys_in_order
 
 
 class DataLoadingError(RuntimeError):
@@ -47,8 +47,14 @@ def make_loader(dataset: Any, batch_keys: Any, workers: int, pin_memory: bool) -
             # workers share the index arrays as they are (no pickling, no copy) and start in milliseconds;
             # explicit because a process started by spawn (torch.multiprocessing) would otherwise spawn them too
             options["multiprocessing_context"] = "fork"
-    return DataLoader(dataset, batch_sampler=batch_keys, num_workers=workers, collate_fn=_as_is,
-                      pin_memory=pin_memory, **options)
+    return DataLoader(
+        dataset,
+        batch_sampler=batch_keys,
+        num_workers=workers,
+        collate_fn=_as_is,
+        pin_memory=pin_memory,
+        **options,
+    )
 
 
 def checked(batch: Batch | SampleError) -> Batch:
@@ -61,17 +67,22 @@ def checked(batch: Batch | SampleError) -> Batch:
 def _worker_died(exc: RuntimeError, files: list[str]) -> DataLoadingError:
     shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return DataLoadingError(f"a data loading worker died while reading {shown} ({first}); run with data.workers=0 "
-                            f"to read in the engine process and see the error")
+    return DataLoadingError(
+        f"a data loading worker died while reading {shown} ({first}); run with data.workers=0 "
+        f"to read in the engine process and see the error"
+    )
 
 
 def is_worker_death(exc: BaseException) -> bool:
     """Whether `exc` is torch's report of a dead worker (raised by its SIGCHLD handler anywhere in the engine)."""
-    return isinstance(exc, DataLoadingError) or isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc)
+    return isinstance(exc, DataLoadingError) or (
+        isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc)
+    )
 
 
-def ordered_batches(dataset: Any, batch_size: int, workers: int, pin_memory: bool = False,
-                    count: int | None = None) -> Iterator[Batch]:
+def ordered_batches(
+    dataset: Any, batch_size: int, workers: int, pin_memory: bool = False, count: int | None = None
+) -> Iterator[Batch]:
     """Items 0..count-1 (all by default) in order, in batches of `batch_size`, read by `workers` processes."""
     count = len(dataset) if count is None else count
     keys = [keys_in_order(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
@@ -136,7 +147,9 @@ class BatchStream:
             return
         try:
             shutdown()  # stops watching the workers' pids even when it is interrupted
-        except RuntimeError as exc:  # a worker that already died (a SIGTERM to the whole job) is what closing wants
+        except (
+            RuntimeError
+        ) as exc:  # a worker that already died (a SIGTERM to the whole job) is what closing wants
             if not is_worker_death(exc):
                 raise
 

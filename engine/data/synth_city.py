@@ -11,16 +11,31 @@ WALL, TRIM, GLASS, SHOP, SIGN, LETTER, AWNING, DOOR, LIT, ROOF = range(10)
 
 WALL_PALETTE = np.array(
     [
-        [0.86, 0.80, 0.68], [0.72, 0.38, 0.30], [0.62, 0.62, 0.60], [0.93, 0.92, 0.88],
-        [0.90, 0.80, 0.52], [0.52, 0.58, 0.66], [0.80, 0.52, 0.36], [0.55, 0.63, 0.50],
-        [0.40, 0.36, 0.34], [0.83, 0.68, 0.66], [0.68, 0.74, 0.80], [0.60, 0.46, 0.36],
+        [0.86, 0.80, 0.68],
+        [0.72, 0.38, 0.30],
+        [0.62, 0.62, 0.60],
+        [0.93, 0.92, 0.88],
+        [0.90, 0.80, 0.52],
+        [0.52, 0.58, 0.66],
+        [0.80, 0.52, 0.36],
+        [0.55, 0.63, 0.50],
+        [0.40, 0.36, 0.34],
+        [0.83, 0.68, 0.66],
+        [0.68, 0.74, 0.80],
+        [0.60, 0.46, 0.36],
     ],
     dtype=np.float32,
 )
 SIGN_PALETTE = np.array(
     [
-        [0.80, 0.10, 0.10], [0.10, 0.25, 0.70], [0.10, 0.55, 0.25], [0.95, 0.80, 0.10],
-        [0.08, 0.08, 0.08], [0.95, 0.95, 0.95], [0.60, 0.15, 0.55], [0.95, 0.45, 0.05],
+        [0.80, 0.10, 0.10],
+        [0.10, 0.25, 0.70],
+        [0.10, 0.55, 0.25],
+        [0.95, 0.80, 0.10],
+        [0.08, 0.08, 0.08],
+        [0.95, 0.95, 0.95],
+        [0.60, 0.15, 0.55],
+        [0.95, 0.45, 0.05],
     ],
     dtype=np.float32,
 )
@@ -46,9 +61,28 @@ class Street:
 
 
 _BUILDING_KEYS = (
-    "width", "height", "floor_h", "ground_h", "win_period", "win_w", "win_h", "win_off",
-    "sign_x0", "sign_x1", "bands", "awning", "lit_frac", "door_x", "shop_lit",
-    "style", "balcony", "gable", "mural", "mural_x", "mural_y", "mural_r",
+    "width",
+    "height",
+    "floor_h",
+    "ground_h",
+    "win_period",
+    "win_w",
+    "win_h",
+    "win_off",
+    "sign_x0",
+    "sign_x1",
+    "bands",
+    "awning",
+    "lit_frac",
+    "door_x",
+    "shop_lit",
+    "style",
+    "balcony",
+    "gable",
+    "mural",
+    "mural_x",
+    "mural_y",
+    "mural_r",
 )
 PLAIN, STRIPES, PILASTERS, RIBBON = range(4)  # facade styles
 
@@ -60,8 +94,17 @@ def make_street(rng: np.random.Generator, length: float) -> Street:
     sky_x0, sky_h, sky_rgb = _skyline(rng, length)
     ground = np.array([[0.62, 0.60, 0.57], [0.30, 0.30, 0.32]], np.float32) * rng.uniform(0.85, 1.1)
     return Street(
-        length, b_x0, b, palette_day, _night_palette(palette_day, b), sky_x0, sky_h, sky_rgb,
-        _trees(rng, length), _lamps(rng, length), ground.astype(np.float32),
+        length,
+        b_x0,
+        b,
+        palette_day,
+        _night_palette(palette_day, b),
+        sky_x0,
+        sky_h,
+        sky_rgb,
+        _trees(rng, length),
+        _lamps(rng, length),
+        ground.astype(np.float32),
     )
 
 
@@ -89,12 +132,28 @@ def _one_building(rng: np.random.Generator) -> list[float]:
     sign_x1 = sign_x0 + rng.uniform(0.3, 0.9) * (width - sign_x0) if rng.random() < 0.7 else sign_x0
     mural = float(rng.random() < 0.15 and width > 8 and height > ground_h + 2 * floor_h)
     return [
-        width, height, floor_h, ground_h, period, win_w,
-        floor_h * rng.uniform(0.35, 0.6), rng.uniform(0.0, period), sign_x0, sign_x1,
-        float(rng.random() < 0.4), float(rng.random() < 0.3), rng.uniform(0.15, 0.6),
-        rng.uniform(0.2, 0.8) * width, float(rng.random() < 0.5),
-        style, float(rng.random() < 0.3), rng.uniform(0.3, 0.7) if rng.random() < 0.25 else 0.0,
-        mural, rng.uniform(0.25, 0.75) * width, ground_h + rng.uniform(1.5, 2.0) * floor_h, rng.uniform(1.3, 2.6),
+        width,
+        height,
+        floor_h,
+        ground_h,
+        period,
+        win_w,
+        floor_h * rng.uniform(0.35, 0.6),
+        rng.uniform(0.0, period),
+        sign_x0,
+        sign_x1,
+        float(rng.random() < 0.4),
+        float(rng.random() < 0.3),
+        rng.uniform(0.15, 0.6),
+        rng.uniform(0.2, 0.8) * width,
+        float(rng.random() < 0.5),
+        style,
+        float(rng.random() < 0.3),
+        rng.uniform(0.3, 0.7) if rng.random() < 0.25 else 0.0,
+        mural,
+        rng.uniform(0.25, 0.75) * width,
+        ground_h + rng.uniform(1.5, 2.0) * floor_h,
+        rng.uniform(1.3, 2.6),
     ]
 
 

@@ -36,11 +36,14 @@ class SynthClsParams:
     version: int = 2  # bump when the generator changes, so old folders are rebuilt
 
 
-def make_synth_cls(root: Path, seed: int = 0, train_per_class: int = 100, test_per_class: int = 25,
-                   image_size: int = 64) -> dict:
+def make_synth_cls(
+    root: Path, seed: int = 0, train_per_class: int = 100, test_per_class: int = 25, image_size: int = 64
+) -> dict:
     """Write the data set under `root` (reusing a complete one with the same parameters); return a summary."""
-    check_sizes("synthetic classification set", {
-        "train_per_class": train_per_class, "test_per_class": test_per_class, "image_size": image_size})
+    check_sizes(
+        "synthetic classification set",
+        {"train_per_class": train_per_class, "test_per_class": test_per_class, "image_size": image_size},
+    )
     params = SynthClsParams(seed, train_per_class, test_per_class, image_size)
     root = Path(root)
 
@@ -76,7 +79,9 @@ def render_item(params: SynthClsParams, split: str, label: int, index: int) -> n
     texture = 1 + 0.15 * smooth_noise(rng, size, size, 6)[..., None]
     alpha = shape[..., None] * (rng.uniform(0.45, 0.75) if noisy else 1.0)
     img = background * (1 - alpha) + np.clip(colour * texture, 0, 1) * alpha
-    img = img + (rng.uniform(0.04, 0.1) if noisy else 0.015) * rng.standard_normal(img.shape).astype(np.float32)
+    img = img + (rng.uniform(0.04, 0.1) if noisy else 0.015) * rng.standard_normal(img.shape).astype(
+        np.float32
+    )
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
@@ -142,5 +147,3 @@ def _clear(root: Path) -> None:
 def is_complete(root: Path, seed: int = 0) -> bool:
     """Whether `root` holds a finished build of the default size from this generator version and seed."""
     return stored_summary(Path(root), MANIFEST, SynthClsParams(seed=seed)) is not None
-
-

@@ -38,8 +38,9 @@ def check_sizes(what: str, sizes: dict[str, Any]) -> None:
             raise UserError(f"{what}: {name} must be a positive integer, got {value!r}")
 
 
-def build_once(root: Path, manifest: str, params: Any, clear: Callable[[Path], None],
-               write: Callable[[], dict]) -> dict:
+def build_once(
+    root: Path, manifest: str, params: Any, clear: Callable[[Path], None], write: Callable[[], dict]
+) -> dict:
     """Reuse a finished build made with `params`, else clear the old files, `write()` and mark the folder done.
 
     `write` returns the summary's middle fields (counts, bytes, …); the summary gets `params` first and

@@ -7,7 +7,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.data.synth_city import (
-    AWNING, DOOR, GLASS, LETTER, LIT, PILASTERS, ROOF, SHOP, SIGN, SIGN_PALETTE, STRIPES, TRIM, Street,
+    AWNING,
+    DOOR,
+    GLASS,
+    LETTER,
+    LIT,
+    PILASTERS,
+    ROOF,
+    SHOP,
+    SIGN,
+    SIGN_PALETTE,
+    STRIPES,
+    TRIM,
+    Street,
 )
 
 CAMERA_HEIGHT_M = 1.6
@@ -32,7 +44,9 @@ class Camera:
     pitch: float = 0.0  # horizon shift, fraction of the height
 
 
-def render(street: Street, cam: Camera, size: tuple[int, int], night: bool, rng: np.random.Generator) -> np.ndarray:
+def render(
+    street: Street, cam: Camera, size: tuple[int, int], night: bool, rng: np.random.Generator
+) -> np.ndarray:
     """Render one view (H, W, 3) float32 in [0, 1]; `rng` draws the transient objects (cars, people)."""
     rays = _rays(cam, *size)
     img = np.empty((*size, 3), np.float32)
@@ -88,11 +102,15 @@ def _paint_sky(img: np.ndarray, st: Street, cam: Camera, rays: Rays, mask: np.nd
     img[mask] = sky
 
 
-def _paint_ground(img: np.ndarray, st: Street, cam: Camera, rays: Rays, mask: np.ndarray, night: bool) -> None:
+def _paint_ground(
+    img: np.ndarray, st: Street, cam: Camera, rays: Rays, mask: np.ndarray, night: bool
+) -> None:
     """Road near the camera, a kerb stone line, then the sidewalk up to the facades."""
     dist = CAMERA_HEIGHT_M * rays[2] / rays[1][mask]  # ground distance seen by each pixel
     kerb = cam.distance - 3.5
-    colors = np.concatenate([st.ground_rgb, np.float32([[0.8, 0.8, 0.78]])]) * np.float32(0.12 if night else 1.0)
+    colors = np.concatenate([st.ground_rgb, np.float32([[0.8, 0.8, 0.78]])]) * np.float32(
+        0.12 if night else 1.0
+    )
     which = np.where(dist >= kerb, 0, np.where(dist < kerb - 0.25, 1, 2))  # sidewalk, road, kerb stone
     img[mask] = colors[which]
 
@@ -144,8 +162,9 @@ def _upper_floors(p: dict[str, np.ndarray], xb: np.ndarray, h: np.ndarray) -> tu
     return mat, win
 
 
-def _ground_floor(p: dict[str, np.ndarray], xb: np.ndarray, h: np.ndarray,
-                  idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ground_floor(
+    p: dict[str, np.ndarray], xb: np.ndarray, h: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Materials of the ground floor (shop window, mullions, door, awning, lettered sign) and the shop mask."""
     mat = np.zeros(len(h), np.int64)  # WALL
     gh = p["ground_h"]
@@ -159,8 +178,11 @@ def _ground_floor(p: dict[str, np.ndarray], xb: np.ndarray, h: np.ndarray,
     sign = (h > gh - 0.95) & (h < gh - 0.2) & (rel > 0) & (xb < p["sign_x1"])
     mat[sign] = SIGN
     # Letters: 0.42 m cells, two glyph halves, on/off from a hash of (building, cell, half).
-    code = (np.floor(rel / 0.42).astype(np.int64) * 73856093 ^ idx * 19349663
-            ^ (h > gh - 0.575).astype(np.int64) * 83492791) % 1009
+    code = (
+        np.floor(rel / 0.42).astype(np.int64) * 73856093
+        ^ idx * 19349663
+        ^ (h > gh - 0.575).astype(np.int64) * 83492791
+    ) % 1009
     mat[sign & (np.mod(rel, 0.42) < 0.3) & (h > gh - 0.85) & (h < gh - 0.3) & (code % 3 != 0)] = LETTER
     return mat, shop
 
@@ -187,9 +209,13 @@ def _paint_kerb(img: np.ndarray, st: Street, cam: Camera, rays: Rays, night: boo
             _lamp(img[:, cols], x[:, cols] - pos, h[:, cols], night)
 
 
-def _tree(img: np.ndarray, dx: np.ndarray, h: np.ndarray, r: float, ch: float, shade: float, night: bool) -> None:
+def _tree(
+    img: np.ndarray, dx: np.ndarray, h: np.ndarray, r: float, ch: float, shade: float, night: bool
+) -> None:
     """A trunk and a lumpy round crown, lit from above."""
-    img[(np.abs(dx) < 0.14) & (h > -0.5) & (h < ch)] = np.float32([0.30, 0.22, 0.15]) * (0.1 if night else 1.0)
+    img[(np.abs(dx) < 0.14) & (h > -0.5) & (h < ch)] = np.float32([0.30, 0.22, 0.15]) * (
+        0.1 if night else 1.0
+    )
     dy = (h - ch) / 0.9
     lumps = 1.0 + 0.12 * np.sin(5.0 * np.arctan2(dy, dx) + 7.0 * shade)
     crown = dx * dx + dy * dy < (r * lumps) ** 2
@@ -208,7 +234,9 @@ def _lamp(img: np.ndarray, dx: np.ndarray, h: np.ndarray, night: bool) -> None:
         img += glow[..., None] * np.float32([1.0, 0.85, 0.6])
 
 
-def _paint_transients(img: np.ndarray, cam: Camera, rays: Rays, night: bool, rng: np.random.Generator) -> None:
+def _paint_transients(
+    img: np.ndarray, cam: Camera, rays: Rays, night: bool, rng: np.random.Generator
+) -> None:
     """Parked cars and pedestrians that differ from one capture to the next."""
     dim = np.float32(0.08 if night else 1.0)
     half_view = 0.5 * rays[0].shape[1] / rays[2]  # half the field of view per metre of depth
@@ -216,7 +244,9 @@ def _paint_transients(img: np.ndarray, cam: Camera, rays: Rays, night: bool, rng
         x, h = _layer(cam, rays, cam.distance - CAR_SETBACK_M)
         xc = cam.s + rng.uniform(-1.2, 0.8) * half_view * (cam.distance - CAR_SETBACK_M)
         cols = _columns(x, xc, xc + 4.2)
-        _car(img[:, cols], x[:, cols] - xc, h[:, cols], SIGN_PALETTE[rng.integers(0, len(SIGN_PALETTE))] * dim)
+        _car(
+            img[:, cols], x[:, cols] - xc, h[:, cols], SIGN_PALETTE[rng.integers(0, len(SIGN_PALETTE))] * dim
+        )
     for _ in range(rng.poisson(0.5)):
         depth = max(cam.distance - 8.0, 2.0)
         x, h = _layer(cam, rays, depth)

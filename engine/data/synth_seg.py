@@ -41,17 +41,33 @@ class SynthSegParams:
     version: int = 1  # bump when the renderer changes, so old folders are rebuilt
 
 
-def make_synth_seg(root: Path, seed: int = 0, train_images: int = 400, val_images: int = 100,
-                   test_images: int = 100, image_size: tuple[int, int] = (64, 96), workers: int = 2) -> dict:
+def make_synth_seg(
+    root: Path,
+    seed: int = 0,
+    train_images: int = 400,
+    val_images: int = 100,
+    test_images: int = 100,
+    image_size: tuple[int, int] = (64, 96),
+    workers: int = 2,
+) -> dict:
     """Write the data set under `root` (reusing a complete one with the same parameters); return a summary.
 
     The summary (also root/synth_seg.json) holds the parameters, image counts per split, bytes written and
     seconds taken; `reused` tells whether an existing build was kept.
     """
-    check_sizes("synthetic segmentation set", {
-        "train_images": train_images, "val_images": val_images, "test_images": test_images,
-        "image height": image_size[0], "image width": image_size[1]})
-    params = SynthSegParams(seed, train_images, val_images, test_images, (int(image_size[0]), int(image_size[1])))
+    check_sizes(
+        "synthetic segmentation set",
+        {
+            "train_images": train_images,
+            "val_images": val_images,
+            "test_images": test_images,
+            "image height": image_size[0],
+            "image width": image_size[1],
+        },
+    )
+    params = SynthSegParams(
+        seed, train_images, val_images, test_images, (int(image_size[0]), int(image_size[1]))
+    )
     root = Path(root)
     sizes = {"train": train_images, "val": val_images, "fog": test_images}
 
@@ -74,8 +90,11 @@ def _write_all(root: Path, params: SynthSegParams, sizes: dict[str, int], worker
     for split in SPLITS:
         (root / split / "images").mkdir(parents=True, exist_ok=True)
         (root / split / "masks").mkdir(parents=True, exist_ok=True)
-    jobs = [(str(root), params, split, start, min(start + _CHUNK, sizes[split]))
-            for split in SPLITS for start in range(0, sizes[split], _CHUNK)]
+    jobs = [
+        (str(root), params, split, start, min(start + _CHUNK, sizes[split]))
+        for split in SPLITS
+        for start in range(0, sizes[split], _CHUNK)
+    ]
     if workers <= 1 or sum(sizes.values()) < _POOL_MIN_IMAGES:
         return sum(map(_write_chunk, jobs))
     # spawn, not fork: callers may already hold torch's thread pools, which fork can deadlock.
@@ -116,5 +135,3 @@ def _clear(root: Path) -> None:
             folder = root / split / sub
             for path in folder.glob(pattern) if folder.is_dir() else ():
                 path.unlink()
-
-

@@ -61,11 +61,18 @@ class Street:
         return (self.edge(self.road[1], y) - self.edge(self.road[0], y)) / ROAD_WIDTH_M
 
 
-def render_scene(rng: np.random.Generator, size: tuple[int, int], fog: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def render_scene(
+    rng: np.random.Generator, size: tuple[int, int], fog: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """One scene: (H, W, 3) uint8 image and (H, W) uint8 mask of class indices (255 = ignore)."""
     h, w = size
-    canvas = Canvas(np.zeros((h, w, 3), np.float32), np.full((h, w), SKY, np.uint8), np.full((h, w), 1e3, np.float32),
-                    np.arange(h, dtype=np.float32)[:, None] + 0.5, np.arange(w, dtype=np.float32)[None, :] + 0.5)
+    canvas = Canvas(
+        np.zeros((h, w, 3), np.float32),
+        np.full((h, w), SKY, np.uint8),
+        np.full((h, w), 1e3, np.float32),
+        np.arange(h, dtype=np.float32)[:, None] + 0.5,
+        np.arange(w, dtype=np.float32)[None, :] + 0.5,
+    )
     street = _street(rng, h, w)
     _sky(canvas, street, rng)
     _ground(canvas, street, rng)
@@ -84,8 +91,13 @@ def _street(rng: np.random.Generator, h: int, w: int) -> Street:
     half_road = rng.uniform(0.35, 0.7) * w
     centre = vanish_x + rng.uniform(-0.15, 0.15) * w  # the camera is not always mid-road
     walk = rng.uniform(0.25, 0.6) * w
-    return Street(horizon, vanish_x, (centre - half_road, centre + half_road),
-                  (centre - half_road - walk, centre + half_road + walk), h)
+    return Street(
+        horizon,
+        vanish_x,
+        (centre - half_road, centre + half_road),
+        (centre - half_road - walk, centre + half_road + walk),
+        h,
+    )
 
 
 def smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
@@ -129,8 +141,12 @@ def _ground(c: Canvas, s: Street, rng: np.random.Generator) -> None:
     walk = below & ~road & (c.xx >= s.edge(s.outer[0], c.yy)) & (c.xx <= s.edge(s.outer[1], c.yy))
     paving = _jitter(rng, [0.62, 0.58, 0.52], 0.1)
     joints = ((depth * 2.0) % 1.0 < 0.12)[..., None] * 0.12
-    c.paint(walk, np.clip(paving - joints + 0.03 * rng.standard_normal((h, w, 1)).astype(np.float32), 0, 1),
-            SIDEWALK, depth)
+    c.paint(
+        walk,
+        np.clip(paving - joints + 0.03 * rng.standard_normal((h, w, 1)).astype(np.float32), 0, 1),
+        SIDEWALK,
+        depth,
+    )
     verge = below & ~road & ~walk  # behind the facades' feet: grass where no building stands
     grass = _jitter(rng, [0.28, 0.45, 0.2], 0.08) * (1 + 0.15 * smooth_noise(rng, h, w, 8))[..., None]
     c.paint(verge, np.clip(grass, 0, 1), VEGETATION, depth)
@@ -143,7 +159,9 @@ def _facades(c: Canvas, s: Street, rng: np.random.Generator, side: int) -> None:
     """
     h, w = c.mask.shape
     outer_x = s.outer[0] if side < 0 else s.outer[1]
-    span = max((s.vanish_x - outer_x) * -side, 1e-3)  # columns from the vanishing point to the bottom-row edge
+    span = max(
+        (s.vanish_x - outer_x) * -side, 1e-3
+    )  # columns from the vanishing point to the bottom-row edge
     dist = (c.xx - s.vanish_x) * side  # (1, W), > 0 on this side
     foot = s.horizon + np.clip(dist / span, 0, None) * (h - s.horizon)  # where the outer sidewalk edge passes
     depth = np.clip((h - s.horizon) / np.maximum(foot - s.horizon, 1e-3), 1, 1e3) * np.ones_like(c.yy)
@@ -157,8 +175,14 @@ def _facades(c: Canvas, s: Street, rng: np.random.Generator, side: int) -> None:
     side_cols = dist > 0
     body = side_cols & ~park & (c.yy >= roof) & (c.yy < foot)
     period = np.maximum(np.maximum(dist / span, 0.02) * (h - s.horizon) / 3.0, 2.2)  # about a storey, in px
-    windows = ((c.xx / period) % 1.0 > 0.45) & (((c.yy - roof) / period) % 1.0 > 0.35) & (c.yy > roof + period * 0.6)
-    walls = np.stack([_jitter(rng, [0.7, 0.62, 0.52], 0.22) for _ in range(count)])[which[0]] * shade  # (W, 3)
+    windows = (
+        ((c.xx / period) % 1.0 > 0.45)
+        & (((c.yy - roof) / period) % 1.0 > 0.35)
+        & (c.yy > roof + period * 0.6)
+    )
+    walls = (
+        np.stack([_jitter(rng, [0.7, 0.62, 0.52], 0.22) for _ in range(count)])[which[0]] * shade
+    )  # (W, 3)
     glass = np.stack([_jitter(rng, [0.25, 0.32, 0.42], 0.08) for _ in range(count)])[which[0]] * shade
     grain = (1 + 0.05 * smooth_noise(rng, h, w, 12))[..., None]
     colour = np.where(windows[..., None], glass[None], walls[None]) * grain
@@ -179,12 +203,22 @@ def _objects(s: Street, rng: np.random.Generator) -> list[tuple]:
 
     for _ in range(rng.integers(0, 5)):
         y = foot_row()
-        items.append((_car, y, s.edge(float(rng.uniform(s.road[0] * 0.8 + s.road[1] * 0.2,
-                                                        s.road[0] * 0.2 + s.road[1] * 0.8)), y)))
+        items.append(
+            (
+                _car,
+                y,
+                s.edge(
+                    float(rng.uniform(s.road[0] * 0.8 + s.road[1] * 0.2, s.road[0] * 0.2 + s.road[1] * 0.8)),
+                    y,
+                ),
+            )
+        )
     # (painter, how many, where across the sidewalk: 0 = the kerb, 1 = the facades)
-    for painter, count, near_road in ((_person, rng.integers(0, 5), (0.1, 0.9)),
-                                      (_pole, rng.integers(1, 4), (0.05, 0.15)),
-                                      (_tree, rng.integers(0, 4), (0.6, 0.95))):
+    for painter, count, near_road in (
+        (_person, rng.integers(0, 5), (0.1, 0.9)),
+        (_pole, rng.integers(1, 4), (0.05, 0.15)),
+        (_tree, rng.integers(0, 4), (0.6, 0.95)),
+    ):
         for _ in range(count):
             y = foot_row()
             left = rng.random() < 0.5
@@ -210,8 +244,12 @@ def _car(c: Canvas, s: Street, y: float, x: float, rng: np.random.Generator) -> 
     body = _jitter(rng, [0.5, 0.5, 0.5], 0.45)
     c.paint(_box(c, x - half, x + half, y - 0.6 * height, y - 0.15 * height), body, CAR, depth)
     c.paint(_box(c, x - 0.75 * half, x + 0.75 * half, y - height, y - 0.6 * height), body * 0.9, CAR, depth)
-    c.paint(_box(c, x - 0.6 * half, x + 0.6 * half, y - 0.92 * height, y - 0.66 * height),
-            np.array([0.1, 0.12, 0.16], np.float32), CAR, depth)
+    c.paint(
+        _box(c, x - 0.6 * half, x + 0.6 * half, y - 0.92 * height, y - 0.66 * height),
+        np.array([0.1, 0.12, 0.16], np.float32),
+        CAR,
+        depth,
+    )
     for wheel in (-1, 1):
         cx = x + wheel * 0.7 * half
         tyre = np.array([0.05, 0.05, 0.05], np.float32)
@@ -219,7 +257,12 @@ def _car(c: Canvas, s: Street, y: float, x: float, rng: np.random.Generator) -> 
     lamps = np.array([0.8, 0.1, 0.1], np.float32)
     for lamp in (-1, 1):
         cx = x + lamp * 0.85 * half
-        c.paint(_box(c, cx - 0.12 * half, cx + 0.12 * half, y - 0.55 * height, y - 0.45 * height), lamps, CAR, depth)
+        c.paint(
+            _box(c, cx - 0.12 * half, cx + 0.12 * half, y - 0.55 * height, y - 0.45 * height),
+            lamps,
+            CAR,
+            depth,
+        )
 
 
 def _person(c: Canvas, s: Street, y: float, x: float, rng: np.random.Generator) -> None:
@@ -230,8 +273,12 @@ def _person(c: Canvas, s: Street, y: float, x: float, rng: np.random.Generator) 
     half = 0.22 * m
     legs = _jitter(rng, [0.2, 0.2, 0.3], 0.15)
     c.paint(_box(c, x - half * 0.8, x + half * 0.8, y - 0.48 * tall, y), legs, PERSON, depth)
-    c.paint(_box(c, x - half, x + half, y - 0.85 * tall, y - 0.45 * tall), _jitter(rng, [0.5, 0.4, 0.4], 0.45), PERSON,
-            depth)
+    c.paint(
+        _box(c, x - half, x + half, y - 0.85 * tall, y - 0.45 * tall),
+        _jitter(rng, [0.5, 0.4, 0.4], 0.45),
+        PERSON,
+        depth,
+    )
     r = max(0.11 * tall, 0.5)
     head = (c.xx - x) ** 2 + (c.yy - (y - 0.92 * tall)) ** 2 <= r * r
     c.paint(head, _jitter(rng, [0.75, 0.58, 0.45], 0.15), PERSON, depth)
@@ -242,11 +289,17 @@ def _pole(c: Canvas, s: Street, y: float, x: float, rng: np.random.Generator) ->
     m = s.px_per_m(y)
     depth = 1.0 / max(float(s.t(y)), 1e-3)
     tall = rng.uniform(3.0, 6.0) * m
-    c.paint(_box(c, x - 0.12 * m, x + 0.12 * m, y - tall, y), _jitter(rng, [0.35, 0.36, 0.38], 0.1), POLE, depth)
+    c.paint(
+        _box(c, x - 0.12 * m, x + 0.12 * m, y - tall, y), _jitter(rng, [0.35, 0.36, 0.38], 0.1), POLE, depth
+    )
     if rng.random() < 0.6:
         plate = [[0.8, 0.1, 0.1], [0.1, 0.3, 0.75], [0.95, 0.95, 0.95], [0.95, 0.75, 0.1]][rng.integers(4)]
-        c.paint(_box(c, x - 0.35 * m, x + 0.35 * m, y - tall, y - tall + 0.6 * m), np.asarray(plate, np.float32), POLE,
-                depth)
+        c.paint(
+            _box(c, x - 0.35 * m, x + 0.35 * m, y - tall, y - tall + 0.6 * m),
+            np.asarray(plate, np.float32),
+            POLE,
+            depth,
+        )
 
 
 def _tree(c: Canvas, s: Street, y: float, x: float, rng: np.random.Generator) -> None:

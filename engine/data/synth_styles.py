@@ -46,7 +46,9 @@ def sim2real(img: np.ndarray, rng: np.random.Generator, shift: Shift = SIM2REAL)
     img = _occluders(img, rng, shift.occluders)
     img = img @ _color_matrix(rng, np.radians(shift.hue_deg), shift.saturation, shift.color_cast).T
     mean = img.mean()
-    img = (img - mean) * np.float32(rng.uniform(*shift.contrast)) + mean * np.float32(rng.uniform(*shift.brightness))
+    img = (img - mean) * np.float32(rng.uniform(*shift.contrast)) + mean * np.float32(
+        rng.uniform(*shift.brightness)
+    )
     img = np.clip(img, 0, 1) ** np.float32(np.exp(rng.uniform(-shift.log_gamma, shift.log_gamma)))
     img = img * _vignette(img.shape[:2], rng.uniform(*shift.vignette))
     img = _blur(img, rng.uniform(*shift.blur_px))

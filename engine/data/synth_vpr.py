@@ -6,7 +6,7 @@ import io
 import multiprocessing
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -56,20 +56,40 @@ class Shot:
 
 
 def make_synth_vpr(
-    root: Path, seed: int = 0, train_places: int = 1520, views_per_place: int = 6, database_size: int = 500,
-    queries_per_split: int = 500, workers: int = 2, image_size: tuple[int, int] = (64, 96),
+    root: Path,
+    seed: int = 0,
+    train_places: int = 1520,
+    views_per_place: int = 6,
+    database_size: int = 500,
+    queries_per_split: int = 500,
+    workers: int = 2,
+    image_size: tuple[int, int] = (64, 96),
 ) -> dict:
     """Write the data set under `root` (reusing a complete one with the same parameters); return a summary.
 
     The summary (also stored in root/synth_vpr.json, written last) holds the parameters, the image counts per
     folder, the bytes written and the seconds taken; `reused` tells whether an existing build was kept.
     """
-    check_sizes("synthetic VPR city", {
-        "train_places": train_places, "views_per_place": views_per_place, "database_size": database_size,
-        "queries_per_split": queries_per_split, "workers": workers, "image height": image_size[0],
-        "image width": image_size[1]})
-    params = SynthParams(seed, train_places, views_per_place, database_size, queries_per_split,
-                         (int(image_size[0]), int(image_size[1])))
+    check_sizes(
+        "synthetic VPR city",
+        {
+            "train_places": train_places,
+            "views_per_place": views_per_place,
+            "database_size": database_size,
+            "queries_per_split": queries_per_split,
+            "workers": workers,
+            "image height": image_size[0],
+            "image width": image_size[1],
+        },
+    )
+    params = SynthParams(
+        seed,
+        train_places,
+        views_per_place,
+        database_size,
+        queries_per_split,
+        (int(image_size[0]), int(image_size[1])),
+    )
     root = Path(root)
 
     def write() -> dict:
@@ -102,7 +122,7 @@ def _counts(params: SynthParams) -> dict[str, int]:
 # ---------------------------------------------------------------- layout: where every image is taken
 
 
-@lru_cache(maxsize=None)
+@cache
 def street_pose(namespace: int, index: int, seed: int) -> tuple[float, float, float]:
     """Origin (east, north) and heading (rad) of a street; streets are 150 m apart, so never neighbours."""
     rng = np.random.default_rng([seed, 100 + namespace, index])
@@ -144,7 +164,10 @@ def _train_shots(root: Path, p: SynthParams) -> list[Shot]:
 def _test_shots(root: Path, p: SynthParams) -> list[Shot]:
     """One database (written into every split) and, per split, queries near database images."""
     per_street = int(TEST_STREET_M // p.database_spacing_m)
-    db_pos = [((_TEST, i // per_street), (i % per_street + 0.5) * p.database_spacing_m) for i in range(p.database_size)]
+    db_pos = [
+        ((_TEST, i // per_street), (i % per_street + 0.5) * p.database_spacing_m)
+        for i in range(p.database_size)
+    ]
     shots = []
     for i, (street, s) in enumerate(db_pos):
         name = _name(_utm(street, s, 0.0, p.seed), f"db{i:05d}")
@@ -158,17 +181,31 @@ def _test_shots(root: Path, p: SynthParams) -> list[Shot]:
         name = _name(_utm(street, cam.s, FACADE_DISTANCE_M - cam.distance, p.seed), f"q{j:05d}")
         for code, split in enumerate(SPLITS):
             path = str(root / split / "queries" / name)
-            shots.append(Shot([path], street, cam, "clean" if split == "sim2sim" else split, [p.seed, 20 + code, j]))
+            shots.append(
+                Shot([path], street, cam, "clean" if split == "sim2sim" else split, [p.seed, 20 + code, j])
+            )
     return shots
 
 
 def _jitter(rng: np.random.Generator, s: float, kind: str) -> Camera:
     """Camera pose noise: mild for train captures, stronger for queries (zoom, roll, yaw, pitch)."""
     if kind == "train":
-        return Camera(s + rng.uniform(-4.0, 4.0), FACADE_DISTANCE_M + rng.uniform(-1.0, 1.0),
-                      rng.uniform(0.95, 1.2), rng.normal(0, 0.03), rng.uniform(-0.06, 0.06), rng.uniform(-0.04, 0.04))
-    return Camera(s, FACADE_DISTANCE_M + rng.uniform(-1.5, 1.5), rng.uniform(1.0, 1.2),
-                  rng.uniform(-0.06, 0.06), rng.uniform(-0.06, 0.06), rng.uniform(-0.04, 0.04))
+        return Camera(
+            s + rng.uniform(-4.0, 4.0),
+            FACADE_DISTANCE_M + rng.uniform(-1.0, 1.0),
+            rng.uniform(0.95, 1.2),
+            rng.normal(0, 0.03),
+            rng.uniform(-0.06, 0.06),
+            rng.uniform(-0.04, 0.04),
+        )
+    return Camera(
+        s,
+        FACADE_DISTANCE_M + rng.uniform(-1.5, 1.5),
+        rng.uniform(1.0, 1.2),
+        rng.uniform(-0.06, 0.06),
+        rng.uniform(-0.06, 0.06),
+        rng.uniform(-0.04, 0.04),
+    )
 
 
 # ---------------------------------------------------------------- rendering in worker processes

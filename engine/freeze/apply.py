@@ -23,8 +23,9 @@ class _Plan:
     groups: dict[str, bool]  # the freeze event's summary
 
 
-def apply_phase(modules: dict[str, nn.Module], phase: Phase,
-                norm_eval: bool | None = None) -> dict[str, bool]:
+def apply_phase(
+    modules: dict[str, nn.Module], phase: Phase, norm_eval: bool | None = None
+) -> dict[str, bool]:
     """Make exactly the phase's paths trainable and freeze every other parameter of `modules`.
 
     The optimizer keeps every parameter: a frozen one gets no grad and is skipped, an unfrozen one
@@ -58,8 +59,9 @@ def enforce_norm_eval(modules: dict[str, nn.Module], phase: Phase) -> None:
         _eval_norms(_plan(modules, phase))
 
 
-def phase_table(modules: dict[str, nn.Module], schedule: FreezeSchedule, max_steps: int,
-                steps_per_epoch: float) -> list[dict[str, Any]]:
+def phase_table(
+    modules: dict[str, nn.Module], schedule: FreezeSchedule, max_steps: int, steps_per_epoch: float
+) -> list[dict[str, Any]]:
     """Parameter counts of every phase, for `labconsole check`; the model is left as it was.
 
     Returns:
@@ -71,9 +73,16 @@ def phase_table(modules: dict[str, nn.Module], schedule: FreezeSchedule, max_ste
     with _restored(modules):
         for phase in schedule.phases(max_steps, steps_per_epoch, ModelPaths(modules)):
             apply_phase(modules, phase)
-            table.append({"index": phase.index, "step": phase.step, "label": phase.label,
-                          "in_run": phase.in_run, "rows": parameter_table(modules),
-                          "stages": parameter_table({f"backbone.{k}": v for k, v in stages.items()})[:-1]})
+            table.append(
+                {
+                    "index": phase.index,
+                    "step": phase.step,
+                    "label": phase.label,
+                    "in_run": phase.in_run,
+                    "rows": parameter_table(modules),
+                    "stages": parameter_table({f"backbone.{k}": v for k, v in stages.items()})[:-1],
+                }
+            )
     return table
 
 
@@ -121,14 +130,20 @@ def _make_plan(modules: dict[str, nn.Module], phase: Phase) -> _Plan:
     trainable = {id(p) for module in chosen for p in module.parameters()}
     inside = {id(m) for module in chosen for m in module.modules()}
     for path, on in phase.overrides:  # steered mid-run: later overrides win over earlier ones and the phase
-        module = paths[path] if path in paths else None
+        module = paths.get(path)
         if module is None:
             continue  # "loss" on a task without a loss module
         params = {id(p) for p in module.parameters()}
         parts = {id(m) for m in module.modules()}
-        trainable, inside = (trainable | params, inside | parts) if on else (trainable - params, inside - parts)
-    norms = tuple(m for module in modules.values() for m in module.modules()
-                  if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in inside)
+        trainable, inside = (
+            (trainable | params, inside | parts) if on else (trainable - params, inside - parts)
+        )
+    norms = tuple(
+        m
+        for module in modules.values()
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in inside
+    )
     return _Plan(frozenset(trainable), norms, _summary(modules, frozenset(trainable), phase))
 
 
@@ -147,8 +162,11 @@ def _summary(modules: dict[str, nn.Module], trainable: frozenset[int], phase: Ph
 
 
 def _stage_summary(backbone: nn.Module, trainable: frozenset[int], phase: Phase) -> dict[str, bool]:
-    groups = {f"backbone.{stage}": all(id(p) in trainable for p in part.parameters())
-              for stage, part in backbone_stages(backbone).items() if any(True for _ in part.parameters())}
+    groups = {
+        f"backbone.{stage}": all(id(p) in trainable for p in part.parameters())
+        for stage, part in backbone_stages(backbone).items()
+        if any(True for _ in part.parameters())
+    }
     if phase.trainable != ALL and "backbone.norm" in phase.trainable:
         groups["backbone.norm"] = True  # stages with trainable norms only would otherwise read "frozen"
     return groups

@@ -24,19 +24,26 @@ from torch import nn
 
 from engine.core.errors import ConfigError
 
-NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm,
-              nn.modules.instancenorm._InstanceNorm)
+NORM_TYPES = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.modules.instancenorm._InstanceNorm,
+)
 # "layer1", "stages_0", "layers_3": children numbered within a family are the stages.
 _NUMBERED = re.compile(r"^(?P<family>[A-Za-z][A-Za-z_]*?)_?\d+$")
-_HINT = ("a stage may also be given by index (backbone.-1 = last) "
-         "or as backbone.<stage>+ for it and all later ones")
+_HINT = (
+    "a stage may also be given by index (backbone.-1 = last) "
+    "or as backbone.<stage>+ for it and all later ones"
+)
 
 
 class StageView(nn.Module):
     """Modules and loose parameters of a model addressed together; a view, not registered in the model."""
 
-    def __init__(self, modules: Sequence[tuple[str, nn.Module]] = (),
-                 params: Sequence[tuple[str, nn.Parameter]] = ()) -> None:
+    def __init__(
+        self, modules: Sequence[tuple[str, nn.Module]] = (), params: Sequence[tuple[str, nn.Parameter]] = ()
+    ) -> None:
         super().__init__()
         for name, module in modules:
             self.add_module(name.replace(".", "_"), module)
@@ -61,8 +68,11 @@ def _describe(backbone: nn.Module) -> tuple[OrderedDict[str, nn.Module], dict[st
     """(stem + stages, container aliases such as "blocks") of a backbone."""
     body = _body(backbone)
     children, container = _stage_children(body)
-    stage_names = _stage_names(children) if container is None else [name for name, _ in children
-                                                                     if name.startswith(f"{container}.")]
+    stage_names = (
+        _stage_names(children)
+        if container is None
+        else [name for name, _ in children if name.startswith(f"{container}.")]
+    )
     groups: OrderedDict[str, list[tuple[str, nn.Module]]] = OrderedDict(stem=[])
     current = "stem"
     for name, module in children:
@@ -101,8 +111,9 @@ def _stage_children(body: nn.Module) -> tuple[list[tuple[str, nn.Module]], str |
     children = list(body.named_children())
     if _stage_names(children):
         return children, None
-    containers = [(name, m) for name, m in children
-                  if isinstance(m, (nn.Sequential, nn.ModuleList)) and len(m)]
+    containers = [
+        (name, m) for name, m in children if isinstance(m, (nn.Sequential, nn.ModuleList)) and len(m)
+    ]
     if not containers:
         return children, None
     name, largest = max(containers, key=lambda item: _count(item[1]))
@@ -122,8 +133,11 @@ def _stage_names(children: list[tuple[str, nn.Module]]) -> list[str]:
         found = _NUMBERED.match(name)
         if found:
             families.setdefault(found["family"], []).append(name)
-    sizes = {family: sum(_count(dict(children)[n]) for n in names) for family, names in families.items()
-             if len(names) >= 2}
+    sizes = {
+        family: sum(_count(dict(children)[n]) for n in names)
+        for family, names in families.items()
+        if len(names) >= 2
+    }
     return families[max(sizes, key=sizes.__getitem__)] if sizes else []
 
 
@@ -167,7 +181,7 @@ def _resolve_one(path: str, available: dict[str, nn.Module], stages: list[str], 
     if path.endswith("+"):
         first = _resolve_one(path[:-1], available, stages, key)
         if len(first) == 1 and first[0].removeprefix("backbone.") in stages:
-            return [f"backbone.{s}" for s in stages[stages.index(first[0].removeprefix("backbone.")):]]
+            return [f"backbone.{s}" for s in stages[stages.index(first[0].removeprefix("backbone.")) :]]
     elif path.startswith("backbone."):
         token = path.removeprefix("backbone.")
         numbered = [s for s in stages if s != "stem"]

@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.core.config.presets import preset_params
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
-from engine.core.config.presets import preset_params
 
 #: Dotted config key that loss errors are reported under.
 KEY = "loss"
@@ -99,5 +99,8 @@ def check_inputs(loss: Loss, inputs: str, task: str, allowed: list[str]) -> None
     for index, (name, part) in enumerate(items):
         if getattr(part, "inputs", None) != inputs:
             key = f"{KEY}.components[{index}].name" if parts is not None else f"{KEY}.name"
-            raise ConfigError(key, f"'{name}' is a loss on {part.inputs}, {task} trains on {inputs}; "
-                                   f"allowed: {', '.join(allowed)}")
+            raise ConfigError(
+                key,
+                f"'{name}' is a loss on {part.inputs}, {task} trains on {inputs}; "
+                f"allowed: {', '.join(allowed)}",
+            )

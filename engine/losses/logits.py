@@ -49,8 +49,14 @@ class CrossEntropy(LogitLoss):
 
     def compute(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """N×C(×H×W) logits, N(×H×W) class indices -> scalar."""
-        total = F.cross_entropy(logits, targets, weight=self.class_weights, ignore_index=IGNORE_INDEX,
-                                reduction="sum", label_smoothing=self.label_smoothing)
+        total = F.cross_entropy(
+            logits,
+            targets,
+            weight=self.class_weights,
+            ignore_index=IGNORE_INDEX,
+            reduction="sum",
+            label_smoothing=self.label_smoothing,
+        )
         labelled = targets != IGNORE_INDEX
         if self.class_weights is None:
             norm = labelled.sum()
@@ -83,10 +89,15 @@ def _weights(class_weights: Any, num_classes: int) -> torch.Tensor | None:
     """None, or a list of num_classes numbers >= 0 as a float tensor."""
     if class_weights is None:
         return None
-    if (not isinstance(class_weights, list) or len(class_weights) != num_classes
-            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in class_weights)):
-        raise ConfigError(f"{KEY}.class_weights", f"expected null or a list of {num_classes} numbers >= 0 (one per "
-                                                  f"class), got {class_weights!r}")
+    if (
+        not isinstance(class_weights, list)
+        or len(class_weights) != num_classes
+        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in class_weights)
+    ):
+        raise ConfigError(
+            f"{KEY}.class_weights",
+            f"expected null or a list of {num_classes} numbers >= 0 (one per class), got {class_weights!r}",
+        )
     return torch.tensor(class_weights, dtype=torch.float32)
 
 
@@ -96,8 +107,9 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
 
 
 @_register("ce")
-def ce(embedding_dim: int, num_classes: int, class_weights: list | None = None,
-       label_smoothing: float = 0.0) -> Loss:
+def ce(
+    embedding_dim: int, num_classes: int, class_weights: list | None = None, label_smoothing: float = 0.0
+) -> Loss:
     """Cross entropy on class logits (classification or per pixel), optional class weights and label smoothing."""
     _check_range("label_smoothing", label_smoothing, 0.0, 1.0)
     return CrossEntropy(_weights(class_weights, num_classes), label_smoothing)
@@ -109,29 +121,37 @@ def focal(embedding_dim: int, num_classes: int, gamma: float = 2.0, alpha: float
     _check_range("gamma", gamma, 0.0, 10.0)
     if alpha is not None:
         _check_range("alpha", alpha, 0.0, 1.0)
-    return SmpLoss(smp_losses.FocalLoss("multiclass", alpha=alpha, gamma=gamma, ignore_index=IGNORE_INDEX),
-                   guard_empty=True)
+    return SmpLoss(
+        smp_losses.FocalLoss("multiclass", alpha=alpha, gamma=gamma, ignore_index=IGNORE_INDEX),
+        guard_empty=True,
+    )
 
 
 @_register("dice")
 def dice(embedding_dim: int, num_classes: int, smooth: float = 0.0, log_loss: bool = False) -> Loss:
     """Soft Dice loss over the classes present in the batch (smp, multiclass)."""
     _check_range("smooth", smooth, 0.0, 1e6)
-    return SmpLoss(smp_losses.DiceLoss("multiclass", smooth=smooth, log_loss=log_loss, ignore_index=IGNORE_INDEX))
+    return SmpLoss(
+        smp_losses.DiceLoss("multiclass", smooth=smooth, log_loss=log_loss, ignore_index=IGNORE_INDEX)
+    )
 
 
 @_register("lovasz")
 def lovasz(embedding_dim: int, num_classes: int, per_image: bool = False) -> Loss:
     """Lovász-softmax (Berman et al., 2018): a convex surrogate of the IoU of the classes present (smp)."""
-    return SmpLoss(smp_losses.LovaszLoss("multiclass", per_image=per_image, ignore_index=IGNORE_INDEX),
-                   guard_empty=True)
+    return SmpLoss(
+        smp_losses.LovaszLoss("multiclass", per_image=per_image, ignore_index=IGNORE_INDEX), guard_empty=True
+    )
 
 
 @_register("tversky")
-def tversky(embedding_dim: int, num_classes: int, alpha: float = 0.5, beta: float = 0.5, gamma: float = 1.0) -> Loss:
+def tversky(
+    embedding_dim: int, num_classes: int, alpha: float = 0.5, beta: float = 0.5, gamma: float = 1.0
+) -> Loss:
     """Tversky loss: Dice with false positives weighted by alpha, false negatives by beta (smp, multiclass)."""
     _check_range("alpha", alpha, 0.0, 1.0)
     _check_range("beta", beta, 0.0, 1.0)
     _check_range("gamma", gamma, 0.1, 10.0)
-    return SmpLoss(smp_losses.TverskyLoss("multiclass", alpha=alpha, beta=beta, gamma=gamma,
-                                          ignore_index=IGNORE_INDEX))
+    return SmpLoss(
+        smp_losses.TverskyLoss("multiclass", alpha=alpha, beta=beta, gamma=gamma, ignore_index=IGNORE_INDEX)
+    )

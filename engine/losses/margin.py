@@ -38,8 +38,11 @@ class CosFace(MarginSoftmax):
     """
 
     def __init__(self, embedding_dim: int, num_classes: int, margin: float, scale: float) -> None:
-        super().__init__(losses.CosFaceLoss(num_classes=num_classes, embedding_size=embedding_dim,
-                                            margin=margin, scale=scale))
+        super().__init__(
+            losses.CosFaceLoss(
+                num_classes=num_classes, embedding_size=embedding_dim, margin=margin, scale=scale
+            )
+        )
 
 
 class ArcFace(MarginSoftmax):
@@ -51,8 +54,11 @@ class ArcFace(MarginSoftmax):
     """
 
     def __init__(self, embedding_dim: int, num_classes: int, margin: float, scale: float) -> None:
-        super().__init__(losses.ArcFaceLoss(num_classes=num_classes, embedding_size=embedding_dim,
-                                            margin=margin, scale=scale))
+        super().__init__(
+            losses.ArcFaceLoss(
+                num_classes=num_classes, embedding_size=embedding_dim, margin=margin, scale=scale
+            )
+        )
 
 
 def _check_classes(name: str, num_classes: int, scale: float) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.core.errors import ConfigError, did_you_mean, unknown_choice
 from engine.core.config.presets import preset_params
+from engine.core.errors import ConfigError, did_you_mean, unknown_choice
 from engine.losses.base import KEY, LOSSES, Loss
 
 
@@ -94,7 +94,7 @@ def unique_key(name: str, taken: set[str]) -> str:
 def _rekey(error: ConfigError, where: str) -> ConfigError:
     """Move a component factory's `loss.<param>` error under `loss.components[i].<param>`."""
     if error.key == KEY or error.key.startswith(f"{KEY}."):
-        return ConfigError(where + error.key[len(KEY):], error.message)
+        return ConfigError(where + error.key[len(KEY) :], error.message)
     return error
 
 

@@ -54,8 +54,9 @@ class Triplet(Loss):
 
     def __init__(self, margin: float, type_of_triplets: str) -> None:
         super().__init__()
-        self.loss = losses.TripletMarginLoss(margin=margin, swap=False, smooth_loss=False,
-                                             triplets_per_anchor="all")
+        self.loss = losses.TripletMarginLoss(
+            margin=margin, swap=False, smooth_loss=False, triplets_per_anchor="all"
+        )
         self.miner = miners.TripletMarginMiner(margin=margin, type_of_triplets=type_of_triplets)
         self.last_triplets = 0
 
@@ -78,12 +79,14 @@ class Contrastive(Loss):
         last_pairs: (positive, negative) pair counts the miner kept on the last call, for logging.
     """
 
-    def __init__(self, pos_margin: float, neg_margin: float, miner_pos_margin: float,
-                 miner_neg_margin: float) -> None:
+    def __init__(
+        self, pos_margin: float, neg_margin: float, miner_pos_margin: float, miner_neg_margin: float
+    ) -> None:
         super().__init__()
         self.loss = losses.ContrastiveLoss(pos_margin=pos_margin, neg_margin=neg_margin)
-        self.miner = miners.PairMarginMiner(pos_margin=miner_pos_margin, neg_margin=miner_neg_margin,
-                                            distance=CosineSimilarity())
+        self.miner = miners.PairMarginMiner(
+            pos_margin=miner_pos_margin, neg_margin=miner_neg_margin, distance=CosineSimilarity()
+        )
         self.last_pairs = (0, 0)
 
     def compute(self, descriptors: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -100,16 +103,23 @@ def _check_positive(**values: float) -> None:
 
 
 @LOSSES.register("multi_similarity")
-def multi_similarity(embedding_dim: int, num_classes: int, alpha: float = 1.0, beta: float = 50.0,
-                     base: float = 0.0, miner_epsilon: float = 0.1) -> Loss:
+def multi_similarity(
+    embedding_dim: int,
+    num_classes: int,
+    alpha: float = 1.0,
+    beta: float = 50.0,
+    base: float = 0.0,
+    miner_epsilon: float = 0.1,
+) -> Loss:
     """Multi-similarity loss + miner on place labels (GSV-Cities / MixVPR settings)."""
     _check_positive(alpha=alpha, beta=beta)
     return MultiSimilarity(alpha, beta, base, miner_epsilon)
 
 
 @LOSSES.register("triplet")
-def triplet(embedding_dim: int, num_classes: int, margin: float = 0.1,
-            type_of_triplets: str = "semihard") -> Loss:
+def triplet(
+    embedding_dim: int, num_classes: int, margin: float = 0.1, type_of_triplets: str = "semihard"
+) -> Loss:
     """Triplet margin loss on semi-hard mined triplets of place labels (GSV-Cities settings)."""
     _check_positive(margin=margin)
     if type_of_triplets not in TRIPLET_TYPES:
@@ -119,8 +129,14 @@ def triplet(embedding_dim: int, num_classes: int, margin: float = 0.1,
 
 
 @LOSSES.register("contrastive")
-def contrastive(embedding_dim: int, num_classes: int, pos_margin: float = 0.0, neg_margin: float = 1.0,
-                miner_pos_margin: float = 0.7, miner_neg_margin: float = 0.3) -> Loss:
+def contrastive(
+    embedding_dim: int,
+    num_classes: int,
+    pos_margin: float = 0.0,
+    neg_margin: float = 1.0,
+    miner_pos_margin: float = 0.7,
+    miner_neg_margin: float = 0.3,
+) -> Loss:
     """Contrastive loss on pairs mined by cosine-similarity margins (GSV-Cities settings)."""
     if not 0.0 <= pos_margin < neg_margin:
         message = f"need 0 <= pos_margin < neg_margin, got pos_margin={pos_margin}, neg_margin={neg_margin}"

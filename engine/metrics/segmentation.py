@@ -25,8 +25,11 @@ class ConfusionMatrix:
         """Add predicted class indices and targets of the same shape (pixels equal to ignore_index skipped)."""
         keep = targets != self.ignore_index
         pairs = targets[keep].long() * self.num_classes + predictions[keep].long().to(targets.device)
-        self.counts += torch.bincount(pairs, minlength=self.num_classes ** 2).view(self.num_classes, -1).to(
-            self.counts.device)
+        self.counts += (
+            torch.bincount(pairs, minlength=self.num_classes**2)
+            .view(self.num_classes, -1)
+            .to(self.counts.device)
+        )
 
 
 def segmentation_metrics(counts: torch.Tensor, class_names: Sequence[str]) -> dict[str, float]:
@@ -40,8 +43,10 @@ def segmentation_metrics(counts: torch.Tensor, class_names: Sequence[str]) -> di
     present = union > 0
     iou = torch.where(present, tp / union.clamp(min=1), torch.zeros_like(tp))
     labelled = counts.sum()
-    metrics = {"mIoU": 100.0 * float(iou[present].mean()) if present.any() else 0.0,
-               "pixel_acc": 100.0 * float(tp.sum() / labelled) if labelled > 0 else 0.0}
+    metrics = {
+        "mIoU": 100.0 * float(iou[present].mean()) if present.any() else 0.0,
+        "pixel_acc": 100.0 * float(tp.sum() / labelled) if labelled > 0 else 0.0,
+    }
     for index, name in enumerate(class_names):
         if present[index]:
             metrics[f"IoU/{name}"] = 100.0 * float(iou[index])

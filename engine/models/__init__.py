@@ -31,9 +31,9 @@ from engine.models.vpr_model import VPRModel, build_vpr_model
 __all__ = [
     "AGGREGATORS",
     "BACKBONES",
-    "ClassificationModel",
     "HEADS",
     "SEG_HEADS",
+    "ClassificationModel",
     "SegmentationModel",
     "VPRModel",
     "build_aggregator",

@@ -21,8 +21,9 @@ def needs_initialisation(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def initialise_aggregator(model: nn.Module, images: Iterable[Any], max_descriptors: int = 50_000,
-                          seed: int = 0) -> int:
+def initialise_aggregator(
+    model: nn.Module, images: Iterable[Any], max_descriptors: int = 50_000, seed: int = 0
+) -> int:
     """Run the backbone over a few batches and hand a sample of local descriptors to the aggregator.
 
     Does nothing (and reads no image) unless the aggregator has `init_from_features` and is not

@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.core.config.presets import preset_params
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
-from engine.core.config.presets import preset_params
 
 AGGREGATORS = Registry("aggregator", "model.aggregator.name")
 _KEY = "model.aggregator"
@@ -69,9 +69,12 @@ class ClsToken(nn.Module):
             ConfigError: for a map larger than 1×1 (patch tokens or CNN cells, not a CLS token).
         """
         if x.shape[-2:] != (1, 1):
-            raise ConfigError(f"{_KEY}.name", f"cls needs the backbone's CLS token (a B×C×1×1 map), got a "
-                              f"{x.shape[-2]}×{x.shape[-1]} feature map; use a DINOv2 backbone with "
-                              "model.backbone.output=cls, or a pooling aggregator (avg, gem, ...)")
+            raise ConfigError(
+                f"{_KEY}.name",
+                f"cls needs the backbone's CLS token (a B×C×1×1 map), got a "
+                f"{x.shape[-2]}×{x.shape[-1]} feature map; use a DINOv2 backbone with "
+                "model.backbone.output=cls, or a pooling aggregator (avg, gem, ...)",
+            )
         return x.flatten(1)
 
 

@@ -12,10 +12,10 @@ import timm
 import torch
 from torch import nn
 
-from engine.core.errors import ConfigError, UserError, did_you_mean
-from engine.models.weights import LoadReport, load_weights_file
-from engine.core.registry import Registry
 from engine.core.config.presets import preset_params
+from engine.core.errors import ConfigError, UserError, did_you_mean
+from engine.core.registry import Registry
+from engine.models.weights import LoadReport, load_weights_file
 
 BACKBONES = Registry("backbone", "model.backbone.name")
 _KEY = "model.backbone"
@@ -36,8 +36,14 @@ class TimmBackbone(nn.Module):
         load_report: What matched when `pretrained` was a local file, else None.
     """
 
-    def __init__(self, name: str, pretrained: bool | str | None = False, channels_last: bool = False, *,
-                 image_size: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        pretrained: bool | str | None = False,
+        channels_last: bool = False,
+        *,
+        image_size: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__()
         self.timm_name = name
         self.load_report: LoadReport | None = None
@@ -84,18 +90,22 @@ def create_timm_model(name: str, download: bool, **kwargs: Any) -> nn.Module:
     except Exception as exc:  # hub/network/"no weights"/"no feature support" errors come in many types
         reason = f"{type(exc).__name__}: {_first_line(exc)}"
         if download and "pretrained_cfg_overlay" not in kwargs:
-            raise UserError(f"could not download pretrained weights for {name}: {reason}; "
-                            f"set {_KEY}.pretrained to a local file or false") from None
+            raise UserError(
+                f"could not download pretrained weights for {name}: {reason}; "
+                f"set {_KEY}.pretrained to a local file or false"
+            ) from None
         raise ConfigError(f"{_KEY}.name", f"timm could not build {name}: {reason}") from None
 
 
-def _timm_features(name: str, download: bool, state_dict: dict[str, torch.Tensor] | None = None,
-                   **kwargs: Any) -> nn.Module:
+def _timm_features(
+    name: str, download: bool, state_dict: dict[str, torch.Tensor] | None = None, **kwargs: Any
+) -> nn.Module:
     """The last stage of a timm model via features_only, with weights from the hub or `state_dict`."""
     if state_dict is not None:
         kwargs["pretrained_cfg_overlay"] = dict(state_dict=state_dict)
-    return create_timm_model(name, download or state_dict is not None, features_only=True, out_indices=(-1,),
-                             **kwargs)
+    return create_timm_model(
+        name, download or state_dict is not None, features_only=True, out_indices=(-1,), **kwargs
+    )
 
 
 def _timm_features_from_file(name: str, path: str, size: dict[str, Any]) -> tuple[nn.Module, LoadReport]:
@@ -209,8 +219,9 @@ def mobilenetv3_large(pretrained: bool | str = False, channels_last: bool = Fals
 
 
 @BACKBONES.register("swin_tiny")
-def swin_tiny(pretrained: bool | str = False, channels_last: bool = False, *,
-              image_size: tuple[int, int] | None = None) -> nn.Module:
+def swin_tiny(
+    pretrained: bool | str = False, channels_last: bool = False, *, image_size: tuple[int, int] | None = None
+) -> nn.Module:
     """Swin-T (timm swin_tiny_patch4_window7_224) for model.image_size: 768 channels at stride 32."""
     return TimmBackbone("swin_tiny_patch4_window7_224", pretrained, channels_last, image_size=image_size)
 

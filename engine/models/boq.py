@@ -21,8 +21,9 @@ class BoQBlock(nn.Module):
 
     def __init__(self, dim: int, num_queries: int, heads: int) -> None:
         super().__init__()
-        self.encoder = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=0.0,
-                                                  batch_first=True)
+        self.encoder = nn.TransformerEncoderLayer(
+            dim, heads, dim_feedforward=4 * dim, dropout=0.0, batch_first=True
+        )
         self.queries = nn.Parameter(torch.randn(1, num_queries, dim))
         self.self_attn = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.norm_q = nn.LayerNorm(dim)
@@ -49,8 +50,14 @@ class BoQ(nn.Module):
         out_dim: Descriptor size D = proj_channels × row_dim.
     """
 
-    def __init__(self, in_channels: int, num_queries: int = 32, num_layers: int = 2, row_dim: int = 32,
-                 proj_channels: int = 512) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_queries: int = 32,
+        num_layers: int = 2,
+        row_dim: int = 32,
+        proj_channels: int = 512,
+    ) -> None:
         super().__init__()
         heads = proj_channels // 64 if proj_channels % 64 == 0 else 1
         self.out_dim = proj_channels * row_dim
@@ -72,11 +79,16 @@ class BoQ(nn.Module):
 
 
 @AGGREGATORS.register("boq")
-def boq(in_channels: int, num_queries: int = 32, num_layers: int = 2, row_dim: int = 32,
-        proj_channels: int = 512) -> nn.Module:
+def boq(
+    in_channels: int, num_queries: int = 32, num_layers: int = 2, row_dim: int = 32, proj_channels: int = 512
+) -> nn.Module:
     """Bag-of-Queries: learnable queries with cross-attention (descriptor size = proj_channels × row_dim)."""
-    for name, value in (("num_queries", num_queries), ("num_layers", num_layers), ("row_dim", row_dim),
-                        ("proj_channels", proj_channels)):
+    for name, value in (
+        ("num_queries", num_queries),
+        ("num_layers", num_layers),
+        ("row_dim", row_dim),
+        ("proj_channels", proj_channels),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{_KEY}.{name}", f"must be a positive integer, got {value!r}")
     return BoQ(in_channels, num_queries, num_layers, row_dim, proj_channels)

@@ -53,8 +53,13 @@ def build_classification_model(model_section: dict[str, Any], num_classes: int) 
     aggregator = build_aggregator(model_section["aggregator"], backbone.out_channels)
     head = build_head(model_section["head"], aggregator.out_dim, num_classes)
     if head.out_dim != num_classes:
-        raise ConfigError("model.head.name", f"'{model_section['head']['name']}' gives {head.out_dim} outputs, "
-                                             f"classification needs one per class ({num_classes}); use linear or mlp")
+        raise ConfigError(
+            "model.head.name",
+            f"'{model_section['head']['name']}' gives {head.out_dim} outputs, "
+            f"classification needs one per class ({num_classes}); use linear or mlp",
+        )
     model = ClassificationModel(backbone, aggregator, head, num_classes)
-    materialize_lazy(model, image_size)  # lazy layers (MixVPR) must know their size before counting or optimising
+    materialize_lazy(
+        model, image_size
+    )  # lazy layers (MixVPR) must know their size before counting or optimising
     return model

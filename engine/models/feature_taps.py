@@ -61,8 +61,10 @@ def multi_scale(backbone: nn.Module, taps: list[Tap], images: torch.Tensor) -> l
     captured: dict[str, torch.Tensor] = {}
     handles = []
     for tap in taps:
+
         def keep(_module: nn.Module, _inputs: object, output: torch.Tensor, name: str = tap.module) -> None:
             captured[name] = output
+
         handles.append(backbone.get_submodule(tap.module).register_forward_hook(keep))
     try:
         last = backbone(images)

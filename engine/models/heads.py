@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.core.config.presets import preset_params
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
-from engine.core.config.presets import preset_params
 
 HEADS = Registry("head", "model.head.name")
 _KEY = "model.head"
@@ -67,8 +67,14 @@ MLP_NORMS = ("none", "bn", "ln")
 
 
 @HEADS.register("mlp")
-def mlp(in_dim: int, descriptor_dim: int, hidden_dim: int = 0, dropout: float = 0.0, layers: int = 2,
-        norm: str = "none") -> nn.Module:
+def mlp(
+    in_dim: int,
+    descriptor_dim: int,
+    hidden_dim: int = 0,
+    dropout: float = 0.0,
+    layers: int = 2,
+    norm: str = "none",
+) -> nn.Module:
     """`layers` linear layers to model.descriptor_dim, each hidden one followed by norm, ReLU, dropout."""
     _check_dim(descriptor_dim)
     if hidden_dim < 0:
@@ -83,8 +89,12 @@ def mlp(in_dim: int, descriptor_dim: int, hidden_dim: int = 0, dropout: float = 
     modules: list[nn.Module] = []
     width = in_dim
     for _ in range(layers - 1):
-        modules += [nn.Linear(width, hidden), *_norm(norm, hidden), nn.ReLU(inplace=True),
-                    nn.Dropout(dropout)]
+        modules += [
+            nn.Linear(width, hidden),
+            *_norm(norm, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+        ]
         width = hidden
     modules.append(nn.Linear(width, descriptor_dim))
     return Projection(nn.Sequential(*modules), descriptor_dim)

@@ -67,8 +67,15 @@ class MixVPR(nn.Module):
         out_dim: Descriptor size D = out_channels × out_rows (known before the first forward).
     """
 
-    def __init__(self, in_channels: int, out_channels: int = 512, mix_depth: int = 4, mlp_ratio: float = 1.0,
-                 out_rows: int = 4, cells: int | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int = 512,
+        mix_depth: int = 4,
+        mlp_ratio: float = 1.0,
+        out_rows: int = 4,
+        cells: int | None = None,
+    ) -> None:
         super().__init__()
         self.out_dim = out_channels * out_rows
         self.mix = nn.Sequential(*[FeatureMixer(mlp_ratio, cells) for _ in range(mix_depth)])
@@ -83,8 +90,11 @@ class MixVPR(nn.Module):
         """
         cells = self.row_proj.in_features  # 0 while lazy
         if cells and x.shape[-2] * x.shape[-1] != cells:
-            raise ConfigError("model.image_size", f"mixvpr was sized for {cells} feature-map cells, got "
-                              f"{x.shape[-2]}×{x.shape[-1]}: MixVPR needs one image size for training and eval")
+            raise ConfigError(
+                "model.image_size",
+                f"mixvpr was sized for {cells} feature-map cells, got "
+                f"{x.shape[-2]}×{x.shape[-1]}: MixVPR needs one image size for training and eval",
+            )
         x = self.mix(x.flatten(2))  # B×C×n
         x = self.channel_proj(x.transpose(1, 2))  # B×n×out_channels
         x = self.row_proj(x.transpose(1, 2))  # B×out_channels×out_rows
@@ -92,8 +102,14 @@ class MixVPR(nn.Module):
 
 
 @AGGREGATORS.register("mixvpr")
-def mixvpr(in_channels: int, out_channels: int = 512, mix_depth: int = 4, mlp_ratio: float = 1.0,
-           out_rows: int = 4, feature_hw: Any = None) -> nn.Module:
+def mixvpr(
+    in_channels: int,
+    out_channels: int = 512,
+    mix_depth: int = 4,
+    mlp_ratio: float = 1.0,
+    out_rows: int = 4,
+    feature_hw: Any = None,
+) -> nn.Module:
     """MixVPR feature mixing (descriptor size = out_channels × out_rows); feature_hw null = lazy."""
     for name, value in (("out_channels", out_channels), ("mix_depth", mix_depth), ("out_rows", out_rows)):
         if not isinstance(value, int) or value < 1:
@@ -107,8 +123,11 @@ def _cells(feature_hw: Any) -> int | None:
     """[h, w] -> h·w; None stays None (lazy sizing)."""
     if feature_hw is None:
         return None
-    if (not isinstance(feature_hw, (list, tuple)) or len(feature_hw) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in feature_hw)):
+    if (
+        not isinstance(feature_hw, (list, tuple))
+        or len(feature_hw) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in feature_hw)
+    ):
         message = f"must be [h, w] (feature-map cells) or null, got {feature_hw!r}"
         raise ConfigError(f"{_KEY}.feature_hw", message)
     return feature_hw[0] * feature_hw[1]

@@ -29,8 +29,9 @@ class NetVLAD(nn.Module):
         initialised: Whether the centres come from k-means.
     """
 
-    def __init__(self, in_channels: int, clusters: int = 64, alpha: float = 100.0,
-                 normalize_input: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, clusters: int = 64, alpha: float = 100.0, normalize_input: bool = True
+    ) -> None:
         super().__init__()
         self.clusters = clusters
         self.alpha = alpha
@@ -90,16 +91,19 @@ def kmeans_centroids(features: torch.Tensor, k: int, seed: int = 0, iterations: 
 
     data = features.detach().float().cpu().contiguous().numpy()
     if data.shape[0] < k:
-        raise UserError(f"NetVLAD k-means needs at least {k} local features (one per cluster), got "
-                        f"{data.shape[0]}; use more images for the initialisation")
+        raise UserError(
+            f"NetVLAD k-means needs at least {k} local features (one per cluster), got "
+            f"{data.shape[0]}; use more images for the initialisation"
+        )
     kmeans = faiss.Kmeans(data.shape[1], k, niter=iterations, seed=seed, verbose=False)
     kmeans.train(data)
     return torch.from_numpy(kmeans.centroids.copy())  # K×C
 
 
 @AGGREGATORS.register("netvlad")
-def netvlad(in_channels: int, clusters: int = 64, alpha: float = 100.0,
-            normalize_input: bool = True) -> nn.Module:
+def netvlad(
+    in_channels: int, clusters: int = 64, alpha: float = 100.0, normalize_input: bool = True
+) -> nn.Module:
     """NetVLAD with k-means-initialised clusters (descriptor size = clusters × backbone channels)."""
     if clusters < 1:
         raise ConfigError(f"{_KEY}.clusters", f"must be a positive integer, got {clusters}")

@@ -35,8 +35,9 @@ class PlainCNN(nn.Module):
         stride: Product of the strides (input pixels per output cell).
     """
 
-    def __init__(self, depth: int = 8, width: int = 32, output_stride: int = 16,
-                 channels_last: bool = False) -> None:
+    def __init__(
+        self, depth: int = 8, width: int = 32, output_stride: int = 16, channels_last: bool = False
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in, c_out, stride = 3, width, 1

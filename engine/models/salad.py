@@ -18,12 +18,17 @@ _SINKHORN_ITERS = 3  # as in the paper: a few iterations are enough and keep gra
 
 def _mlp(in_channels: int, out_channels: int, dropout: float) -> nn.Sequential:
     """1×1 conv -> dropout -> ReLU -> 1×1 conv: a per-cell MLP."""
-    return nn.Sequential(nn.Conv2d(in_channels, _HIDDEN, 1), nn.Dropout(dropout), nn.ReLU(),
-                         nn.Conv2d(_HIDDEN, out_channels, 1))
+    return nn.Sequential(
+        nn.Conv2d(in_channels, _HIDDEN, 1),
+        nn.Dropout(dropout),
+        nn.ReLU(),
+        nn.Conv2d(_HIDDEN, out_channels, 1),
+    )
 
 
-def sinkhorn_assignment(scores: torch.Tensor, dustbin: torch.Tensor,
-                        iters: int = _SINKHORN_ITERS) -> torch.Tensor:
+def sinkhorn_assignment(
+    scores: torch.Tensor, dustbin: torch.Tensor, iters: int = _SINKHORN_ITERS
+) -> torch.Tensor:
     """Soft assignment of n cells to m clusters plus a dustbin, by entropic optimal transport in log space.
 
     Each cluster receives mass 1/(m+n), each cell gives 1/(m+n), and the dustbin absorbs the rest,
@@ -63,12 +68,19 @@ class SALAD(nn.Module):
         out_dim: Descriptor size D = token_dim + num_clusters × cluster_dim.
     """
 
-    def __init__(self, in_channels: int, num_clusters: int = 64, cluster_dim: int = 128, token_dim: int = 256,
-                 dropout: float = 0.3) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_clusters: int = 64,
+        cluster_dim: int = 128,
+        token_dim: int = 256,
+        dropout: float = 0.3,
+    ) -> None:
         super().__init__()
         self.out_dim = token_dim + num_clusters * cluster_dim
-        self.token_features = nn.Sequential(nn.Linear(in_channels, _HIDDEN), nn.ReLU(),
-                                            nn.Linear(_HIDDEN, token_dim))
+        self.token_features = nn.Sequential(
+            nn.Linear(in_channels, _HIDDEN), nn.ReLU(), nn.Linear(_HIDDEN, token_dim)
+        )
         self.cluster_features = _mlp(in_channels, cluster_dim, dropout)
         self.score = _mlp(in_channels, num_clusters, dropout)
         self.dustbin = nn.Parameter(torch.tensor(1.0))
@@ -87,8 +99,13 @@ class SALAD(nn.Module):
 
 
 @AGGREGATORS.register("salad")
-def salad(in_channels: int, num_clusters: int = 64, cluster_dim: int = 128, token_dim: int = 256,
-          dropout: float = 0.3) -> nn.Module:
+def salad(
+    in_channels: int,
+    num_clusters: int = 64,
+    cluster_dim: int = 128,
+    token_dim: int = 256,
+    dropout: float = 0.3,
+) -> nn.Module:
     """SALAD optimal-transport aggregation (descriptor size = token_dim + num_clusters × cluster_dim)."""
     sizes = (("num_clusters", num_clusters), ("cluster_dim", cluster_dim), ("token_dim", token_dim))
     for name, value in sizes:

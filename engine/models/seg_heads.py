@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.core.config.presets import preset_params
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
-from engine.core.config.presets import preset_params
 
 SEG_HEADS = Registry("segmentation head", "model.head.name")
 _KEY = "model.head"
@@ -40,7 +40,9 @@ class LinearSegHead(nn.Module):
 
 
 def _conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)
+    )
 
 
 class FPNHead(nn.Module):
@@ -54,8 +56,9 @@ class FPNHead(nn.Module):
         out_stride: Input pixels per logit cell (the finest scale's stride).
     """
 
-    def __init__(self, in_channels: list[int], strides: list[int], num_classes: int, channels: int,
-                 dropout: float) -> None:
+    def __init__(
+        self, in_channels: list[int], strides: list[int], num_classes: int, channels: int, dropout: float
+    ) -> None:
         super().__init__()
         self.lateral = nn.ModuleList(nn.Conv2d(c, channels, 1) for c in in_channels)
         self.smooth = nn.ModuleList(_conv_bn_relu(channels, channels) for _ in in_channels)
@@ -84,8 +87,9 @@ def linear(in_channels: list[int], strides: list[int], num_classes: int) -> nn.M
 
 
 @SEG_HEADS.register("fpn")
-def fpn(in_channels: list[int], strides: list[int], num_classes: int, channels: int = 128,
-        dropout: float = 0.1) -> nn.Module:
+def fpn(
+    in_channels: list[int], strides: list[int], num_classes: int, channels: int = 128, dropout: float = 0.1
+) -> nn.Module:
     """Light FPN decoder fusing every backbone scale at the finest one (one scale for DINOv2)."""
     if channels < 1:
         raise ConfigError(f"{_KEY}.channels", f"must be a positive integer, got {channels}")
@@ -94,7 +98,9 @@ def fpn(in_channels: list[int], strides: list[int], num_classes: int, channels: 
     return FPNHead(in_channels, strides, num_classes, channels, dropout)
 
 
-def build_seg_head(section: dict[str, Any], in_channels: list[int], strides: list[int], num_classes: int) -> nn.Module:
+def build_seg_head(
+    section: dict[str, Any], in_channels: list[int], strides: list[int], num_classes: int
+) -> nn.Module:
     """Build the head a resolved `model.head` section describes, for these scales and classes.
 
     Returns:

@@ -26,8 +26,14 @@ class SegmentationModel(nn.Module):
         image_size: (height, width) the model is trained at.
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, taps: list[Tap], num_classes: int,
-                 image_size: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: nn.Module,
+        taps: list[Tap],
+        num_classes: int,
+        image_size: tuple[int, int],
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head

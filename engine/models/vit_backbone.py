@@ -41,8 +41,13 @@ class ViTBackbone(nn.Module):
         load_report: What matched when `pretrained` was a local file, else None.
     """
 
-    def __init__(self, timm_name: str, pretrained: bool | str = False, output: str = "tokens",
-                 image_size: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        timm_name: str,
+        pretrained: bool | str = False,
+        output: str = "tokens",
+        image_size: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__()
         if output not in OUTPUTS:
             raise ConfigError(f"{_KEY}.output", f"must be one of {', '.join(OUTPUTS)}, got {output!r}")
@@ -68,7 +73,7 @@ class ViTBackbone(nn.Module):
         if self.output == "cls":
             return tokens[:, 0, :, None, None]  # B×C×1×1
         h, w = self.vit.patch_embed.dynamic_feat_size(tuple(x.shape[-2:]))
-        patches = tokens[:, self.num_prefix_tokens:]  # B×h·w×C, row-major over the grid
+        patches = tokens[:, self.num_prefix_tokens :]  # B×h·w×C, row-major over the grid
         return patches.transpose(1, 2).reshape(x.shape[0], -1, h, w)
 
 
@@ -78,8 +83,9 @@ def _create_vit(timm_name: str, download: bool, image_size: tuple[int, int] | No
         image_size = tuple(timm.models.get_pretrained_cfg(timm_name).input_size[-2:])
     patch = _patch_size(timm_name)
     grid_size = tuple(math.ceil(side / patch) * patch for side in image_size)
-    return create_timm_model(timm_name, download, num_classes=0, img_size=grid_size, dynamic_img_size=True,
-                             dynamic_img_pad=True)
+    return create_timm_model(
+        timm_name, download, num_classes=0, img_size=grid_size, dynamic_img_size=True, dynamic_img_pad=True
+    )
 
 
 def _patch_size(timm_name: str) -> int:
@@ -98,6 +104,7 @@ def load_vit_weights(vit: nn.Module, path: str) -> LoadReport:
     (`register_tokens`, `mask_token`, a position embedding that includes the CLS slot) and resamples
     the position embedding from the checkpoint's grid (37×37 for 518 px) to the model's.
     """
+
     def convert(state: StateDict) -> StateDict:
         return checkpoint_filter_fn(state, vit)
 
@@ -106,42 +113,48 @@ def load_vit_weights(vit: nn.Module, path: str) -> LoadReport:
 
 # torch.hub names -> timm names; the "_reg" variants carry 4 register tokens (5 prefix tokens in all).
 @BACKBONES.register("dinov2_vits14")
-def dinov2_vits14(pretrained: bool | str = False, output: str = "tokens", *,
-                  image_size: tuple[int, int] | None = None) -> nn.Module:
+def dinov2_vits14(
+    pretrained: bool | str = False, output: str = "tokens", *, image_size: tuple[int, int] | None = None
+) -> nn.Module:
     """DINOv2 ViT-S/14 (timm vit_small_patch14_dinov2): 384 channels at stride 14, 21.6M params."""
     return ViTBackbone("vit_small_patch14_dinov2", pretrained, output, image_size)
 
 
 @BACKBONES.register("dinov2_vitb14")
-def dinov2_vitb14(pretrained: bool | str = False, output: str = "tokens", *,
-                  image_size: tuple[int, int] | None = None) -> nn.Module:
+def dinov2_vitb14(
+    pretrained: bool | str = False, output: str = "tokens", *, image_size: tuple[int, int] | None = None
+) -> nn.Module:
     """DINOv2 ViT-B/14 (timm vit_base_patch14_dinov2): 768 channels at stride 14, 85.7M params."""
     return ViTBackbone("vit_base_patch14_dinov2", pretrained, output, image_size)
 
 
 @BACKBONES.register("dinov2_vitl14")
-def dinov2_vitl14(pretrained: bool | str = False, output: str = "tokens", *,
-                  image_size: tuple[int, int] | None = None) -> nn.Module:
+def dinov2_vitl14(
+    pretrained: bool | str = False, output: str = "tokens", *, image_size: tuple[int, int] | None = None
+) -> nn.Module:
     """DINOv2 ViT-L/14 (timm vit_large_patch14_dinov2): 1024 channels at stride 14, 303M params."""
     return ViTBackbone("vit_large_patch14_dinov2", pretrained, output, image_size)
 
 
 @BACKBONES.register("dinov2_vits14_reg")
-def dinov2_vits14_reg(pretrained: bool | str = False, output: str = "tokens", *,
-                      image_size: tuple[int, int] | None = None) -> nn.Module:
+def dinov2_vits14_reg(
+    pretrained: bool | str = False, output: str = "tokens", *, image_size: tuple[int, int] | None = None
+) -> nn.Module:
     """DINOv2 ViT-S/14 with 4 registers (timm vit_small_patch14_reg4_dinov2): 384 channels at stride 14."""
     return ViTBackbone("vit_small_patch14_reg4_dinov2", pretrained, output, image_size)
 
 
 @BACKBONES.register("dinov2_vitb14_reg")
-def dinov2_vitb14_reg(pretrained: bool | str = False, output: str = "tokens", *,
-                      image_size: tuple[int, int] | None = None) -> nn.Module:
+def dinov2_vitb14_reg(
+    pretrained: bool | str = False, output: str = "tokens", *, image_size: tuple[int, int] | None = None
+) -> nn.Module:
     """DINOv2 ViT-B/14 with 4 registers (timm vit_base_patch14_reg4_dinov2): 768 channels at stride 14."""
     return ViTBackbone("vit_base_patch14_reg4_dinov2", pretrained, output, image_size)
 
 
 @BACKBONES.register("dinov2_vitl14_reg")
-def dinov2_vitl14_reg(pretrained: bool | str = False, output: str = "tokens", *,
-                      image_size: tuple[int, int] | None = None) -> nn.Module:
+def dinov2_vitl14_reg(
+    pretrained: bool | str = False, output: str = "tokens", *, image_size: tuple[int, int] | None = None
+) -> nn.Module:
     """DINOv2 ViT-L/14 with 4 registers (timm vit_large_patch14_reg4_dinov2): 1024 channels at stride 14."""
     return ViTBackbone("vit_large_patch14_reg4_dinov2", pretrained, output, image_size)

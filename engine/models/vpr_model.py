@@ -28,8 +28,9 @@ class VPRModel(nn.Module):
         image_size: (height, width) the model is trained and evaluated at.
     """
 
-    def __init__(self, backbone: nn.Module, aggregator: nn.Module, head: nn.Module,
-                 image_size: tuple[int, int]) -> None:
+    def __init__(
+        self, backbone: nn.Module, aggregator: nn.Module, head: nn.Module, image_size: tuple[int, int]
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.aggregator = aggregator
@@ -67,13 +68,18 @@ def build_vpr_model(model_section: dict[str, Any]) -> VPRModel:
     aggregator = build_aggregator(model_section["aggregator"], backbone.out_channels)
     head = build_head(model_section["head"], aggregator.out_dim, int(model_section["descriptor_dim"]))
     model = VPRModel(backbone, aggregator, head, image_size)
-    materialize_lazy(model, image_size)  # lazy layers (MixVPR) must know their size before counting or optimising
+    materialize_lazy(
+        model, image_size
+    )  # lazy layers (MixVPR) must know their size before counting or optimising
     return model
 
 
 def _image_size(value: Any) -> tuple[int, int]:
     """[H, W] -> (H, W), both positive integers."""
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
         raise ConfigError("model.image_size", f"must be [height, width] in pixels, got {value!r}")
     return int(value[0]), int(value[1])

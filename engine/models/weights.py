@@ -67,8 +67,12 @@ class LoadReport:
             text += f" (stripped prefix '{self.prefix}')"
         if self.sequential:
             text += " (mapped nn.Sequential indices to the model's module names)"
-        for label, names in (("missing", self.missing), ("unexpected", self.unexpected),
-                             ("shape mismatch", self.mismatched), ("ignored classifier", self.ignored)):
+        for label, names in (
+            ("missing", self.missing),
+            ("unexpected", self.unexpected),
+            ("shape mismatch", self.mismatched),
+            ("ignored classifier", self.ignored),
+        ):
             if names:
                 more = ", ..." if len(names) > _SHOWN else ""
                 text += f"; {label} {len(names)}: {', '.join(names[:_SHOWN])}{more}"
@@ -122,14 +126,14 @@ def best_prefix(names: Iterable[str], targets: set[str]) -> str:
         candidates.update(".".join(parts[:i]) + "." for i in range(1, min(len(parts), 4)))
 
     def score(prefix: str) -> tuple[int, int]:
-        hits = sum(n.startswith(prefix) and n[len(prefix):] in targets for n in names)
+        hits = sum(n.startswith(prefix) and n[len(prefix) :] in targets for n in names)
         return hits, -len(prefix)  # ties go to the shorter prefix
 
     return max(candidates, key=score)
 
 
 def _strip(state: StateDict, prefix: str) -> StateDict:
-    return {n[len(prefix):] if n.startswith(prefix) else n: t for n, t in state.items()}
+    return {n[len(prefix) :] if n.startswith(prefix) else n: t for n, t in state.items()}
 
 
 def sequential_names(state: StateDict, children: list[str]) -> tuple[StateDict, str]:
@@ -172,8 +176,13 @@ def match_names(module: nn.Module, state: StateDict) -> tuple[StateDict, str, bo
     return plain, prefix, False
 
 
-def load_weights(module: nn.Module, state: StateDict, file: str, ignore: tuple[str, ...] = (),
-                 convert: Callable[[StateDict], StateDict] | None = None) -> LoadReport:
+def load_weights(
+    module: nn.Module,
+    state: StateDict,
+    file: str,
+    ignore: tuple[str, ...] = (),
+    convert: Callable[[StateDict], StateDict] | None = None,
+) -> LoadReport:
     """Copy matching tensors of `state` into `module` (strict=False) and report the rest.
 
     Args:
@@ -195,11 +204,18 @@ def load_weights(module: nn.Module, state: StateDict, file: str, ignore: tuple[s
     usable = {n: t for n, t in renamed.items() if n in own and t.shape == own[n].shape}
     misfits = [n for n, t in renamed.items() if n in own and t.shape != own[n].shape]
     report = LoadReport(
-        file=file, loaded=len(usable), expected=len(own), prefix=prefix, sequential=sequential,
+        file=file,
+        loaded=len(usable),
+        expected=len(own),
+        prefix=prefix,
+        sequential=sequential,
         missing=[n for n in own if n not in renamed and not n.startswith(ignore)],
         unexpected=[n for n in renamed if n not in own],
-        mismatched=[f"{n} {tuple(renamed[n].shape)} vs {tuple(own[n].shape)}"
-                    for n in misfits if not n.startswith(ignore)],
+        mismatched=[
+            f"{n} {tuple(renamed[n].shape)} vs {tuple(own[n].shape)}"
+            for n in misfits
+            if not n.startswith(ignore)
+        ],
         ignored=[n for n in misfits if n.startswith(ignore)],
     )
     if not usable:
@@ -209,7 +225,11 @@ def load_weights(module: nn.Module, state: StateDict, file: str, ignore: tuple[s
     return report
 
 
-def load_weights_file(module: nn.Module, path: str, ignore: tuple[str, ...] = (),
-                      convert: Callable[[StateDict], StateDict] | None = None) -> LoadReport:
+def load_weights_file(
+    module: nn.Module,
+    path: str,
+    ignore: tuple[str, ...] = (),
+    convert: Callable[[StateDict], StateDict] | None = None,
+) -> LoadReport:
     """`read_state_dict` + `load_weights` in one call."""
     return load_weights(module, read_state_dict(path), str(path), ignore, convert)

@@ -8,10 +8,10 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from engine.data.samples import Batch
-from engine.data.stream import BatchStream
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
+from engine.data.samples import Batch
+from engine.data.stream import BatchStream
 
 TASKS = Registry("task", "task.name")
 
@@ -35,7 +35,9 @@ class Task(Protocol):
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next training batch, augmented, normalised and on the device."""
 
-    def compute_loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def compute_loss(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Total loss and its logged components (`loss/<name>`)."""
 
     def evaluate(self) -> dict[str, dict[str, float]]:
@@ -100,8 +102,11 @@ class SampledTask:
     def next_stream_batch(self) -> Batch:
         """The next training batch as read by the workers (uint8 images, targets, indices)."""
         if self.stream is None:
-            raise ConfigError("train.max_steps", "this run has no training data (an evaluation-only run); set "
-                                                 "data.root to a data set with a training split to train")
+            raise ConfigError(
+                "train.max_steps",
+                "this run has no training data (an evaluation-only run); set "
+                "data.root to a data set with a training split to train",
+            )
         return next(self.stream)
 
     def close(self) -> None:
@@ -110,9 +115,12 @@ class SampledTask:
             self.stream.close()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "loss": self.loss.state_dict(),
-                "sampler": self.sampler.state_dict() if self.sampler is not None else None,
-                "augment_rng": self.generator.get_state()}
+        return {
+            "model": self.model.state_dict(),
+            "loss": self.loss.state_dict(),
+            "sampler": self.sampler.state_dict() if self.sampler is not None else None,
+            "augment_rng": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])

@@ -22,8 +22,9 @@ def model_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     return MODEL_SUMMARIES.build(cfg["task"]["name"], cfg)
 
 
-def summarise(cfg: dict[str, Any], groups: dict[str, nn.Module], output: str, train_images: int | None,
-              **extra: Any) -> dict[str, Any]:
+def summarise(
+    cfg: dict[str, Any], groups: dict[str, nn.Module], output: str, train_images: int | None, **extra: Any
+) -> dict[str, Any]:
     """The dict `check` prints (and `check --json` returns): parameters, freeze phases, epochs, output line.
 
     Args:
@@ -39,5 +40,11 @@ def summarise(cfg: dict[str, Any], groups: dict[str, nn.Module], output: str, tr
     batch = max(cfg["train"]["batch_size"], 1)
     steps_per_epoch = train_images / batch if train_images else 1000.0
     phases = phase_table(groups, build_freeze(cfg["freeze"]), cfg["train"]["max_steps"], steps_per_epoch)
-    return {"output": output, "parameters": parameter_table(groups), "phases": phases,
-            "steps_per_epoch": steps_per_epoch, "steps_per_epoch_counted": bool(train_images), **extra}
+    return {
+        "output": output,
+        "parameters": parameter_table(groups),
+        "phases": phases,
+        "steps_per_epoch": steps_per_epoch,
+        "steps_per_epoch_counted": bool(train_images),
+        **extra,
+    }

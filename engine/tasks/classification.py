@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from engine.core.config import preset_params
+from engine.core.errors import ConfigError
 from engine.data.formats import LabelIndex
 from engine.data.loading import data_report
 from engine.data.pair_augment import build_image_augment
 from engine.data.samples import ImageItems
-from engine.core.errors import ConfigError
 from engine.metrics.classification import TopKCounter
 from engine.models.aggregator_init import initialise_aggregator
 from engine.models.cls_model import build_classification_model
@@ -29,8 +29,13 @@ class ClassificationTask(SupervisedTask):
     main_metric = "top1"
     task_name = "classification"
 
-    def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator,
-                 classes: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: dict[str, Any],
+        runtime: Runtime,
+        generator: torch.Generator,
+        classes: list[str] | None = None,
+    ) -> None:
         super().__init__(cfg, runtime, generator)
         self.class_names = checked_classes(self.plan.classes(), "class folder names")
         self.plan.options.classes = self.class_names
@@ -39,9 +44,14 @@ class ClassificationTask(SupervisedTask):
         if train is not None and classes is not None:
             missing = sorted(set(range(len(self.class_names))) - set(np.unique(train.labels).tolist()))
             if missing:
-                raise ConfigError("task.classes", f"no training images of class '{self.class_names[missing[0]]}' in "
-                                                  f"{Path(cfg['data']['root']) / cfg['data']['train_dir']}")
-        self.test_sets = [(name, self._items(index, self.eval_size, name)) for name, index in self.plan.test_indexes()]
+                raise ConfigError(
+                    "task.classes",
+                    f"no training images of class '{self.class_names[missing[0]]}' in "
+                    f"{Path(cfg['data']['root']) / cfg['data']['train_dir']}",
+                )
+        self.test_sets = [
+            (name, self._items(index, self.eval_size, name)) for name, index in self.plan.test_indexes()
+        ]
         self.model = build_classification_model(cfg["model"], len(self.class_names))
         self._finish_setup(self._items(train, self.image_size, "train") if train is not None else None)
         # top-5 says nothing with 5 classes or fewer (always 100%)
@@ -58,8 +68,10 @@ class ClassificationTask(SupervisedTask):
         """Data-dependent aggregator initialisation (NetVLAD centres by k-means) from the first training images."""
         if self.stream is None:
             return
-        batches = (self.normalise(b.images.float().div_(255))
-                   for b in self.ordered(self.train_items, min(self.train_size, 1280), 64))
+        batches = (
+            self.normalise(b.images.float().div_(255))
+            for b in self.ordered(self.train_items, min(self.train_size, 1280), 64)
+        )
         initialise_aggregator(self.model, batches, seed=self.cfg["train"]["seed"])
 
     def _build_augment(self, section: dict[str, Any]) -> Any:
@@ -81,7 +93,9 @@ class ClassificationTask(SupervisedTask):
 
 
 @TASKS.register("classification", "Image classification")
-def build_classification_task(cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator) -> ClassificationTask:
+def build_classification_task(
+    cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator
+) -> ClassificationTask:
     """Build the classification task from a resolved config; task.classes is its key."""
     return ClassificationTask(cfg, runtime, generator, **preset_params(cfg["task"]))
 
@@ -97,7 +111,17 @@ def classification_summary(cfg: dict[str, Any]) -> dict[str, Any]:
         names = sorted(CLASSES)
     names = checked_classes(names, "class folder names")
     model = build_classification_model(cfg["model"], len(names))
-    output = (f"logits: {len(names)} classes   backbone output: {model.backbone.out_channels} channels, "
-              f"stride {model.backbone.stride}   pooled: {model.aggregator.out_dim}-d")
-    return summarise(cfg, model.module_groups(), output, report["train_images"], classes=names, data=report,
-                     backbone_channels=model.backbone.out_channels, backbone_stride=model.backbone.stride)
+    output = (
+        f"logits: {len(names)} classes   backbone output: {model.backbone.out_channels} channels, "
+        f"stride {model.backbone.stride}   pooled: {model.aggregator.out_dim}-d"
+    )
+    return summarise(
+        cfg,
+        model.module_groups(),
+        output,
+        report["train_images"],
+        classes=names,
+        data=report,
+        backbone_channels=model.backbone.out_channels,
+        backbone_stride=model.backbone.stride,
+    )

@@ -27,11 +27,11 @@ def slide_logits(forward: Forward, images: torch.Tensor, window: tuple[int, int]
     counts = torch.zeros(1, 1, height, width, device=images.device)
     for top in window_starts(height, win_h):
         for left in window_starts(width, win_w):
-            logits = forward(images[:, :, top:top + win_h, left:left + win_w])  # B×C×win_h×win_w
+            logits = forward(images[:, :, top : top + win_h, left : left + win_w])  # B×C×win_h×win_w
             if total is None:
                 total = images.new_zeros(images.shape[0], logits.shape[1], height, width, dtype=logits.dtype)
-            total[:, :, top:top + win_h, left:left + win_w] += logits
-            counts[:, :, top:top + win_h, left:left + win_w] += 1
+            total[:, :, top : top + win_h, left : left + win_w] += logits
+            counts[:, :, top : top + win_h, left : left + win_w] += 1
     assert total is not None
     return total / counts
 

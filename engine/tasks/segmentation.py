@@ -8,22 +8,21 @@ from typing import Any
 import torch
 
 from engine.core.config import preset_params
-from engine.data.pair_augment import PAIR_AUGMENTS
+from engine.core.errors import ConfigError
 from engine.data.formats import MaskIndex
 from engine.data.formats.seg_folders import check_ignore_index, read_classes_json
 from engine.data.loading import data_report
+from engine.data.pair_augment import PAIR_AUGMENTS
 from engine.data.samples import CropGeometry, MaskItems
 from engine.data.sources import MaskLabels
-from engine.core.errors import ConfigError
 from engine.losses import IGNORE_INDEX
 from engine.metrics.segmentation import ConfusionMatrix, segmentation_metrics
 from engine.models.seg_model import build_segmentation_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS
-from engine.tasks.seg_inference import predictions_at, slide_logits
 from engine.tasks.check_summary import MODEL_SUMMARIES, summarise
+from engine.tasks.seg_inference import predictions_at, slide_logits
 from engine.tasks.supervised import SupervisedTask, checked_classes
-
 
 IGNORE_MASK = MaskLabels.IGNORE  # stored value of unlabelled pixels, whatever the files use
 
@@ -38,20 +37,32 @@ class SegmentationTask(SupervisedTask):
     main_metric = "mIoU"
     task_name = "segmentation"
 
-    def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator,
-                 classes: list[str] | None = None, ignore_index: int = 255) -> None:
+    def __init__(
+        self,
+        cfg: dict[str, Any],
+        runtime: Runtime,
+        generator: torch.Generator,
+        classes: list[str] | None = None,
+        ignore_index: int = 255,
+    ) -> None:
         super().__init__(cfg, runtime, generator)
         if cfg["augment"]["name"] not in PAIR_AUGMENTS:  # checked before the data is read
-            raise ConfigError("augment.name", f"'{cfg['augment']['name']}' cannot move masks with their images; "
-                                              f"segmentation allows: {', '.join(PAIR_AUGMENTS.names())}")
+            raise ConfigError(
+                "augment.name",
+                f"'{cfg['augment']['name']}' cannot move masks with their images; "
+                f"segmentation allows: {', '.join(PAIR_AUGMENTS.names())}",
+            )
         data = cfg["data"]
         self.class_names = segmentation_classes(self.plan.classes(), Path(data["root"] or "."))
         num_classes = len(self.class_names)
         check_ignore_index(ignore_index, num_classes)
         self.plan.options.classes = self.class_names
         self._build_loss_and_augment(num_classes)
-        self.geometry = (CropGeometry(tuple(data["train_resize"]), tuple(data["scale_range"]))
-                         if data.get("train_resize") else None)
+        self.geometry = (
+            CropGeometry(tuple(data["train_resize"]), tuple(data["scale_range"]))
+            if data.get("train_resize")
+            else None
+        )
         train = self.plan.train_index()
         self.test_sets = [(name, self._eval_items(index, name)) for name, index in self.plan.test_indexes()]
         self.model = build_segmentation_model(cfg["model"], num_classes)
@@ -64,12 +75,20 @@ class SegmentationTask(SupervisedTask):
         """Training samples at model.image_size: resized (and cached when small), or random crops of large images."""
         if self.geometry is not None:
             if self.plan.cache_mode == "memmap":
-                raise ConfigError("data.cache", "memmap caches images at one size, but data.train_resize crops "
-                                                "each image at a random scale: use data.cache=off")
+                raise ConfigError(
+                    "data.cache",
+                    "memmap caches images at one size, but data.train_resize crops "
+                    "each image at a random scale: use data.cache=off",
+                )
             return MaskItems(index.images, index.masks, self.image_size, self.image_size, self.geometry)
-        return MaskItems(index.images, index.masks, self.image_size, self.image_size,
-                         image_store=self.plan.image_store(index.images, self.image_size, "train"),
-                         mask_store=self.plan.mask_store(index.masks, self.image_size, "train masks"))
+        return MaskItems(
+            index.images,
+            index.masks,
+            self.image_size,
+            self.image_size,
+            image_store=self.plan.image_store(index.images, self.image_size, "train"),
+            mask_store=self.plan.mask_store(index.masks, self.image_size, "train masks"),
+        )
 
     def _eval_items(self, index: MaskIndex, name: str) -> MaskItems:
         """Test samples: images at eval.image_size, each mask at its own resolution (scores are computed there)."""
@@ -128,13 +147,17 @@ def segmentation_classes(classes: list[str] | None, root: Path, synthetic: bool 
 
             classes = list(CLASSES)
         if classes is None:
-            raise ConfigError("task.classes", f"required: the class names in mask-index order (or a classes.json "
-                                              f"list in {root})")
+            raise ConfigError(
+                "task.classes",
+                f"required: the class names in mask-index order (or a classes.json list in {root})",
+            )
     return checked_classes(classes, "class names")
 
 
 @TASKS.register("segmentation", "Semantic segmentation")
-def build_segmentation_task(cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator) -> SegmentationTask:
+def build_segmentation_task(
+    cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator
+) -> SegmentationTask:
     """Build the segmentation task from a resolved config; task.classes and task.ignore_index are its keys."""
     return SegmentationTask(cfg, runtime, generator, **preset_params(cfg["task"]))
 
@@ -144,13 +167,29 @@ def segmentation_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     """Parameter table and logits size of the configured segmentation model; the data set is indexed, not read."""
     data = cfg["data"]
     report = data_report(cfg)
-    names = segmentation_classes(cfg["task"].get("classes") or report["classes"], Path(data["root"] or "."),
-                                 data["synthetic"])
+    names = segmentation_classes(
+        cfg["task"].get("classes") or report["classes"], Path(data["root"] or "."), data["synthetic"]
+    )
     model = build_segmentation_model(cfg["model"], len(names))
     height, width = model.image_size
-    scales = ", ".join(f"{c}@{s}" for c, s in zip([t.channels for t in model.taps] + [model.backbone.out_channels],
-                                                   [t.stride for t in model.taps] + [model.backbone.stride]))
-    output = (f"logits: {len(names)} classes × {height}×{width} (head at stride {model.head.out_stride}, "
-              f"upsampled)   backbone scales (channels@stride): {scales}")
-    return summarise(cfg, model.module_groups(), output, report["train_images"], classes=names, data=report,
-                     backbone_channels=model.backbone.out_channels, backbone_stride=model.backbone.stride)
+    scales = ", ".join(
+        f"{c}@{s}"
+        for c, s in zip(
+            [t.channels for t in model.taps] + [model.backbone.out_channels],
+            [t.stride for t in model.taps] + [model.backbone.stride],
+        )
+    )
+    output = (
+        f"logits: {len(names)} classes × {height}×{width} (head at stride {model.head.out_stride}, "
+        f"upsampled)   backbone scales (channels@stride): {scales}"
+    )
+    return summarise(
+        cfg,
+        model.module_groups(),
+        output,
+        report["train_images"],
+        classes=names,
+        data=report,
+        backbone_channels=model.backbone.out_channels,
+        backbone_stride=model.backbone.stride,
+    )

@@ -13,11 +13,11 @@ import torch
 from torch import nn
 
 from engine.core.config import preset_params
+from engine.core.errors import ConfigError
 from engine.data.loading import DataPlan
 from engine.data.samples import Batch
 from engine.data.shuffle_sampler import ShuffleBatchSampler
 from engine.data.stream import BatchStream, ordered_batches, pin_for
-from engine.core.errors import ConfigError
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES, check_inputs
 from engine.losses.logits import LOGIT_LOSSES
@@ -58,12 +58,15 @@ class SupervisedTask(SampledTask):
             batch_size = cfg["train"]["batch_size"]
             self.train_size = len(train_items)
             if batch_size > self.train_size:
-                raise ConfigError("train.batch_size", f"{batch_size} images per batch, but the training set has only "
-                                                      f"{self.train_size}")
+                raise ConfigError(
+                    "train.batch_size",
+                    f"{batch_size} images per batch, but the training set has only {self.train_size}",
+                )
             self.train_items = train_items
             self.sampler = ShuffleBatchSampler(self.train_size, batch_size, cfg["train"]["seed"])
-            self.stream = BatchStream(train_items, self.sampler, self.plan.workers(train_items.cached),
-                                      pin_for(self.runtime.device))
+            self.stream = BatchStream(
+                train_items, self.sampler, self.plan.workers(train_items.cached), pin_for(self.runtime.device)
+            )
         self.model = self.model.to(self.runtime.device)
         if self.runtime.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -96,7 +99,9 @@ class SupervisedTask(SampledTask):
         images, targets = self._augment(batch.images.float().div_(255), batch.targets)  # B×3×H×W in [0, 1]
         return self.normalise(images), targets.to(self.runtime.device)
 
-    def compute_loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def compute_loss(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         self.model.train()
         if self.freeze_phase is not None:
             enforce_norm_eval(self.modules(), self.freeze_phase)  # frozen BatchNorms keep their running stats
@@ -106,8 +111,13 @@ class SupervisedTask(SampledTask):
 
     def ordered(self, items: Any, count: int | None = None, batch_size: int | None = None) -> Iterator[Batch]:
         """Items in file order, in evaluation batches, read by the workers (none when they come from the cache)."""
-        return ordered_batches(items, batch_size or self.cfg["eval"]["batch_size"], self.plan.workers(items.cached),
-                               pin_for(self.runtime.device), count)
+        return ordered_batches(
+            items,
+            batch_size or self.cfg["eval"]["batch_size"],
+            self.plan.workers(items.cached),
+            pin_for(self.runtime.device),
+            count,
+        )
 
     @torch.no_grad()
     def predict(self, items: Any) -> Iterator[tuple[Batch, torch.Tensor]]:
@@ -123,7 +133,11 @@ class SupervisedTask(SampledTask):
 
 def checked_classes(classes: Any, what: str) -> list[str]:
     """`classes` when it is a list of at least 2 distinct non-empty names; else a ConfigError at task.classes."""
-    if (not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) and c for c in classes)
-            or len(set(classes)) != len(classes)):
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or not all(isinstance(c, str) and c for c in classes)
+        or len(set(classes)) != len(classes)
+    ):
         raise ConfigError("task.classes", f"expected a list of at least 2 distinct {what}, got {classes!r}")
     return classes

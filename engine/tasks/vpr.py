@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from engine.core.config import preset_params
+from engine.core.errors import ConfigError
 from engine.data.augment import AUGMENTS
-from engine.data.place_sampler import PlaceBatchSampler
 from engine.data.formats import RetrievalIndex
 from engine.data.loading import DataPlan, data_report
+from engine.data.place_sampler import PlaceBatchSampler
 from engine.data.samples import ImageItems
 from engine.data.stream import BatchStream, ordered_batches, pin_for
-from engine.core.errors import ConfigError
 from engine.feature_cache import FeatureCache, FeatureItems, cache_key, weights_fingerprint
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES
@@ -41,8 +41,9 @@ class VPRTask(SampledTask):
 
     main_metric = "R@1"
 
-    def __init__(self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator,
-                 load_test_sets: bool = True) -> None:
+    def __init__(
+        self, cfg: dict[str, Any], runtime: Runtime, generator: torch.Generator, load_test_sets: bool = True
+    ) -> None:
         self.cfg, self.runtime, self.generator = cfg, runtime, generator
         model_cfg, train = cfg["model"], cfg["train"]
         self.plan = DataPlan(cfg, runtime.world_size, runtime.notify)
@@ -50,8 +51,11 @@ class VPRTask(SampledTask):
         places = self.plan.train_index()
         self.num_places = places.num_places if places is not None else 1
         if places is not None and self.num_places < train["places_per_batch"]:
-            raise ConfigError("train.places_per_batch", f"{train['places_per_batch']} places per batch, but the "
-                                                        f"training set has only {self.num_places} places")
+            raise ConfigError(
+                "train.places_per_batch",
+                f"{train['places_per_batch']} places per batch, but the "
+                f"training set has only {self.num_places} places",
+            )
         self.model = build_vpr_model(model_cfg).to(runtime.device)
         if runtime.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -61,23 +65,38 @@ class VPRTask(SampledTask):
         self.augment = AUGMENTS.build(cfg["augment"]["name"], **preset_params(cfg["augment"]))
         self.cache: FeatureCache | None = None
         if places is not None:
-            self._train_items = ImageItems(places.images, self.image_size, places.places,
-                                           self.plan.image_store(places.images, self.image_size, "train"))
+            self._train_items = ImageItems(
+                places.images,
+                self.image_size,
+                places.places,
+                self.plan.image_store(places.images, self.image_size, "train"),
+            )
             self.train_size = len(places.images)
-            self.sampler = PlaceBatchSampler(places.places, train["places_per_batch"], train["images_per_place"],
-                                             train["seed"])
+            self.sampler = PlaceBatchSampler(
+                places.places, train["places_per_batch"], train["images_per_place"], train["seed"]
+            )
             self.cache = self._feature_cache(places.places) if use_feature_cache(cfg) else None
             items = FeatureItems(self.cache, places.places) if self.cache is not None else self._train_items
-            self.stream = BatchStream(items, self.sampler, self.plan.workers(items.cached), pin_for(runtime.device))
+            self.stream = BatchStream(
+                items, self.sampler, self.plan.workers(items.cached), pin_for(runtime.device)
+            )
         eval_size = tuple(cfg["eval"]["image_size"])
-        self.test_sets = [(name, self._test_items(index, eval_size, name))
-                          for name, index in self.plan.test_indexes()] if load_test_sets else []
+        self.test_sets = (
+            [(name, self._test_items(index, eval_size, name)) for name, index in self.plan.test_indexes()]
+            if load_test_sets
+            else []
+        )
 
-    def _test_items(self, index: RetrievalIndex, size: tuple[int, int],
-                    name: str) -> tuple[ImageItems, ImageItems, np.ndarray, np.ndarray]:
+    def _test_items(
+        self, index: RetrievalIndex, size: tuple[int, int], name: str
+    ) -> tuple[ImageItems, ImageItems, np.ndarray, np.ndarray]:
         """Database and query items (read at eval size, cached like the training set when small) and positions."""
-        database = ImageItems(index.database, size, store=self.plan.image_store(index.database, size, f"{name} database"))
-        queries = ImageItems(index.queries, size, store=self.plan.image_store(index.queries, size, f"{name} queries"))
+        database = ImageItems(
+            index.database, size, store=self.plan.image_store(index.database, size, f"{name} database")
+        )
+        queries = ImageItems(
+            index.queries, size, store=self.plan.image_store(index.queries, size, f"{name} queries")
+        )
         return database, queries, index.database_utm, index.query_utm
 
     def metric_order(self) -> list[str]:
@@ -94,18 +113,31 @@ class VPRTask(SampledTask):
         """uint8 B×3×H×W -> normalised float on the device."""
         return self.runtime.to_device((images.float().div_(255) - MEAN) / STD)
 
-    def _ordered(self, items: ImageItems, count: int | None = None, batch_size: int | None = None) -> Iterator[Any]:
+    def _ordered(
+        self, items: ImageItems, count: int | None = None, batch_size: int | None = None
+    ) -> Iterator[Any]:
         """Items in file order, read by the workers (none when they come from the cache)."""
-        return ordered_batches(items, batch_size or self.cfg["eval"]["batch_size"],
-                               self.plan.workers(items.cached), pin_for(self.runtime.device), count)
+        return ordered_batches(
+            items,
+            batch_size or self.cfg["eval"]["batch_size"],
+            self.plan.workers(items.cached),
+            pin_for(self.runtime.device),
+            count,
+        )
 
     def _feature_cache(self, places: np.ndarray) -> FeatureCache:
         """Backbone features of every training image, shared by all runs with the same backbone weights and data."""
         self.model.backbone.requires_grad_(False)
         data = self.cfg["data"]
-        key = cache_key({"weights": weights_fingerprint(self.model.backbone), "backbone": self.cfg["model"]["backbone"],
-                         "size": self.cfg["model"]["image_size"], "train": str(Path(data["root"]) / data["train_dir"]),
-                         "count": self.train_size})
+        key = cache_key(
+            {
+                "weights": weights_fingerprint(self.model.backbone),
+                "backbone": self.cfg["model"]["backbone"],
+                "size": self.cfg["model"]["image_size"],
+                "train": str(Path(data["root"]) / data["train_dir"]),
+                "count": self.train_size,
+            }
+        )
         folder = Path(os.environ.get("LABCONSOLE_CACHE", Path.home() / ".cache" / "labconsole" / "features"))
         batches = (self._prepare(batch.images) for batch in self._ordered(self._train_items))
         return FeatureCache.build(folder, self.model.backbone, batches, self.train_size, key)
@@ -116,7 +148,10 @@ class VPRTask(SampledTask):
         Reads images in file order, not through the sampler, so the training data order is unchanged.
         """
         if self.cache is None and self.stream is not None:
-            batches = (self._prepare(b.images) for b in self._ordered(self._train_items, min(self.train_size, 1280), 64))
+            batches = (
+                self._prepare(b.images)
+                for b in self._ordered(self._train_items, min(self.train_size, 1280), 64)
+            )
             initialise_aggregator(self.model, batches, seed=self.cfg["train"]["seed"])
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,7 +162,9 @@ class VPRTask(SampledTask):
         images = self.augment(batch.images.float().div_(255), self.generator)  # B×3×H×W in [0, 1]
         return self.runtime.to_device((images - MEAN) / STD), labels
 
-    def compute_loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def compute_loss(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         self.model.train()
         if self.freeze_phase is not None:
             enforce_norm_eval(self.modules(), self.freeze_phase)  # frozen BatchNorms keep their running stats
@@ -148,7 +185,11 @@ class VPRTask(SampledTask):
         for batch in self._ordered(items):
             with self.runtime.autocast():
                 out.append(self.model(self._prepare(batch.images)).float().cpu())
-        return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, self.model.descriptor_dim), np.float32)
+        return (
+            torch.cat(out).numpy().astype(np.float32)
+            if out
+            else np.zeros((0, self.model.descriptor_dim), np.float32)
+        )
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         """gmberton protocol: k-NN of each query among the database; correct at N if a positive is in the top N."""
@@ -174,22 +215,35 @@ def use_feature_cache(cfg: dict[str, Any]) -> bool:
     setting = cfg["train"]["feature_cache"]
     eligible = cfg["freeze"]["name"] == "frozen_backbone" and cfg["augment"]["name"] == "none"
     if setting == "on" and not eligible:
-        raise ConfigError("train.feature_cache", "needs freeze: frozen_backbone and augment: none (features must "
-                                                 "be the same every epoch)")
-    return setting == "on" or setting == "auto" and eligible
+        raise ConfigError(
+            "train.feature_cache",
+            "needs freeze: frozen_backbone and augment: none (features must be the same every epoch)",
+        )
+    return setting == "on" or (setting == "auto" and eligible)
 
 
 @MODEL_SUMMARIES.register("vpr")
 def vpr_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     """Parameter table of the configured VPR model and its descriptor; the data set is indexed, not read."""
     model = build_vpr_model(cfg["model"])
-    build_vpr_loss(cfg["loss"], model.descriptor_dim, num_places=2)  # the place count only sizes margin losses
+    build_vpr_loss(
+        cfg["loss"], model.descriptor_dim, num_places=2
+    )  # the place count only sizes margin losses
     report = data_report(cfg)
-    output = (f"descriptor: {model.descriptor_dim}-d   backbone output: {model.backbone.out_channels} channels, "
-              f"stride {model.backbone.stride}")
-    return summarise(cfg, model.module_groups(), output, report["train_images"], data=report,
-                     descriptor_dim=model.descriptor_dim, backbone_channels=model.backbone.out_channels,
-                     backbone_stride=model.backbone.stride)
+    output = (
+        f"descriptor: {model.descriptor_dim}-d   backbone output: {model.backbone.out_channels} channels, "
+        f"stride {model.backbone.stride}"
+    )
+    return summarise(
+        cfg,
+        model.module_groups(),
+        output,
+        report["train_images"],
+        data=report,
+        descriptor_dim=model.descriptor_dim,
+        backbone_channels=model.backbone.out_channels,
+        backbone_stride=model.backbone.stride,
+    )
 
 
 @TASKS.register("vpr", "Visual place recognition")

@@ -18,8 +18,9 @@ BIN = Path(sys.executable).with_name("labconsole")
 
 def labconsole(*args: str, runs: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS="160")
-    return subprocess.run([str(BIN), "--runs-dir", str(runs), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [str(BIN), "--runs-dir", str(runs), *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,9 @@ def two_runs(tiny_city: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     runs = tmp_path_factory.mktemp("runs")
     ids = []
     for name, lr in (("base", "1e-3"), ("cand", "3e-3")):
-        done = labconsole("run", "demo", *tiny_overrides(tiny_city), f"optim.lr={lr}", "--name", name, runs=runs)
+        done = labconsole(
+            "run", "demo", *tiny_overrides(tiny_city), f"optim.lr={lr}", "--name", name, runs=runs
+        )
         assert done.returncode == 0, done.stderr
         ids.append(done.stdout.strip().splitlines()[-1])
     return runs, ids
@@ -74,7 +77,9 @@ def test_ls_show_compare(two_runs: tuple[Path, list[str]]) -> None:
     cells = [c.strip().strip("*").rstrip("%") for c in row.strip("|").split("|")]
     assert float(cells[1]) == pytest.approx(final[base]["sim2real"]["R@1"], abs=0.006)
     assert float(cells[2]) == pytest.approx(final[cand]["sim2real"]["R@1"], abs=0.006)
-    assert float(cells[3]) == pytest.approx(final[cand]["sim2real"]["R@1"] - final[base]["sim2real"]["R@1"], abs=0.011)
+    assert float(cells[3]) == pytest.approx(
+        final[cand]["sim2real"]["R@1"] - final[base]["sim2real"]["R@1"], abs=0.011
+    )
     as_json = json.loads(labconsole("compare", base, cand, "--format", "json", runs=runs).stdout)
     assert as_json["baseline"] == base and len(as_json["rows"]) == 12
     csv_out = labconsole("compare", base, cand, "--format", "csv", runs=runs).stdout.splitlines()
@@ -84,7 +89,11 @@ def test_ls_show_compare(two_runs: tuple[Path, list[str]]) -> None:
 def test_bad_config_exits_2_with_one_line_and_creates_nothing(tiny_city: Path, tmp_path: Path) -> None:
     done = labconsole("run", "demo", *tiny_overrides(tiny_city), "optim.lrr=1", runs=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip().count("\n") == 0 and "optim.lrr" in done.stderr and "did you mean 'lr'" in done.stderr
+    assert (
+        done.stderr.strip().count("\n") == 0
+        and "optim.lrr" in done.stderr
+        and "did you mean 'lr'" in done.stderr
+    )
     assert "Traceback" not in done.stderr
     assert not list(tmp_path.iterdir())
 
@@ -101,7 +110,11 @@ def test_engine_side_user_error_fails_the_run_with_exit_2(tiny_city: Path, tmp_p
 def test_unknown_run_and_bad_id(tmp_path: Path) -> None:
     for args in (("show", "nope"), ("show", "../etc"), ("compare", "a", "b")):
         done = labconsole(*args, runs=tmp_path)
-        assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.startswith("labconsole: error:")
+        assert (
+            done.returncode == 2
+            and "Traceback" not in done.stderr
+            and done.stderr.startswith("labconsole: error:")
+        )
 
 
 def test_check_prints_config_and_parameter_table(tiny_city: Path) -> None:
@@ -109,10 +122,21 @@ def test_check_prints_config_and_parameter_table(tiny_city: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "parameters" in done.stdout and "backbone" in done.stdout and "config OK" in done.stdout
     assert "global batch: 8 images per step" in done.stdout  # 4 places × 2 images
-    ddp = labconsole("check", "demo", *tiny_overrides(tiny_city), "device=ddp_cpu2", "train.grad_accum_steps=2",
-                     runs=tiny_city, timeout=60)
-    assert "global batch: 2 processes × 8 images × 2 accumulated = 32 images per step" in ddp.stdout, ddp.stderr
-    as_json = json.loads(labconsole("check", "demo", *tiny_overrides(tiny_city), "--json", runs=tiny_city).stdout)
+    ddp = labconsole(
+        "check",
+        "demo",
+        *tiny_overrides(tiny_city),
+        "device=ddp_cpu2",
+        "train.grad_accum_steps=2",
+        runs=tiny_city,
+        timeout=60,
+    )
+    assert "global batch: 2 processes × 8 images × 2 accumulated = 32 images per step" in ddp.stdout, (
+        ddp.stderr
+    )
+    as_json = json.loads(
+        labconsole("check", "demo", *tiny_overrides(tiny_city), "--json", runs=tiny_city).stdout
+    )
     groups = {row["group"] for row in as_json["model"]["parameters"]}
     assert {"backbone", "aggregator", "head"} <= groups and as_json["model"]["descriptor_dim"] == 32
     bad = labconsole("check", "demo", "optim.lr=-1", runs=tiny_city)
@@ -131,13 +155,13 @@ def test_export_csv_png_markdown(two_runs: tuple[Path, list[str]], tmp_path: Pat
     done = labconsole("export", base, cand, "--to", str(tmp_path / "out"), runs=runs)
     assert done.returncode == 0, done.stderr
     out = tmp_path / "out"
-    rows = list(csv.DictReader(open(out / base / "scalars.csv")))
+    rows = list(csv.DictReader((out / base / "scalars.csv").read_text().splitlines()))
     scalars = [e for e in iter_events(runs / base / "events.jsonl") if e["kind"] == "scalar"]
     assert [int(r["step"]) for r in rows] == [e["step"] for e in scalars]
     for row, event in zip(rows, scalars):
         for key, value in event["values"].items():
             assert float(row[key]) == value
-    evals = list(csv.DictReader(open(out / base / "evals.csv")))
+    evals = list(csv.DictReader((out / base / "evals.csv").read_text().splitlines()))
     assert {(r["split"], r["metric"]) for r in evals} >= {("sim2real", "R@1"), ("night", "R@5")}
     for name in ("loss.png", "lr.png", "sim2real_R1.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

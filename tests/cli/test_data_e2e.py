@@ -14,8 +14,14 @@ from tests.engine.seg_cls_data import seg_overrides
 
 def test_check_says_what_it_found(tmp_path: Path) -> None:
     root = write_cityscapes(tmp_path / "cityscapes").root
-    done = labconsole("check", "seg_demo", *seg_overrides(root), "task.classes=null",
-                      "eval.test_sets=[{name: val, split: val}]", runs=tmp_path)
+    done = labconsole(
+        "check",
+        "seg_demo",
+        *seg_overrides(root),
+        "task.classes=null",
+        "eval.test_sets=[{name: val, split: val}]",
+        runs=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "data: Cityscapes: 3 train / 2 val images, 19 classes" in done.stdout
     assert "test set val: Cityscapes: 2 images" in done.stdout
@@ -23,11 +29,32 @@ def test_check_says_what_it_found(tmp_path: Path) -> None:
 
 def test_a_wrong_layout_names_what_was_expected(tmp_path: Path) -> None:
     root = write_seg_folders(tmp_path / "folders")
-    _one_line_error(labconsole("run", "seg_demo", *seg_overrides(root), "data.format=cityscapes",
-                               "eval.test_sets=[{name: val, path: val}]", runs=tmp_path),
-                    "data.root", "is not a Cityscapes folder", "leftImg8bit/")
-    _one_line_error(labconsole("check", "demo", f"data.root={tmp_path}", "data.synthetic=false", "eval.test_sets=[]",
-                               "data.format=voc", runs=tmp_path), "data.format", "'voc' is a segmentation format")
+    _one_line_error(
+        labconsole(
+            "run",
+            "seg_demo",
+            *seg_overrides(root),
+            "data.format=cityscapes",
+            "eval.test_sets=[{name: val, path: val}]",
+            runs=tmp_path,
+        ),
+        "data.root",
+        "is not a Cityscapes folder",
+        "leftImg8bit/",
+    )
+    _one_line_error(
+        labconsole(
+            "check",
+            "demo",
+            f"data.root={tmp_path}",
+            "data.synthetic=false",
+            "eval.test_sets=[]",
+            "data.format=voc",
+            runs=tmp_path,
+        ),
+        "data.format",
+        "'voc' is a segmentation format",
+    )
     assert not list_runs(tmp_path)
 
 
@@ -37,8 +64,15 @@ def test_an_unreadable_image_fails_the_run_naming_it(tiny_city: Path, tmp_path: 
     broken = sorted((city / "train").glob("*.jpg"))[5]
     broken.write_bytes(broken.read_bytes()[:200])  # a download cut short
     runs = tmp_path / "runs"
-    done = labconsole("run", "demo", *tiny_overrides(city, steps=30), "eval.test_sets=[]", "data.cache=off",
-                      "data.workers=1", runs=runs)
+    done = labconsole(
+        "run",
+        "demo",
+        *tiny_overrides(city, steps=30),
+        "eval.test_sets=[]",
+        "data.cache=off",
+        "data.workers=1",
+        runs=runs,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert f"cannot read image {broken}" in done.stderr
     (info,) = list_runs(runs)

@@ -56,7 +56,7 @@ def test_set_lr_reaches_both_ranks_at_one_step_then_stop(tiny_city: Path, tmp_pa
     assert applied.returncode == 0 and "applied at step" in applied.stdout, applied.stderr
     answer = next(e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "control")
     wait_for(lambda: any(s["step"] > answer["step"] for s in scalars(run_dir)))
-    after = [s for s in scalars(run_dir) if s["step"] > answer["step"]][0]
+    after = next(s for s in scalars(run_dir) if s["step"] > answer["step"])
     before = [s for s in scalars(run_dir) if s["step"] <= answer["step"]][-1]
     assert after["values"]["lr/head"] > before["values"]["lr/head"] * 2
     stopped = labconsole("stop", run_dir.name, runs=tmp_path)
@@ -85,16 +85,23 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
 
 
-@pytest.mark.parametrize(("overrides", "words"), [
-    (["device.processes=0"], ["device.processes", "must be ≥ 1, got 0"]),
-    (["device.processes=two"], ["device.processes", "expected an integer"]),
-    (["device.processes=2", "device.name=cuda"], ["device.processes", "2 processes on cuda", "this machine has 0"]),
-])
-def test_bad_process_setups_exit_2_with_one_line(tiny_city: Path, tmp_path: Path, overrides: list[str],
-                                                 words: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        (["device.processes=0"], ["device.processes", "must be ≥ 1, got 0"]),
+        (["device.processes=two"], ["device.processes", "expected an integer"]),
+        (
+            ["device.processes=2", "device.name=cuda"],
+            ["device.processes", "2 processes on cuda", "this machine has 0"],
+        ),
+    ],
+)
+def test_bad_process_setups_exit_2_with_one_line(
+    tiny_city: Path, tmp_path: Path, overrides: list[str], words: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU, whatever the machine has
     done = labconsole("run", "demo", *tiny_overrides(tiny_city), *overrides, runs=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -17,7 +17,12 @@ STEPS = 300
 
 
 def overrides(city: Path) -> list[str]:
-    return [*tiny_overrides(city, STEPS), "train.checkpoint_every=10", "train.log_every=10", "train.eval_at_start=false"]
+    return [
+        *tiny_overrides(city, STEPS),
+        "train.checkpoint_every=10",
+        "train.log_every=10",
+        "train.eval_at_start=false",
+    ]
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -42,7 +47,9 @@ def test_kill_9_then_resume_matches_a_straight_run(tiny_city: Path, tmp_path: Pa
     assert resumed.returncode == 0, resumed.stderr
     info = read_json(run_dir / "run.json")
     assert info["status"] == "completed" and info["progress"]["step"] == STEPS
-    assert any(e["kind"] == "resume" and e["step"] == killed_at for e in iter_events(run_dir / "events.jsonl"))
+    assert any(
+        e["kind"] == "resume" and e["step"] == killed_at for e in iter_events(run_dir / "events.jsonl")
+    )
     a, b = weights(straight_dir), weights(run_dir)
     assert a.keys() == b.keys()
     for key in a:  # CPU, one thread: identical up to float noise

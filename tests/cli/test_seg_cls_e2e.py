@@ -18,8 +18,9 @@ BIN = Path(sys.executable).with_name("labconsole")
 
 def labconsole(*args: str, runs: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS="200")
-    return subprocess.run([str(BIN), "--runs-dir", str(runs), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [str(BIN), "--runs-dir", str(runs), *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -54,21 +55,46 @@ def test_classification_run_completes_with_top1(tiny_cls: Path, tmp_path: Path) 
 def test_check_prints_parameters_and_output_size(tiny_seg: Path, tiny_cls: Path, tmp_path: Path) -> None:
     done = labconsole("check", "seg_demo", *seg_overrides(tiny_seg), runs=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "parameters" in done.stdout and "head" in done.stdout and "logits: 8 classes × 64×96" in done.stdout
-    as_json = json.loads(labconsole("check", "seg_demo", *seg_overrides(tiny_seg), "--json", runs=tmp_path).stdout)
+    assert (
+        "parameters" in done.stdout and "head" in done.stdout and "logits: 8 classes × 64×96" in done.stdout
+    )
+    as_json = json.loads(
+        labconsole("check", "seg_demo", *seg_overrides(tiny_seg), "--json", runs=tmp_path).stdout
+    )
     assert [row["group"] for row in as_json["model"]["parameters"]] == ["backbone", "head", "total"]
-    cls = json.loads(labconsole("check", "cls_demo", *cls_overrides(tiny_cls), "--json", runs=tmp_path).stdout)
-    assert cls["model"]["output"].startswith("logits: 8 classes") and cls["config"]["task"]["name"] == "classification"
+    cls = json.loads(
+        labconsole("check", "cls_demo", *cls_overrides(tiny_cls), "--json", runs=tmp_path).stdout
+    )
+    assert (
+        cls["model"]["output"].startswith("logits: 8 classes")
+        and cls["config"]["task"]["name"] == "classification"
+    )
 
 
 def test_config_errors_exit_2_with_one_line(tiny_seg: Path, tmp_path: Path) -> None:
-    _one_line_error(labconsole("run", "seg_demo", *seg_overrides(tiny_seg), "loss=cee", runs=tmp_path),
-                    "loss", "did you mean 'ce'")
-    _one_line_error(labconsole("run", "seg_demo", *seg_overrides(tiny_seg), f"data.root={tmp_path / 'missing'}",
-                               runs=tmp_path), "data.root", "folder not found")
-    _one_line_error(labconsole("run", "seg_demo", *seg_overrides(tiny_seg),
-                               "eval.test_sets=[{name: bad, path: train/images}]", runs=tmp_path),
-                    "eval.test_sets[0].path", "images/ and masks/")
+    _one_line_error(
+        labconsole("run", "seg_demo", *seg_overrides(tiny_seg), "loss=cee", runs=tmp_path),
+        "loss",
+        "did you mean 'ce'",
+    )
+    _one_line_error(
+        labconsole(
+            "run", "seg_demo", *seg_overrides(tiny_seg), f"data.root={tmp_path / 'missing'}", runs=tmp_path
+        ),
+        "data.root",
+        "folder not found",
+    )
+    _one_line_error(
+        labconsole(
+            "run",
+            "seg_demo",
+            *seg_overrides(tiny_seg),
+            "eval.test_sets=[{name: bad, path: train/images}]",
+            runs=tmp_path,
+        ),
+        "eval.test_sets[0].path",
+        "images/ and masks/",
+    )
     assert not list(tmp_path.glob("*-seg_demo"))  # nothing created for a config the CLI could reject
 
 

@@ -24,8 +24,9 @@ def local_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
-def test_submitted_ddp_run_completes_and_writes_its_events(tiny_city: Path, tmp_path: Path,
-                                                           local_cluster: None) -> None:
+def test_submitted_ddp_run_completes_and_writes_its_events(
+    tiny_city: Path, tmp_path: Path, local_cluster: None
+) -> None:
     done = labconsole("run", "demo", *tiny_overrides(tiny_city), *SLURM, "device.processes=2", runs=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "queued as Slurm job" in done.stderr
@@ -38,13 +39,19 @@ def test_submitted_ddp_run_completes_and_writes_its_events(tiny_city: Path, tmp_
     assert [e["step"] for e in events if e["kind"] == "scalar"] == [1, 2, 3, 4]
     assert [e["status"] for e in events if e["kind"] == "status"] == ["running", "completed"]
     assert all(e["ranks_in_sync"] for e in events if e["kind"] == "checkpoint" and not e["best"])
-    assert "completed" in (run_dir / "output.log").read_text()  # the job's output lands where a local run's does
+    assert (
+        "completed" in (run_dir / "output.log").read_text()
+    )  # the job's output lands where a local run's does
     assert list((run_dir / "slurm").glob(f"{info['slurm_job_id']}_0_log.out"))
 
 
 @pytest.mark.slow
-def test_stop_ends_a_running_slurm_run_gracefully(tiny_city: Path, tmp_path: Path, local_cluster: None) -> None:
-    started = labconsole("run", "demo", *tiny_overrides(tiny_city, 100_000), *SLURM, "--detach", runs=tmp_path)
+def test_stop_ends_a_running_slurm_run_gracefully(
+    tiny_city: Path, tmp_path: Path, local_cluster: None
+) -> None:
+    started = labconsole(
+        "run", "demo", *tiny_overrides(tiny_city, 100_000), *SLURM, "--detach", runs=tmp_path
+    )
     assert started.returncode == 0, started.stderr
     run_dir = tmp_path / started.stdout.strip()
     wait_for(lambda: len(scalars(run_dir)) >= 1)
@@ -59,9 +66,16 @@ def test_stop_cancels_a_queued_slurm_job(tmp_path: Path) -> None:
     job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
         paths = create_run(tmp_path, "queued")
-        write_json_atomic(paths.run_json, {**new_run_info(paths.run_id, "queued", "vpr", []), "launcher": "slurm",
-                                           "slurm_job_id": str(job.pid), "slurm_cluster": "local",
-                                           "slurm_folder": str(paths.root / "slurm")})
+        write_json_atomic(
+            paths.run_json,
+            {
+                **new_run_info(paths.run_id, "queued", "vpr", []),
+                "launcher": "slurm",
+                "slurm_job_id": str(job.pid),
+                "slurm_cluster": "local",
+                "slurm_folder": str(paths.root / "slurm"),
+            },
+        )
         done = labconsole("stop", paths.run_id, runs=tmp_path)
         assert done.returncode == 0, done.stderr
         assert f"Slurm job {job.pid} cancelled before it started" in done.stdout
@@ -73,8 +87,9 @@ def test_stop_cancels_a_queued_slurm_job(tmp_path: Path) -> None:
         job.kill()
 
 
-def test_slurm_without_sbatch_exits_2_and_creates_nothing(tiny_city: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slurm_without_sbatch_exits_2_and_creates_nothing(
+    tiny_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(CLUSTER_ENV, raising=False)
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no sbatch anywhere on it
     done = labconsole("run", "demo", *tiny_overrides(tiny_city), *SLURM, runs=tmp_path)
@@ -83,10 +98,20 @@ def test_slurm_without_sbatch_exits_2_and_creates_nothing(tiny_city: Path, tmp_p
     assert not list(tmp_path.iterdir())
 
 
-def test_too_few_gpus_requested_for_the_processes_is_a_config_error(tiny_city: Path, tmp_path: Path,
-                                                                     local_cluster: None) -> None:
-    done = labconsole("check", "demo", *tiny_overrides(tiny_city), "device.launcher=slurm", "device.name=cuda",
-                      "device.processes=4", "device.slurm_gpus_per_node=2", "--no-model", runs=tmp_path)
+def test_too_few_gpus_requested_for_the_processes_is_a_config_error(
+    tiny_city: Path, tmp_path: Path, local_cluster: None
+) -> None:
+    done = labconsole(
+        "check",
+        "demo",
+        *tiny_overrides(tiny_city),
+        "device.launcher=slurm",
+        "device.name=cuda",
+        "device.processes=4",
+        "device.slurm_gpus_per_node=2",
+        "--no-model",
+        runs=tmp_path,
+    )
     assert done.returncode == 2 and "device.slurm_gpus_per_node: 2 GPUs for 4 processes" in done.stderr
 
 
@@ -94,8 +119,17 @@ def test_executor_parameters_map_the_device_section() -> None:
     from engine.core.config import resolve_config
     from engine.core.protocol import RunPaths
 
-    device = resolve_config("demo", ["device.name=cuda", "device.processes=4", "device.slurm_partition=gpu",
-                                     "device.slurm_account=lab", "device.slurm_mem_gb=64"], check_paths=False)["device"]
+    device = resolve_config(
+        "demo",
+        [
+            "device.name=cuda",
+            "device.processes=4",
+            "device.slurm_partition=gpu",
+            "device.slurm_account=lab",
+            "device.slurm_mem_gb=64",
+        ],
+        check_paths=False,
+    )["device"]
     params = executor_parameters(RunPaths(Path("/runs/r1")), device)
     assert params["tasks_per_node"] == 4 and params["gpus_per_node"] == 4 and params["nodes"] == 1
     assert params["slurm_partition"] == "gpu" and params["slurm_account"] == "lab" and params["mem_gb"] == 64

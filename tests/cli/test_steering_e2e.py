@@ -40,7 +40,7 @@ def test_set_lr_then_reject_then_stop(tiny_city: Path, tmp_path: Path) -> None:
     assert "applied at step" in applied.stdout
     answer = next(e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "control")
     wait_for(lambda: any(s["step"] > answer["step"] for s in scalars(run_dir)))
-    after = [s for s in scalars(run_dir) if s["step"] > answer["step"]][0]
+    after = next(s for s in scalars(run_dir) if s["step"] > answer["step"])
     before = [s for s in scalars(run_dir) if s["step"] <= answer["step"]][-1]
     # the demo schedule is cosine with warmup: the LR ratio follows the new base LR, not the old one
     assert after["values"]["lr/head"] > before["values"]["lr/head"] * 2
@@ -66,7 +66,9 @@ def test_sigterm_checkpoints_and_marks_interrupted(tiny_city: Path, tmp_path: Pa
     assert (run_dir / "checkpoints" / "last.pt").is_file()
 
 
-def test_sigterm_to_the_whole_group_with_data_workers_still_checkpoints(tiny_city: Path, tmp_path: Path) -> None:
+def test_sigterm_to_the_whole_group_with_data_workers_still_checkpoints(
+    tiny_city: Path, tmp_path: Path
+) -> None:
     """Slurm signals every process of a job: the data loading workers die with the engine's SIGTERM, and the
     run still ends interrupted with its checkpoint (not failed for a lost worker)."""
     run_id = start(tmp_path, tiny_city, extra=("data.cache=off", "data.workers=2"))

@@ -21,16 +21,36 @@ def data_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def base(data_root: Path) -> dict:
-    return {"name": "t", "data": {"root": str(data_root)}, "eval": {"test_sets": [{"name": "sim", "path": "sim"}]}}
+    return {
+        "name": "t",
+        "data": {"root": str(data_root)},
+        "eval": {"test_sets": [{"name": "sim", "path": "sim"}]},
+    }
 
 
 def test_defaults_fill_every_section(base: dict) -> None:
     cfg = resolve_config(base)
-    assert list(cfg) == ["name", "description", "tags", "task", "data", "model", "loss", "optim", "schedule", "freeze",
-                         "augment", "device", "train", "eval"]
+    assert list(cfg) == [
+        "name",
+        "description",
+        "tags",
+        "task",
+        "data",
+        "model",
+        "loss",
+        "optim",
+        "schedule",
+        "freeze",
+        "augment",
+        "device",
+        "train",
+        "eval",
+    ]
     assert cfg["model"]["backbone"]["name"] == "resnet18"
-    assert cfg["model"]["aggregator"] == {"preset": "gem", **{k: v for k, v in cfg["model"]["aggregator"].items()
-                                                              if k != "preset"}}
+    assert cfg["model"]["aggregator"] == {
+        "preset": "gem",
+        **{k: v for k, v in cfg["model"]["aggregator"].items() if k != "preset"},
+    }
     assert cfg["train"]["batch_size"] == cfg["train"]["places_per_batch"] * cfg["train"]["images_per_place"]
     assert cfg["eval"]["image_size"] == cfg["model"]["image_size"]
     assert cfg["eval"]["test_sets"][0]["path"].endswith("/sim")
@@ -47,8 +67,16 @@ def test_preset_name_and_mapping_with_overrides(base: dict) -> None:
 
 
 def test_dotted_overrides(base: dict) -> None:
-    cfg = resolve_config(base, ["optim.lr=1e-4", "model.aggregator.p=5", "train.max_steps=0", "tags=[a, b]",
-                                "model.image_size=[48, 72]"])
+    cfg = resolve_config(
+        base,
+        [
+            "optim.lr=1e-4",
+            "model.aggregator.p=5",
+            "train.max_steps=0",
+            "tags=[a, b]",
+            "model.image_size=[48, 72]",
+        ],
+    )
     assert cfg["optim"]["lr"] == 1e-4
     assert cfg["model"]["aggregator"]["p"] == 5.0
     assert cfg["train"]["max_steps"] == 0
@@ -77,23 +105,26 @@ def test_run_preset_by_name_and_file(tmp_path: Path, data_root: Path) -> None:
     assert yaml.safe_load(dump_config(cfg)) == cfg
 
 
-@pytest.mark.parametrize(("overrides", "key", "words"), [
-    (["optim.lrr=1"], "optim.lrr", "did you mean 'lr'"),
-    (["trian.max_steps=1"], "trian", "did you mean 'train'"),
-    (["model.aggregator.pp=2"], "model.aggregator.pp", "did you mean 'p'"),
-    (["optim.lr=fast"], "optim.lr", "expected a number, got 'fast'"),
-    (["train.max_steps=1.5"], "train.max_steps", "expected an integer"),
-    (["train.max_steps=-1"], "train.max_steps", "must be ≥ 0"),
-    (["device.name=tpu"], "device.name", "allowed: cpu, cuda, auto"),
-    (["model.aggregator=gemm"], "model.aggregator.preset", "did you mean 'gem'"),
-    (["model.aggregator.name=gemx"], "model.aggregator", "did you mean 'gem'?); allowed: avg,"),
-    (["loss=multisimilarity"], "loss.preset", "did you mean 'multi_similarity'"),
-    (["model.aggregator.learn_p=maybe"], "model.aggregator.learn_p", "expected true or false"),
-    (["model.image_size=[0, 4]"], "model.image_size", "image size"),
-    (["eval.recall_at=[1, -5]"], "eval.recall_at", "positive integers"),
-    (["train.batch_size=7"], "train.batch_size", "places_per_batch × images_per_place"),
-    (["train.images_per_place=1"], "train.images_per_place", "at least 2"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "key", "words"),
+    [
+        (["optim.lrr=1"], "optim.lrr", "did you mean 'lr'"),
+        (["trian.max_steps=1"], "trian", "did you mean 'train'"),
+        (["model.aggregator.pp=2"], "model.aggregator.pp", "did you mean 'p'"),
+        (["optim.lr=fast"], "optim.lr", "expected a number, got 'fast'"),
+        (["train.max_steps=1.5"], "train.max_steps", "expected an integer"),
+        (["train.max_steps=-1"], "train.max_steps", "must be ≥ 0"),
+        (["device.name=tpu"], "device.name", "allowed: cpu, cuda, auto"),
+        (["model.aggregator=gemm"], "model.aggregator.preset", "did you mean 'gem'"),
+        (["model.aggregator.name=gemx"], "model.aggregator", "did you mean 'gem'?); allowed: avg,"),
+        (["loss=multisimilarity"], "loss.preset", "did you mean 'multi_similarity'"),
+        (["model.aggregator.learn_p=maybe"], "model.aggregator.learn_p", "expected true or false"),
+        (["model.image_size=[0, 4]"], "model.image_size", "image size"),
+        (["eval.recall_at=[1, -5]"], "eval.recall_at", "positive integers"),
+        (["train.batch_size=7"], "train.batch_size", "places_per_batch × images_per_place"),
+        (["train.images_per_place=1"], "train.images_per_place", "at least 2"),
+    ],
+)
 def test_errors_name_the_key(base: dict, overrides: list[str], key: str, words: str) -> None:
     with pytest.raises(ConfigError) as info:
         resolve_config(base, overrides)
@@ -136,17 +167,19 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
 
 
 def test_loss_mix_components_resolve_from_their_presets(base: dict, tmp_path: Path, monkeypatch) -> None:
-    import engine.core.config.presets as presets
-
     import shutil
+
+    import engine.core.config.presets as presets
 
     fake = tmp_path / "presets"
     shutil.copytree(presets.PRESETS_DIR, fake)
     if not (fake / "loss" / "mix.yaml").exists():
         (fake / "loss" / "mix.yaml").write_text("name: mix\ndescription: weighted sum\ncomponents: null\n")
     monkeypatch.setattr(presets, "PRESETS_DIR", fake)
-    base["loss"] = {"preset": "mix", "components": [{"preset": "cosface", "weight": 0.7, "margin": 0.3},
-                                                     "multi_similarity"]}
+    base["loss"] = {
+        "preset": "mix",
+        "components": [{"preset": "cosface", "weight": 0.7, "margin": 0.3}, "multi_similarity"],
+    }
     cfg = resolve_config(base)
     first, second = cfg["loss"]["components"]
     assert (first["name"], first["weight"], first["margin"]) == ("cosface", 0.7, 0.3)

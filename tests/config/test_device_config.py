@@ -28,12 +28,15 @@ def test_defaults_train_alone_and_locally() -> None:
     assert device["processes"] == 1 and device["launcher"] == "local" and device["slurm_gpus_per_node"] == 0
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("device.processes=0", "device.processes: must be ≥ 1, got 0"),
-    ("device.processes=1.5", "device.processes: expected an integer"),
-    ("device.launcher=pbs", "device.launcher: 'pbs' is not allowed; allowed: local, slurm"),
-    ("device.slurm_time_min=0", "device.slurm_time_min: must be ≥ 1"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("device.processes=0", "device.processes: must be ≥ 1, got 0"),
+        ("device.processes=1.5", "device.processes: expected an integer"),
+        ("device.launcher=pbs", "device.launcher: 'pbs' is not allowed; allowed: local, slurm"),
+        ("device.slurm_time_min=0", "device.slurm_time_min: must be ≥ 1"),
+    ],
+)
 def test_bad_values_name_the_key(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         resolve(override)
@@ -46,16 +49,23 @@ def test_the_ddp_presets_resolve() -> None:
 
 
 def test_cuda_processes_need_as_many_gpus_here(tmp_path, gpus) -> None:  # type: ignore[no-untyped-def]
-    city = [f"data.root={tmp_path}/city", "data.synthetic=true"]  # a pending synthetic city passes the path checks
+    city = [
+        f"data.root={tmp_path}/city",
+        "data.synthetic=true",
+    ]  # a pending synthetic city passes the path checks
     gpus(1)
-    with pytest.raises(ConfigError, match="2 processes on cuda need one CUDA GPU each, but this machine has 1"):
+    with pytest.raises(
+        ConfigError, match="2 processes on cuda need one CUDA GPU each, but this machine has 1"
+    ):
         resolve(*city, "device.processes=2", "device.name=cuda", check_paths=True)
     with pytest.raises(ConfigError, match="2 processes on auto"):
         resolve(*city, "device.processes=2", "device.name=auto", check_paths=True)
     gpus(0)
     assert resolve(*city, "device.processes=2", "device.name=auto", check_paths=True)  # auto: gloo on the CPU
     gpus(None)
-    assert resolve(*city, "device.processes=2", "device.name=cuda", check_paths=True)  # no NVML: the engine checks
+    assert resolve(
+        *city, "device.processes=2", "device.name=cuda", check_paths=True
+    )  # no NVML: the engine checks
     gpus(2)
     assert resolve(*city, "device.processes=2", "device.name=cuda", check_paths=True)
 

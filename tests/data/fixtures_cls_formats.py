@@ -9,26 +9,233 @@ import numpy as np
 from PIL import Image
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-CIFAR100_FINE = (
-    "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel "
-    "can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup dinosaur "
-    "dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower leopard lion "
-    "lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid otter palm_tree "
-    "pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray road rocket rose sea "
-    "seal shark shrew skunk skyscraper snail snake spider squirrel streetcar sunflower sweet_pepper table "
-    "tank telephone television tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman "
-    "worm").split()
-CIFAR100_COARSE = (
-    "aquatic_mammals fish flowers food_containers fruit_and_vegetables household_electrical_devices "
-    "household_furniture insects large_carnivores large_man-made_outdoor_things large_natural_outdoor_scenes "
-    "large_omnivores_and_herbivores medium_mammals non-insect_invertebrates people reptiles small_mammals "
-    "trees vehicles_1 vehicles_2").split()
+CIFAR100_FINE = [
+    "apple",
+    "aquarium_fish",
+    "baby",
+    "bear",
+    "beaver",
+    "bed",
+    "bee",
+    "beetle",
+    "bicycle",
+    "bottle",
+    "bowl",
+    "boy",
+    "bridge",
+    "bus",
+    "butterfly",
+    "camel",
+    "can",
+    "castle",
+    "caterpillar",
+    "cattle",
+    "chair",
+    "chimpanzee",
+    "clock",
+    "cloud",
+    "cockroach",
+    "couch",
+    "crab",
+    "crocodile",
+    "cup",
+    "dinosaur",
+    "dolphin",
+    "elephant",
+    "flatfish",
+    "forest",
+    "fox",
+    "girl",
+    "hamster",
+    "house",
+    "kangaroo",
+    "keyboard",
+    "lamp",
+    "lawn_mower",
+    "leopard",
+    "lion",
+    "lizard",
+    "lobster",
+    "man",
+    "maple_tree",
+    "motorcycle",
+    "mountain",
+    "mouse",
+    "mushroom",
+    "oak_tree",
+    "orange",
+    "orchid",
+    "otter",
+    "palm_tree",
+    "pear",
+    "pickup_truck",
+    "pine_tree",
+    "plain",
+    "plate",
+    "poppy",
+    "porcupine",
+    "possum",
+    "rabbit",
+    "raccoon",
+    "ray",
+    "road",
+    "rocket",
+    "rose",
+    "sea",
+    "seal",
+    "shark",
+    "shrew",
+    "skunk",
+    "skyscraper",
+    "snail",
+    "snake",
+    "spider",
+    "squirrel",
+    "streetcar",
+    "sunflower",
+    "sweet_pepper",
+    "table",
+    "tank",
+    "telephone",
+    "television",
+    "tiger",
+    "tractor",
+    "train",
+    "trout",
+    "tulip",
+    "turtle",
+    "wardrobe",
+    "whale",
+    "willow_tree",
+    "wolf",
+    "woman",
+    "worm",
+]
+CIFAR100_COARSE = [
+    "aquatic_mammals",
+    "fish",
+    "flowers",
+    "food_containers",
+    "fruit_and_vegetables",
+    "household_electrical_devices",
+    "household_furniture",
+    "insects",
+    "large_carnivores",
+    "large_man-made_outdoor_things",
+    "large_natural_outdoor_scenes",
+    "large_omnivores_and_herbivores",
+    "medium_mammals",
+    "non-insect_invertebrates",
+    "people",
+    "reptiles",
+    "small_mammals",
+    "trees",
+    "vehicles_1",
+    "vehicles_2",
+]
 # fine label -> coarse label, as in the official superclass table
-FINE_TO_COARSE = [4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11,
-                  6, 11, 5, 10, 7, 6, 13, 15, 3, 15, 0, 11, 1, 10, 12, 14, 16, 9, 11, 5,
-                  5, 19, 8, 8, 15, 13, 14, 17, 18, 10, 16, 4, 17, 4, 2, 0, 17, 4, 18, 17,
-                  10, 3, 2, 12, 12, 16, 12, 1, 9, 19, 2, 10, 0, 1, 16, 12, 9, 13, 15, 13,
-                  16, 19, 2, 4, 6, 19, 5, 5, 8, 19, 18, 1, 2, 15, 6, 0, 17, 8, 14, 13]
+FINE_TO_COARSE = [
+    4,
+    1,
+    14,
+    8,
+    0,
+    6,
+    7,
+    7,
+    18,
+    3,
+    3,
+    14,
+    9,
+    18,
+    7,
+    11,
+    3,
+    9,
+    7,
+    11,
+    6,
+    11,
+    5,
+    10,
+    7,
+    6,
+    13,
+    15,
+    3,
+    15,
+    0,
+    11,
+    1,
+    10,
+    12,
+    14,
+    16,
+    9,
+    11,
+    5,
+    5,
+    19,
+    8,
+    8,
+    15,
+    13,
+    14,
+    17,
+    18,
+    10,
+    16,
+    4,
+    17,
+    4,
+    2,
+    0,
+    17,
+    4,
+    18,
+    17,
+    10,
+    3,
+    2,
+    12,
+    12,
+    16,
+    12,
+    1,
+    9,
+    19,
+    2,
+    10,
+    0,
+    1,
+    16,
+    12,
+    9,
+    13,
+    15,
+    13,
+    16,
+    19,
+    2,
+    4,
+    6,
+    19,
+    5,
+    5,
+    8,
+    19,
+    18,
+    1,
+    2,
+    15,
+    6,
+    0,
+    17,
+    8,
+    14,
+    13,
+]
 
 
 @dataclass
@@ -54,8 +261,9 @@ def planes_record(label_bytes: bytes, rng: np.random.Generator) -> tuple[bytes, 
     return record, np.stack([red, green, blue], axis=-1)
 
 
-def write_records(path: Path, labels: list[tuple[int, ...]], rng: np.random.Generator, split: CifarSplit,
-                  used: int = -1) -> None:
+def write_records(
+    path: Path, labels: list[tuple[int, ...]], rng: np.random.Generator, split: CifarSplit, used: int = -1
+) -> None:
     """One .bin file of records with these label bytes; `used` picks the byte that is the class label."""
     records = []
     for number, label in enumerate(labels):
@@ -91,8 +299,10 @@ def write_cifar100(root: Path, seed: int = 1) -> CifarFixture:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     train, test = CifarSplit(), CifarSplit()
-    for path, fine_labels, split in ((folder / "train.bin", [0, 99, 55, 17, 42], train),
-                                     (folder / "test.bin", [3, 88], test)):
+    for path, fine_labels, split in (
+        (folder / "train.bin", [0, 99, 55, 17, 42], train),
+        (folder / "test.bin", [3, 88], test),
+    ):
         assert all(FINE_TO_COARSE[f] != f for f in fine_labels)
         write_records(path, [(FINE_TO_COARSE[f], f) for f in fine_labels], rng, split, used=1)
     (folder / "fine_label_names.txt").write_text("\n".join(CIFAR100_FINE) + "\n")
@@ -120,8 +330,12 @@ TINY_WORDS = {  # real words.txt lines: the 3 classes plus other synsets, as the
 }
 TINY_WNIDS = ["n04067472", "n01443537", "n03444034"]  # wnids.txt order: not sorted
 TINY_TRAIN_COUNTS = {"n04067472": 2, "n01443537": 3, "n03444034": 1}
-TINY_VAL = [("val_0.JPEG", "n03444034"), ("val_1.JPEG", "n04067472"), ("val_2.JPEG", "n01443537"),
-            ("val_3.JPEG", "n03444034")]
+TINY_VAL = [
+    ("val_0.JPEG", "n03444034"),
+    ("val_1.JPEG", "n04067472"),
+    ("val_2.JPEG", "n01443537"),
+    ("val_3.JPEG", "n03444034"),
+]
 
 
 def write_jpeg(path: Path, seed: int, grayscale: bool = False) -> None:
@@ -157,11 +371,15 @@ def write_tiny_imagenet(root: Path) -> TinyFixture:
     (folder / "val" / "val_annotations.txt").write_text("".join(rows))
     for n in range(2):
         write_jpeg(folder / "test" / "images" / f"test_{n}.JPEG", seed + n)
-    train = [(f"train/{wnid}/images/{wnid}_{n}.JPEG", wnids.index(wnid))
-             for wnid in wnids for n in range(TINY_TRAIN_COUNTS[wnid])]
+    train = [
+        (f"train/{wnid}/images/{wnid}_{n}.JPEG", wnids.index(wnid))
+        for wnid in wnids
+        for n in range(TINY_TRAIN_COUNTS[wnid])
+    ]
     val = [(f"val/images/{name}", wnids.index(wnid)) for name, wnid in TINY_VAL]
-    return TinyFixture(folder, wnids, ["goldfish", "go-kart", "reel"], train, val,
-                       "train/n01443537/images/n01443537_1.JPEG")
+    return TinyFixture(
+        folder, wnids, ["goldfish", "go-kart", "reel"], train, val, "train/n01443537/images/n01443537_1.JPEG"
+    )
 
 
 def write_image_folder(root: Path) -> dict[str, int]:

@@ -17,12 +17,30 @@ SIZE = (16, 32)  # (H, W)
 
 #: Cityscapes label ids written into the fixtures -> their train id in the official table (255: unlabelled).
 #: Unmapped ids (0 unlabeled, 1 ego vehicle, 4 static, 9 parking, 14 guard rail, 29 caravan) mix with mapped.
-CITYSCAPES_TRAIN_ID = {0: 255, 1: 255, 4: 255, 7: 0, 8: 1, 9: 255, 11: 2, 14: 255, 17: 5, 21: 8, 23: 10,
-                       24: 11, 26: 13, 29: 255, 31: 16, 33: 18}
+CITYSCAPES_TRAIN_ID = {
+    0: 255,
+    1: 255,
+    4: 255,
+    7: 0,
+    8: 1,
+    9: 255,
+    11: 2,
+    14: 255,
+    17: 5,
+    21: 8,
+    23: 10,
+    24: 11,
+    26: 13,
+    29: 255,
+    31: 16,
+    33: 18,
+}
 
-CITYSCAPES_CITIES = {"train": {"aachen": [(0, 19), (0, 38)], "bochum": [(0, 313)]},
-                     "val": {"frankfurt": [(0, 294), (1, 7973)]},
-                     "test": {"berlin": [(0, 19)]}}
+CITYSCAPES_CITIES = {
+    "train": {"aachen": [(0, 19), (0, 38)], "bochum": [(0, 313)]},
+    "val": {"frankfurt": [(0, 294), (1, 7973)]},
+    "test": {"berlin": [(0, 19)]},
+}
 
 GTA5_SPLITS = {"trainIds": [1, 2, 3], "valIds": [4, 6], "testIds": [5]}  # 1-based image numbers, as split.mat
 
@@ -107,8 +125,11 @@ def write_gtfine(folder: Path, stem: str, ids: np.ndarray) -> None:
     Image.fromarray(rgba, mode="RGBA").save(folder / f"{stem}_gtFine_color.png")
     instances = np.where(ids >= 24, ids * 1000 + 1, ids).astype(np.uint16)  # instance classes: id*1000 + n
     Image.fromarray(instances).save(folder / f"{stem}_gtFine_instanceIds.png")
-    polygons = {"imgHeight": SIZE[0], "imgWidth": SIZE[1],
-                "objects": [{"label": "road", "polygon": [[0, 0], [SIZE[1] - 1, 0], [0, SIZE[0] - 1]]}]}
+    polygons = {
+        "imgHeight": SIZE[0],
+        "imgWidth": SIZE[1],
+        "objects": [{"label": "road", "polygon": [[0, 0], [SIZE[1] - 1, 0], [0, SIZE[0] - 1]]}],
+    }
     (folder / f"{stem}_gtFine_polygons.json").write_text(json.dumps(polygons))
 
 
@@ -132,8 +153,13 @@ def write_gta5(root: Path, split_mat: bool = True) -> Expected:
     if split_mat:
         from scipy.io import savemat
 
-        savemat(str(root / "split.mat"), {key: np.array(ids, np.float64).reshape(-1, 1)  # MATLAB doubles
-                                          for key, ids in GTA5_SPLITS.items()})
+        savemat(
+            str(root / "split.mat"),
+            {
+                key: np.array(ids, np.float64).reshape(-1, 1)  # MATLAB doubles
+                for key, ids in GTA5_SPLITS.items()
+            },
+        )
         for split, key in (("val", "valIds"), ("test", "testIds")):
             for number in GTA5_SPLITS[key]:
                 position = numbers.index(number)

@@ -32,8 +32,16 @@ GSV_ROWS = {
 }
 
 RAW_HEADER = ["", "key", "lon", "lat", "ca", "captured_at", "pano"]
-POSTPROCESSED_HEADER = ["", "key", "easting", "northing", "unique_cluster", "control_panel", "night",
-                        "view_direction"]
+POSTPROCESSED_HEADER = [
+    "",
+    "key",
+    "easting",
+    "northing",
+    "unique_cluster",
+    "control_panel",
+    "night",
+    "view_direction",
+]
 SEQ_INFO_HEADER = ["", "key", "sequence_key", "frame_number"]
 SUBTASK_HEADER = ["", "key", "all", "s2w", "w2s", "o2n", "n2o", "d2n", "n2d"]
 
@@ -45,8 +53,12 @@ MSLS_PANORAMA = (0.0, 1.0)
 # Bases end in .5 so every offset above stays inside the intended 10 m cell. Each pair of cities shares its
 # base on purpose: cities lie in different UTM zones, so equal coordinates in two cities are possible and
 # must never make one place or one positive.
-MSLS_BASES = {"trondheim": (241820.5, 9862140.5), "nairobi": (241820.5, 9862140.5),
-              "cph": (724000.5, 6175000.5), "sf": (724000.5, 6175000.5)}
+MSLS_BASES = {
+    "trondheim": (241820.5, 9862140.5),
+    "nairobi": (241820.5, 9862140.5),
+    "cph": (724000.5, 6175000.5),
+    "sf": (724000.5, 6175000.5),
+}
 MSLS_TRAIN = ["trondheim", "nairobi"]  # in msls.py's order of training cities
 MSLS_VAL = ["cph", "sf"]
 KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -81,15 +93,24 @@ def make_gsv_cities(root: Path) -> dict:
     """
     labels: dict[str, tuple[str, int]] = {}
     for city, rows in GSV_ROWS.items():
-        write_csv(root / "Dataframes" / f"{city}.csv", GSV_HEADER,
-                  [[place, year, month, north, city, lat, lon, panoid]
-                   for place, year, month, north, lat, lon, panoid in rows])
+        write_csv(
+            root / "Dataframes" / f"{city}.csv",
+            GSV_HEADER,
+            [
+                [place, year, month, north, city, lat, lon, panoid]
+                for place, year, month, north, lat, lon, panoid in rows
+            ],
+        )
         for row in rows:
             relative = f"Images/{city}/{gsv_name(city, row)}"
             write_image(root / relative, seed=len(labels))
             labels[relative] = (city, row[0])
-    return {"cities": list(GSV_ROWS), "images": len(labels), "places": len(set(labels.values())),
-            "labels": labels}
+    return {
+        "cities": list(GSV_ROWS),
+        "images": len(labels),
+        "places": len(set(labels.values())),
+        "labels": labels,
+    }
 
 
 def msls_key(rng: np.random.Generator) -> str:
@@ -97,22 +118,39 @@ def msls_key(rng: np.random.Generator) -> str:
     return "".join(rng.choice(list(KEY_ALPHABET), 22))
 
 
-def make_msls_subset(folder: Path, base: tuple[float, float], offsets: list[tuple[float, float]],
-                     rng: np.random.Generator) -> dict:
+def make_msls_subset(
+    folder: Path, base: tuple[float, float], offsets: list[tuple[float, float]], rng: np.random.Generator
+) -> dict:
     """One database/ or query/ folder: images/<key>.jpg and the four CSVs, a panorama as the third row."""
     shots = [(msls_key(rng), base[0] + de, base[1] + dn, False) for de, dn in offsets]
     panorama = (msls_key(rng), base[0] + MSLS_PANORAMA[0], base[1] + MSLS_PANORAMA[1], True)
     rows = shots[:2] + [panorama] + shots[2:]
-    write_csv(folder / "raw.csv", RAW_HEADER,
-              [[i, key, f"{36.67991 + i * 1e-5:.5f}", f"{-1.24616 + i * 1e-5:.5f}", 12.5, "2018-05-27", pano]
-               for i, (key, _, _, pano) in enumerate(rows)])
-    write_csv(folder / "postprocessed.csv", POSTPROCESSED_HEADER,
-              [[i, key, f"{east:.2f}", f"{north:.2f}", i, False, False, "Forward"]
-               for i, (key, east, north, _) in enumerate(rows)])
-    write_csv(folder / "seq_info.csv", SEQ_INFO_HEADER,
-              [[i, key, "dTz8mRqJp2Lx0WsK5vNbYA", i] for i, (key, *_) in enumerate(rows)])
-    write_csv(folder / "subtask_index.csv", SUBTASK_HEADER,
-              [[i, key, True, False, False, False, False, False, False] for i, (key, *_) in enumerate(rows)])
+    write_csv(
+        folder / "raw.csv",
+        RAW_HEADER,
+        [
+            [i, key, f"{36.67991 + i * 1e-5:.5f}", f"{-1.24616 + i * 1e-5:.5f}", 12.5, "2018-05-27", pano]
+            for i, (key, _, _, pano) in enumerate(rows)
+        ],
+    )
+    write_csv(
+        folder / "postprocessed.csv",
+        POSTPROCESSED_HEADER,
+        [
+            [i, key, f"{east:.2f}", f"{north:.2f}", i, False, False, "Forward"]
+            for i, (key, east, north, _) in enumerate(rows)
+        ],
+    )
+    write_csv(
+        folder / "seq_info.csv",
+        SEQ_INFO_HEADER,
+        [[i, key, "dTz8mRqJp2Lx0WsK5vNbYA", i] for i, (key, *_) in enumerate(rows)],
+    )
+    write_csv(
+        folder / "subtask_index.csv",
+        SUBTASK_HEADER,
+        [[i, key, True, False, False, False, False, False, False] for i, (key, *_) in enumerate(rows)],
+    )
     for key, *_ in rows:
         write_image(folder / "images" / f"{key}.jpg", seed=int(rng.integers(1 << 30)))
     return {"shots": [(key, (east, north)) for key, east, north, _ in shots], "panorama": panorama[0]}
@@ -129,8 +167,15 @@ def make_msls(root: Path) -> dict:
     cities = {}
     for city, base in MSLS_BASES.items():
         folder = root / "train_val" / city
-        cities[city] = {"database": make_msls_subset(folder / "database", base, MSLS_DATABASE, rng),
-                        "query": make_msls_subset(folder / "query", base, MSLS_QUERIES, rng)}
+        cities[city] = {
+            "database": make_msls_subset(folder / "database", base, MSLS_DATABASE, rng),
+            "query": make_msls_subset(folder / "query", base, MSLS_QUERIES, rng),
+        }
     per_city = len(MSLS_DATABASE) + len(MSLS_QUERIES)
-    return {"cities": cities, "train": MSLS_TRAIN, "val": MSLS_VAL,
-            "train_images": per_city * len(MSLS_TRAIN), "train_places": 3 * len(MSLS_TRAIN)}
+    return {
+        "cities": cities,
+        "train": MSLS_TRAIN,
+        "val": MSLS_VAL,
+        "train_images": per_city * len(MSLS_TRAIN),
+        "train_places": 3 * len(MSLS_TRAIN),
+    }

@@ -10,8 +10,8 @@ import pytest
 import torch
 import yaml
 
-from engine.data.augment import AUGMENTS
 from engine.core.errors import ConfigError
+from engine.data.augment import AUGMENTS
 
 
 def batch(seed: int = 0) -> torch.Tensor:

@@ -11,11 +11,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.core.errors import ConfigError, UserError
 from engine.data.formats import DATA_FORMATS, FormatOptions, LabelIndex, find_format
 from engine.data.formats.cifar import CifarRecords
-from engine.core.errors import ConfigError, UserError
-from tests.data.fixtures_cls_formats import (TINY_WORDS, CifarFixture, TinyFixture, write_cifar10,
-                                             write_cifar100, write_image_folder, write_tiny_imagenet)
+from tests.data.fixtures_cls_formats import (
+    TINY_WORDS,
+    CifarFixture,
+    TinyFixture,
+    write_cifar10,
+    write_cifar100,
+    write_image_folder,
+    write_tiny_imagenet,
+)
 
 OPTIONS = FormatOptions()
 
@@ -43,8 +50,9 @@ def read(name: str, root: Path, split: str | None, options: FormatOptions = OPTI
 @pytest.mark.parametrize("name, write", [("cifar10", write_cifar10), ("cifar100", write_cifar100)])
 @pytest.mark.parametrize("split", ["train", "test"])
 @pytest.mark.parametrize("from_parent", [True, False])
-def test_cifar_records_read_back_exactly(tmp_path: Path, name: str, write, split: str,
-                                         from_parent: bool) -> None:
+def test_cifar_records_read_back_exactly(
+    tmp_path: Path, name: str, write, split: str, from_parent: bool
+) -> None:
     fixture = write(tmp_path)
     index = read(name, tmp_path if from_parent else fixture.folder, split)
     expected = fixture.splits[split]
@@ -101,10 +109,14 @@ def test_cifar_task_classes_pick_and_reorder(cifar10: CifarFixture) -> None:
 
 
 def test_cifar_summary(cifar10: CifarFixture, cifar100: CifarFixture, tmp_path: Path) -> None:
-    assert (DATA_FORMATS.build("cifar10").summary(tmp_path, OPTIONS)
-            == "CIFAR-10: 9 train / 3 test images, 10 classes")
-    assert (DATA_FORMATS.build("cifar100").summary(tmp_path, OPTIONS)
-            == "CIFAR-100: 5 train / 2 test images, 100 classes")
+    assert (
+        DATA_FORMATS.build("cifar10").summary(tmp_path, OPTIONS)
+        == "CIFAR-10: 9 train / 3 test images, 10 classes"
+    )
+    assert (
+        DATA_FORMATS.build("cifar100").summary(tmp_path, OPTIONS)
+        == "CIFAR-100: 5 train / 2 test images, 100 classes"
+    )
 
 
 def test_cifar_default_test_split() -> None:
@@ -204,8 +216,11 @@ def test_tiny_imagenet_classes_are_sorted_wnids_named_by_first_lemma(tiny: TinyF
 def test_tiny_imagenet_shared_lemmas_get_the_wnid(tiny: TinyFixture) -> None:
     words = dict(TINY_WORDS, n03444034="reel, kart")
     (tiny.folder / "words.txt").write_text("".join(f"{wnid}\t{lemmas}\n" for wnid, lemmas in words.items()))
-    assert (DATA_FORMATS.build("tiny_imagenet").classes(tiny.folder, OPTIONS)
-            == ["goldfish", "reel (n03444034)", "reel (n04067472)"])
+    assert DATA_FORMATS.build("tiny_imagenet").classes(tiny.folder, OPTIONS) == [
+        "goldfish",
+        "reel (n03444034)",
+        "reel (n04067472)",
+    ]
 
 
 def test_tiny_imagenet_grayscale_jpeg_reads_as_rgb(tiny: TinyFixture) -> None:
@@ -225,7 +240,10 @@ def test_tiny_imagenet_summary_and_default_split(tiny: TinyFixture) -> None:
 def test_tiny_imagenet_task_classes_subset(tiny: TinyFixture) -> None:
     index = read("tiny_imagenet", tiny.folder, "val", FormatOptions(classes=["reel", "go-kart"]))
     assert [Path(index.images.describe(i)).name for i in range(len(index.images))] == [
-        "val_0.JPEG", "val_1.JPEG", "val_3.JPEG"]
+        "val_0.JPEG",
+        "val_1.JPEG",
+        "val_3.JPEG",
+    ]
     assert index.labels.tolist() == [1, 0, 1]
 
 
@@ -264,8 +282,10 @@ def test_tiny_imagenet_missing_class_folder_is_named(tiny: TinyFixture) -> None:
 
 
 # -- detection -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("write, expected", [(write_cifar10, "cifar10"), (write_cifar100, "cifar100"),
-                                             (write_tiny_imagenet, "tiny_imagenet")])
+@pytest.mark.parametrize(
+    "write, expected",
+    [(write_cifar10, "cifar10"), (write_cifar100, "cifar100"), (write_tiny_imagenet, "tiny_imagenet")],
+)
 @pytest.mark.parametrize("split", ["train", None])
 def test_auto_detects_published_formats(tmp_path: Path, write, expected: str, split: str | None) -> None:
     fixture = write(tmp_path)

@@ -9,12 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.core.errors import ConfigError, UserError
 from engine.data.formats import DATA_FORMATS, FormatOptions, MaskIndex, find_format
 from engine.data.formats.cityscapes import CITYSCAPES_CLASSES, LABEL_ID_TO_TRAIN_ID
 from engine.data.formats.voc import VOC_CLASSES
-from engine.core.errors import ConfigError, UserError
-from tests.data.fixtures_seg_formats import (Expected, write_cityscapes, write_gta5, write_seg_folders,
-                                             write_voc)
+from tests.data.fixtures_seg_formats import (
+    Expected,
+    write_cityscapes,
+    write_gta5,
+    write_seg_folders,
+    write_voc,
+)
 
 OPTIONS = FormatOptions()
 
@@ -58,13 +63,14 @@ def copy_of(expected: Expected, tmp_path: Path) -> Path:
 def test_label_table_is_the_official_one() -> None:
     from cityscapesscripts.helpers.labels import labels
 
-    official = {label.id: (255 if label.trainId in (255, -1) else label.trainId)
-                for label in labels if label.id >= 0}
+    official = {
+        label.id: (255 if label.trainId in (255, -1) else label.trainId) for label in labels if label.id >= 0
+    }
     ours = {label_id: LABEL_ID_TO_TRAIN_ID.get(label_id, 255) for label_id in official}
     assert ours == official and set(LABEL_ID_TO_TRAIN_ID) <= set(official)
     train = sorted((label for label in labels if label.trainId not in (255, -1)), key=lambda lab: lab.trainId)
     assert [label.trainId for label in train] == list(range(19))
-    assert CITYSCAPES_CLASSES == [label.name for label in train]
+    assert [label.name for label in train] == CITYSCAPES_CLASSES
 
 
 def test_cityscapes_index_maps_the_official_table(cityscapes: Expected) -> None:
@@ -90,10 +96,12 @@ def test_cityscapes_default_split_is_val(cityscapes: Expected) -> None:
     check_index(fmt.read(cityscapes.root, None, OPTIONS), cityscapes, "val")
 
 
-@pytest.mark.parametrize("split, words", [("test", ["not public", "'val'"]),
-                                          ("train_extra", ["train_extra", "train, val"])])
-def test_cityscapes_refuses_splits_without_fine_labels(cityscapes: Expected, split: str,
-                                                        words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "split, words", [("test", ["not public", "'val'"]), ("train_extra", ["train_extra", "train, val"])]
+)
+def test_cityscapes_refuses_splits_without_fine_labels(
+    cityscapes: Expected, split: str, words: list[str]
+) -> None:
     with pytest.raises(UserError) as err:
         read("cityscapes", cityscapes.root, split)
     assert all(word in str(err.value) for word in words)
@@ -262,6 +270,7 @@ def test_summaries(cityscapes: Expected, gta5: Expected, voc: Expected) -> None:
         return DATA_FORMATS.build(name).summary(root, OPTIONS)
 
     assert summary("cityscapes", cityscapes.root) == "Cityscapes: 3 train / 2 val images, 19 classes"
-    assert summary("gta5", gta5.root) == ("GTA5: 6 images (train = all); 2 val / 1 test in split.mat, "
-                                          "19 classes")
+    assert summary("gta5", gta5.root) == (
+        "GTA5: 6 images (train = all); 2 val / 1 test in split.mat, 19 classes"
+    )
     assert summary("voc", voc.root) == "Pascal VOC 2012: 2 train / 2 val / 3 trainaug images, 21 classes"

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.core.errors import UserError
 from engine.data.formats import DATA_FORMATS, FormatOptions, PlaceIndex, RetrievalIndex, find_format
 from engine.data.formats.msls import CITY_SPACING_M
-from engine.core.errors import UserError
 from engine.metrics.recall import positives_within
 from tests.data.conftest import REAL_NAMES
 from tests.data.fixtures_vpr_formats import make_gsv_cities, make_msls
@@ -88,8 +88,10 @@ def test_gsv_cities_option_selects_cities(gsv: tuple[Path, dict]) -> None:
 
 def test_gsv_cities_summary(gsv: tuple[Path, dict]) -> None:
     root, _ = gsv
-    assert DATA_FORMATS.build("gsv_cities").summary(root, FormatOptions()) == \
-        "GSV-Cities: 11 images of 5 places in 2 cities"
+    assert (
+        DATA_FORMATS.build("gsv_cities").summary(root, FormatOptions())
+        == "GSV-Cities: 11 images of 5 places in 2 cities"
+    )
 
 
 def test_gsv_cities_is_not_a_test_set(gsv: tuple[Path, dict]) -> None:
@@ -140,11 +142,11 @@ def test_msls_training_groups_cells_within_each_city(msls: tuple[Path, dict]) ->
     cell = {}  # key -> (city, offset group); groups as laid out in the fixture (see MSLS_DATABASE)
     for city in expected["train"]:
         data = expected["cities"][city]
-        for group, members in (("a", [data["database"]["shots"][0], data["database"]["shots"][1],
-                                      data["query"]["shots"][0]]),
-                               ("b", [data["database"]["shots"][2], data["database"]["shots"][3],
-                                      data["query"]["shots"][1]]),
-                               ("c", [data["query"]["shots"][2]])):
+        for group, members in (
+            ("a", [data["database"]["shots"][0], data["database"]["shots"][1], data["query"]["shots"][0]]),
+            ("b", [data["database"]["shots"][2], data["database"]["shots"][3], data["query"]["shots"][1]]),
+            ("c", [data["query"]["shots"][2]]),
+        ):
             cell.update({key: (city, group) for key, _ in members})
     keys = [Path(n).stem for n in names_of(index.images)]
     assert sorted(keys) == sorted(cell)  # panoramas left out
@@ -183,8 +185,10 @@ def test_msls_cities_option(msls: tuple[Path, dict]) -> None:
 
 def test_msls_summary(msls: tuple[Path, dict]) -> None:
     root, _ = msls
-    assert DATA_FORMATS.build("msls").summary(root, FormatOptions()) == \
-        "Mapillary SLS: 14 images of 6 places in 2 cities (train)"
+    assert (
+        DATA_FORMATS.build("msls").summary(root, FormatOptions())
+        == "Mapillary SLS: 14 images of 6 places in 2 cities (train)"
+    )
 
 
 def test_msls_val_merges_cph_and_sf_without_cross_city_positives(msls: tuple[Path, dict]) -> None:
@@ -215,8 +219,9 @@ def test_msls_city_folder_is_a_test_set(msls: tuple[Path, dict]) -> None:
     for split in (None, "val"):
         index = DATA_FORMATS.build("msls").read(city, split, FormatOptions())
         assert (len(index.database), len(index.queries)) == (4, 3)
-        np.testing.assert_allclose(index.database_utm, [utm for _, utm in expected["cities"]["sf"]["database"]
-                                                        ["shots"]])
+        np.testing.assert_allclose(
+            index.database_utm, [utm for _, utm in expected["cities"]["sf"]["database"]["shots"]]
+        )
         key = expected["cities"]["sf"]["query"]["shots"][2][0]
         assert names_of(index.queries)[2] == f"query/images/{key}.jpg"
         assert index.queries.paths[2] == city / "query" / "images" / f"{key}.jpg"
@@ -257,8 +262,11 @@ def test_msls_wrong_csv_header(msls: tuple[Path, dict]) -> None:
     root, _ = msls
     postprocessed = root / "train_val" / "trondheim" / "database" / "postprocessed.csv"
     rewrite_header(postprocessed, "easting", "utm_east")
-    with pytest.raises(UserError, match=rf"{postprocessed} lacks column\(s\) easting: expected a header "
-                                        r",key,easting,northing"):
+    with pytest.raises(
+        UserError,
+        match=rf"{postprocessed} lacks column\(s\) easting: expected a header "
+        r",key,easting,northing",
+    ):
         DATA_FORMATS.build("msls").read(root, "train", FormatOptions())
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.core.errors import UserError
 from engine.data.formats import DATA_FORMATS, FormatOptions, PlaceIndex, RetrievalIndex
 from engine.data.formats.gmberton import parse_utm
-from engine.core.errors import UserError
 from tests.data.conftest import REAL_NAMES
 
 GMBERTON = DATA_FORMATS.build("gmberton")

@@ -10,7 +10,9 @@ from tests.data.test_place_sampler import labels_with
 
 
 def shards(labels: np.ndarray, world: int, seed: int = 0) -> list[PlaceBatchSampler]:
-    samplers = [PlaceBatchSampler(labels, places_per_batch=4, images_per_place=2, seed=seed) for _ in range(world)]
+    samplers = [
+        PlaceBatchSampler(labels, places_per_batch=4, images_per_place=2, seed=seed) for _ in range(world)
+    ]
     for rank, sampler in enumerate(samplers):
         sampler.shard(rank, world)
     return samplers

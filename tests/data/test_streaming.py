@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from engine.core.errors import UserError
 from engine.data.formats import DATA_FORMATS, FormatOptions
 from engine.data.image_store import ImageStore
 from engine.data.loading import DataPlan
@@ -19,7 +20,6 @@ from engine.data.samples import CropGeometry, ImageItems, MaskItems
 from engine.data.shuffle_sampler import ShuffleBatchSampler
 from engine.data.sources import FileImages
 from engine.data.stream import BatchStream, DataLoadingError, ordered_batches
-from engine.core.errors import UserError
 from tests.data.fixtures_seg_formats import write_cityscapes
 
 SIZE = (24, 32)
@@ -117,7 +117,9 @@ def test_an_unreadable_image_names_the_file(tmp_path: Path, workers: int) -> Non
         list(ordered_batches(items, 2, workers))
 
 
-def test_a_dying_worker_is_a_clear_error_naming_the_files(small_city: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dying_worker_is_a_clear_error_naming_the_files(
+    small_city: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     items = city_items(small_city)
 
     def crash(self: FileImages, index: int, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -134,17 +136,29 @@ def test_ordered_batches_keep_file_order(small_city: Path) -> None:
     assert indices.tolist() == list(range(30))
 
 
-def test_cache_is_built_once_outside_the_data_and_follows_file_changes(small_city: Path, tmp_path: Path) -> None:
-    cfg = {"task": {"name": "vpr"}, "train": {"max_steps": 1},
-           "data": {"root": str(small_city), "train_dir": "train", "cache": "memmap", "cache_dir": str(tmp_path),
-                    "workers": 0},
-           "eval": {"test_sets": []}}
+def test_cache_is_built_once_outside_the_data_and_follows_file_changes(
+    small_city: Path, tmp_path: Path
+) -> None:
+    cfg = {
+        "task": {"name": "vpr"},
+        "train": {"max_steps": 1},
+        "data": {
+            "root": str(small_city),
+            "train_dir": "train",
+            "cache": "memmap",
+            "cache_dir": str(tmp_path),
+            "workers": 0,
+        },
+        "eval": {"test_sets": []},
+    }
     messages: list[str] = []
     plan = DataPlan(cfg, notify=lambda phase, message: messages.append(message))
     source = plan.train_index().images
     store = plan.image_store(source, SIZE, "train")
     assert store is not None and store.path.parent == tmp_path and store.array.shape == (320, 3, *SIZE)
-    assert messages[0] == "caching 0 / 320 images (train)" and messages[-1] == "caching 320 / 320 images (train)"
+    assert (
+        messages[0] == "caching 0 / 320 images (train)" and messages[-1] == "caching 320 / 320 images (train)"
+    )
     direct = np.stack([source.read(i, SIZE).transpose(2, 0, 1) for i in (5, 2, 300)])
     np.testing.assert_array_equal(store.rows(np.array([5, 2, 300])), direct)
     messages.clear()

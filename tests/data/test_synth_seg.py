@@ -19,8 +19,11 @@ SMALL = dict(train_images=12, val_images=4, test_images=4)
 
 def digest(root: Path) -> dict[str, str]:
     """Relative path -> sha1 of every image and mask under root."""
-    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.suffix in (".jpg", ".png")}
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.suffix in (".jpg", ".png")
+    }
 
 
 def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
@@ -60,8 +63,14 @@ def test_fog_is_a_shift_of_the_same_world(tmp_path: Path) -> None:
     make_synth_seg(tmp_path, seed=0, train_images=4, val_images=16, test_images=16)
 
     def contrast(split: str) -> float:
-        return float(np.mean([np.asarray(Image.open(p), np.float32).std()
-                              for p in (tmp_path / split / "images").glob("*.jpg")]))
+        return float(
+            np.mean(
+                [
+                    np.asarray(Image.open(p), np.float32).std()
+                    for p in (tmp_path / split / "images").glob("*.jpg")
+                ]
+            )
+        )
 
     assert contrast("fog") < 0.8 * contrast("val")
 

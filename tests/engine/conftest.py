@@ -19,6 +19,16 @@ def tiny_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny_overrides(root: Path, steps: int = 4) -> list[str]:
     """A run small enough for a test: plain CNN of width 8, 4 places × 2 images, eval at start and end."""
-    return [f"data.root={root}", "data.synthetic=false", f"train.max_steps={steps}", "train.places_per_batch=4",
-            "train.images_per_place=2", "train.log_every=1", "train.eval_every=0", "model.backbone.width=8",
-            "model.descriptor_dim=32", "eval.batch_size=64", "device.threads=1"]
+    return [
+        f"data.root={root}",
+        "data.synthetic=false",
+        f"train.max_steps={steps}",
+        "train.places_per_batch=4",
+        "train.images_per_place=2",
+        "train.log_every=1",
+        "train.eval_every=0",
+        "model.backbone.width=8",
+        "model.descriptor_dim=32",
+        "eval.batch_size=64",
+        "device.threads=1",
+    ]

@@ -32,13 +32,30 @@ def tiny_cls(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def seg_overrides(root: Path, steps: int = 3) -> list[str]:
     """seg_demo shrunk for a test: plain CNN of width 8, FPN of 16 channels, batch 4, eval at start and end."""
-    return [f"data.root={root}", "data.synthetic=false", f"train.max_steps={steps}", "train.batch_size=4",
-            "train.log_every=1", "train.eval_every=0", "model.backbone.width=8", "model.head.channels=16",
-            "eval.batch_size=16", "device.threads=1"]
+    return [
+        f"data.root={root}",
+        "data.synthetic=false",
+        f"train.max_steps={steps}",
+        "train.batch_size=4",
+        "train.log_every=1",
+        "train.eval_every=0",
+        "model.backbone.width=8",
+        "model.head.channels=16",
+        "eval.batch_size=16",
+        "device.threads=1",
+    ]
 
 
 def cls_overrides(root: Path, steps: int = 3) -> list[str]:
     """cls_demo shrunk for a test: plain CNN of width 8, batch 8, eval at start and end."""
-    return [f"data.root={root}", "data.synthetic=false", f"train.max_steps={steps}", "train.batch_size=8",
-            "train.log_every=1", "train.eval_every=0", "model.backbone.width=8", "eval.batch_size=16",
-            "device.threads=1"]
+    return [
+        f"data.root={root}",
+        "data.synthetic=false",
+        f"train.max_steps={steps}",
+        "train.batch_size=8",
+        "train.log_every=1",
+        "train.eval_every=0",
+        "model.backbone.width=8",
+        "eval.batch_size=16",
+        "device.threads=1",
+    ]

@@ -10,20 +10,31 @@ import torch
 import yaml
 
 from engine.core.errors import ConfigError, UserError
-from engine.param_counts import parameter_table
 from engine.models import AGGREGATORS, build_aggregator, build_head, build_vpr_model
 from engine.models.aggregator_init import initialise_aggregator, materialize_lazy
 from engine.models.netvlad import kmeans_centroids
 from engine.models.salad import sinkhorn_assignment
+from engine.param_counts import parameter_table
 
 C, H, W = 32, 4, 5
 # Small parameters for forward/backward; the presets' defaults are checked for out_dim only.
-SMALL = {"netvlad": {"clusters": 4}, "mixvpr": {"out_channels": 8, "mix_depth": 2},
-         "salad": {"num_clusters": 4, "cluster_dim": 8, "token_dim": 6},
-         "boq": {"num_queries": 4, "num_layers": 2, "row_dim": 3, "proj_channels": 16}}
+SMALL = {
+    "netvlad": {"clusters": 4},
+    "mixvpr": {"out_channels": 8, "mix_depth": 2},
+    "salad": {"num_clusters": 4, "cluster_dim": 8, "token_dim": 6},
+    "boq": {"num_queries": 4, "num_layers": 2, "row_dim": 3, "proj_channels": 16},
+}
 # Descriptor size of each preset for C input channels: what `check` reports, known before any forward.
-PRESET_DIMS = {"avg": C, "max": C, "gem": C, "cls": C, "netvlad": 64 * C, "mixvpr": 512 * 4,
-               "salad": 256 + 64 * 128, "boq": 512 * 32}
+PRESET_DIMS = {
+    "avg": C,
+    "max": C,
+    "gem": C,
+    "cls": C,
+    "netvlad": 64 * C,
+    "mixvpr": 512 * 4,
+    "salad": 256 + 64 * 128,
+    "boq": 512 * 32,
+}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -91,8 +102,15 @@ def test_netvlad_kmeans_init_sets_centroids() -> None:
 
 def _tiny_model(aggregator: dict) -> torch.nn.Module:
     backbone = {"name": "plain_cnn", "depth": 2, "width": 8}  # 8 channels at stride 2
-    return build_vpr_model({"backbone": backbone, "aggregator": aggregator, "head": {"name": "linear"},
-                            "descriptor_dim": 16, "image_size": [32, 32]})
+    return build_vpr_model(
+        {
+            "backbone": backbone,
+            "aggregator": aggregator,
+            "head": {"name": "linear"},
+            "descriptor_dim": 16,
+            "image_size": [32, 32],
+        }
+    )
 
 
 def test_initialise_aggregator_samples_backbone_features() -> None:
@@ -130,7 +148,9 @@ def test_mixvpr_sizes_itself_lazily_and_eagerly() -> None:
 
 def test_materialize_lazy_lets_the_parameter_table_count() -> None:
     model = _tiny_model({"name": "mixvpr", **SMALL["mixvpr"]})
-    materialize_lazy(model, (32, 32))  # build_vpr_model has usually sized it already; a second call is a no-op
+    materialize_lazy(
+        model, (32, 32)
+    )  # build_vpr_model has usually sized it already; a second call is a no-op
     rows = {row["group"]: row for row in parameter_table(model.module_groups())}
     cells = 16 * 16
     mixer = 2 * cells + 2 * cells * cells + 2 * cells  # LayerNorm, two cells×cells linears with biases

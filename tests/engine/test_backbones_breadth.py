@@ -18,8 +18,15 @@ from engine.models import BACKBONES, build_backbone
 
 # Built and run for real at 64-112 px here or in test_models.py; the rest are checked on the meta device.
 PRESETS = Path(__file__).resolve().parents[2] / "presets" / "backbone"
-RUN_FOR_REAL = {"plain_cnn", "resnet18", "mobilenetv3_small", "efficientnet_b0", "swin_tiny", "dinov2_vits14",
-                "dinov2_vits14_reg"}
+RUN_FOR_REAL = {
+    "plain_cnn",
+    "resnet18",
+    "mobilenetv3_small",
+    "efficientnet_b0",
+    "swin_tiny",
+    "dinov2_vits14",
+    "dinov2_vits14_reg",
+}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -110,15 +117,23 @@ def test_places365_style_file_on_resnet18(tmp_path: Path) -> None:
     """The Places365 release: {'arch', 'epoch', 'state_dict': {'module.…'}} with a 365-way classifier."""
     source = timm.create_model("resnet18", num_classes=365).state_dict()
     path = tmp_path / "resnet18_places365.pth.tar"
-    torch.save({"epoch": 90, "arch": "resnet18", "best_prec1": 54.7,
-                "state_dict": {f"module.{k}": v for k, v in source.items()}}, path)
+    torch.save(
+        {
+            "epoch": 90,
+            "arch": "resnet18",
+            "best_prec1": 54.7,
+            "state_dict": {f"module.{k}": v for k, v in source.items()},
+        },
+        path,
+    )
     backbone = build_backbone({"name": "resnet18", "pretrained": str(path)})
     report = backbone.load_report
     assert report.clean and report.prefix == "module."
     assert report.ignored == ["fc.weight", "fc.bias"]  # the 365 classes, dropped with the classifier
     assert "ignored classifier 2: fc.weight, fc.bias" in report.summary()
-    torch.testing.assert_close(backbone.body.layer4[1].conv2.weight, source["layer4.1.conv2.weight"],
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        backbone.body.layer4[1].conv2.weight, source["layer4.1.conv2.weight"], rtol=0, atol=0
+    )
 
 
 def test_sequential_style_file_on_resnet18(tmp_path: Path) -> None:
@@ -159,10 +174,16 @@ def test_dinov2_timm_names_from_518_px(vits: torch.nn.Module, tmp_path: Path) ->
 
 def test_dinov2_original_names_with_registers(vits_reg: torch.nn.Module, tmp_path: Path) -> None:
     """facebookresearch/dinov2 names: register_tokens, mask_token, CLS slot inside pos_embed."""
-    state = {k: torch.randn_like(v) for k, v in vits_reg.vit.state_dict().items()
-             if k not in ("reg_token", "pos_embed")}
-    state |= {"register_tokens": torch.randn(1, 4, 384), "mask_token": torch.zeros(1, 384),
-              "pos_embed": torch.randn(1, 1 + 37 * 37, 384)}
+    state = {
+        k: torch.randn_like(v)
+        for k, v in vits_reg.vit.state_dict().items()
+        if k not in ("reg_token", "pos_embed")
+    }
+    state |= {
+        "register_tokens": torch.randn(1, 4, 384),
+        "mask_token": torch.zeros(1, 384),
+        "pos_embed": torch.randn(1, 1 + 37 * 37, 384),
+    }
     path = tmp_path / "dinov2_vits14_reg4_pretrain.pth"
     torch.save(state, path)
     loaded = build_backbone({"name": "dinov2_vits14_reg", "pretrained": str(path)}, (112, 112))
@@ -180,6 +201,8 @@ def test_vit_download_offline_is_a_user_error(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache: nothing to fall back on
-    with torch.device("meta"), pytest.raises(UserError, match="could not download pretrained weights for "
-                                                              "vit_small_patch14_dinov2"):
+    with (
+        torch.device("meta"),
+        pytest.raises(UserError, match="could not download pretrained weights for vit_small_patch14_dinov2"),
+    ):
         build_backbone({"name": "dinov2_vits14", "pretrained": True}, (224, 224))

@@ -15,7 +15,9 @@ from engine.core.config import resolve_config
 from engine.distributed import Distributed
 from tests.engine.conftest import tiny_overrides
 
-STEPS = 22  # the progressive preset unfreezes at epochs 1 and 2: steps 10 and 20 with 2 ranks × 8 of 160 images
+STEPS = (
+    22  # the progressive preset unfreezes at epochs 1 and 2: steps 10 and 20 with 2 ranks × 8 of 160 images
+)
 LR_SET_AT_STEP = 2
 
 
@@ -27,25 +29,41 @@ def free_port() -> int:
 
 def rank_main(rank: int, world: int, port: int, city: str, run_dir: str, out_dir: str) -> None:
     """One rank: the worker's own building blocks, plus records of what this rank saw."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
-    from engine.distributed import decorrelate_rank_rngs, init_distributed
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=str(world),
+    )
     from engine.core.protocol import ControlReader, EventWriter, RunPaths, send_control
+    from engine.distributed import decorrelate_rank_rngs, init_distributed
+    from engine.process import SilentEvents
     from engine.runtime import make_runtime, seed_everything
     from engine.steering import Steering
     from engine.tasks import TASKS
     from engine.trainer import Trainer
-    from engine.process import SilentEvents
 
-    cfg = resolve_config("demo", [*tiny_overrides(Path(city), STEPS), "freeze=progressive", "train.grad_accum_steps=2",
-                                  "train.log_every=5", "train.eval_at_start=false"])
+    cfg = resolve_config(
+        "demo",
+        [
+            *tiny_overrides(Path(city), STEPS),
+            "freeze=progressive",
+            "train.grad_accum_steps=2",
+            "train.log_every=5",
+            "train.eval_at_start=false",
+        ],
+    )
     dist = init_distributed(cfg["device"])
     runtime = make_runtime(cfg["device"], dist)
     generator = seed_everything(cfg["train"]["seed"])
     task = TASKS.build("vpr", cfg, runtime, generator)
     paths = RunPaths(Path(run_dir))
     events: Any = EventWriter(paths.events) if dist.is_main else SilentEvents()
-    trainer = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events), dist=dist)
+    trainer = Trainer(
+        paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events), dist=dist
+    )
     decorrelate_rank_rngs(generator, cfg["train"]["seed"], dist.rank)
     places: list[list[int]] = []
     base_lrs: list[float] = []
@@ -66,8 +84,10 @@ def rank_main(rank: int, world: int, port: int, city: str, run_dir: str, out_dir
     task.next_batch, trainer._train_step = recorded_batch, recorded_step
     status = trainer.train()
     events.close()
-    torch.save({"status": status, "weights": task.model.state_dict(), "places": places, "base_lrs": base_lrs},
-               Path(out_dir) / f"rank{rank}.pt")
+    torch.save(
+        {"status": status, "weights": task.model.state_dict(), "places": places, "base_lrs": base_lrs},
+        Path(out_dir) / f"rank{rank}.pt",
+    )
     dist.close()
 
 
@@ -77,8 +97,12 @@ def test_two_gloo_ranks_end_with_identical_weights(tiny_city: Path, tmp_path: Pa
 
     paths = create_run(tmp_path / "runs", "ddp")
     write_json_atomic(paths.run_json, new_run_info(paths.run_id, "ddp", "vpr", [], max_steps=STEPS))
-    torch.multiprocessing.start_processes(rank_main, args=(2, free_port(), str(tiny_city), str(paths.root),
-                                                           str(tmp_path)), nprocs=2, start_method="spawn")
+    torch.multiprocessing.start_processes(
+        rank_main,
+        args=(2, free_port(), str(tiny_city), str(paths.root), str(tmp_path)),
+        nprocs=2,
+        start_method="spawn",
+    )
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert rank0["status"] == rank1["status"] == "completed"
     for key, value in rank0["weights"].items():
@@ -104,10 +128,16 @@ def test_two_gloo_ranks_end_with_identical_weights(tiny_city: Path, tmp_path: Pa
 
 def failing_rank_main(rank: int, port: int, run_dir: str) -> None:
     """The real worker entry point on each rank; rank 1's third loss raises (think: out of memory on its GPU)."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
-                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2")
-    from engine.tasks.vpr import VPRTask
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE="2",
+    )
     from engine.process import main
+    from engine.tasks.vpr import VPRTask
 
     original, calls = VPRTask.compute_loss, []
 
@@ -126,10 +156,12 @@ def test_a_failing_rank_fails_the_run_with_its_own_error(tiny_city: Path, tmp_pa
     from engine.core.launch import prepare_run
     from engine.core.protocol import read_json
 
-    paths, _ = prepare_run("demo", [*tiny_overrides(tiny_city, 20), "device.processes=2", "device.name=cpu"],
-                           tmp_path / "runs")
-    torch.multiprocessing.start_processes(failing_rank_main, args=(free_port(), str(paths.root)), nprocs=2,
-                                          start_method="spawn")
+    paths, _ = prepare_run(
+        "demo", [*tiny_overrides(tiny_city, 20), "device.processes=2", "device.name=cpu"], tmp_path / "runs"
+    )
+    torch.multiprocessing.start_processes(
+        failing_rank_main, args=(free_port(), str(paths.root)), nprocs=2, start_method="spawn"
+    )
     info = read_json(paths.run_json)
     # rank 0 then loses its peer ("connection closed"): the run keeps the cause, not the consequence
     assert info["status"] == "failed" and info["error"] == "rank 1: RuntimeError: simulated failure"

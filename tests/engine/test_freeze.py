@@ -13,16 +13,32 @@ from torch import nn
 
 from engine.core.config import resolve_config
 from engine.core.errors import ConfigError
-from engine.freeze import (DEFAULT_PHASES, FREEZE, ModelPaths, apply_phase, backbone_stages, enforce_norm_eval, phase_at,
-                           phase_table, warmup_factors)
+from engine.freeze import (
+    DEFAULT_PHASES,
+    FREEZE,
+    ModelPaths,
+    apply_phase,
+    backbone_stages,
+    enforce_norm_eval,
+    phase_at,
+    phase_table,
+    warmup_factors,
+)
 from engine.models import build_vpr_model
 
 SIZE = 64
 
 
 def _model(backbone: dict) -> nn.Module:
-    return build_vpr_model({"backbone": {"pretrained": False, **backbone}, "aggregator": {"name": "gem"},
-                            "head": {"name": "linear"}, "descriptor_dim": 16, "image_size": [SIZE, SIZE]})
+    return build_vpr_model(
+        {
+            "backbone": {"pretrained": False, **backbone},
+            "aggregator": {"name": "gem"},
+            "head": {"name": "linear"},
+            "descriptor_dim": 16,
+            "image_size": [SIZE, SIZE],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +54,9 @@ def cnn() -> nn.Module:
 def _tiny_vit() -> nn.Module:
     """A DINOv2-with-registers ViT cut to 2 blocks, held as `vit` like the ViT backbone wrapper holds it."""
     wrapper = nn.Module()
-    wrapper.vit = timm.create_model("vit_small_patch14_reg4_dinov2", pretrained=False, num_classes=0,
-                                    img_size=28, depth=2)
+    wrapper.vit = timm.create_model(
+        "vit_small_patch14_reg4_dinov2", pretrained=False, num_classes=0, img_size=28, depth=2
+    )
     return wrapper
 
 
@@ -80,36 +97,49 @@ def test_progressive_places_epoch_and_step_phases(resnet: nn.Module) -> None:
     schedule = FREEZE.build("progressive")
     phases = schedule.phases(max_steps=30, steps_per_epoch=12.5)
     assert [(p.step, p.label, p.in_run) for p in phases] == [
-        (0, "head+aggregator", True), (13, "+stage -1", True), (25, "all", True)]
+        (0, "head+aggregator", True),
+        (13, "+stage -1", True),
+        (25, "all", True),
+    ]
     assert phases[0].trainable == {"head", "aggregator", "loss"}  # a margin loss trains with the head
     resolved = schedule.phases(max_steps=20, steps_per_epoch=10, model=ModelPaths(resnet.module_groups()))
     assert [(p.step, p.label, p.in_run) for p in resolved] == [
-        (0, "head+aggregator", True), (10, "+layer4", True), (20, "all", False)]
+        (0, "head+aggregator", True),
+        (10, "+layer4", True),
+        (20, "all", False),
+    ]
     assert [p.warmup_groups for p in resolved] == [(), ("backbone",), ("backbone",)]
     assert [phase_at(resolved, step).index for step in (0, 9, 10, 99)] == [0, 0, 1, 2]
 
 
 def test_phases_are_sorted_and_phase_zero_is_implicit() -> None:
-    schedule = FREEZE.build("progressive", unfreeze_warmup_steps=3, phases=[
-        {"at_epoch": 2, "trainable": "all"}, {"at_step": 5, "trainable": ["head"]}])
+    schedule = FREEZE.build(
+        "progressive",
+        unfreeze_warmup_steps=3,
+        phases=[{"at_epoch": 2, "trainable": "all"}, {"at_step": 5, "trainable": ["head"]}],
+    )
     phases = schedule.phases(max_steps=100, steps_per_epoch=4)
     assert [(p.step, p.label) for p in phases] == [(0, "all"), (5, "head"), (8, "all")]
     assert warmup_factors(phases[2], 8) == {"backbone": 0.25, "aggregator": 0.25}
     assert warmup_factors(phases[2], 10) == {"backbone": 0.75, "aggregator": 0.75}
     assert warmup_factors(phases[2], 11) == {} and warmup_factors(phases[1], 5) == {}
     with pytest.raises(ConfigError, match=r"freeze.phases\[1\]: starts at step 8"):
-        FREEZE.build("progressive", phases=[{"at_step": 8, "trainable": "all"},
-                                            {"at_epoch": 2, "trainable": ["head"]}]).phases(100, 4)
+        FREEZE.build(
+            "progressive", phases=[{"at_step": 8, "trainable": "all"}, {"at_epoch": 2, "trainable": ["head"]}]
+        ).phases(100, 4)
 
 
-@pytest.mark.parametrize(("phases", "key"), [
-    ("head", r"freeze.phases"),
-    ([{"trainable": "all"}], r"freeze.phases\[0\]"),
-    ([{"at_step": 0, "at_epoch": 1, "trainable": "all"}], r"freeze.phases\[0\]"),
-    ([{"at_step": -1, "trainable": "all"}], r"freeze.phases\[0\].at_step"),
-    ([{"at_step": 0, "trainable": []}], r"freeze.phases\[0\].trainable"),
-    ([{"at_step": 0, "trainable": "all", "lr": 1}], r"freeze.phases\[0\].lr"),
-])
+@pytest.mark.parametrize(
+    ("phases", "key"),
+    [
+        ("head", r"freeze.phases"),
+        ([{"trainable": "all"}], r"freeze.phases\[0\]"),
+        ([{"at_step": 0, "at_epoch": 1, "trainable": "all"}], r"freeze.phases\[0\]"),
+        ([{"at_step": -1, "trainable": "all"}], r"freeze.phases\[0\].at_step"),
+        ([{"at_step": 0, "trainable": []}], r"freeze.phases\[0\].trainable"),
+        ([{"at_step": 0, "trainable": "all", "lr": 1}], r"freeze.phases\[0\].lr"),
+    ],
+)
 def test_bad_phases_name_their_key(phases: object, key: str) -> None:
     with pytest.raises(ConfigError, match=key):
         FREEZE.build("progressive", phases=phases)
@@ -134,10 +164,22 @@ def test_apply_phase_on_resnet_flips_requires_grad_per_stage(resnet: nn.Module) 
     phases = FREEZE.build("trainable_from").phases(10, 5, ModelPaths(modules))
     groups = apply_phase(modules, phases[0])
     assert phases[0].label == "from layer3"
-    assert groups == {"backbone.stem": False, "backbone.layer1": False, "backbone.layer2": False,
-                      "backbone.layer3": True, "backbone.layer4": True, "aggregator": True, "head": True}
-    assert _stage_flags(resnet) == {"stem": {False}, "layer1": {False}, "layer2": {False}, "layer3": {True},
-                                    "layer4": {True}}
+    assert groups == {
+        "backbone.stem": False,
+        "backbone.layer1": False,
+        "backbone.layer2": False,
+        "backbone.layer3": True,
+        "backbone.layer4": True,
+        "aggregator": True,
+        "head": True,
+    }
+    assert _stage_flags(resnet) == {
+        "stem": {False},
+        "layer1": {False},
+        "layer2": {False},
+        "layer3": {True},
+        "layer4": {True},
+    }
     everything = FREEZE.build("none").phases(10, 5, ModelPaths(modules))[0]
     assert apply_phase(modules, everything) == {"backbone": True, "aggregator": True, "head": True}
     assert _trainable(resnet) == {True}
@@ -152,15 +194,26 @@ def test_apply_phase_on_plain_cnn_by_index_and_norm_path(cnn: nn.Module) -> None
     norms_only = FREEZE.build("progressive", phases=[{"at_step": 0, "trainable": ["backbone.norm"]}])
     groups = apply_phase(modules, norms_only.phases(10, 5, ModelPaths(modules))[0])
     assert groups["backbone.norm"] is True and groups["head"] is False
-    assert all(p.requires_grad == isinstance(m, nn.BatchNorm2d)
-               for m in cnn.backbone.modules() for p in m.parameters(recurse=False))
+    assert all(
+        p.requires_grad == isinstance(m, nn.BatchNorm2d)
+        for m in cnn.backbone.modules()
+        for p in m.parameters(recurse=False)
+    )
 
 
 def test_unknown_path_lists_the_models_stages(cnn: nn.Module) -> None:
-    schedule = FREEZE.build("progressive", phases=[{"at_step": 0, "trainable": ["head"]},
-                                                   {"at_epoch": 1, "trainable": ["head", "backbone.layer4"]}])
-    with pytest.raises(ConfigError, match=r"freeze.phases\[1\].trainable: unknown group 'backbone.layer4'; "
-                                          r"available: backbone, backbone.layers.0, .*backbone.layers.7"):
+    schedule = FREEZE.build(
+        "progressive",
+        phases=[
+            {"at_step": 0, "trainable": ["head"]},
+            {"at_epoch": 1, "trainable": ["head", "backbone.layer4"]},
+        ],
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"freeze.phases\[1\].trainable: unknown group 'backbone.layer4'; "
+        r"available: backbone, backbone.layers.0, .*backbone.layers.7",
+    ):
         schedule.phases(10, 5, ModelPaths(cnn.module_groups()))
     with pytest.raises(ConfigError, match=r"freeze.stage: unknown group 'backbone.layer3'"):
         FREEZE.build("trainable_from").phases(10, 5, ModelPaths(cnn.module_groups()))
@@ -171,7 +224,9 @@ def test_a_later_phase_freezes_again(cnn: nn.Module) -> None:
     late = FREEZE.build("progressive", phases=[{"at_epoch": 44, "trainable": ["aggregator", "head"]}])
     phases = late.phases(max_steps=1000, steps_per_epoch=10, model=ModelPaths(modules))
     assert [(p.step, p.label, p.warmup_groups) for p in phases] == [
-        (0, "all", ()), (440, "aggregator+head", ())]
+        (0, "all", ()),
+        (440, "aggregator+head", ()),
+    ]
     apply_phase(modules, phases[0])
     assert _trainable(cnn) == {True}
     assert apply_phase(modules, phases[1]) == {"backbone": False, "aggregator": True, "head": True}
@@ -189,7 +244,9 @@ def test_frozen_batchnorms_stay_in_eval_mode(resnet: nn.Module) -> None:
     resnet(torch.randn(2, 3, SIZE, SIZE))
     assert not frozen_bn.training and live_bn.training and resnet.head.training
     assert torch.equal(frozen_bn.running_mean, stats)  # statistics of a frozen stage do not drift
-    apply_phase(modules, FREEZE.build("none").phases(10, 5, ModelPaths(modules))[0])  # leave the shared model trainable
+    apply_phase(
+        modules, FREEZE.build("none").phases(10, 5, ModelPaths(modules))[0]
+    )  # leave the shared model trainable
 
 
 def test_phase_table_adds_up_and_restores_the_model(resnet: nn.Module) -> None:
@@ -212,10 +269,12 @@ def test_phase_table_adds_up_and_restores_the_model(resnet: nn.Module) -> None:
 def test_unfrozen_parameters_join_adamw_without_rebuilding_it() -> None:
     torch.manual_seed(0)
     modules = {"backbone": nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4)), "head": nn.Linear(4, 2)}
-    optimizer = torch.optim.AdamW([{"params": list(m.parameters()), "name": n} for n, m in modules.items()],
-                                  lr=0.1, weight_decay=0.1)
-    phases = FREEZE.build("progressive", phases=[{"at_step": 0, "trainable": ["head"]},
-                                                 {"at_step": 3, "trainable": "all"}]).phases(6, 1, ModelPaths(modules))
+    optimizer = torch.optim.AdamW(
+        [{"params": list(m.parameters()), "name": n} for n, m in modules.items()], lr=0.1, weight_decay=0.1
+    )
+    phases = FREEZE.build(
+        "progressive", phases=[{"at_step": 0, "trainable": ["head"]}, {"at_step": 3, "trainable": "all"}]
+    ).phases(6, 1, ModelPaths(modules))
     frozen = modules["backbone"][0].weight
     start = frozen.detach().clone()
     for step in range(6):

@@ -11,10 +11,17 @@ from torch import nn
 from engine.checkpoint import load_checkpoint
 from engine.core.config import resolve_config
 from engine.core.errors import ConfigError
+from engine.core.protocol import (
+    ControlReader,
+    EventWriter,
+    create_run,
+    iter_events,
+    new_run_info,
+    send_control,
+    write_json_atomic,
+)
 from engine.freeze import FREEZE, ModelPaths, apply_phase, enforce_norm_eval, steered_value
 from engine.models import build_vpr_model
-from engine.core.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, send_control, \
-    write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
 from engine.tasks import TASKS
@@ -23,19 +30,38 @@ from tests.engine.conftest import tiny_overrides
 
 
 def _resnet() -> nn.Module:
-    return build_vpr_model({"backbone": {"name": "resnet18", "pretrained": False}, "aggregator": {"name": "gem"},
-                            "head": {"name": "linear"}, "descriptor_dim": 16, "image_size": [64, 64]})
+    return build_vpr_model(
+        {
+            "backbone": {"name": "resnet18", "pretrained": False},
+            "aggregator": {"name": "gem"},
+            "head": {"name": "linear"},
+            "descriptor_dim": 16,
+            "image_size": [64, 64],
+        }
+    )
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (True, False), ("on", False), ("frozen", False), (False, True), ("off", True), ("unfreeze", True),
-    ("schedule", None), ("AUTO", None)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, False),
+        ("on", False),
+        ("frozen", False),
+        (False, True),
+        ("off", True),
+        ("unfreeze", True),
+        ("schedule", None),
+        ("AUTO", None),
+    ],
+)
 def test_steered_values(value: object, expected: bool | None) -> None:
     assert steered_value("freeze.backbone", value) is expected
 
 
 def test_a_bad_value_names_the_key_and_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"freeze.head: expected on \(freeze\), off \(unfreeze\) or schedule"):
+    with pytest.raises(
+        ConfigError, match=r"freeze.head: expected on \(freeze\), off \(unfreeze\) or schedule"
+    ):
         steered_value("freeze.head", "maybe")
 
 
@@ -46,8 +72,15 @@ def test_overrides_win_over_the_phase_in_order_and_freeze_batchnorms() -> None:
     steered = phase.steered({"backbone": False, "backbone.layer4": True})
     assert steered.label == "all · steered -backbone +layer4" and phase.steered({}) is phase
     groups = apply_phase(modules, steered)
-    assert groups == {"backbone.stem": False, "backbone.layer1": False, "backbone.layer2": False,
-                      "backbone.layer3": False, "backbone.layer4": True, "aggregator": True, "head": True}
+    assert groups == {
+        "backbone.stem": False,
+        "backbone.layer1": False,
+        "backbone.layer2": False,
+        "backbone.layer3": False,
+        "backbone.layer4": True,
+        "aggregator": True,
+        "head": True,
+    }
     assert steered.event(groups)["steered"] == {"backbone": "frozen", "backbone.layer4": "trainable"}
     model.train()
     enforce_norm_eval(modules, steered)
@@ -91,8 +124,9 @@ def _events(trainer: Trainer, kind: str) -> list[dict]:
     return [e for e in iter_events(trainer.paths.events) if e["kind"] == kind]
 
 
-def test_freezing_the_backbone_mid_run_stops_its_updates_and_survives_resume(tmp_path: Path,
-                                                                                tiny_city: Path) -> None:
+def test_freezing_the_backbone_mid_run_stops_its_updates_and_survives_resume(
+    tmp_path: Path, tiny_city: Path
+) -> None:
     trainer = _trainer(tmp_path / "runs", tiny_city, 6)
     snapshots = _steer_during(trainer, 3, {"freeze.backbone": "on"})
     assert trainer.train() == "completed"
@@ -100,7 +134,11 @@ def test_freezing_the_backbone_mid_run_stops_its_updates_and_survives_resume(tmp
     assert not torch.equal(snapshots[2], snapshots[3])  # step 3 still trained the backbone
     assert all(torch.equal(s, final) for s in snapshots[3:])  # applied after step 3: no update since
     answer = _events(trainer, "control")[0]
-    assert (answer["status"], answer["step"], answer["values"]) == ("applied", 3, {"freeze.backbone": "frozen"})
+    assert (answer["status"], answer["step"], answer["values"]) == (
+        "applied",
+        3,
+        {"freeze.backbone": "frozen"},
+    )
     freeze = [(e["step"], e.get("steered")) for e in _events(trainer, "freeze")]
     assert freeze == [(0, None), (3, {"backbone": "frozen"})]
     state = load_checkpoint(trainer.paths.checkpoints / "last.pt")
@@ -140,11 +178,13 @@ def test_unfreezing_a_frozen_backbone_and_rejections(tmp_path: Path, tiny_city: 
     assert steered["groups"]["backbone.layers.7"] is True and steered["groups"]["backbone.layers.0"] is False
 
 
-def test_a_backbone_read_from_the_feature_cache_cannot_be_unfrozen(tmp_path: Path, tiny_city: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_backbone_read_from_the_feature_cache_cannot_be_unfrozen(
+    tmp_path: Path, tiny_city: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LABCONSOLE_CACHE", str(tmp_path / "cache"))
-    trainer = _trainer(tmp_path / "runs", tiny_city, 2, "freeze=frozen_backbone", "augment=none",
-                       "train.feature_cache=on")
+    trainer = _trainer(
+        tmp_path / "runs", tiny_city, 2, "freeze=frozen_backbone", "augment=none", "train.feature_cache=on"
+    )
     with pytest.raises(ConfigError, match="freeze.backbone.-1: this run trains on cached backbone features"):
         trainer.freeze_change("backbone.-1", "off")
     reported, commit = trainer.freeze_change("head", "on")
@@ -159,8 +199,9 @@ def test_a_backbone_read_from_the_feature_cache_cannot_be_unfrozen(tmp_path: Pat
 def test_a_command_with_one_bad_key_changes_nothing(tmp_path: Path, tiny_city: Path) -> None:
     trainer = _trainer(tmp_path / "runs", tiny_city, 3)
     lr = trainer.schedule.base_lr
-    [action] = trainer.steering.handle([{"id": "a", "action": "set",
-                                        "values": {"optim.lr": 0.5, "freeze.decoder": "on"}}], step=0) or [None]
+    [action] = trainer.steering.handle(
+        [{"id": "a", "action": "set", "values": {"optim.lr": 0.5, "freeze.decoder": "on"}}], step=0
+    ) or [None]
     assert action is None and trainer.schedule.base_lr == lr and trainer.freeze_overrides == {}
     answer = _events(trainer, "control")[0]
     assert answer["status"] == "rejected" and "unknown group 'decoder'" in answer["reason"]

@@ -10,8 +10,14 @@ from engine.core.errors import ConfigError
 from engine.losses import LOSSES, LossMix, build_loss
 
 COSFACE = {"preset": "cosface", "name": "cosface", "margin": 0.4, "scale": 30.0}
-MS = {"preset": "multi_similarity", "name": "multi_similarity", "alpha": 1.0, "beta": 50.0, "base": 0.0,
-      "miner_epsilon": 0.1}
+MS = {
+    "preset": "multi_similarity",
+    "name": "multi_similarity",
+    "alpha": 1.0,
+    "beta": 50.0,
+    "base": 0.0,
+    "miner_epsilon": 0.1,
+}
 
 
 def _batch(seed: int = 0, places: int = 4, per_place: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
@@ -24,8 +30,9 @@ def _batch(seed: int = 0, places: int = 4, per_place: int = 3) -> tuple[torch.Te
 
 def _mix(*components: dict) -> LossMix:
     """A mix as the config resolver hands it over: each component expanded from its preset, plus a weight."""
-    loss = build_loss({"name": "mix", "preset": "mix", "components": list(components)}, embedding_dim=8,
-                      num_classes=4)
+    loss = build_loss(
+        {"name": "mix", "preset": "mix", "components": list(components)}, embedding_dim=8, num_classes=4
+    )
     assert isinstance(loss, LossMix)
     return loss
 
@@ -44,8 +51,9 @@ def test_mix_is_the_weighted_sum_of_independent_losses() -> None:
 
 
 def test_duplicate_components_get_suffixes() -> None:
-    loss = _mix(COSFACE | {"weight": 1.0}, COSFACE | {"weight": 0.5, "margin": 0.2},
-                COSFACE | {"weight": 0.0})
+    loss = _mix(
+        COSFACE | {"weight": 1.0}, COSFACE | {"weight": 0.5, "margin": 0.2}, COSFACE | {"weight": 0.0}
+    )
     x, y = _batch(1)
     loss(x, y)
     assert list(loss.last_components) == ["cosface", "cosface_2", "cosface_3"]
@@ -96,17 +104,20 @@ def test_steered_weights_survive_a_state_dict_round_trip() -> None:
     torch.testing.assert_close(fresh.parts["cosface"].weight, loss.parts["cosface"].weight)
 
 
-@pytest.mark.parametrize(("components", "key"), [
-    (None, "loss.components"),
-    ([], "loss.components"),
-    ([COSFACE | {"weight": -0.5}], "loss.components[0].weight"),
-    ([MS, COSFACE | {"weight": "a lot"}], "loss.components[1].weight"),
-    ([COSFACE | {"scale": -1.0}], "loss.components[0].scale"),
-    ([COSFACE | {"marginn": 0.3}], "loss.components[0].marginn"),
-    ([{"name": "cosfce"}], "loss.components[0].name"),
-    ([{"name": "mix", "components": [MS]}], "loss.components[0].name"),
-    (["cosface"], "loss.components[0]"),
-])
+@pytest.mark.parametrize(
+    ("components", "key"),
+    [
+        (None, "loss.components"),
+        ([], "loss.components"),
+        ([COSFACE | {"weight": -0.5}], "loss.components[0].weight"),
+        ([MS, COSFACE | {"weight": "a lot"}], "loss.components[1].weight"),
+        ([COSFACE | {"scale": -1.0}], "loss.components[0].scale"),
+        ([COSFACE | {"marginn": 0.3}], "loss.components[0].marginn"),
+        ([{"name": "cosfce"}], "loss.components[0].name"),
+        ([{"name": "mix", "components": [MS]}], "loss.components[0].name"),
+        (["cosface"], "loss.components[0]"),
+    ],
+)
 def test_bad_components_name_the_key(components: object, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         build_loss({"name": "mix", "components": components}, embedding_dim=8, num_classes=4)
@@ -116,8 +127,13 @@ def test_bad_components_name_the_key(components: object, key: str) -> None:
 def test_builds_from_the_config_resolver_output() -> None:
     from engine.core.config.resolve import resolve_preset_section
 
-    section = resolve_preset_section("loss", {"preset": "mix", "components": [
-        {"preset": "cosface", "weight": 0.7, "margin": 0.3}, "multi_similarity"]})
+    section = resolve_preset_section(
+        "loss",
+        {
+            "preset": "mix",
+            "components": [{"preset": "cosface", "weight": 0.7, "margin": 0.3}, "multi_similarity"],
+        },
+    )
     loss = build_loss(section, embedding_dim=8, num_classes=4)
     assert loss.weights == {"cosface": 0.7, "multi_similarity": 1.0}
     assert loss.parts["cosface"].loss.margin == 0.3

@@ -31,8 +31,9 @@ def _batch(seed: int, places: int = 3, per_place: int = 3, dim: int = 8) -> tupl
     return F.normalize(x, dim=1), labels
 
 
-def multi_similarity_reference(x: np.ndarray, y: np.ndarray, alpha: float, beta: float, base: float,
-                               eps: float) -> tuple[float, int]:
+def multi_similarity_reference(
+    x: np.ndarray, y: np.ndarray, alpha: float, beta: float, base: float, eps: float
+) -> tuple[float, int]:
     """Wang et al. 2019, eqs. 4-6: hard-pair mining, then the soft-weighted pair loss, mean over anchors."""
     s = x @ x.T
     total, kept = 0.0, 0
@@ -55,8 +56,11 @@ def test_multi_similarity_matches_paper(
     seed: int, alpha: float, beta: float, base: float, eps: float
 ) -> None:
     x, y = _batch(seed)
-    loss = build_loss({"name": "multi_similarity", "alpha": alpha, "beta": beta, "base": base,
-                       "miner_epsilon": eps}, embedding_dim=8, num_classes=3)
+    loss = build_loss(
+        {"name": "multi_similarity", "alpha": alpha, "beta": beta, "base": base, "miner_epsilon": eps},
+        embedding_dim=8,
+        num_classes=3,
+    )
     expected, kept = multi_similarity_reference(x.double().numpy(), y.numpy(), alpha, beta, base, eps)
     assert loss(x, y).item() == pytest.approx(expected, rel=1e-5)
     assert sum(loss.last_pairs) == kept
@@ -109,8 +113,10 @@ def _preset_section(repo_root: Path, name: str) -> dict:
     """The preset as a resolved section; a mix gets two components from their own presets."""
     section = _preset(repo_root, name)
     if name == "mix":
-        section["components"] = [_preset(repo_root, "cosface") | {"weight": 0.7},
-                                 _preset(repo_root, "multi_similarity") | {"weight": 0.3}]
+        section["components"] = [
+            _preset(repo_root, "cosface") | {"weight": 0.7},
+            _preset(repo_root, "multi_similarity") | {"weight": 0.3},
+        ]
     return section
 
 
@@ -160,8 +166,9 @@ def triplet_reference(x: np.ndarray, y: np.ndarray, margin: float, kind: str) ->
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize(("margin", "kind"),
-                         [(0.1, "semihard"), (0.3, "semihard"), (0.2, "hard"), (0.2, "all")])
+@pytest.mark.parametrize(
+    ("margin", "kind"), [(0.1, "semihard"), (0.3, "semihard"), (0.2, "hard"), (0.2, "all")]
+)
 def test_triplet_matches_facenet(seed: int, margin: float, kind: str) -> None:
     x, y = _batch(seed)
     section = {"name": "triplet", "margin": margin, "type_of_triplets": kind}
@@ -179,8 +186,9 @@ def test_triplet_mining_matters() -> None:
 
 
 # -- contrastive ------------------------------------------------------------------------------------------
-def contrastive_reference(x: np.ndarray, y: np.ndarray, pos_margin: float, neg_margin: float,
-                          miner_pos: float, miner_neg: float) -> tuple[float, tuple[int, int]]:
+def contrastive_reference(
+    x: np.ndarray, y: np.ndarray, pos_margin: float, neg_margin: float, miner_pos: float, miner_neg: float
+) -> tuple[float, tuple[int, int]]:
     """Distance hinges on pairs kept by cosine margins; mean of the non-zero costs per side, summed."""
     s, d = x @ x.T, np.linalg.norm(x[:, None] - x[None], axis=2)
     pos, neg = [], []
@@ -212,8 +220,9 @@ def test_contrastive_matches_formula(seed: int, margins: tuple[float, float, flo
 
 
 # -- arcface ----------------------------------------------------------------------------------------------
-def arcface_reference(x: torch.Tensor, weight: torch.Tensor, y: torch.Tensor, margin_deg: float,
-                      scale: float) -> torch.Tensor:
+def arcface_reference(
+    x: torch.Tensor, weight: torch.Tensor, y: torch.Tensor, margin_deg: float, scale: float
+) -> torch.Tensor:
     """Deng et al.: s·cos(θ_y + m) for the true class (s·(cos θ_y - m sin m) past π - m), else s·cos θ_j."""
     m = math.radians(margin_deg)
     cosine = F.normalize(x.double(), dim=1) @ F.normalize(weight.double(), dim=0)  # B×C
@@ -242,12 +251,15 @@ def test_arcface_weights_are_parameters(repo_root: Path) -> None:
     assert loss.weight.grad is not None and loss.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize(("section", "key"), [
-    ({"name": "triplet", "type_of_triplets": "semi"}, "loss.type_of_triplets"),
-    ({"name": "triplet", "margin": 0.0}, "loss.margin"),
-    ({"name": "contrastive", "pos_margin": 1.0, "neg_margin": 0.5}, "loss.neg_margin"),
-    ({"name": "arcface", "margin": 95.0}, "loss.margin"),
-])
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"name": "triplet", "type_of_triplets": "semi"}, "loss.type_of_triplets"),
+        ({"name": "triplet", "margin": 0.0}, "loss.margin"),
+        ({"name": "contrastive", "pos_margin": 1.0, "neg_margin": 0.5}, "loss.neg_margin"),
+        ({"name": "arcface", "margin": 95.0}, "loss.margin"),
+    ],
+)
 def test_bad_params_name_the_key(section: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         build_loss(section, embedding_dim=8, num_classes=3)

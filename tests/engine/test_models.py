@@ -13,10 +13,10 @@ import torch
 import yaml
 
 from engine.core.errors import ConfigError, UserError
-from engine.losses import LOSSES
-from engine.param_counts import parameter_table
-from engine.models import AGGREGATORS, BACKBONES, HEADS, build_backbone, build_vpr_model
 from engine.core.schedules import SCHEDULES
+from engine.losses import LOSSES
+from engine.models import AGGREGATORS, BACKBONES, HEADS, build_backbone, build_vpr_model
+from engine.param_counts import parameter_table
 
 SIZE = 64
 
@@ -39,16 +39,24 @@ def _section(repo_root: Path, slot: str, preset: str) -> dict:
 
 def _model_section(backbone: dict, aggregator: str = "gem", head: str = "linear") -> dict:
     """A `model` section shaped like the resolver's output (sections keep their `preset` key)."""
-    return {"backbone": backbone, "aggregator": {"preset": aggregator, "name": aggregator},
-            "head": {"preset": head, "name": head}, "descriptor_dim": 32, "image_size": [SIZE, SIZE]}
+    return {
+        "backbone": backbone,
+        "aggregator": {"preset": aggregator, "name": aggregator},
+        "head": {"preset": head, "name": head},
+        "descriptor_dim": 32,
+        "image_size": [SIZE, SIZE],
+    }
 
 
 # Cheap to build and run at 64 px; every other entry is covered by tests/engine/test_backbones_breadth.py.
 FAST_BACKBONES = ["plain_cnn", "resnet18", "mobilenetv3_small", "efficientnet_b0"]
 # Aggregator parameters small enough for a fast CPU test (the presets' defaults are sized for real runs).
-SMALL_AGGREGATORS = {"netvlad": {"clusters": 4}, "mixvpr": {"out_channels": 8, "mix_depth": 1},
-                     "salad": {"num_clusters": 4, "cluster_dim": 4, "token_dim": 4},
-                     "boq": {"num_queries": 4, "num_layers": 1, "row_dim": 2, "proj_channels": 16}}
+SMALL_AGGREGATORS = {
+    "netvlad": {"clusters": 4},
+    "mixvpr": {"out_channels": 8, "mix_depth": 1},
+    "salad": {"num_clusters": 4, "cluster_dim": 4, "token_dim": 4},
+    "boq": {"num_queries": 4, "num_layers": 1, "row_dim": 2, "proj_channels": 16},
+}
 
 
 @pytest.mark.parametrize("name", FAST_BACKBONES)
@@ -155,8 +163,12 @@ def test_local_weights_for_timm_model_with_renamed_feature_modules(tmp_path: Pat
     report = backbone.load_report
     assert report.missing == [] and report.unexpected == []
     assert report.mismatched == ["stem.0.weight (5, 3, 4, 4) vs (40, 3, 4, 4)"]
-    torch.testing.assert_close(backbone.body.stages_2.blocks[1].conv_dw.weight,
-                               source["stages.2.blocks.1.conv_dw.weight"], rtol=0, atol=0)
+    torch.testing.assert_close(
+        backbone.body.stages_2.blocks[1].conv_dw.weight,
+        source["stages.2.blocks.1.conv_dw.weight"],
+        rtol=0,
+        atol=0,
+    )
 
 
 def test_local_safetensors_for_plain_cnn(tmp_path: Path) -> None:
@@ -225,18 +237,26 @@ def test_bad_image_size(value: object) -> None:
         build_vpr_model(section)
 
 
-REGISTRIES = [("backbone", BACKBONES), ("aggregator", AGGREGATORS), ("head", HEADS), ("loss", LOSSES),
-              ("schedule", SCHEDULES)]
+REGISTRIES = [
+    ("backbone", BACKBONES),
+    ("aggregator", AGGREGATORS),
+    ("head", HEADS),
+    ("loss", LOSSES),
+    ("schedule", SCHEDULES),
+]
 
 
 @pytest.mark.parametrize(("slot", "registry"), REGISTRIES, ids=[slot for slot, _ in REGISTRIES])
-def test_presets_list_every_factory_param(repo_root: Path, slot: str, registry) -> None:  # noqa: ANN001
+def test_presets_list_every_factory_param(repo_root: Path, slot: str, registry) -> None:
     for entry in registry:
         preset = _section(repo_root, slot, entry.name)
         assert preset.pop("name") == entry.name
         # image_size comes from model.image_size, not from the backbone section.
-        defaults = {p.name: p.default for p in inspect.signature(entry.factory).parameters.values()
-                    if p.default is not inspect.Parameter.empty and p.name != "image_size"}
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(entry.factory).parameters.values()
+            if p.default is not inspect.Parameter.empty and p.name != "image_size"
+        }
         assert preset == defaults, f"presets/{slot}/{entry.name}.yaml"
         assert all(type(preset[k]) is type(defaults[k]) for k in preset), f"presets/{slot}/{entry.name}.yaml"
 

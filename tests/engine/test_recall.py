@@ -9,12 +9,15 @@ from engine.metrics.recall import knn, positives_within, recall_at
 
 # Database along a street (east, north) in metres; queries placed by hand around it.
 DB_UTM = np.array([[0, 0], [10, 0], [40, 0], [100, 0], [100, 30], [500, 500]], dtype=np.float64)
-QUERY_UTM = np.array([
-    [1, 0],      # q0: positives 0, 1
-    [60, 0],     # q1: positive 2 only (20 m); 3 is 40 m away
-    [100, 10],   # q2: positives 3, 4 (10 m and 20 m)
-    [250, 250],  # q3: nothing within 25 m
-], dtype=np.float64)
+QUERY_UTM = np.array(
+    [
+        [1, 0],  # q0: positives 0, 1
+        [60, 0],  # q1: positive 2 only (20 m); 3 is 40 m away
+        [100, 10],  # q2: positives 3, 4 (10 m and 20 m)
+        [250, 250],  # q3: nothing within 25 m
+    ],
+    dtype=np.float64,
+)
 
 
 def brute_positives(db: np.ndarray, queries: np.ndarray, radius: float) -> list[np.ndarray]:
@@ -57,12 +60,14 @@ def test_knn_clips_k_to_database() -> None:
 
 def test_recall_exact_percentages() -> None:
     positives = positives_within(DB_UTM, QUERY_UTM, 25.0)
-    predictions = np.array([
-        [0, 3, 5],  # q0: right at rank 1
-        [3, 5, 2],  # q1: only positive at rank 3
-        [0, 4, 1],  # q2: positive at rank 2
-        [0, 1, 2],  # q3: no positive exists, always wrong
-    ])
+    predictions = np.array(
+        [
+            [0, 3, 5],  # q0: right at rank 1
+            [3, 5, 2],  # q1: only positive at rank 3
+            [0, 4, 1],  # q2: positive at rank 2
+            [0, 1, 2],  # q3: no positive exists, always wrong
+        ]
+    )
     recalls = recall_at(predictions, positives, [1, 2, 3, 20])
     assert recalls == {"R@1": 25.0, "R@2": 50.0, "R@3": 75.0, "R@20": 75.0}
     for n in (1, 2, 3, 20):

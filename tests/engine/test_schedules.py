@@ -16,7 +16,7 @@ from engine.core.schedules import SCHEDULES, YOLOX_LR_PER_IMG, lr_curve, lr_fact
 MAX_STEPS = 50
 
 
-def torch_factors(make_scheduler, steps: int, lr: float = 1.0) -> list[float]:  # noqa: ANN001
+def torch_factors(make_scheduler, steps: int, lr: float = 1.0) -> list[float]:
     """LR of an optimizer (initial `lr`) over `steps` steps of the scheduler `make_scheduler(optimizer)`."""
     import torch
 
@@ -54,8 +54,9 @@ def test_cosine_with_warmup_equals_linear_then_cosine() -> None:
     warm = 10
     # Warmup for `warm` steps, then the cosine from the base LR over the remaining steps.
     expected = torch_factors(lambda opt: LinearLR(opt, start_factor=1 / (warm + 1), total_iters=warm), warm)
-    expected += torch_factors(lambda opt: CosineAnnealingLR(opt, T_max=MAX_STEPS - warm),
-                              MAX_STEPS - warm + 1)
+    expected += torch_factors(
+        lambda opt: CosineAnnealingLR(opt, T_max=MAX_STEPS - warm), MAX_STEPS - warm + 1
+    )
     assert_same(ours({"name": "cosine", "warmup_steps": warm, "min_lr_ratio": 0.0}), expected)
 
 
@@ -72,8 +73,9 @@ def test_poly_with_warmup_and_floor() -> None:
 
     warm = 5
     expected = torch_factors(lambda opt: LinearLR(opt, start_factor=1 / (warm + 1), total_iters=warm), warm)
-    expected += torch_factors(lambda opt: PolynomialLR(opt, total_iters=MAX_STEPS - warm, power=0.9),
-                              MAX_STEPS - warm + 1)
+    expected += torch_factors(
+        lambda opt: PolynomialLR(opt, total_iters=MAX_STEPS - warm, power=0.9), MAX_STEPS - warm + 1
+    )
     assert_same(ours({"name": "poly", "power": 0.9, "warmup_steps": warm, "min_lr_ratio": 0.0}), expected)
     floored = ours({"name": "poly", "power": 0.9, "warmup_steps": warm, "min_lr_ratio": 0.2})
     assert_same(floored[warm:], [0.2 + 0.8 * f for f in expected[warm:]])
@@ -106,17 +108,18 @@ def test_curve_and_errors() -> None:
 
 def test_import_leaves_torch_out(repo_root: Path) -> None:
     code = "import sys, engine.core.schedules; print('torch' in sys.modules, 'numpy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["False", "False"]
 
 
 # -- step, multistep, exponential: against torch, alone and after a warmup (SequentialLR) --------------------
-def linear_then(make_scheduler, warm: int, steps: int = MAX_STEPS + 1) -> list[float]:  # noqa: ANN001
+def linear_then(make_scheduler, warm: int, steps: int = MAX_STEPS + 1) -> list[float]:
     """torch's SequentialLR([LinearLR warmup of `warm` steps, the scheduler]) over `steps` steps."""
     from torch.optim.lr_scheduler import LinearLR, SequentialLR
 
-    def make(opt):  # noqa: ANN001, ANN202
+    def make(opt):
         warmup = LinearLR(opt, start_factor=1 / (warm + 1), total_iters=warm)
         return SequentialLR(opt, [warmup, make_scheduler(opt)], milestones=[warm])
 
@@ -165,8 +168,14 @@ def test_exponential_warmup_equals_exponential_lr_ramp(start: float | None) -> N
     # Geometric ramp: ExponentialLR with gamma = (1/s)^(1/warm) from s × base LR, then the schedule from 1.
     expected = torch_factors(lambda opt: ExponentialLR(opt, gamma=(1 / s) ** (1 / warm)), warm, lr=s)
     expected += torch_factors(lambda opt: StepLR(opt, step_size=5, gamma=0.5), MAX_STEPS - warm + 1)
-    section = {"name": "step", "step_size": 5, "gamma": 0.5, "warmup_steps": warm,
-               "warmup_type": "exponential", "warmup_lr_start": start}
+    section = {
+        "name": "step",
+        "step_size": 5,
+        "gamma": 0.5,
+        "warmup_steps": warm,
+        "warmup_type": "exponential",
+        "warmup_lr_start": start,
+    }
     assert_same(ours(section), expected)
 
 
@@ -181,22 +190,29 @@ def test_quadratic_warmup_formula() -> None:
     warm, start = 12, 0.1
     got = ours({"name": "cosine", "warmup_steps": warm, "warmup_type": "quadratic", "warmup_lr_start": start})
     assert_same(got[:warm], [start + (1 - start) * (s / warm) ** 2 for s in range(warm)])
-    assert got[warm] == 1.0 and lr_factor({"name": "constant", "warmup_steps": 4, "warmup_type": "quadratic"},
-                                          0, 10) == 0.0
+    assert (
+        got[warm] == 1.0
+        and lr_factor({"name": "constant", "warmup_steps": 4, "warmup_type": "quadratic"}, 0, 10) == 0.0
+    )
 
 
-@pytest.mark.parametrize(("section", "key"), [
-    ({"name": "constant", "warmup_steps": 3, "warmup_type": "cubic"}, "schedule.warmup_type"),
-    ({"name": "constant", "warmup_steps": 3, "warmup_type": "exponential", "warmup_lr_start": 0.0},
-     "schedule.warmup_lr_start"),
-    ({"name": "cosine", "warmup_lr_start": 1.5}, "schedule.warmup_lr_start"),
-    ({"name": "cosine", "warmup_steps": -1}, "schedule.warmup_steps"),
-    ({"name": "step", "step_size": 0}, "schedule.step_size"),
-    ({"name": "step", "gamma": 0.0}, "schedule.gamma"),
-    ({"name": "multistep", "milestones": [10, -1]}, "schedule.milestones"),
-    ({"name": "multistep", "milestones": 10}, "schedule.milestones"),
-    ({"name": "warmcos", "no_aug_steps": -5}, "schedule.no_aug_steps"),
-])
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"name": "constant", "warmup_steps": 3, "warmup_type": "cubic"}, "schedule.warmup_type"),
+        (
+            {"name": "constant", "warmup_steps": 3, "warmup_type": "exponential", "warmup_lr_start": 0.0},
+            "schedule.warmup_lr_start",
+        ),
+        ({"name": "cosine", "warmup_lr_start": 1.5}, "schedule.warmup_lr_start"),
+        ({"name": "cosine", "warmup_steps": -1}, "schedule.warmup_steps"),
+        ({"name": "step", "step_size": 0}, "schedule.step_size"),
+        ({"name": "step", "gamma": 0.0}, "schedule.gamma"),
+        ({"name": "multistep", "milestones": [10, -1]}, "schedule.milestones"),
+        ({"name": "multistep", "milestones": 10}, "schedule.milestones"),
+        ({"name": "warmcos", "no_aug_steps": -5}, "schedule.no_aug_steps"),
+    ],
+)
 def test_bad_params_name_the_key(section: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         lr_factor(section, 0, 10)
@@ -204,24 +220,40 @@ def test_bad_params_name_the_key(section: dict, key: str) -> None:
 
 
 # -- YOLOX warmcos ---------------------------------------------------------------------------------------
-def yolox_warm_cos_lr(lr: float, min_lr_ratio: float, total_iters: int, warmup_total_iters: int,
-                      warmup_lr_start: float, no_aug_iter: int, iters: int) -> float:
+def yolox_warm_cos_lr(
+    lr: float,
+    min_lr_ratio: float,
+    total_iters: int,
+    warmup_total_iters: int,
+    warmup_lr_start: float,
+    no_aug_iter: int,
+    iters: int,
+) -> float:
     """YOLOX's yolox/utils/lr_scheduler.py::yolox_warm_cos_lr, written out (absolute LRs)."""
     min_lr = lr * min_lr_ratio
     if iters <= warmup_total_iters:
         return (lr - warmup_lr_start) * pow(iters / float(warmup_total_iters), 2) + warmup_lr_start
     if iters >= total_iters - no_aug_iter:
         return min_lr
-    return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(
-        math.pi * (iters - warmup_total_iters) / (total_iters - warmup_total_iters - no_aug_iter)))
+    return min_lr + 0.5 * (lr - min_lr) * (
+        1.0
+        + math.cos(math.pi * (iters - warmup_total_iters) / (total_iters - warmup_total_iters - no_aug_iter))
+    )
 
 
-@pytest.mark.parametrize(("total", "warm", "no_aug", "ratio", "start"), [
-    (300, 30, 45, 0.05, 0.0), (240, 5, 0, 0.2, 0.001), (200, 50, 150, 0.05, 0.0)])
+@pytest.mark.parametrize(
+    ("total", "warm", "no_aug", "ratio", "start"),
+    [(300, 30, 45, 0.05, 0.0), (240, 5, 0, 0.2, 0.001), (200, 50, 150, 0.05, 0.0)],
+)
 def test_warmcos_matches_yolox(total: int, warm: int, no_aug: int, ratio: float, start: float) -> None:
     lr = yolox_base_lr(YOLOX_LR_PER_IMG, 16)  # YOLOX: 0.01 / 64 per image × batch
-    section = {"name": "warmcos", "warmup_steps": warm, "no_aug_steps": no_aug, "min_lr_ratio": ratio,
-               "warmup_lr_start": start / lr}
+    section = {
+        "name": "warmcos",
+        "warmup_steps": warm,
+        "no_aug_steps": no_aug,
+        "min_lr_ratio": ratio,
+        "warmup_lr_start": start / lr,
+    }
     # YOLOX's optimizer step at 0-based iteration `it` uses update_lr(it) (set after the previous step).
     for it in range(total + 20):
         expected = yolox_warm_cos_lr(lr, ratio, total, warm, start, no_aug, it)

@@ -42,23 +42,33 @@ def _build(name: str, **params: object) -> torch.nn.Module:
 def test_ce_is_torch_cross_entropy_with_ignore(weights: list | None, smoothing: float, seed: int) -> None:
     logits, target = _dense(seed)
     loss = _build("ce", class_weights=weights, label_smoothing=smoothing)
-    expected = F.cross_entropy(logits, target, weight=None if weights is None else torch.tensor(weights),
-                               ignore_index=IGNORE_INDEX, label_smoothing=smoothing)
+    expected = F.cross_entropy(
+        logits,
+        target,
+        weight=None if weights is None else torch.tensor(weights),
+        ignore_index=IGNORE_INDEX,
+        label_smoothing=smoothing,
+    )
     assert loss(logits, target).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_ce_takes_classification_logits_too() -> None:
     gen = torch.Generator().manual_seed(0)
     logits, labels = torch.randn(6, CLASSES, generator=gen), torch.randint(CLASSES, (6,), generator=gen)
-    assert _build("ce")(logits, labels).item() == pytest.approx(F.cross_entropy(logits, labels).item(), rel=1e-6)
+    assert _build("ce")(logits, labels).item() == pytest.approx(
+        F.cross_entropy(logits, labels).item(), rel=1e-6
+    )
 
 
-@pytest.mark.parametrize(("name", "reference"), [
-    ("dice", smp_losses.DiceLoss("multiclass", ignore_index=IGNORE_INDEX)),
-    ("lovasz", smp_losses.LovaszLoss("multiclass", ignore_index=IGNORE_INDEX)),
-    ("focal", smp_losses.FocalLoss("multiclass", ignore_index=IGNORE_INDEX)),
-    ("tversky", smp_losses.TverskyLoss("multiclass", ignore_index=IGNORE_INDEX)),
-])
+@pytest.mark.parametrize(
+    ("name", "reference"),
+    [
+        ("dice", smp_losses.DiceLoss("multiclass", ignore_index=IGNORE_INDEX)),
+        ("lovasz", smp_losses.LovaszLoss("multiclass", ignore_index=IGNORE_INDEX)),
+        ("focal", smp_losses.FocalLoss("multiclass", ignore_index=IGNORE_INDEX)),
+        ("tversky", smp_losses.TverskyLoss("multiclass", ignore_index=IGNORE_INDEX)),
+    ],
+)
 def test_smp_losses_with_ignored_pixels(name: str, reference: torch.nn.Module) -> None:
     logits, target = _dense(3)
     ours = _build(name)(logits, target)
@@ -75,15 +85,22 @@ def test_every_logit_loss_backpropagates_and_survives_an_all_ignored_batch(name:
     loss = _build(name)
     value = loss(logits, target)
     value.backward()
-    assert torch.isfinite(value) and logits.grad is not None and loss.last_components == {name: value.detach()}
+    assert (
+        torch.isfinite(value) and logits.grad is not None and loss.last_components == {name: value.detach()}
+    )
     empty = torch.full_like(target, IGNORE_INDEX)
     nothing = loss(logits, empty)
     assert torch.isfinite(nothing) and nothing.item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_ce_lovasz_mix_logs_each_component(repo_root: Path) -> None:
-    section = {"name": "mix", "components": [_preset(repo_root, "ce") | {"weight": 0.7},
-                                             _preset(repo_root, "lovasz") | {"weight": 0.3}]}
+    section = {
+        "name": "mix",
+        "components": [
+            _preset(repo_root, "ce") | {"weight": 0.7},
+            _preset(repo_root, "lovasz") | {"weight": 0.3},
+        ],
+    }
     mix = build_loss(section, embedding_dim=CLASSES, num_classes=CLASSES)
     assert isinstance(mix, LossMix)
     logits, target = _dense(5)
@@ -98,21 +115,31 @@ def test_vpr_losses_are_refused_by_logit_tasks() -> None:
     with pytest.raises(ConfigError) as err:
         check_inputs(_build("multi_similarity"), "logits", "segmentation", LOGIT_LOSSES)
     assert err.value.key == "loss.name" and "ce" in err.value.message and "lovasz" in err.value.message
-    mix = _build("mix", components=[{"name": "ce", "weight": 1.0},
-                                    {"name": "cosface", "weight": 1.0, "margin": 0.4, "scale": 30.0}])
+    mix = _build(
+        "mix",
+        components=[
+            {"name": "ce", "weight": 1.0},
+            {"name": "cosface", "weight": 1.0, "margin": 0.4, "scale": 30.0},
+        ],
+    )
     with pytest.raises(ConfigError) as err:
         check_inputs(mix, "logits", "segmentation", LOGIT_LOSSES)
     assert err.value.key == "loss.components[1].name"
 
 
-@pytest.mark.parametrize(("section", "key"), [
-    ({"name": "ce", "class_weights": [1.0, 2.0]}, "loss.class_weights"),
-    ({"name": "ce", "label_smoothing": 1.5}, "loss.label_smoothing"),
-    ({"name": "focal", "alpha": 2.0}, "loss.alpha"),
-    ({"name": "tversky", "beta": -1.0}, "loss.beta"),
-    ({"name": "mix", "components": [{"name": "ce", "weight": 1.0, "class_weights": [1]}]},
-     "loss.components[0].class_weights"),
-])
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"name": "ce", "class_weights": [1.0, 2.0]}, "loss.class_weights"),
+        ({"name": "ce", "label_smoothing": 1.5}, "loss.label_smoothing"),
+        ({"name": "focal", "alpha": 2.0}, "loss.alpha"),
+        ({"name": "tversky", "beta": -1.0}, "loss.beta"),
+        (
+            {"name": "mix", "components": [{"name": "ce", "weight": 1.0, "class_weights": [1]}]},
+            "loss.components[0].class_weights",
+        ),
+    ],
+)
 def test_bad_params_name_the_key(section: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         build_loss(section, embedding_dim=CLASSES, num_classes=CLASSES)

@@ -17,8 +17,11 @@ def _random_masks(seed: int, classes: int, absent: tuple[int, ...] = ()) -> tupl
     gen = torch.Generator().manual_seed(seed)
     used = torch.tensor([c for c in range(classes) if c not in absent])
     target = used[torch.randint(len(used), (8, 16, 24), generator=gen)]
-    pred = torch.where(torch.rand(target.shape, generator=gen) < 0.6, target,
-                       used[torch.randint(len(used), target.shape, generator=gen)])
+    pred = torch.where(
+        torch.rand(target.shape, generator=gen) < 0.6,
+        target,
+        used[torch.randint(len(used), target.shape, generator=gen)],
+    )
     target[torch.rand(target.shape, generator=gen) < 0.1] = IGNORE
     return pred, target
 

@@ -14,16 +14,23 @@ import yaml
 from PIL import Image
 
 from engine.core.config import resolve_config
-from engine.data.augment import AUGMENTS
-from engine.data.pair_augment import PAIR_AUGMENTS, FlipScaleJitter, build_image_augment
-from engine.data.formats import DATA_FORMATS, FormatOptions
-from engine.data.sources import MaskLabels
 from engine.core.errors import ConfigError, UserError
+from engine.core.protocol import (
+    ControlReader,
+    EventWriter,
+    create_run,
+    iter_events,
+    new_run_info,
+    write_json_atomic,
+)
+from engine.data.augment import AUGMENTS
+from engine.data.formats import DATA_FORMATS, FormatOptions
+from engine.data.pair_augment import PAIR_AUGMENTS, FlipScaleJitter, build_image_augment
+from engine.data.sources import MaskLabels
 from engine.models.backbones import build_backbone
 from engine.models.feature_taps import find_taps, multi_scale
 from engine.models.seg_heads import SEG_HEADS
 from engine.models.seg_model import build_segmentation_model
-from engine.core.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, write_json_atomic
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
 from engine.tasks import TASKS
@@ -36,8 +43,9 @@ CLASSES = ["road", "sidewalk", "building", "vegetation", "sky", "pole", "person"
 IGNORE_MASK = MaskLabels.IGNORE
 
 
-def load_seg_split(folder: Path, size: tuple[int, int], num_classes: int,
-                   ignore_index: int) -> tuple[np.ndarray, np.ndarray]:
+def load_seg_split(
+    folder: Path, size: tuple[int, int], num_classes: int, ignore_index: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Every image (N×H×W×3) and mask (N×H×W) of a segmentation folder, read through its format at `size`."""
     options = FormatOptions(classes=[f"c{i}" for i in range(num_classes)], ignore_index=ignore_index)
     index = DATA_FORMATS.build("seg_folders").read(folder, None, options)
@@ -51,12 +59,16 @@ def _config(root: Path, *extra: str, steps: int = 3) -> dict:
 
 def _train(tmp_path: Path, cfg: dict) -> tuple[Path, str, object]:
     paths = create_run(tmp_path / "runs", "seg")
-    write_json_atomic(paths.run_json, new_run_info(paths.run_id, "seg", "segmentation", [],
-                                                   max_steps=cfg["train"]["max_steps"]))
+    write_json_atomic(
+        paths.run_json,
+        new_run_info(paths.run_id, "seg", "segmentation", [], max_steps=cfg["train"]["max_steps"]),
+    )
     runtime = make_runtime(cfg["device"])
     task = TASKS.build("segmentation", cfg, runtime, seed_everything(cfg["train"]["seed"]))
     events = EventWriter(paths.events)
-    status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).train()
+    status = Trainer(
+        paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)
+    ).train()
     events.close()
     return paths.root, status, task
 
@@ -117,14 +129,19 @@ def test_class_names_from_config_or_classes_json(tiny_seg: Path, tmp_path: Path)
     with pytest.raises(ConfigError, match="task.classes: required"):
         model_summary(_config(bare, "eval.test_sets=[]"))
     with pytest.raises(ConfigError, match="task.ignore_index"):
-        TASKS.build("segmentation", _config(tiny_seg, "task.ignore_index=3"), make_runtime(CPU), seed_everything(0))
+        TASKS.build(
+            "segmentation", _config(tiny_seg, "task.ignore_index=3"), make_runtime(CPU), seed_everything(0)
+        )
 
 
 # -- model ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("backbone", "strides"), [
-    ({"name": "resnet18", "pretrained": False}, [4, 8, 16, 32]),
-    ({"name": "plain_cnn", "depth": 6, "width": 8, "output_stride": 8}, [4, 8]),
-])
+@pytest.mark.parametrize(
+    ("backbone", "strides"),
+    [
+        ({"name": "resnet18", "pretrained": False}, [4, 8, 16, 32]),
+        ({"name": "plain_cnn", "depth": 6, "width": 8, "output_stride": 8}, [4, 8]),
+    ],
+)
 def test_taps_give_every_scale_and_the_head_logits_at_input_size(backbone: dict, strides: list[int]) -> None:
     b = build_backbone(backbone, (64, 96))
     taps = find_taps(b)
@@ -140,8 +157,14 @@ def test_taps_give_every_scale_and_the_head_logits_at_input_size(backbone: dict,
 
 def test_dinov2_gives_one_scale_to_the_fpn() -> None:
     backbone = {"name": "dinov2_vits14", "pretrained": False, "output": "tokens"}
-    model = build_segmentation_model({"backbone": backbone, "head": {"name": "fpn", "channels": 16, "dropout": 0.0},
-                                      "image_size": [56, 84]}, 4)
+    model = build_segmentation_model(
+        {
+            "backbone": backbone,
+            "head": {"name": "fpn", "channels": 16, "dropout": 0.0},
+            "image_size": [56, 84],
+        },
+        4,
+    )
     assert model.taps == [] and model.head.out_stride == 14
     assert model(torch.randn(1, 3, 56, 84)).shape == (1, 4, 56, 84)
 
@@ -152,9 +175,10 @@ def _section(repo_root: Path, slot: str, name: str) -> dict:
     return data
 
 
-@pytest.mark.parametrize(("slot", "registry", "positional"), [("head", SEG_HEADS, 3), ("augment", PAIR_AUGMENTS, 0)])
-def test_presets_list_every_factory_param(repo_root: Path, slot: str, registry,  # noqa: ANN001
-                                          positional: int) -> None:
+@pytest.mark.parametrize(
+    ("slot", "registry", "positional"), [("head", SEG_HEADS, 3), ("augment", PAIR_AUGMENTS, 0)]
+)
+def test_presets_list_every_factory_param(repo_root: Path, slot: str, registry, positional: int) -> None:
     for entry in registry:
         preset = _section(repo_root, slot, entry.name)
         assert preset.pop("name") == entry.name
@@ -167,14 +191,18 @@ def test_task_presets_list_the_task_keys(repo_root: Path) -> None:
     from engine.tasks.segmentation import SegmentationTask
 
     for name, cls in (("segmentation", SegmentationTask), ("classification", ClassificationTask)):
-        params = list(inspect.signature(cls.__init__).parameters.values())[4:]  # after self, cfg, runtime, generator
+        params = list(inspect.signature(cls.__init__).parameters.values())[
+            4:
+        ]  # after self, cfg, runtime, generator
         preset = _section(repo_root, "task", name)
         assert preset.pop("name") == name and preset == {p.name: p.default for p in params}
 
 
 # -- augmentation -----------------------------------------------------------------------------------------
 def test_masks_follow_their_images_and_padding_is_unlabelled() -> None:
-    aug = PAIR_AUGMENTS.build("seg_basic", scale_min=0.6, scale_max=1.6, brightness=0.0, contrast=0.0, saturation=0.0)
+    aug = PAIR_AUGMENTS.build(
+        "seg_basic", scale_min=0.6, scale_max=1.6, brightness=0.0, contrast=0.0, saturation=0.0
+    )
     assert isinstance(aug, FlipScaleJitter)
     gen = torch.Generator().manual_seed(0)
     blocks = torch.randint(1, 8, (6, 4, 6), generator=gen).to(torch.uint8)  # 8×8 blocks of one label each
@@ -185,13 +213,16 @@ def test_masks_follow_their_images_and_padding_is_unlabelled() -> None:
     assert labels.shape == masks.shape and labels.dtype == torch.uint8
     inside = out[:, 0] > 0  # padding is black (0) in the image and unlabelled in the mask
     assert (labels[~inside & (labels != 255)] == 0).all()
-    exact = (out[:, 0] * 255).round().to(torch.uint8)  # nearest and bilinear agree where the label is constant
+    exact = (
+        (out[:, 0] * 255).round().to(torch.uint8)
+    )  # nearest and bilinear agree where the label is constant
     same = exact == labels
     assert same[labels != 255].float().mean() > 0.8
     assert (labels == 255).float().mean() > (masks == 255).float().mean()  # zoom-outs padded with ignore
     flips = torch.Generator().manual_seed(1)
-    flipper = PAIR_AUGMENTS.build("seg_basic", flip_p=1.0, scale_min=1.0, scale_max=1.0, brightness=0.0, contrast=0.0,
-                             saturation=0.0)
+    flipper = PAIR_AUGMENTS.build(
+        "seg_basic", flip_p=1.0, scale_min=1.0, scale_max=1.0, brightness=0.0, contrast=0.0, saturation=0.0
+    )
     flipped_images, flipped = flipper.pair(images, masks, flips)
     assert torch.equal(flipped, masks.flip(-1)) and torch.allclose(flipped_images, images.flip(-1), atol=1e-6)
 
@@ -212,7 +243,9 @@ def test_training_logs_components_evaluates_miou_and_resumes(tiny_seg: Path, tmp
     assert status == "completed"
     events = list(iter_events(run_dir / "events.jsonl"))
     scalars = [e["values"] for e in events if e["kind"] == "scalar"]
-    assert len(scalars) == 3 and {"loss/total", "loss/ce", "loss/lovasz", "lr/backbone", "lr/head"} <= set(scalars[0])
+    assert len(scalars) == 3 and {"loss/total", "loss/ce", "loss/lovasz", "lr/backbone", "lr/head"} <= set(
+        scalars[0]
+    )
     total = scalars[0]["loss/total"]
     assert total == pytest.approx(0.7 * scalars[0]["loss/ce"] + 0.3 * scalars[0]["loss/lovasz"], rel=1e-4)
     evals = [(e["step"], e["split"], e["metrics"]) for e in events if e["kind"] == "eval"]
@@ -228,7 +261,9 @@ def test_training_logs_components_evaluates_miou_and_resumes(tiny_seg: Path, tmp
 
 def test_same_seed_same_losses(tiny_seg: Path, tmp_path: Path) -> None:
     def losses(run_dir: Path) -> list[float]:
-        return [e["values"]["loss/total"] for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "scalar"]
+        return [
+            e["values"]["loss/total"] for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "scalar"
+        ]
 
     cfg = _config(tiny_seg, "train.eval_at_start=false", steps=2)
     first, _, _ = _train(tmp_path / "a", cfg)
@@ -237,7 +272,11 @@ def test_same_seed_same_losses(tiny_seg: Path, tmp_path: Path) -> None:
 
 
 def test_vpr_registry_is_untouched_and_classification_takes_both() -> None:
-    assert AUGMENTS.names() == ["none", "vpr_shift"] and PAIR_AUGMENTS.names() == ["cls_basic", "none", "seg_basic"]
+    assert AUGMENTS.names() == ["none", "vpr_shift"] and PAIR_AUGMENTS.names() == [
+        "cls_basic",
+        "none",
+        "seg_basic",
+    ]
     images = torch.rand(2, 3, 16, 16)
     for name in ("cls_basic", "vpr_shift", "none"):
         out = build_image_augment({"name": name})(images, torch.Generator().manual_seed(0))
@@ -257,9 +296,18 @@ def test_synthetic_scenes_are_made_on_first_use(tmp_path: Path, monkeypatch: pyt
         return real(root, seed=seed, train_images=4, val_images=2, test_images=2)
 
     monkeypatch.setattr(synth_seg, "make_synth_seg", small)
-    monkeypatch.setattr(synth_seg, "is_complete", lambda root, seed=0: synth_seg.stored_summary(
-        Path(root), synth_seg.MANIFEST, synth_seg.SynthSegParams(seed, train_images=4, val_images=2, test_images=2))
-        is not None)
+    monkeypatch.setattr(
+        synth_seg,
+        "is_complete",
+        lambda root, seed=0: (
+            synth_seg.stored_summary(
+                Path(root),
+                synth_seg.MANIFEST,
+                synth_seg.SynthSegParams(seed, train_images=4, val_images=2, test_images=2),
+            )
+            is not None
+        ),
+    )
     cfg = resolve_config("seg_demo", [f"data.root={tmp_path / 'scenes'}"])  # not there yet: no path checks
     ensure_data(cfg)
     ensure_data(cfg)
@@ -267,7 +315,9 @@ def test_synthetic_scenes_are_made_on_first_use(tmp_path: Path, monkeypatch: pyt
     ensure_data(resolve_config("seg_demo", [f"data.root={tmp_path / 'scenes'}", "data.synthetic_seed=1"]))
     assert calls == [0, 1]  # another seed (or generator version) is rebuilt, not reused
     assert json.loads((tmp_path / "scenes" / "classes.json").read_text()) == CLASSES
-    with pytest.raises(ConfigError, match="data.synthetic: there is no synthetic data set for task detection"):
+    with pytest.raises(
+        ConfigError, match="data.synthetic: there is no synthetic data set for task detection"
+    ):
         ensure_data({"task": {"name": "detection"}, "data": {"root": str(tmp_path), "synthetic": True}})
 
 

@@ -10,8 +10,15 @@ import torch
 from engine.checkpoint import load_checkpoint
 from engine.core.config import resolve_config
 from engine.core.errors import UserError
-from engine.core.protocol import ControlReader, EventWriter, create_run, iter_events, new_run_info, read_json, \
-    write_json_atomic
+from engine.core.protocol import (
+    ControlReader,
+    EventWriter,
+    create_run,
+    iter_events,
+    new_run_info,
+    read_json,
+    write_json_atomic,
+)
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
 from engine.tasks import TASKS
@@ -28,7 +35,9 @@ def train(tmp_path: Path, root: Path, *extra: str, steps: int = 3, patch=None) -
     if patch:
         patch(task)
     events = EventWriter(paths.events)
-    status = Trainer(paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)).train()
+    status = Trainer(
+        paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)
+    ).train()
     events.close()
     return paths.root, status
 
@@ -60,8 +69,14 @@ def test_scalar_events_carry_loss_components_lr_and_grad_norm(tmp_path: Path, ti
     run_dir, status = train(tmp_path, tiny_city)
     assert status == "completed"
     scalars = [e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "scalar"]
-    assert {"loss/total", "loss/multi_similarity", "grad_norm", "lr/backbone", "lr/aggregator", "lr/head"} <= set(
-        scalars[0]["values"])
+    assert {
+        "loss/total",
+        "loss/multi_similarity",
+        "grad_norm",
+        "lr/backbone",
+        "lr/aggregator",
+        "lr/head",
+    } <= set(scalars[0]["values"])
     system = next(e for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "system")
     assert system["values"]["img_per_s"] > 0 and system["values"]["rss_mb"] > 0
 
@@ -75,7 +90,9 @@ def test_evaluate_only(tmp_path: Path, tiny_city: Path) -> None:
     assert read_json(run_dir / "run.json")["final"]["sim2real"]["R@1"] >= 0
 
 
-def test_checkpoint_loads_with_weights_only_and_corrupt_file_is_a_user_error(tmp_path: Path, tiny_city: Path) -> None:
+def test_checkpoint_loads_with_weights_only_and_corrupt_file_is_a_user_error(
+    tmp_path: Path, tiny_city: Path
+) -> None:
     run_dir, _ = train(tmp_path, tiny_city)
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     assert state["step"] == 3 and "model" in state["model"] and "sampler" in state["model"]
@@ -98,8 +115,11 @@ def test_nan_policy_skip_keeps_training(tmp_path: Path, tiny_city: Path) -> None
     assert status == "completed"
     events = list(iter_events(run_dir / "events.jsonl"))
     assert [e["level"] for e in events if e["kind"] == "alert"] == ["warning"]
-    assert all(e["values"].get("loss/total", 0) == e["values"].get("loss/total", 0) for e in events
-               if e["kind"] == "scalar")
+    assert all(
+        e["values"].get("loss/total", 0) == e["values"].get("loss/total", 0)
+        for e in events
+        if e["kind"] == "scalar"
+    )
 
 
 def test_grad_accumulation_and_ema(tmp_path: Path, tiny_city: Path) -> None:
@@ -131,8 +151,12 @@ def test_feature_cache_on_needs_a_frozen_backbone(tiny_city: Path) -> None:
 
 
 @pytest.mark.parametrize("aggregator", ["netvlad", "mixvpr", "boq", "salad"])
-def test_every_spatial_aggregator_trains_through_the_loop(tmp_path: Path, tiny_city: Path, aggregator: str) -> None:
-    extra = ["model.aggregator.name=" + aggregator] + (["model.aggregator.clusters=4"] if aggregator == "netvlad" else [])
+def test_every_spatial_aggregator_trains_through_the_loop(
+    tmp_path: Path, tiny_city: Path, aggregator: str
+) -> None:
+    extra = ["model.aggregator.name=" + aggregator] + (
+        ["model.aggregator.clusters=4"] if aggregator == "netvlad" else []
+    )
     run_dir, status = train(tmp_path, tiny_city, *extra, steps=2)
     assert status == "completed"
     assert all(v == v for v in losses(run_dir))  # finite, not NaN

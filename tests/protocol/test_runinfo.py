@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.protocol import FINISHED, STATUSES, effective_status, new_run_info, read_json, update_run_info
+from engine.core.protocol import (
+    FINISHED,
+    STATUSES,
+    effective_status,
+    new_run_info,
+    read_json,
+    update_run_info,
+)
 from engine.core.protocol.runinfo import this_host
 
 
@@ -38,7 +45,7 @@ def test_new_run_info_has_every_field() -> None:
     assert info["tags"] == ["a"] and info["argv"][1] == "run"
     assert info["host"] == this_host()
     assert isinstance(info["created"], float)
-    assert FINISHED <= set(STATUSES) and "running" not in FINISHED
+    assert set(STATUSES) >= FINISHED and "running" not in FINISHED
 
 
 def test_update_run_info_merges_and_persists(tmp_path: Path) -> None:

@@ -24,15 +24,23 @@ REMOTE_HOST, REMOTE_PID = "gpu-node-07", 4242
 cannot check a remote pid (a local pid would be judged by its start time, which a frozen clock makes look
 reused). Only `alive=False` runs name this host, with a dead pid."""
 
-TEST_SETS = {"vpr": ("pitts30k", "tokyo247", "msls_val"), "segmentation": ("val",), "classification": ("val",)}
+TEST_SETS = {
+    "vpr": ("pitts30k", "tokyo247", "msls_val"),
+    "segmentation": ("val",),
+    "classification": ("val",),
+}
 """Default eval splits per task."""
 
 SEG_CLASSES = ("road", "building", "vegetation", "car", "person", "sky")
 """Classes of the fixture segmentation runs (per-class IoU metrics)."""
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], object], timeout: float = 10.0,
-                   describe: Callable[[], str] | None = None) -> None:
+async def wait_for(
+    pilot: Any,
+    predicate: Callable[[], object],
+    timeout: float = 10.0,
+    describe: Callable[[], str] | None = None,
+) -> None:
     """Let a Pilot-driven app run until `predicate()` holds; fail after `timeout` seconds.
 
     The one way console tests wait: on what they mean (a row shown, a screen pushed, a file written), never for
@@ -72,7 +80,9 @@ def default_metrics(task: str, splits: Iterable[str], score: float) -> dict[str,
     for i, split in enumerate(splits):
         base = max(1.0, score - 7.5 * i)
         if task == "vpr":
-            out[split] = {f"R@{k}": round(100 - (100 - base) * 0.55 ** math.log2(k), 2) for k in (1, 5, 10, 20)}
+            out[split] = {
+                f"R@{k}": round(100 - (100 - base) * 0.55 ** math.log2(k), 2) for k in (1, 5, 10, 20)
+            }
         elif task == "segmentation":
             ious = {f"IoU/{c}": round(min(99.0, base + 12 - 5 * j), 2) for j, c in enumerate(SEG_CLASSES)}
             out[split] = {"mIoU": round(base, 2), "pixel_acc": round(min(99.5, base + 20), 2), **ious}
@@ -81,8 +91,17 @@ def default_metrics(task: str, splits: Iterable[str], score: float) -> dict[str,
     return out
 
 
-def make_config(name: str, task: str, backbone: str, aggregator: str, loss: str, max_steps: int,
-                splits: Iterable[str], tags: Iterable[str] = (), lr: float = 1e-4) -> dict[str, Any]:
+def make_config(
+    name: str,
+    task: str,
+    backbone: str,
+    aggregator: str,
+    loss: str,
+    max_steps: int,
+    splits: Iterable[str],
+    tags: Iterable[str] = (),
+    lr: float = 1e-4,
+) -> dict[str, Any]:
     """A resolved config shaped like engine.core.config.resolve_config's output."""
     loss_section: dict[str, Any] = {"preset": loss, "name": loss}
     if "+" in loss:
@@ -106,7 +125,12 @@ def make_config(name: str, task: str, backbone: str, aggregator: str, loss: str,
         "freeze": {"preset": "none", "name": "none"},
         "augment": {"preset": "none", "name": "none"},
         "device": {"name": "cpu", "amp": "off"},
-        "train": {"max_steps": max_steps, "batch_size": 128, "eval_every": max(1, max_steps // 10), "seed": 0},
+        "train": {
+            "max_steps": max_steps,
+            "batch_size": 128,
+            "eval_every": max(1, max_steps // 10),
+            "seed": 0,
+        },
         "eval": {"test_sets": [{"name": s, "path": s} for s in splits], "recall_at": [1, 5, 10, 20]},
     }
 
@@ -132,9 +156,21 @@ class _Events:
         self._file.close()
 
 
-def write_events(path: Path, *, task: str, loss: str, started: float, duration: float, steps: int,
-                 max_steps: int, best: Mapping[str, Mapping[str, float]], status: str,
-                 scalar_every: int = 10, eval_every: int | None = None, error: str | None = None) -> None:
+def write_events(
+    path: Path,
+    *,
+    task: str,
+    loss: str,
+    started: float,
+    duration: float,
+    steps: int,
+    max_steps: int,
+    best: Mapping[str, Mapping[str, float]],
+    status: str,
+    scalar_every: int = 10,
+    eval_every: int | None = None,
+    error: str | None = None,
+) -> None:
     """A plausible event stream: status, scalars, system stats, evals, checkpoints, freeze, control, alerts."""
     events = _Events(path)
     rate = duration / max(1, steps)
@@ -142,19 +178,36 @@ def write_events(path: Path, *, task: str, loss: str, started: float, duration: 
     eval_every = eval_every or max(1, max_steps // 10)
     events.emit("status", started - 2, status="queued")
     events.emit("status", started, status="running", message="engine started")
-    events.emit("freeze", started, step=0, phase="warmup", groups={"backbone": False, "aggregator": True, "head": True})
+    events.emit(
+        "freeze",
+        started,
+        step=0,
+        phase="warmup",
+        groups={"backbone": False, "aggregator": True, "head": True},
+    )
     for step in range(0, steps + 1, scalar_every):
         t = started + step * rate
         decay = math.exp(-step / max(1.0, max_steps / 4))
-        parts = {f"loss/{c}": round((1.0 + 0.3 * i) * decay + 0.05 * math.sin(step / 7 + i), 5)
-                 for i, c in enumerate(components)}
+        parts = {
+            f"loss/{c}": round((1.0 + 0.3 * i) * decay + 0.05 * math.sin(step / 7 + i), 5)
+            for i, c in enumerate(components)
+        }
         lr = 1e-4 * 0.5 * (1 + math.cos(math.pi * step / max(1, max_steps)))
-        values = {"loss/total": round(sum(parts.values()), 5), **parts, "lr/backbone": lr * 0.1, "lr/head": lr,
-                  "grad_norm": round(2.0 * decay + 0.3, 4)}
+        values = {
+            "loss/total": round(sum(parts.values()), 5),
+            **parts,
+            "lr/backbone": lr * 0.1,
+            "lr/head": lr,
+            "grad_norm": round(2.0 * decay + 0.3, 4),
+        }
         events.emit("scalar", t, step=step, values=values)
         if step % (scalar_every * 5) == 0:
-            events.emit("system", t, step=step, values={"img_per_s": 412.5 + (step % 13), "rss_mb": 2150.0 + step % 97,
-                                                       "cpu_percent": 187.0})
+            events.emit(
+                "system",
+                t,
+                step=step,
+                values={"img_per_s": 412.5 + (step % 13), "rss_mb": 2150.0 + step % 97, "cpu_percent": 187.0},
+            )
         if step and step % eval_every == 0:
             frac = step / max(1, max_steps)
             for split, metrics in best.items():
@@ -162,22 +215,43 @@ def write_events(path: Path, *, task: str, loss: str, started: float, duration: 
                 events.emit("eval", t, step=step, split=split, metrics=scaled)
             events.emit("checkpoint", t, step=step, path="checkpoints/last.pt", best=True)
         if step == steps // 2 and steps >= 20:
-            events.emit("control", t, step=step, id="c1", action="set", values={"optim.lr": 5e-5}, status="applied")
+            events.emit(
+                "control", t, step=step, id="c1", action="set", values={"optim.lr": 5e-5}, status="applied"
+            )
     end = started + duration
     if status == "failed":
-        events.emit("alert", end, step=steps, level="error", code="oom", message=error or "CUDA out of memory")
+        events.emit(
+            "alert", end, step=steps, level="error", code="oom", message=error or "CUDA out of memory"
+        )
     if status in ("completed", "failed", "stopped"):
         events.emit("status", end, status=status, message=error or "")
     events.close()
 
 
-def make_run(runs_dir: Path, name: str, status: str = "completed", *, task: str = "vpr", backbone: str = "resnet50",
-             aggregator: str = "gem", loss: str = "multi_similarity", max_steps: int = 1000, steps: int | None = None,
-             metrics: Mapping[str, Mapping[str, float]] | None = None, score: float | None = 80.0,
-             tags: Iterable[str] = (), started: float | None = None, duration: float = HOUR,
-             splits: Iterable[str] | None = None, error: str | None = None, run_id: str | None = None,
-             scalar_every: int = 10, eval_every: int | None = None, alive: bool = True,
-             events: bool = True) -> Path:
+def make_run(
+    runs_dir: Path,
+    name: str,
+    status: str = "completed",
+    *,
+    task: str = "vpr",
+    backbone: str = "resnet50",
+    aggregator: str = "gem",
+    loss: str = "multi_similarity",
+    max_steps: int = 1000,
+    steps: int | None = None,
+    metrics: Mapping[str, Mapping[str, float]] | None = None,
+    score: float | None = 80.0,
+    tags: Iterable[str] = (),
+    started: float | None = None,
+    duration: float = HOUR,
+    splits: Iterable[str] | None = None,
+    error: str | None = None,
+    run_id: str | None = None,
+    scalar_every: int = 10,
+    eval_every: int | None = None,
+    alive: bool = True,
+    events: bool = True,
+) -> Path:
     """Write a realistic run folder and return it.
 
     Args:
@@ -223,9 +297,20 @@ def make_run(runs_dir: Path, name: str, status: str = "completed", *, task: str 
     }
     write_run_json(folder, info)
     if events and status != "queued":
-        write_events(folder / "events.jsonl", task=task, loss=loss, started=started, duration=duration,
-                     steps=steps, max_steps=max_steps, best=metrics, status=status, scalar_every=scalar_every,
-                     eval_every=eval_every, error=error)
+        write_events(
+            folder / "events.jsonl",
+            task=task,
+            loss=loss,
+            started=started,
+            duration=duration,
+            steps=steps,
+            max_steps=max_steps,
+            best=metrics,
+            status=status,
+            scalar_every=scalar_every,
+            eval_every=eval_every,
+            error=error,
+        )
     _write_log(folder / "output.log", name, status, steps, error)
     return folder
 
@@ -264,10 +349,15 @@ def _stamp(t: float) -> str:
 def _write_log(path: Path, name: str, status: str, steps: int, error: str | None) -> None:
     """A short output.log; failed runs end with a traceback."""
     lines = [f"[engine] run {name}: device cpu, 2 threads", "[engine] building model", "[engine] training"]
-    lines += [f"step {s:>6}  loss/total {1.0 / (1 + s / 100):.4f}" for s in range(0, steps + 1, max(1, steps // 5))]
+    lines += [
+        f"step {s:>6}  loss/total {1.0 / (1 + s / 100):.4f}" for s in range(0, steps + 1, max(1, steps // 5))
+    ]
     if status == "failed":
-        lines += ["Traceback (most recent call last):", '  File "engine/trainer.py", line 88, in train_step',
-                  f"RuntimeError: {error or 'CUDA out of memory'}"]
+        lines += [
+            "Traceback (most recent call last):",
+            '  File "engine/trainer.py", line 88, in train_step',
+            f"RuntimeError: {error or 'CUDA out of memory'}",
+        ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -275,26 +365,112 @@ def populate_runs(runs_dir: Path) -> dict[str, Path]:
     """A varied runs directory: every status, three tasks, tags, a last-year run; name -> folder."""
     now = FROZEN_NOW
     specs: list[tuple[str, str, dict[str, Any]]] = [
-        ("r50-gem-baseline", "completed", dict(tags=["baseline"], score=85.3, max_steps=10_000,
-                                               started=now - 26 * HOUR, duration=5.2 * HOUR)),
-        ("convnext-gem-ms", "running", dict(backbone="convnext_tiny", score=78.2, max_steps=10_000, steps=3_250,
-                                            started=now - 1.5 * HOUR, tags=["sweep"])),
-        ("dinov2-salad", "running", dict(backbone="vit_small_patch14_dinov2", aggregator="salad", score=None,
-                                         max_steps=5_000, steps=800, started=now - 0.3 * HOUR)),
-        ("seg-convnext-ce-lovasz", "completed", dict(task="segmentation", backbone="convnext_small",
-                                                     aggregator="fpn", loss="ce+lovasz", score=71.4,
-                                                     max_steps=40_000, started=now - 50 * HOUR, duration=9 * HOUR)),
-        ("seg-r50-dice-oom", "failed", dict(task="segmentation", aggregator="fpn", loss="ce+dice", score=None,
-                                            max_steps=20_000, steps=120, error="CUDA out of memory",
-                                            started=now - 5 * HOUR, duration=240)),
-        ("cls-resnet18", "stopped", dict(task="classification", backbone="resnet18", aggregator="avg",
-                                         loss="cross_entropy", score=64.2, max_steps=8_000, steps=5_100,
-                                         started=now - 30 * HOUR, duration=2.1 * HOUR)),
-        ("r50-netvlad-cosface", "running", dict(aggregator="netvlad", loss="cosface", score=81.9, max_steps=20_000,
-                                                steps=12_400, alive=False, started=now - 8 * HOUR)),
-        ("mnv3-avg-queued", "queued", dict(backbone="mobilenetv3_large", aggregator="avg", score=None,
-                                           max_steps=2_000, started=now - 60)),
-        ("r18-gem-sanity", "completed", dict(backbone="resnet18", score=62.5, max_steps=400, tags=["sanity"],
-                                             started=now - 400 * 24 * HOUR, duration=190)),
+        (
+            "r50-gem-baseline",
+            "completed",
+            dict(
+                tags=["baseline"], score=85.3, max_steps=10_000, started=now - 26 * HOUR, duration=5.2 * HOUR
+            ),
+        ),
+        (
+            "convnext-gem-ms",
+            "running",
+            dict(
+                backbone="convnext_tiny",
+                score=78.2,
+                max_steps=10_000,
+                steps=3_250,
+                started=now - 1.5 * HOUR,
+                tags=["sweep"],
+            ),
+        ),
+        (
+            "dinov2-salad",
+            "running",
+            dict(
+                backbone="vit_small_patch14_dinov2",
+                aggregator="salad",
+                score=None,
+                max_steps=5_000,
+                steps=800,
+                started=now - 0.3 * HOUR,
+            ),
+        ),
+        (
+            "seg-convnext-ce-lovasz",
+            "completed",
+            dict(
+                task="segmentation",
+                backbone="convnext_small",
+                aggregator="fpn",
+                loss="ce+lovasz",
+                score=71.4,
+                max_steps=40_000,
+                started=now - 50 * HOUR,
+                duration=9 * HOUR,
+            ),
+        ),
+        (
+            "seg-r50-dice-oom",
+            "failed",
+            dict(
+                task="segmentation",
+                aggregator="fpn",
+                loss="ce+dice",
+                score=None,
+                max_steps=20_000,
+                steps=120,
+                error="CUDA out of memory",
+                started=now - 5 * HOUR,
+                duration=240,
+            ),
+        ),
+        (
+            "cls-resnet18",
+            "stopped",
+            dict(
+                task="classification",
+                backbone="resnet18",
+                aggregator="avg",
+                loss="cross_entropy",
+                score=64.2,
+                max_steps=8_000,
+                steps=5_100,
+                started=now - 30 * HOUR,
+                duration=2.1 * HOUR,
+            ),
+        ),
+        (
+            "r50-netvlad-cosface",
+            "running",
+            dict(
+                aggregator="netvlad",
+                loss="cosface",
+                score=81.9,
+                max_steps=20_000,
+                steps=12_400,
+                alive=False,
+                started=now - 8 * HOUR,
+            ),
+        ),
+        (
+            "mnv3-avg-queued",
+            "queued",
+            dict(
+                backbone="mobilenetv3_large", aggregator="avg", score=None, max_steps=2_000, started=now - 60
+            ),
+        ),
+        (
+            "r18-gem-sanity",
+            "completed",
+            dict(
+                backbone="resnet18",
+                score=62.5,
+                max_steps=400,
+                tags=["sanity"],
+                started=now - 400 * 24 * HOUR,
+                duration=190,
+            ),
+        ),
     ]
     return {name: make_run(runs_dir, name, status, **kw) for name, status, kw in specs}

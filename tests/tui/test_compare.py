@@ -14,9 +14,9 @@ from textual.screen import Screen
 
 from tests.tui.fixtures import FROZEN_NOW, HOUR, make_run, wait_for
 from tui.app import LabConsoleApp
+from tui.data.compare_runs import MISSING, config_diff, load_run, metric_rows
 from tui.screens.compare import CompareScreen, export_folder
 from tui.screens.runs import RunsScreen
-from tui.data.compare_runs import MISSING, config_diff, load_run, metric_rows
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable, cell
 from tui.widgets.runs_table import RunsTable
@@ -29,13 +29,38 @@ CAND_METRICS = {"pitts30k": {"R@1": 82.5, "R@5": 89.0}, "tokyo247": {"R@1": 61.2
 def pair(tmp_path: Path) -> dict[str, Path]:
     """A baseline and a candidate differing in backbone, tags, metrics, duration and system figures."""
     runs = tmp_path / "runs"
-    base = make_run(runs, "base", metrics=BASE_METRICS, tags=["baseline"], max_steps=40, duration=HOUR,
-                    started=FROZEN_NOW - 5 * HOUR, splits=list(BASE_METRICS))
-    cand = make_run(runs, "cand", backbone="convnext_tiny", metrics=CAND_METRICS, max_steps=40, duration=2 * HOUR,
-                    started=FROZEN_NOW - 3 * HOUR, splits=list(BASE_METRICS))
+    base = make_run(
+        runs,
+        "base",
+        metrics=BASE_METRICS,
+        tags=["baseline"],
+        max_steps=40,
+        duration=HOUR,
+        started=FROZEN_NOW - 5 * HOUR,
+        splits=list(BASE_METRICS),
+    )
+    cand = make_run(
+        runs,
+        "cand",
+        backbone="convnext_tiny",
+        metrics=CAND_METRICS,
+        max_steps=40,
+        duration=2 * HOUR,
+        started=FROZEN_NOW - 3 * HOUR,
+        splits=list(BASE_METRICS),
+    )
     with (cand / "events.jsonl").open("a", encoding="utf-8") as f:  # a GPU run: peak memory wins over RSS
-        f.write(json.dumps({"t": FROZEN_NOW, "kind": "system", "step": 40,
-                            "values": {"img_per_s": 437.5, "gpu_mem_peak_mb": 6144.0}}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "t": FROZEN_NOW,
+                    "kind": "system",
+                    "step": 40,
+                    "values": {"img_per_s": 437.5, "gpu_mem_peak_mb": 6144.0},
+                }
+            )
+            + "\n"
+        )
     return {"runs": runs, "base": base, "cand": cand}
 
 
@@ -63,7 +88,14 @@ async def compare_loaded(pilot: Pilot[Any]) -> CompareScreen:
 def test_metric_rows_values_deltas_and_cells(pair: dict[str, Path]) -> None:
     runs = [load_run(pair["base"]), load_run(pair["cand"])]
     rows = {r.label: r for r in metric_rows(runs)}
-    assert list(rows) == ["pitts30k R@1", "pitts30k R@5", "tokyo247 R@1", "train time", "img/s", "peak memory"]
+    assert list(rows) == [
+        "pitts30k R@1",
+        "pitts30k R@5",
+        "tokyo247 R@1",
+        "train time",
+        "img/s",
+        "peak memory",
+    ]
     assert rows["pitts30k R@1"].values == [80.0, 82.5] and rows["pitts30k R@1"].deltas == [None, 2.5]
     assert rows["tokyo247 R@1"].deltas == [None, 1.25]
     assert rows["train time"].values == [HOUR, 2 * HOUR]
@@ -92,20 +124,37 @@ def test_config_diff_only_differing_keys(pair: dict[str, Path]) -> None:
     diff = dict(config_diff(runs))
     assert set(diff) == {"name", "tags", "model.backbone.preset", "model.backbone.name"}
     assert diff["model.backbone.name"] == ["resnet50", "convnext_tiny"]
-    with (pair["cand"] / "events.jsonl").open("a", encoding="utf-8") as f:  # steered further than the baseline
+    with (pair["cand"] / "events.jsonl").open(
+        "a", encoding="utf-8"
+    ) as f:  # steered further than the baseline
         for step, values in ((30, {"freeze.backbone": "frozen"}), (35, {"optim.lr": 1e-5})):
-            f.write(json.dumps({"t": FROZEN_NOW, "kind": "control", "step": step, "action": "set",
-                                "status": "applied", "values": values}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "t": FROZEN_NOW,
+                        "kind": "control",
+                        "step": step,
+                        "action": "set",
+                        "status": "applied",
+                        "values": values,
+                    }
+                )
+                + "\n"
+            )
     diff = dict(config_diff([load_run(pair["base"]), load_run(pair["cand"])]))
     assert diff["optim.lr (set mid-run)"] == ["5e-05 @20", "5e-05 @20 → 1e-05 @35"]
-    assert diff["freeze.backbone (set mid-run)"][1] == "frozen @30" and diff["freeze.backbone (set mid-run)"][0] is MISSING
+    assert (
+        diff["freeze.backbone (set mid-run)"][1] == "frozen @30"
+        and diff["freeze.backbone (set mid-run)"][0] is MISSING
+    )
 
 
 # -- the runs list -------------------------------------------------------------------------------------
 
 
-async def test_marked_runs_open_compare_in_marking_order(pair: dict[str, Path],
-                                                         make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_marked_runs_open_compare_in_marking_order(
+    pair: dict[str, Path], make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(pair["runs"])
     async with app.run_test(size=(120, 32)) as pilot:
         await wait_for(pilot, lambda: len(table(app).all_rows) == 2)
@@ -122,8 +171,9 @@ async def test_marked_runs_open_compare_in_marking_order(pair: dict[str, Path],
         assert not table(app).get_row(pair["cand"].name)[1].plain.startswith("●")
 
 
-async def test_compare_without_marks_uses_the_baseline_tag(pair: dict[str, Path],
-                                                           make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_compare_without_marks_uses_the_baseline_tag(
+    pair: dict[str, Path], make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(pair["runs"])
     async with app.run_test(size=(120, 32)) as pilot:
         await wait_for(pilot, lambda: len(table(app).all_rows) == 2)
@@ -134,8 +184,9 @@ async def test_compare_without_marks_uses_the_baseline_tag(pair: dict[str, Path]
         assert [r.name for r in screen.runs] == ["base", "cand"]
 
 
-async def test_c_and_shift_c_open_the_composer(pair: dict[str, Path], make_app: Callable[..., LabConsoleApp],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_c_and_shift_c_open_the_composer(
+    pair: dict[str, Path], make_app: Callable[..., LabConsoleApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
     opened: list[tuple[Path, Path | None]] = []
 
     class FakeComposer(Screen[None]):
@@ -160,8 +211,9 @@ async def test_c_and_shift_c_open_the_composer(pair: dict[str, Path], make_app: 
 # -- the compare screen --------------------------------------------------------------------------------
 
 
-async def test_table_diff_and_baseline_cycle(pair: dict[str, Path],
-                                             make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_table_diff_and_baseline_cycle(
+    pair: dict[str, Path], make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(pair["runs"])
     async with app.run_test(size=(120, 32)) as pilot:
         app.open_compare([pair["base"], pair["cand"]])
@@ -169,8 +221,12 @@ async def test_table_diff_and_baseline_cycle(pair: dict[str, Path],
         grid = screen.query_one(CompareTable)
         assert [r.label for r in grid.rows_shown][:3] == ["pitts30k R@1", "pitts30k R@5", "tokyo247 R@1"]
         assert [c.plain for c in grid.get_row("0")] == ["pitts30k R@1", "80.00", "82.50 +2.50"]
-        assert set(screen.query_one(ConfigDiff).keys_shown) == {"name", "tags", "model.backbone.preset",
-                                                                "model.backbone.name"}
+        assert set(screen.query_one(ConfigDiff).keys_shown) == {
+            "name",
+            "tags",
+            "model.backbone.preset",
+            "model.backbone.name",
+        }
         await pilot.press("b")
         await pilot.pause()
         assert [c.plain for c in grid.get_row("0")] == ["pitts30k R@1", "82.50", "80.00 -2.50"]
@@ -179,8 +235,9 @@ async def test_table_diff_and_baseline_cycle(pair: dict[str, Path],
         assert screen.query_one("TabbedContent").active == "curves"
 
 
-async def test_markdown_and_csv_exports_cell_by_cell(pair: dict[str, Path],
-                                                     make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_markdown_and_csv_exports_cell_by_cell(
+    pair: dict[str, Path], make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(pair["runs"])
     folder = export_folder(pair["runs"], FROZEN_NOW)
     async with app.run_test(size=(120, 32)) as pilot:
@@ -199,22 +256,29 @@ async def test_markdown_and_csv_exports_cell_by_cell(pair: dict[str, Path],
     ]
     rows = list(csv.reader((folder / "compare.csv").read_text().splitlines()))
     base, cand = pair["base"].name, pair["cand"].name
-    assert rows == [["split", "metric", base, cand, f"delta {cand}"],
-                    ["pitts30k", "R@1", "80.00", "82.50", "+2.50"],
-                    ["pitts30k", "R@5", "90.00", "89.00", "-1.00"],
-                    ["tokyo247", "R@1", "60.00", "61.25", "+1.25"]]
+    assert rows == [
+        ["split", "metric", base, cand, f"delta {cand}"],
+        ["pitts30k", "R@1", "80.00", "82.50", "+2.50"],
+        ["pitts30k", "R@5", "90.00", "89.00", "-1.00"],
+        ["tokyo247", "R@1", "60.00", "61.25", "+1.25"],
+    ]
 
 
-async def test_full_export_writes_csvs_and_plots(pair: dict[str, Path],
-                                                 make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_full_export_writes_csvs_and_plots(
+    pair: dict[str, Path], make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(pair["runs"])
     folder = export_folder(pair["runs"], FROZEN_NOW)
     async with app.run_test(size=(120, 32)) as pilot:
         app.open_compare([pair["base"], pair["cand"]])
         await compare_loaded(pilot)
         await pilot.press("x")
-        await wait_for(pilot, lambda: (folder / "loss.png").exists() and (folder / "lr.png").exists(), timeout=60)
-        await wait_for(pilot, lambda: any("Exported" in (n.title or "") for n in app._notifications), timeout=60)
+        await wait_for(
+            pilot, lambda: (folder / "loss.png").exists() and (folder / "lr.png").exists(), timeout=60
+        )
+        await wait_for(
+            pilot, lambda: any("Exported" in (n.title or "") for n in app._notifications), timeout=60
+        )
     for run in (pair["base"], pair["cand"]):
         assert (folder / run.name / "scalars.csv").read_text().startswith("step,")
     assert (folder / "compare.md").exists() and (folder / "pitts30k_R1.png").exists()

@@ -31,21 +31,42 @@ from tui.widgets.composer_slot import FieldInput, SlotRow
 MIX = [("cosface", "0.7"), ("multi_similarity", "0.3")]
 
 CANNED_MODEL: dict[str, Any] = {
-    "descriptor_dim": 512, "backbone_channels": 384, "backbone_stride": 14, "steps_per_epoch": 1000.0,
+    "descriptor_dim": 512,
+    "backbone_channels": 384,
+    "backbone_stride": 14,
+    "steps_per_epoch": 1000.0,
     "steps_per_epoch_counted": False,
-    "parameters": [{"group": "backbone", "params": 22_056_576, "trainable": 22_056_576, "frozen": 0},
-                   {"group": "total", "params": 22_253_953, "trainable": 22_253_953, "frozen": 0}],
+    "parameters": [
+        {"group": "backbone", "params": 22_056_576, "trainable": 22_056_576, "frozen": 0},
+        {"group": "total", "params": 22_253_953, "trainable": 22_253_953, "frozen": 0},
+    ],
     "phases": [
-        {"index": 0, "step": 0, "label": "head+aggregator", "in_run": True, "stages": [],
-         "rows": [{"group": "backbone", "params": 22_056_576, "trainable": 0, "frozen": 22_056_576},
-                  {"group": "aggregator", "params": 1, "trainable": 1, "frozen": 0},
-                  {"group": "head", "params": 197_376, "trainable": 197_376, "frozen": 0},
-                  {"group": "total", "params": 22_253_953, "trainable": 197_377, "frozen": 22_056_576}]},
-        {"index": 1, "step": 1000, "label": "all", "in_run": True, "stages": [],
-         "rows": [{"group": "backbone", "params": 22_056_576, "trainable": 22_056_576, "frozen": 0},
-                  {"group": "aggregator", "params": 1, "trainable": 1, "frozen": 0},
-                  {"group": "head", "params": 197_376, "trainable": 197_376, "frozen": 0},
-                  {"group": "total", "params": 22_253_953, "trainable": 22_253_953, "frozen": 0}]},
+        {
+            "index": 0,
+            "step": 0,
+            "label": "head+aggregator",
+            "in_run": True,
+            "stages": [],
+            "rows": [
+                {"group": "backbone", "params": 22_056_576, "trainable": 0, "frozen": 22_056_576},
+                {"group": "aggregator", "params": 1, "trainable": 1, "frozen": 0},
+                {"group": "head", "params": 197_376, "trainable": 197_376, "frozen": 0},
+                {"group": "total", "params": 22_253_953, "trainable": 197_377, "frozen": 22_056_576},
+            ],
+        },
+        {
+            "index": 1,
+            "step": 1000,
+            "label": "all",
+            "in_run": True,
+            "stages": [],
+            "rows": [
+                {"group": "backbone", "params": 22_056_576, "trainable": 22_056_576, "frozen": 0},
+                {"group": "aggregator", "params": 1, "trainable": 1, "frozen": 0},
+                {"group": "head", "params": 197_376, "trainable": 197_376, "frozen": 0},
+                {"group": "total", "params": 22_253_953, "trainable": 22_253_953, "frozen": 0},
+            ],
+        },
     ],
 }
 """What `labconsole check --json` reports for DINOv2-S + GeM + a 512-d linear head (progressive freeze)."""
@@ -57,7 +78,7 @@ class ComposerApp(App[None]):
     def __init__(self, runs_dir: Path, base: Path | None = None) -> None:
         super().__init__()
         self.runs_dir, self.base = runs_dir, base
-        self.result: Path | None | str = "not dismissed"
+        self.result: Path | str | None = "not dismissed"
 
     def on_mount(self) -> None:
         self.push_screen(ComposerScreen(self.runs_dir, self.base), self._done)
@@ -88,8 +109,9 @@ async def settle(pilot: Pilot[Any]) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, ComposerScreen)
     await pilot.pause()
-    await wait_for(pilot, lambda: not screen.status.pending
-                   and screen.validation == resolve(screen.compose_config()))
+    await wait_for(
+        pilot, lambda: not screen.status.pending and screen.validation == resolve(screen.compose_config())
+    )
 
 
 async def pick(pilot: Pilot[Any], label: str, preset: str) -> None:
@@ -143,15 +165,28 @@ def status(pilot: Pilot[Any]) -> str:
 
 # -- pure helpers -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, value", [("1e-4", 1e-4), ("3", 3), ("0.5", 0.5), ("abc", "abc"),
-                                         ("[1, 2]", [1, 2]), ("null", None), ("true", True),
-                                         ("'off'", "off")])
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("1e-4", 1e-4),
+        ("3", 3),
+        ("0.5", 0.5),
+        ("abc", "abc"),
+        ("[1, 2]", [1, 2]),
+        ("null", None),
+        ("true", True),
+        ("'off'", "off"),
+    ],
+)
 def test_parse_value(text: str, value: Any) -> None:
     assert parse_value(text) == value
 
 
-@pytest.mark.parametrize("value", [1e-4, 0.003, 64, None, "off", "tokens", [], True, 1e-6,
-                                   [{"at_epoch": 44, "trainable": ["head"]}]])
+@pytest.mark.parametrize(
+    "value",
+    [1e-4, 0.003, 64, None, "off", "tokens", [], True, 1e-6, [{"at_epoch": 44, "trainable": ["head"]}]],
+)
 def test_format_value_round_trips(value: Any) -> None:
     assert parse_value(format_value(value)) == value
     assert parse_value(format_value(value, value), value) == value
@@ -163,8 +198,10 @@ def test_a_string_field_shows_and_takes_bare_off() -> None:
 
 
 def test_split_section_of_a_resolved_section_keeps_only_what_differs() -> None:
-    resolved = resolve_config({"data": {"root": "x", "synthetic": True},
-                               "model": {"aggregator": {"preset": "gem", "p": 4.0}}}, check_paths=False)
+    resolved = resolve_config(
+        {"data": {"root": "x", "synthetic": True}, "model": {"aggregator": {"preset": "gem", "p": 4.0}}},
+        check_paths=False,
+    )
     section = split_section("aggregator", "model.aggregator", resolved["model"]["aggregator"])
     assert (section.preset, section.fields["p"], section.extras) == ("gem", "4.0", {})
     optim = split_section("optim", "optim", {**resolved["optim"], "backbone_lr_mult": 0.1})
@@ -172,6 +209,7 @@ def test_split_section_of_a_resolved_section_keeps_only_what_differs() -> None:
 
 
 # -- the screen ---------------------------------------------------------------------------------------------
+
 
 async def test_compose_dinov2_gem_projector_with_loss_mix(tmp_path: Path) -> None:
     app = ComposerApp(tmp_path / "runs")
@@ -183,11 +221,24 @@ async def test_compose_dinov2_gem_projector_with_loss_mix(tmp_path: Path) -> Non
         raw = screen.compose_config()
         assert raw["model"]["backbone"] == "dinov2_vits14"
         assert raw["model"]["descriptor_dim"] == 512
-        assert raw["loss"] == {"preset": "mix", "components": [
-            {"preset": "cosface", "weight": 0.7}, {"preset": "multi_similarity", "weight": 0.3}]}
+        assert raw["loss"] == {
+            "preset": "mix",
+            "components": [
+                {"preset": "cosface", "weight": 0.7},
+                {"preset": "multi_similarity", "weight": 0.3},
+            ],
+        }
         text = preview(pilot)
-        for expected in ("preset: dinov2_vits14", "name: gem", "descriptor_dim: 512", "preset: cosface",
-                         "weight: 0.7", "preset: multi_similarity", "weight: 0.3", "preset: progressive"):
+        for expected in (
+            "preset: dinov2_vits14",
+            "name: gem",
+            "descriptor_dim: 512",
+            "preset: cosface",
+            "weight: 0.7",
+            "preset: multi_similarity",
+            "weight: 0.3",
+            "preset: progressive",
+        ):
             assert expected in text
         assert "dinov2_vits14" in status(pilot) and "mix" in status(pilot)
 
@@ -241,10 +292,17 @@ async def test_unknown_aggregator_key_from_the_base_shows_on_its_row(tmp_path: P
 
 
 async def test_clone_a_resolved_run_config_round_trips(tmp_path: Path) -> None:
-    raw = {**yaml.safe_load((presets_module.PRESETS_DIR / "runs" / "demo.yaml").read_text()),
-           "loss": {"preset": "mix", "components": [{"preset": "cosface", "weight": 0.7, "margin": 0.3},
-                                                    {"preset": "multi_similarity", "weight": 0.3}]},
-           "optim": {"preset": "sgd", "lr": 0.05, "backbone_lr_mult": 0.1}}
+    raw = {
+        **yaml.safe_load((presets_module.PRESETS_DIR / "runs" / "demo.yaml").read_text()),
+        "loss": {
+            "preset": "mix",
+            "components": [
+                {"preset": "cosface", "weight": 0.7, "margin": 0.3},
+                {"preset": "multi_similarity", "weight": 0.3},
+            ],
+        },
+        "optim": {"preset": "sgd", "lr": 0.05, "backbone_lr_mult": 0.1},
+    }
     resolved = resolve_config(raw)
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(resolved, sort_keys=False))
@@ -276,8 +334,10 @@ async def test_save_writes_a_preset_that_resolves(tmp_path: Path, presets_copy: 
         cfg = resolve_config(saved)
         assert cfg["name"] == "dinov2_gem_mix"
         assert cfg["model"]["backbone"]["preset"] == "dinov2_vits14"
-        assert [(c["name"], c["weight"]) for c in cfg["loss"]["components"]] == [("cosface", 0.7),
-                                                                                  ("multi_similarity", 0.3)]
+        assert [(c["name"], c["weight"]) for c in cfg["loss"]["components"]] == [
+            ("cosface", 0.7),
+            ("multi_similarity", 0.3),
+        ]
         # a second save under the same name asks before overwriting
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -291,8 +351,9 @@ async def test_save_writes_a_preset_that_resolves(tmp_path: Path, presets_copy: 
         assert isinstance(app.screen, ComposerScreen)
 
 
-async def test_launch_calls_launch_run_with_the_composed_config(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_launch_calls_launch_run_with_the_composed_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[tuple[Any, ...]] = []
 
     class Paths:
@@ -340,8 +401,13 @@ async def test_parameter_table_from_the_check_worker(tmp_path: Path, monkeypatch
         await wait_for(pilot, lambda: "descriptor" in rendered(table.query_one(".params-body", Static)))
         body = rendered(table.query_one(".params-body", Static))
         assert seen and seen[0]["model"]["descriptor_dim"] == 512
-        for expected in ("descriptor 512-d", "phase 0 · step 0 · head+aggregator",
-                         "phase 1 · step 1000 · all", "22.06M", "197.4k"):
+        for expected in (
+            "descriptor 512-d",
+            "phase 0 · step 0 · head+aggregator",
+            "phase 1 · step 1000 · all",
+            "22.06M",
+            "197.4k",
+        ):
             assert expected in body
 
 
@@ -357,6 +423,7 @@ async def test_parameter_table_shows_the_check_error(tmp_path: Path, monkeypatch
 
 # -- the check runner ---------------------------------------------------------------------------------------
 
+
 def test_check_runner_reports_a_bad_config_in_one_line() -> None:
     config = {"model": {"aggregator": "nope"}, "data": {"root": "x", "synthetic": True}}
     result = check_runner.run_check(config)
@@ -365,9 +432,12 @@ def test_check_runner_reports_a_bad_config_in_one_line() -> None:
 
 
 def test_check_runner_counts_parameters_in_a_subprocess(tmp_path: Path) -> None:
-    config = {"data": {"root": str(tmp_path / "synth"), "synthetic": True},
-              "model": {"backbone": "plain_cnn", "aggregator": "gem", "head": "linear", "descriptor_dim": 64},
-              "freeze": "progressive", "train": {"max_steps": 10}}
+    config = {
+        "data": {"root": str(tmp_path / "synth"), "synthetic": True},
+        "model": {"backbone": "plain_cnn", "aggregator": "gem", "head": "linear", "descriptor_dim": 64},
+        "freeze": "progressive",
+        "train": {"max_steps": 10},
+    }
     result = check_runner.run_check(config)
     assert result.ok, result.error
     model = result.data["model"]
@@ -395,11 +465,19 @@ async def test_compose_dinov2_gem_projector_with_ce_lovasz_mix(tmp_path: Path) -
         screen = app.screen
         assert isinstance(screen, ComposerScreen)
         assert screen.validation.cfg is not None, screen.validation
-        assert screen.compose_config()["loss"] == {"preset": "mix", "components": [
-            {"preset": "ce", "weight": 0.7}, {"preset": "lovasz", "weight": 0.3}]}
+        assert screen.compose_config()["loss"] == {
+            "preset": "mix",
+            "components": [{"preset": "ce", "weight": 0.7}, {"preset": "lovasz", "weight": 0.3}],
+        }
         text = preview(pilot)
-        for expected in ("preset: dinov2_vits14", "name: gem", "preset: ce", "weight: 0.7", "preset: lovasz",
-                         "weight: 0.3"):
+        for expected in (
+            "preset: dinov2_vits14",
+            "name: gem",
+            "preset: ce",
+            "weight: 0.7",
+            "preset: lovasz",
+            "weight: 0.3",
+        ):
             assert expected in text
         lovasz = list(screen.query(MixComponent))[1]
         lovasz.weight.value = "heavy"

@@ -22,7 +22,9 @@ async def test_launch_tiny_run_from_console_and_see_it_complete(tmp_path: Path) 
     async with app.run_test(size=(120, 32)) as pilot:
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen), timeout=20)
-        await pilot.press("tab", *"train.max_steps=3", "enter", *"train.eval_at_start=false", "tab", *"e2e-console")
+        await pilot.press(
+            "tab", *"train.max_steps=3", "enter", *"train.eval_at_start=false", "tab", *"e2e-console"
+        )
         await validated(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), timeout=60)
@@ -38,7 +40,9 @@ async def test_launch_tiny_run_from_console_and_see_it_complete(tmp_path: Path) 
         def log() -> str:
             return "\n".join(path.read_text(errors="replace")[-2000:] for path in runs.glob("*/output.log"))
 
-        await wait_for(pilot, finished, timeout=600, describe=log)  # a 3-step CPU run; minutes only on a crowded machine
+        await wait_for(
+            pilot, finished, timeout=600, describe=log
+        )  # a 3-step CPU run; minutes only on a crowded machine
         (row,) = table.all_rows.values()
         assert row.status == "completed", log()
         assert row.name == "e2e-console" and row.step == 3 and row.metric is not None

@@ -37,14 +37,22 @@ def test_resolve_splits_the_key_and_checks_the_schedule() -> None:
     assert resolve("no_such_preset").problem.startswith("config file not found: no_such_preset")
 
 
-@pytest.mark.parametrize("raised, key, error", [
-    (ConfigError("data.root", "not a folder"), "data.root", "not a folder"),
-    (UserError("data.root: holds no images"), "", "data.root: holds no images"),
-    (OSError(2, "No such file or directory"), "", "cannot start the engine: [Errno 2] No such file or directory"),
-    (subprocess.TimeoutExpired(["python"], 900), "", "the engine's data check did not answer in 900 s"),
-])
-def test_launch_reports_what_went_wrong_in_one_line(raised: Exception, key: str, error: str, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "raised, key, error",
+    [
+        (ConfigError("data.root", "not a folder"), "data.root", "not a folder"),
+        (UserError("data.root: holds no images"), "", "data.root: holds no images"),
+        (
+            OSError(2, "No such file or directory"),
+            "",
+            "cannot start the engine: [Errno 2] No such file or directory",
+        ),
+        (subprocess.TimeoutExpired(["python"], 900), "", "the engine's data check did not answer in 900 s"),
+    ],
+)
+def test_launch_reports_what_went_wrong_in_one_line(
+    raised: Exception, key: str, error: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(*args: Any, **kwargs: Any) -> RunPaths:
         raise raised
 
@@ -85,10 +93,22 @@ def composer_lr(screen: Screen[Any], text: str) -> None:
 
 
 SURFACES = {
-    "launcher": Surface("n", "ctrl+s", LauncherScreen, launcher_lr,
-                        lambda s: s.query_one(TextArea).has_class("-invalid"), lambda s: s.query_one(TextArea)),
-    "composer": Surface("c", "ctrl+l", ComposerScreen, composer_lr,
-                        lambda s: s.query_one("#row-optim", SlotRow).has_class("-error"), composer_lr_field),
+    "launcher": Surface(
+        "n",
+        "ctrl+s",
+        LauncherScreen,
+        launcher_lr,
+        lambda s: s.query_one(TextArea).has_class("-invalid"),
+        lambda s: s.query_one(TextArea),
+    ),
+    "composer": Surface(
+        "c",
+        "ctrl+l",
+        ComposerScreen,
+        composer_lr,
+        lambda s: s.query_one("#row-optim", SlotRow).has_class("-error"),
+        composer_lr_field,
+    ),
 }
 
 
@@ -105,16 +125,25 @@ def status_line(app: LabConsoleApp) -> str:
 
 
 @pytest.mark.parametrize("which", list(SURFACES))
-async def test_refuse_report_then_launch(which: str, runs_dir: Path, make_app: Callable[..., LabConsoleApp],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_refuse_report_then_launch(
+    which: str, runs_dir: Path, make_app: Callable[..., LabConsoleApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Invalid: refused before the engine; the engine's keyed error inline, then its data error; then launched."""
     surface = SURFACES[which]
-    answers: list[Exception | None] = [ConfigError("optim.lr", "too large for this optimizer"),
-                                       UserError("data.root: not a folder (folder not found)"), None]
+    answers: list[Exception | None] = [
+        ConfigError("optim.lr", "too large for this optimizer"),
+        UserError("data.root: not a folder (folder not found)"),
+        None,
+    ]
     launched: list[Any] = []
 
-    def fake_launch(config: Any, overrides: Any = (), runs_dir: Path | None = None, name: str | None = None,
-                    argv: Any = None) -> RunPaths:
+    def fake_launch(
+        config: Any,
+        overrides: Any = (),
+        runs_dir: Path | None = None,
+        name: str | None = None,
+        argv: Any = None,
+    ) -> RunPaths:
         launched.append(config)
         answer = answers.pop(0)
         if answer is not None:
@@ -131,7 +160,9 @@ async def test_refuse_report_then_launch(which: str, runs_dir: Path, make_app: C
         screen = app.screen
         surface.set_lr(screen, "fast")
         await pilot.press(surface.launch_key)
-        await wait_for(pilot, lambda: any("fix optim.lr before launching" in n.message for n in app._notifications))
+        await wait_for(
+            pilot, lambda: any("fix optim.lr before launching" in n.message for n in app._notifications)
+        )
         assert launched == [] and surface.lr_marked(screen) and "optim.lr: expected" in status_line(app)
         assert app.focused is surface.lr_widget(screen)  # below the fold in the composer: brought into view
 
@@ -154,5 +185,8 @@ async def test_refuse_report_then_launch(which: str, runs_dir: Path, make_app: C
 async def launch_and_wait(pilot: Pilot[Any], surface: Surface, shown: str) -> None:
     """Launch and wait for the engine's refusal to be shown."""
     await pilot.press(surface.launch_key)
-    await wait_for(pilot, lambda: status_line(pilot.app) == shown,  # type: ignore[arg-type]
-                   describe=lambda: status_line(pilot.app))  # type: ignore[arg-type]
+    await wait_for(
+        pilot,
+        lambda: status_line(pilot.app) == shown,  # type: ignore[arg-type]
+        describe=lambda: status_line(pilot.app),
+    )  # type: ignore[arg-type]

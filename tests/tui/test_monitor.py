@@ -40,8 +40,12 @@ async def loaded(pilot: Pilot, screen: MonitorScreen, step: int | None = None, t
         snap = screen.snapshot
         return snap is not None and snap.events_read and (step is None or snap.step == step)
 
-    await wait_for(pilot, ready, timeout,
-                   describe=lambda: f"no snapshot at step {step}: {screen.snapshot and screen.snapshot.step}")
+    await wait_for(
+        pilot,
+        ready,
+        timeout,
+        describe=lambda: f"no snapshot at step {step}: {screen.snapshot and screen.snapshot.step}",
+    )
     await pilot.pause()
 
 
@@ -346,16 +350,21 @@ async def test_a_failing_read_is_reported_and_retried(running: Path, monkeypatch
         assert app.screen.snapshot.step == 5_000
 
 
-async def test_stop_cancels_a_queued_slurm_job_instead_of_writing_control(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_stop_cancels_a_queued_slurm_job_instead_of_writing_control(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = make_run(tmp_path / "runs", "queued-on-slurm", status="queued", events=False)
     update_run(run, slurm_job_id="4242", slurm_cluster="slurm", slurm_folder=str(run / "slurm"))
     cancelled: list[str] = []
-    monkeypatch.setattr("engine.core.slurm.cancel_job", lambda info: cancelled.append(str(info["slurm_job_id"])))
+    monkeypatch.setattr(
+        "engine.core.slurm.cancel_job", lambda info: cancelled.append(str(info["slurm_job_id"]))
+    )
     app = MonitorApp(run)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot, app.screen)
         await pilot.press("s", "y")
-        await wait_for(pilot, lambda: any("cancelled before it started" in n.message for n in app._notifications))
+        await wait_for(
+            pilot, lambda: any("cancelled before it started" in n.message for n in app._notifications)
+        )
         assert cancelled == ["4242"] and controls(run) == []
         assert json.loads((run / "run.json").read_text())["status"] == "stopped"

@@ -26,9 +26,18 @@ def write_mixed(events: Path, steps: range, flush_every: int = 40) -> None:
     with EventWriter(events, flush_interval=3600) as w:
         w.emit("status", status="running", message="démarré ✓")
         for s in steps:
-            w.scalar(s, {"loss/total": 1 / (s + 1), "loss/ce": math.nan if s % 17 == 0 else 0.5 + s,
-                         "lr/head": np.float32(1e-3) * s, "grad_norm": math.inf if s == 3 else 1.0,
-                         "flag": True, "note": "warm", "nested": {"a": 1}})
+            w.scalar(
+                s,
+                {
+                    "loss/total": 1 / (s + 1),
+                    "loss/ce": math.nan if s % 17 == 0 else 0.5 + s,
+                    "lr/head": np.float32(1e-3) * s,
+                    "grad_norm": math.inf if s == 3 else 1.0,
+                    "flag": True,
+                    "note": "warm",
+                    "nested": {"a": 1},
+                },
+            )
             if s % 10 == 0:
                 w.system(s, {"img_per_s": 100.0 + s, "gpu_mem_alloc_mb": 12})
             if s % 25 == 0:
@@ -79,23 +88,26 @@ def check(events: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]) -> i
     return columns_path(events).stat().st_size // RECORD.size
 
 
-def test_the_index_gives_what_the_json_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              starts: list[int]) -> None:
+def test_the_index_gives_what_the_json_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
     write_mixed(events, range(200))
     assert check(events, monkeypatch, starts) > 200 * 4
 
 
-def test_a_resumed_writer_continues_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              starts: list[int]) -> None:
+def test_a_resumed_writer_continues_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
     write_mixed(events, range(100))
     write_mixed(events, range(100, 180))
     check(events, monkeypatch, starts)
 
 
-def test_a_crash_between_the_two_writes_is_caught_up_on_reopen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               starts: list[int]) -> None:
+def test_a_crash_between_the_two_writes_is_caught_up_on_reopen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
     write_mixed(events, range(120))
     cols = columns_path(events)
@@ -109,8 +121,9 @@ def test_a_crash_between_the_two_writes_is_caught_up_on_reopen(tmp_path: Path, m
     check(events, monkeypatch, starts)
 
 
-def test_a_run_from_before_the_index_is_indexed_on_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          starts: list[int]) -> None:
+def test_a_run_from_before_the_index_is_indexed_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
     write_mixed(events, range(60))
     columns_path(events).unlink()
@@ -121,8 +134,9 @@ def test_a_run_from_before_the_index_is_indexed_on_resume(tmp_path: Path, monkey
     check(events, monkeypatch, starts)
 
 
-def test_a_rewritten_events_file_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                starts: list[int]) -> None:
+def test_a_rewritten_events_file_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
     write_mixed(events, range(100))
     data = bytearray(events.read_bytes())
@@ -136,8 +150,9 @@ def test_a_rewritten_events_file_is_not_trusted(tmp_path: Path, monkeypatch: pyt
     assert starts == [0, 0]
 
 
-def test_only_the_prefix_the_file_holds_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                starts: list[int]) -> None:
+def test_only_the_prefix_the_file_holds_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
     write_mixed(events, range(100))
     size = events.stat().st_size
@@ -151,7 +166,9 @@ def test_only_the_prefix_the_file_holds_is_used(tmp_path: Path, monkeypatch: pyt
     assert read_index(events) is None  # not even the first batch
 
 
-def test_the_index_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]) -> None:
+def test_the_index_can_be_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
     write_mixed(events, range(10))
     read(events, False, monkeypatch)
@@ -167,10 +184,13 @@ def test_a_missing_file_reads_as_empty(tmp_path: Path) -> None:
 
 
 def test_points_at_an_odd_step_are_read_from_the_json_in_file_order(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
-    lines = [{"t": 1.0, "seq": i, "kind": "scalar", "step": step, "values": {"loss/total": float(i)}}
-             for i, step in enumerate([1, 1.5, 2, 2**33, 3])]
+    lines = [
+        {"t": 1.0, "seq": i, "kind": "scalar", "step": step, "values": {"loss/total": float(i)}}
+        for i, step in enumerate([1, 1.5, 2, 2**33, 3])
+    ]
     events.write_text("".join(json.dumps(line) + "\n" for line in lines))
     EventWriter(events).close()  # a resume indexes the existing lines (odd steps as other lines)
     assert read_index(events).covered == events.stat().st_size  # type: ignore[union-attr]
@@ -181,7 +201,8 @@ def test_points_at_an_odd_step_are_read_from_the_json_in_file_order(
 
 @pytest.mark.parametrize("seed", range(4))
 def test_an_index_caught_up_from_any_json_gives_what_the_json_gives(
-        seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]) -> None:
+    seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[int]
+) -> None:
     events = tmp_path / "events.jsonl"
     events.write_bytes(messy_lines(seed, 3000))
     EventWriter(events).close()  # resuming a run from before the index indexes its lines from their JSON
@@ -189,7 +210,8 @@ def test_an_index_caught_up_from_any_json_gives_what_the_json_gives(
 
 
 def test_the_monitor_stream_reads_the_same_run_with_and_without_the_index(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = tmp_path / "run"
     run.mkdir()
     write_mixed(run / "events.jsonl", range(300))
@@ -198,9 +220,13 @@ def test_the_monitor_stream_reads_the_same_run_with_and_without_the_index(
         stream = RunStream(run)
         stream.poll()
         snap = stream.snapshot()
-        return ({k: (x.tolist(), y.tolist()) for k, (x, y) in snap.scalars.items()},
-                {k: [(p.step, json.dumps(p.metrics)) for p in v] for k, v in stream.evals.items()},
-                stream.last_step, stream.last_event_t, [m.label for m in snap.markers])
+        return (
+            {k: (x.tolist(), y.tolist()) for k, (x, y) in snap.scalars.items()},
+            {k: [(p.step, json.dumps(p.metrics)) for p in v] for k, v in stream.evals.items()},
+            stream.last_step,
+            stream.last_event_t,
+            [m.label for m in snap.markers],
+        )
 
     indexed = state()
     monkeypatch.setenv("LABCONSOLE_EVENT_INDEX", "off")
@@ -219,7 +245,10 @@ def test_indexing_stops_when_another_process_appends(tmp_path: Path, starts: lis
     assert covered < events.stat().st_size  # the index stops before the foreign line
     chunk, _ = read_events(events)
     assert starts == [covered]
-    assert chunk.series[("scalar", "loss/total")][1].tolist() == [1.0, 0.5] and chunk.events[0]["status"] == "stopped"
+    assert (
+        chunk.series[("scalar", "loss/total")][1].tolist() == [1.0, 0.5]
+        and chunk.events[0]["status"] == "stopped"
+    )
 
 
 def test_following_reads_only_what_was_appended(tmp_path: Path) -> None:
@@ -228,7 +257,9 @@ def test_following_reads_only_what_was_appended(tmp_path: Path) -> None:
     _, reader = read_events(events)
     size = events.stat().st_size
     with events.open("ab") as f:
-        f.write(b'{"t":7,"seq":1,"kind":"scalar","step":50,"values":{"loss/total":"nan"}}\ngarbage\n{"t":8,"ki')
+        f.write(
+            b'{"t":7,"seq":1,"kind":"scalar","step":50,"values":{"loss/total":"nan"}}\ngarbage\n{"t":8,"ki'
+        )
     more, same_reader = read_events(events, reader)
     assert same_reader is reader and reader.offset > size
     assert more.series[("scalar", "loss/total")][0].tolist() == [50]

@@ -10,8 +10,8 @@ import pytest
 
 from tests.tui.fixtures import FROZEN_NOW, make_run, populate_runs, update_run, write_run_json
 from tui.data import run_index
-from tui.data.run_filter import RunFilter, next_status_filter
 from tui.data.config_summary import loss_label
+from tui.data.run_filter import RunFilter, next_status_filter
 from tui.data.run_index import RunIndex, main_metric
 from tui.data.summary_cache import SummaryCache, default_cache_path
 from tui.format import fmt_count, fmt_duration, fmt_progress, fmt_started
@@ -100,11 +100,24 @@ def test_default_cache_path_follows_xdg(tmp_path: Path, private_cache: Path) -> 
 
 
 def test_row_fields_from_run_json_and_config(tmp_path: Path) -> None:
-    folder = make_run(tmp_path, "seg", "completed", task="segmentation", loss="ce+lovasz", aggregator="fpn",
-                      metrics={"val": {"mIoU": 70.5, "IoU/road": 95.0}}, tags=["a", "b"])
+    folder = make_run(
+        tmp_path,
+        "seg",
+        "completed",
+        task="segmentation",
+        loss="ce+lovasz",
+        aggregator="fpn",
+        metrics={"val": {"mIoU": 70.5, "IoU/road": 95.0}},
+        tags=["a", "b"],
+    )
     (row,) = RunIndex(tmp_path, SummaryCache(None)).refresh().rows.values()
-    assert (row.name, row.status, row.task, row.aggregator, row.loss) == ("seg", "completed", "segmentation", "fpn",
-                                                                          "ce+lovasz")
+    assert (row.name, row.status, row.task, row.aggregator, row.loss) == (
+        "seg",
+        "completed",
+        "segmentation",
+        "fpn",
+        "ce+lovasz",
+    )
     assert (row.metric_name, row.metric, row.tags, row.dir) == ("mIoU", 70.5, ("a", "b"), folder)
     assert row.duration(FROZEN_NOW) == pytest.approx(3600)
 
@@ -119,14 +132,20 @@ def test_malformed_run_json_is_skipped_then_picked_up(tmp_path: Path) -> None:
     assert [r.name for r in index.refresh().rows.values()] == ["x"]
 
 
-@pytest.mark.parametrize(("info", "expected"), [
-    ({"main_metric": "R@1", "best": {"pitts": {"R@1": 85.0}, "tokyo": {"R@1": 70.0}}}, ("R@1", 85.0)),
-    ({"main_metric": "mIoU", "best": {"val": {"pixel_acc": 90.0, "mIoU": 71.4}}}, ("mIoU", 71.4)),
-    ({"main_metric": "top1", "best": {"val": {"top5": 90.0}}}, ("top1", None)),
-    ({"main_metric": "mAP"}, ("mAP", None)),
-    ({"main_metric": "acc@toy", "best": {"val": {"loss": 0.3, "acc@toy": 51.0}}}, ("acc@toy", 51.0)),
-    ({"best": {"val": {"acc": 50.0, "f1": 40.0}}}, ("acc", 50.0)),  # a run from before main_metric was written
-])
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        ({"main_metric": "R@1", "best": {"pitts": {"R@1": 85.0}, "tokyo": {"R@1": 70.0}}}, ("R@1", 85.0)),
+        ({"main_metric": "mIoU", "best": {"val": {"pixel_acc": 90.0, "mIoU": 71.4}}}, ("mIoU", 71.4)),
+        ({"main_metric": "top1", "best": {"val": {"top5": 90.0}}}, ("top1", None)),
+        ({"main_metric": "mAP"}, ("mAP", None)),
+        ({"main_metric": "acc@toy", "best": {"val": {"loss": 0.3, "acc@toy": 51.0}}}, ("acc@toy", 51.0)),
+        (
+            {"best": {"val": {"acc": 50.0, "f1": 40.0}}},
+            ("acc", 50.0),
+        ),  # a run from before main_metric was written
+    ],
+)
 def test_main_metric_is_what_the_engine_published(info: dict, expected: tuple) -> None:
     """The first test set (the first in "best", evaluated first) and the published metric; no per-task table."""
     assert main_metric(info) == expected
@@ -149,15 +168,35 @@ def test_filter_parse_and_status_cycle() -> None:
     assert next_status_filter("gem status:stopped,interrupted") == "gem"
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, "–"), (950, "950"), (9_999, "9,999"), (12_500, "12.5k"),
-                                                 (20_000, "20k"), (250_000, "250k"), (1_200_000, "1.2M")])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "–"),
+        (950, "950"),
+        (9_999, "9,999"),
+        (12_500, "12.5k"),
+        (20_000, "20k"),
+        (250_000, "250k"),
+        (1_200_000, "1.2M"),
+    ],
+)
 def test_fmt_count(value: int | None, expected: str) -> None:
     assert fmt_count(value) == expected
 
 
 def test_fmt_helpers() -> None:
-    assert fmt_progress(3_250, 10_000) == "3,250/10k" and fmt_progress(5, 0) == "5" and fmt_progress(None, 9) == "–"
-    assert [fmt_duration(s) for s in (None, 42, 187, 3_900, 183_600)] == ["–", "42s", "3m 07s", "1h 05m", "2d 03h"]
+    assert (
+        fmt_progress(3_250, 10_000) == "3,250/10k"
+        and fmt_progress(5, 0) == "5"
+        and fmt_progress(None, 9) == "–"
+    )
+    assert [fmt_duration(s) for s in (None, 42, 187, 3_900, 183_600)] == [
+        "–",
+        "42s",
+        "3m 07s",
+        "1h 05m",
+        "2d 03h",
+    ]
     assert fmt_started(FROZEN_NOW - 60, FROZEN_NOW) == "08:52"
     assert fmt_started(FROZEN_NOW - 86_400 * 3, FROZEN_NOW) == "Oct 06"
     assert fmt_started(FROZEN_NOW - 86_400 * 400, FROZEN_NOW) == "2024-09"

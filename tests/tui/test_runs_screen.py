@@ -20,8 +20,15 @@ from tui.screens.runs import RunsScreen
 from tui.widgets.runs_table import RunsTable
 
 ALL_NAMES = {
-    "r50-gem-baseline", "convnext-gem-ms", "dinov2-salad", "seg-convnext-ce-lovasz", "seg-r50-dice-oom",
-    "cls-resnet18", "r50-netvlad-cosface", "mnv3-avg-queued", "r18-gem-sanity",
+    "r50-gem-baseline",
+    "convnext-gem-ms",
+    "dinov2-salad",
+    "seg-convnext-ce-lovasz",
+    "seg-r50-dice-oom",
+    "cls-resnet18",
+    "r50-netvlad-cosface",
+    "mnv3-avg-queued",
+    "r18-gem-sanity",
 }
 
 
@@ -72,7 +79,9 @@ async def test_lists_every_run_newest_first(runs_dir: Path, make_app: Callable[.
         assert shown[0] == "mnv3-avg-queued" and shown[-1] == "r18-gem-sanity"
 
 
-async def test_rows_show_effective_status_and_columns(runs_dir: Path, make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_rows_show_effective_status_and_columns(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
@@ -80,7 +89,10 @@ async def test_rows_show_effective_status_and_columns(runs_dir: Path, make_app: 
         assert rows["r50-netvlad-cosface"].status == "interrupted"  # its engine pid is dead
         assert rows["convnext-gem-ms"].status == "running"
         assert (rows["r50-gem-baseline"].metric_name, rows["r50-gem-baseline"].metric) == ("R@1", 85.3)
-        assert (rows["seg-convnext-ce-lovasz"].metric_name, rows["seg-convnext-ce-lovasz"].loss) == ("mIoU", "ce+lovasz")
+        assert (rows["seg-convnext-ce-lovasz"].metric_name, rows["seg-convnext-ce-lovasz"].loss) == (
+            "mIoU",
+            "ce+lovasz",
+        )
         assert rows["cls-resnet18"].metric_name == "top1"
         t = table(app)
         run_id = rows["convnext-gem-ms"].id
@@ -89,8 +101,9 @@ async def test_rows_show_effective_status_and_columns(runs_dir: Path, make_app: 
         assert cells[0].endswith("running")
 
 
-async def test_narrow_terminal_hides_low_priority_columns(runs_dir: Path,
-                                                          make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_narrow_terminal_hides_low_priority_columns(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
@@ -111,11 +124,19 @@ async def test_sort_by_metric_then_reverse(runs_dir: Path, make_app: Callable[..
         app.screen.action_sort_by("metric")  # type: ignore[attr-defined]
         await pilot.pause()
         assert names(app)[:3] == ["r50-gem-baseline", "r50-netvlad-cosface", "convnext-gem-ms"]
-        assert {"dinov2-salad", "mnv3-avg-queued", "seg-r50-dice-oom"} == set(names(app)[-3:])  # no metric: last
+        assert {"dinov2-salad", "mnv3-avg-queued", "seg-r50-dice-oom"} == set(
+            names(app)[-3:]
+        )  # no metric: last
         await pilot.press("S")
         assert names(app)[0] == "r18-gem-sanity"
-        assert str(table(app).ordered_columns[[str(c.key.value) for c in table(app).ordered_columns].index("metric")]
-                   .label) == "best ▲"
+        assert (
+            str(
+                table(app)
+                .ordered_columns[[str(c.key.value) for c in table(app).ordered_columns].index("metric")]
+                .label
+            )
+            == "best ▲"
+        )
 
 
 async def test_s_key_cycles_sort_columns(runs_dir: Path, make_app: Callable[..., LabConsoleApp]) -> None:
@@ -140,7 +161,9 @@ async def test_click_header_sorts(runs_dir: Path, make_app: Callable[..., LabCon
             if str(column.key.value) == "name":
                 break
             x += column.get_render_width(t)
-        await wait_for(pilot, lambda: app.screen.get_style_at(x + 2, t.region.y).meta.get("column") == 1)  # drawn
+        await wait_for(
+            pilot, lambda: app.screen.get_style_at(x + 2, t.region.y).meta.get("column") == 1
+        )  # drawn
         await pilot.click(RunsTable, offset=(x + 2, 0))
         await wait_for(pilot, lambda: t.sort_key == "name")
         assert names(app) == sorted(ALL_NAMES)
@@ -163,16 +186,20 @@ async def test_filter_by_text_then_escape(runs_dir: Path, make_app: Callable[...
         assert set(names(app)) == ALL_NAMES
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("status:running", {"convnext-gem-ms", "dinov2-salad"}),
-    ("#baseline", {"r50-gem-baseline"}),
-    ("tag:sweep,sanity", {"convnext-gem-ms", "r18-gem-sanity"}),
-    ("task:seg status:failed", {"seg-r50-dice-oom"}),
-    ("resnet50 gem", {"r50-gem-baseline"}),
-    ("nothing-matches", set()),
-])
-async def test_filter_terms(runs_dir: Path, make_app: Callable[..., LabConsoleApp], query: str,
-                            expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status:running", {"convnext-gem-ms", "dinov2-salad"}),
+        ("#baseline", {"r50-gem-baseline"}),
+        ("tag:sweep,sanity", {"convnext-gem-ms", "r18-gem-sanity"}),
+        ("task:seg status:failed", {"seg-r50-dice-oom"}),
+        ("resnet50 gem", {"r50-gem-baseline"}),
+        ("nothing-matches", set()),
+    ],
+)
+async def test_filter_terms(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp], query: str, expected: set[str]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
@@ -201,8 +228,9 @@ async def test_f_cycles_status_filter(runs_dir: Path, make_app: Callable[..., La
 # -- live refresh -----------------------------------------------------------------------------------
 
 
-async def test_live_refresh_progress_end_new_and_removed_runs(runs_dir: Path,
-                                                              make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_live_refresh_progress_end_new_and_removed_runs(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
@@ -211,8 +239,9 @@ async def test_live_refresh_progress_end_new_and_removed_runs(runs_dir: Path,
         update_run(run.dir, progress={"step": 4_000, "max_steps": 10_000, "epoch": 8})
         await wait_for(pilot, lambda: t.all_rows[run.id].step == 4_000)
         assert "4,000/10k" in [c.plain for c in t.get_row(run.id)]
-        update_run(run.dir, status="completed", ended=run.started + 3 * 3600,
-                   best={"pitts30k": {"R@1": 88.8}})
+        update_run(
+            run.dir, status="completed", ended=run.started + 3 * 3600, best={"pitts30k": {"R@1": 88.8}}
+        )
         await wait_for(pilot, lambda: t.all_rows[run.id].status == "completed")
         assert any("88.8" in c.plain for c in t.get_row(run.id))
         make_run(runs_dir, "fresh-run", "running", started=1_760_000_000.0 - 5)
@@ -222,7 +251,9 @@ async def test_live_refresh_progress_end_new_and_removed_runs(runs_dir: Path,
         await wait_for(pilot, lambda: "convnext-gem-ms" not in names(app))
 
 
-async def test_empty_runs_dir_invites_a_launch(tmp_path: Path, make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_empty_runs_dir_invites_a_launch(
+    tmp_path: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(tmp_path / "missing")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.screen.query_one("#runs-empty", Static).display)
@@ -232,8 +263,9 @@ async def test_empty_runs_dir_invites_a_launch(tmp_path: Path, make_app: Callabl
 # -- opening runs, palette, theme ---------------------------------------------------------------------
 
 
-async def test_enter_opens_monitor_of_selected_run(runs_dir: Path, make_app: Callable[..., LabConsoleApp],
-                                                   fake_monitor: type[FakeMonitor]) -> None:
+async def test_enter_opens_monitor_of_selected_run(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp], fake_monitor: type[FakeMonitor]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
@@ -251,13 +283,27 @@ async def test_enter_opens_the_monitor(runs_dir: Path, make_app: Callable[..., L
         assert app.screen.run_dir == table(app).all_rows[table(app).visible_ids[0]].dir
 
 
-async def test_palette_offers_every_screen_action(runs_dir: Path, make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_palette_offers_every_screen_action(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        expected = {"Open run", "New run", "Filter runs", "Clear filter", "Cycle status filter", "Reverse sort",
-                    "Refresh runs", "Sort by best metric", "Sort by aggregator", "Sort by started", "Toggle dark/light", "Quit"}
+        expected = {
+            "Open run",
+            "New run",
+            "Filter runs",
+            "Clear filter",
+            "Cycle status filter",
+            "Reverse sort",
+            "Refresh runs",
+            "Sort by best metric",
+            "Sort by aggregator",
+            "Sort by started",
+            "Toggle dark/light",
+            "Quit",
+        }
         assert expected <= titles
 
 
@@ -310,8 +356,10 @@ def fake_engine_config(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[
         return GOOD_CFG
 
     monkeypatch.setattr("engine.core.config.resolve_config", resolve)
-    monkeypatch.setattr("engine.core.config.describe_presets",
-                        lambda slot: {"demo": "VPR on the synthetic city", "seg_demo": "Segmentation demo"})
+    monkeypatch.setattr(
+        "engine.core.config.describe_presets",
+        lambda slot: {"demo": "VPR on the synthetic city", "seg_demo": "Segmentation demo"},
+    )
     return calls
 
 
@@ -320,8 +368,9 @@ def status_line(app: LabConsoleApp) -> str:
     return str(app.screen.query_one("#launcher-status", Static).render())
 
 
-async def test_launcher_validates_as_you_type(runs_dir: Path, make_app: Callable[..., LabConsoleApp],
-                                              fake_engine_config: list[tuple[str, list[str]]]) -> None:
+async def test_launcher_validates_as_you_type(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp], fake_engine_config: list[tuple[str, list[str]]]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
@@ -344,8 +393,9 @@ async def test_launcher_validates_as_you_type(runs_dir: Path, make_app: Callable
         assert isinstance(app.screen, RunsScreen)
 
 
-async def test_launcher_validation_is_debounced(runs_dir: Path, make_app: Callable[..., LabConsoleApp],
-                                                fake_engine_config: list[tuple[str, list[str]]]) -> None:
+async def test_launcher_validation_is_debounced(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp], fake_engine_config: list[tuple[str, list[str]]]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
@@ -358,16 +408,24 @@ async def test_launcher_validation_is_debounced(runs_dir: Path, make_app: Callab
         assert fake_engine_config[-1] == ("demo", ["train.max_steps=10"])
 
 
-async def test_launcher_launches_and_opens_the_monitor(runs_dir: Path, make_app: Callable[..., LabConsoleApp],
-                                                       fake_engine_config: list[tuple[str, list[str]]],
-                                                       fake_monitor: type[FakeMonitor],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_launcher_launches_and_opens_the_monitor(
+    runs_dir: Path,
+    make_app: Callable[..., LabConsoleApp],
+    fake_engine_config: list[tuple[str, list[str]]],
+    fake_monitor: type[FakeMonitor],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from engine.core.protocol import RunPaths
 
     launched: list[dict[str, Any]] = []
 
-    def fake_launch(config: str, overrides: list[str] = (), runs_dir: Path | None = None, name: str | None = None,
-                    argv: list[str] | None = None) -> RunPaths:
+    def fake_launch(
+        config: str,
+        overrides: list[str] = (),
+        runs_dir: Path | None = None,
+        name: str | None = None,
+        argv: list[str] | None = None,
+    ) -> RunPaths:
         launched.append({"config": config, "overrides": list(overrides), "runs_dir": runs_dir, "name": name})
         return RunPaths(make_run(runs_dir, name or "demo", "queued", started=1_760_000_000.0 - 1))
 
@@ -381,15 +439,19 @@ async def test_launcher_launches_and_opens_the_monitor(runs_dir: Path, make_app:
         await pilot.press("tab", *"optim.lr=1e-3", "tab", *"my-run")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, FakeMonitor))
-        assert launched == [{"config": "seg_demo", "overrides": ["optim.lr=1e-3"], "runs_dir": runs_dir,
-                             "name": "my-run"}]
+        assert launched == [
+            {"config": "seg_demo", "overrides": ["optim.lr=1e-3"], "runs_dir": runs_dir, "name": "my-run"}
+        ]
         assert fake_monitor.opened[0].name.endswith("-my-run")
         await wait_for(pilot, lambda: "my-run" in names(app))
 
 
-async def test_launcher_refuses_an_invalid_config(runs_dir: Path, make_app: Callable[..., LabConsoleApp],
-                                                  fake_engine_config: list[tuple[str, list[str]]],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_launcher_refuses_an_invalid_config(
+    runs_dir: Path,
+    make_app: Callable[..., LabConsoleApp],
+    fake_engine_config: list[tuple[str, list[str]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     launched: list[str] = []
     monkeypatch.setattr("engine.core.launch.launch_run", lambda *a, **k: launched.append("x"))
     app = make_app(runs_dir)
@@ -401,8 +463,9 @@ async def test_launcher_refuses_an_invalid_config(runs_dir: Path, make_app: Call
         assert status_line(app) == "✗ line 1: model.nope: unknown key"
 
 
-async def test_launcher_with_real_config_names_the_bad_key(runs_dir: Path,
-                                                           make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_launcher_with_real_config_names_the_bad_key(
+    runs_dir: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)

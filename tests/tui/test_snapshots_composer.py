@@ -28,8 +28,9 @@ async def composed_with_params(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: "descriptor 512-d" in rendered(body))
 
 
-def test_composer_dinov2_mix_params_120x32(snap_compare: Any, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_composer_dinov2_mix_params_120x32(
+    snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(check_runner, "run_check", lambda config: CheckResult(data={"model": CANNED_MODEL}))
     app = ComposerApp(tmp_path / "runs", BASE)
     assert snap_compare(app, terminal_size=(120, 32), run_before=composed_with_params)

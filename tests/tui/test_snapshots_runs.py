@@ -25,12 +25,15 @@ def snapshot_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def loaded_then(*keys: str) -> Callable[[Pilot[Any]], Any]:
     """A run_before hook: wait for the first scan, then press `keys`."""
+
     async def run_before(pilot: Pilot[Any]) -> None:
         table = pilot.app.screen.query_one(RunsTable)
         summary = pilot.app.screen.query_one(RunSummary)
         await wait_for(pilot, lambda: len(table.all_rows) == 9)
         await pilot.press(*keys)
-        await wait_for(pilot, lambda: table.selected is not None and table.selected.name in str(summary.render()))
+        await wait_for(
+            pilot, lambda: table.selected is not None and table.selected.name in str(summary.render())
+        )
 
     return run_before
 
@@ -47,4 +50,6 @@ def test_runs_screen_80x24(snap_compare: Any, snapshot_runs: Path) -> None:
 
 def test_runs_screen_filtered_light_80x24(snap_compare: Any, snapshot_runs: Path) -> None:
     app = LabConsoleApp(snapshot_runs, clock=frozen_clock)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=loaded_then("ctrl+t", "slash", *"gem", "enter"))
+    assert snap_compare(
+        app, terminal_size=(80, 24), run_before=loaded_then("ctrl+t", "slash", *"gem", "enter")
+    )

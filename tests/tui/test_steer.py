@@ -40,11 +40,20 @@ def engine_answers(run_dir: Path, step: int, status: str, **fields: Any) -> None
     """Play the engine: answer the last command with a control event."""
     command = commands(run_dir)[-1]
     with EventWriter(run_dir / "events.jsonl") as events:
-        events.emit("control", step=step, id=command["id"], action=command["action"], status=status,
-                    values=command["values"], **fields)
+        events.emit(
+            "control",
+            step=step,
+            id=command["id"],
+            action=command["action"],
+            status=status,
+            values=command["values"],
+            **fields,
+        )
 
 
-async def open_dialog(pilot: Pilot[Any], run_dir: Path, live: bool = True, timeout: float = 10.0) -> SteerDialog:
+async def open_dialog(
+    pilot: Pilot[Any], run_dir: Path, live: bool = True, timeout: float = 10.0
+) -> SteerDialog:
     """Push the dialog and wait for it."""
     dialog = SteerDialog(run_dir, live=live, answer_timeout=timeout)
     await pilot.app.push_screen(dialog)
@@ -60,18 +69,31 @@ async def submit(pilot: Pilot[Any], text: str) -> None:
 
 def test_parse_values_and_settable_keys() -> None:
     assert parse_values("optim.lr=1e-4 schedule.power=1.2 loss.weight.cosface=0.5") == {
-        "optim.lr": 1e-4, "schedule.power": 1.2, "loss.weight.cosface": 0.5}
+        "optim.lr": 1e-4,
+        "schedule.power": 1.2,
+        "loss.weight.cosface": 0.5,
+    }
     with pytest.raises(UserError, match="expected dotted.key=value"):
         parse_values("optim.lr")
-    config = {"schedule": {"name": "poly", "power": 0.9, "warmup_steps": 0},
-              "loss": {"name": "mix", "components": [{"preset": "ce"}, {"preset": "lovasz"}]}}
-    assert settable_keys(config) == ["optim.lr", "optim.lr_scale", "train.max_steps", "schedule.power",
-                                     "schedule.warmup_steps", "loss.weight.ce", "loss.weight.lovasz",
-                                     "freeze.<group>=on|off|schedule"]
+    config = {
+        "schedule": {"name": "poly", "power": 0.9, "warmup_steps": 0},
+        "loss": {"name": "mix", "components": [{"preset": "ce"}, {"preset": "lovasz"}]},
+    }
+    assert settable_keys(config) == [
+        "optim.lr",
+        "optim.lr_scale",
+        "train.max_steps",
+        "schedule.power",
+        "schedule.warmup_steps",
+        "loss.weight.ce",
+        "loss.weight.lovasz",
+        "freeze.<group>=on|off|schedule",
+    ]
 
 
-async def test_set_is_sent_and_applied_answer_shown(live_run: Path,
-                                                    make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_set_is_sent_and_applied_answer_shown(
+    live_run: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(live_run.parent)
     async with app.run_test(size=(120, 32)) as pilot:
         dialog = await open_dialog(pilot, live_run)
@@ -79,7 +101,10 @@ async def test_set_is_sent_and_applied_answer_shown(live_run: Path,
         await submit(pilot, "optim.lr=1e-4 schedule.warmup_steps=50")
         await wait_for(pilot, lambda: len(commands(live_run)) == 1)
         command = commands(live_run)[0]
-        assert command["action"] == "set" and command["values"] == {"optim.lr": 1e-4, "schedule.warmup_steps": 50}
+        assert command["action"] == "set" and command["values"] == {
+            "optim.lr": 1e-4,
+            "schedule.warmup_steps": 50,
+        }
         assert dialog.pending == command["id"] and "waiting" in answer(dialog)
         engine_answers(live_run, 321, "applied")
         await wait_for(pilot, lambda: "applied" in answer(dialog))
@@ -88,7 +113,9 @@ async def test_set_is_sent_and_applied_answer_shown(live_run: Path,
         await wait_for(pilot, lambda: any("applied at step 321" in n.message for n in app._notifications))
 
 
-async def test_rejected_answer_shows_the_reason(live_run: Path, make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_rejected_answer_shows_the_reason(
+    live_run: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     app = make_app(live_run.parent)
     async with app.run_test(size=(120, 32)) as pilot:
         dialog = await open_dialog(pilot, live_run)
@@ -116,8 +143,9 @@ async def test_no_answer_times_out(live_run: Path, make_app: Callable[..., LabCo
         await wait_for(pilot, lambda: "no answer" in answer(dialog))
 
 
-async def test_monitor_l_opens_the_dialog_only_for_live_runs(tmp_path: Path,
-                                                              make_app: Callable[..., LabConsoleApp]) -> None:
+async def test_monitor_l_opens_the_dialog_only_for_live_runs(
+    tmp_path: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
     live = make_run(tmp_path / "runs", "live", status="running")
     done = make_run(tmp_path / "runs", "done", status="completed")
     app = make_app(tmp_path / "runs")

@@ -18,8 +18,9 @@ from tests.tui.fixtures import populate_runs
 BINARY = Path(sys.executable).with_name("labconsole")
 EXIT_MARK = "LABCONSOLE-EXIT="
 
-pytestmark = pytest.mark.skipif(not BINARY.exists() or shutil.which("tmux") is None,
-                                reason="needs the labconsole binary and tmux")
+pytestmark = pytest.mark.skipif(
+    not BINARY.exists() or shutil.which("tmux") is None, reason="needs the labconsole binary and tmux"
+)
 
 
 class Tmux:
@@ -31,7 +32,9 @@ class Tmux:
 
     def run(self, *args: str) -> str:
         """One tmux command against our server; its stdout."""
-        result = subprocess.run(["tmux", "-S", str(self.socket), *args], capture_output=True, text=True, timeout=20)
+        result = subprocess.run(
+            ["tmux", "-S", str(self.socket), *args], capture_output=True, text=True, timeout=20
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -79,7 +82,12 @@ def fixture_runs(tmp_path: Path) -> Path:
 
 def base_env() -> dict[str, str]:
     """Environment for the console under tmux: a 256-colour terminal with truecolor."""
-    return {"TERM": "xterm-256color", "COLORTERM": "truecolor", "TZ": "UTC", "HOME": os.environ.get("HOME", "/tmp")}
+    return {
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "TZ": "UTC",
+        "HOME": os.environ.get("HOME", "/tmp"),
+    }
 
 
 def test_console_lists_runs_and_quits_on_q(tmux: Tmux, fixture_runs: Path) -> None:

@@ -19,7 +19,9 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("config", metavar="CONFIG")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     parser.add_argument("--json", action="store_true", help="machine-readable output (the composer uses it)")
-    parser.add_argument("--no-model", action="store_true", help="check the data only, build no model (no torch)")
+    parser.add_argument(
+        "--no-model", action="store_true", help="check the data only, build no model (no torch)"
+    )
     parser.set_defaults(handler=check)
 
 
@@ -47,7 +49,7 @@ def check(args: argparse.Namespace) -> int:
 
 
 def data_lines(report: dict[str, Any]) -> str:
-    """"data: Cityscapes: 2,975 train / 500 val images, 19 classes" and one line per test set."""
+    """ "data: Cityscapes: 2,975 train / 500 val images, 19 classes" and one line per test set."""
     lines = [f"data: {report['line']}"] if report.get("line") else []
     lines += [f"test set {name}: {text}" for name, text in report.get("test_sets", {}).items()]
     return "\n".join(lines)
@@ -62,7 +64,9 @@ def batch_line(cfg: dict[str, Any]) -> str:
     if train["grad_accum_steps"] > 1:
         parts.append(f"{train['grad_accum_steps']} accumulated")
     total = train["batch_size"] * train["grad_accum_steps"] * processes
-    return f"global batch: {' × '.join(parts)}" + (f" = {total} images per step" if len(parts) > 1 else " per step")
+    return f"global batch: {' × '.join(parts)}" + (
+        f" = {total} images per step" if len(parts) > 1 else " per step"
+    )
 
 
 def model_summary(cfg: dict[str, Any]) -> dict[str, Any]:

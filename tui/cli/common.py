@@ -11,7 +11,9 @@ from engine.core.protocol import RunPaths, find_run, headline, resolve_runs_dir
 
 #: Lets `--runs-dir` come after the verb as well as before it.
 RUNS_DIR_PARENT = argparse.ArgumentParser(add_help=False)
-RUNS_DIR_PARENT.add_argument("--runs-dir", default=argparse.SUPPRESS, help="runs folder (default: $LABCONSOLE_RUNS or ./runs)")
+RUNS_DIR_PARENT.add_argument(
+    "--runs-dir", default=argparse.SUPPRESS, help="runs folder (default: $LABCONSOLE_RUNS or ./runs)"
+)
 
 
 def runs_dir_of(args: argparse.Namespace) -> Path:

@@ -11,18 +11,24 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tui.cli.common import RUNS_DIR_PARENT, lookup
 from engine.core.errors import UserError
 from engine.core.protocol import read_json
+from tui.cli.common import RUNS_DIR_PARENT, lookup
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
-    parser = verbs.add_parser("compare", parents=[RUNS_DIR_PARENT], help="compare runs' metrics against a baseline")
+    parser = verbs.add_parser(
+        "compare", parents=[RUNS_DIR_PARENT], help="compare runs' metrics against a baseline"
+    )
     parser.add_argument("runs", nargs="+", metavar="RUN")
     parser.add_argument("--baseline", metavar="RUN", help="the reference run (default: the first RUN)")
     parser.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
-    parser.add_argument("--use", choices=("final", "best"), default="final",
-                        help="compare the last evaluation (final) or the best value seen (best)")
+    parser.add_argument(
+        "--use",
+        choices=("final", "best"),
+        default="final",
+        help="compare the last evaluation (final) or the best value seen (best)",
+    )
     parser.set_defaults(handler=compare)
 
 
@@ -50,27 +56,41 @@ def comparison_rows(runs: list[tuple[str, dict[str, Any]]], use: str) -> list[di
     for split, metrics in baseline.items():
         for metric, base_value in metrics.items():
             values = [(info.get(use) or {}).get(split, {}).get(metric) for _, info in runs]
-            rows.append({"split": split, "metric": metric, "values": values,
-                         "deltas": [None if v is None else v - base_value for v in values[1:]]})
+            rows.append(
+                {
+                    "split": split,
+                    "metric": metric,
+                    "values": values,
+                    "deltas": [None if v is None else v - base_value for v in values[1:]],
+                }
+            )
     return rows
 
 
 def render(rows: list[dict[str, Any]], run_ids: list[str], fmt: str) -> str | Table:
     """Format the comparison; markdown follows the experiment logs' Metric | Baseline | Candidate | Delta."""
-    header = ["Metric", "Baseline"] + [c for rid in run_ids[1:] for c in (_candidate(rid, run_ids), _delta(rid, run_ids))]
+    header = ["Metric", "Baseline"] + [
+        c for rid in run_ids[1:] for c in (_candidate(rid, run_ids), _delta(rid, run_ids))
+    ]
     body = [[_label(row)] + _cells(row, fmt) for row in rows]
     if fmt == "json":
         return json.dumps({"baseline": run_ids[0], "candidates": run_ids[1:], "rows": rows}, indent=1) + "\n"
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["split", "metric", run_ids[0]] + [c for rid in run_ids[1:] for c in (rid, f"delta {rid}")])
+        writer.writerow(
+            ["split", "metric", run_ids[0]] + [c for rid in run_ids[1:] for c in (rid, f"delta {rid}")]
+        )
         for row in rows:
             writer.writerow([row["split"], row["metric"]] + _raw_cells(row))
         return out.getvalue()
     if fmt == "markdown":
-        lines = [f"Baseline: `{run_ids[0]}`; candidates: " + ", ".join(f"`{r}`" for r in run_ids[1:]), "",
-                 "| " + " | ".join(header) + " |", "| :--- |" + " :---: |" * (len(header) - 1)]
+        lines = [
+            f"Baseline: `{run_ids[0]}`; candidates: " + ", ".join(f"`{r}`" for r in run_ids[1:]),
+            "",
+            "| " + " | ".join(header) + " |",
+            "| :--- |" + " :---: |" * (len(header) - 1),
+        ]
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
         return "\n".join(lines) + "\n"
     table = Table(title=f"baseline {run_ids[0]}")

@@ -9,22 +9,27 @@ import argparse
 import time
 from typing import Any
 
-from tui.cli.common import RUNS_DIR_PARENT, lookup
 from engine.core.config.overrides import parse_override
 from engine.core.errors import UserError
 from engine.core.protocol import EventReader, RunPaths, effective_status, read_json, send_control
+from tui.cli.common import RUNS_DIR_PARENT, lookup
 
 ANSWER_TIMEOUT_S = 30.0
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
-    set_parser = verbs.add_parser("set", parents=[RUNS_DIR_PARENT], help="change a live run's settings (e.g. optim.lr)")
+    set_parser = verbs.add_parser(
+        "set", parents=[RUNS_DIR_PARENT], help="change a live run's settings (e.g. optim.lr)"
+    )
     set_parser.add_argument("run", metavar="RUN")
     set_parser.add_argument("values", nargs="+", metavar="key=value")
     set_parser.add_argument("--no-wait", action="store_true", help="do not wait for the engine's answer")
     set_parser.set_defaults(handler=set_values)
-    for verb, text in (("stop", "stop a run gracefully (checkpoint, status stopped)"),
-                       ("pause", "pause a live run"), ("unpause", "continue a paused run")):
+    for verb, text in (
+        ("stop", "stop a run gracefully (checkpoint, status stopped)"),
+        ("pause", "pause a live run"),
+        ("unpause", "continue a paused run"),
+    ):
         parser = verbs.add_parser(verb, parents=[RUNS_DIR_PARENT], help=text)
         parser.add_argument("run", metavar="RUN")
         parser.add_argument("--no-wait", action="store_true", help="do not wait for the engine's answer")
@@ -59,13 +64,16 @@ def _send_and_wait(paths: RunPaths, action: str, values: dict[str, Any] | None, 
     if answer is not None:
         return _report(answer)
     if not no_wait:
-        print(f"sent {action} ({command_id}); no answer within {ANSWER_TIMEOUT_S:.0f} s (the engine reads it at the "
-              f"next step)")
+        print(
+            f"sent {action} ({command_id}); no answer within {ANSWER_TIMEOUT_S:.0f} s (the engine reads it at the "
+            f"next step)"
+        )
     return 0
 
 
-def _send(paths: RunPaths, action: str, values: dict[str, Any] | None,
-          no_wait: bool) -> tuple[str, dict[str, Any] | None]:
+def _send(
+    paths: RunPaths, action: str, values: dict[str, Any] | None, no_wait: bool
+) -> tuple[str, dict[str, Any] | None]:
     """Send one command and wait for the engine's answer event (None: not waited for, or none in time)."""
     reader = EventReader(paths.events)
     reader.read_new()  # skip history: only answers after now matter

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tui.cli.common import RUNS_DIR_PARENT, lookup
-from tui.cli.compare_cmd import comparison_rows, render
 from engine.core.export import collect, plot_curves, write_csvs
 from engine.core.protocol import read_json
+from tui.cli.common import RUNS_DIR_PARENT, lookup
+from tui.cli.compare_cmd import comparison_rows, render
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
-    parser = verbs.add_parser("export", parents=[RUNS_DIR_PARENT], help="scalars as CSV, plots as PNG, comparison as markdown")
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="the first run is the baseline of comparison.md")
+    parser = verbs.add_parser(
+        "export", parents=[RUNS_DIR_PARENT], help="scalars as CSV, plots as PNG, comparison as markdown"
+    )
+    parser.add_argument(
+        "runs", nargs="+", metavar="RUN", help="the first run is the baseline of comparison.md"
+    )
     parser.add_argument("--to", required=True, metavar="DIR", type=Path)
     parser.add_argument("--no-plots", action="store_true", help="CSV and markdown only (no matplotlib)")
     parser.set_defaults(handler=export)

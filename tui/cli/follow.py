@@ -7,7 +7,14 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from engine.core.protocol import EventReader, RunPaths, read_json
@@ -15,15 +22,23 @@ from engine.core.protocol import EventReader, RunPaths, read_json
 POLL_SECONDS = 0.25
 
 
-def follow_run(paths: RunPaths, cfg: dict[str, Any], process: subprocess.Popen[bytes],
-               quiet: bool = False) -> dict[str, Any]:
+def follow_run(
+    paths: RunPaths, cfg: dict[str, Any], process: subprocess.Popen[bytes], quiet: bool = False
+) -> dict[str, Any]:
     """Show progress until the engine process exits; returns the final run.json."""
     err = Console(stderr=True)
     reader = EventReader(paths.events)
     evals: dict[str, list[tuple[int, dict[str, float]]]] = {}
-    columns = [TextColumn("{task.description:<15}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]} img/s"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description:<15}"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[speed]} img/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=err, disable=quiet, transient=False) as progress:
         bar = progress.add_task("starting", total=max(cfg["train"]["max_steps"], 1), loss="-", speed="-")
         while True:

@@ -10,11 +10,25 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from tui.cli.common import RUNS_DIR_PARENT, fmt_duration, fmt_time, lookup, main_metric, run_duration, runs_dir_of
 from engine.core.protocol import effective_status, list_runs, read_json
+from tui.cli.common import (
+    RUNS_DIR_PARENT,
+    fmt_duration,
+    fmt_time,
+    lookup,
+    main_metric,
+    run_duration,
+    runs_dir_of,
+)
 
-STATUS_STYLE = {"running": "cyan", "completed": "green", "failed": "red", "stopped": "yellow",
-                "interrupted": "yellow", "queued": "dim"}
+STATUS_STYLE = {
+    "running": "cyan",
+    "completed": "green",
+    "failed": "red",
+    "stopped": "yellow",
+    "interrupted": "yellow",
+    "queued": "dim",
+}
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
@@ -34,7 +48,9 @@ def ls_runs(args: argparse.Namespace) -> int:
         return 0
     table = Table(box=None, header_style="bold")
     for name in ("ID", "NAME", "STATUS", "TASK", "STEP", "METRIC", "DURATION", "STARTED"):
-        table.add_column(name, justify="right" if name in ("STEP", "METRIC", "DURATION") else "left", no_wrap=True)
+        table.add_column(
+            name, justify="right" if name in ("STEP", "METRIC", "DURATION") else "left", no_wrap=True
+        )
     for run in runs:
         table.add_row(*_ls_row(run))
     Console().print(table if runs else f"no runs in {runs_dir_of(args)}")
@@ -45,10 +61,16 @@ def _ls_row(run: dict[str, Any]) -> list[str]:
     progress = run.get("progress") or {}
     metric = main_metric(run)
     status = run.get("status", "?")
-    return [run["id"], str(run.get("name", "")), f"[{STATUS_STYLE.get(status, '')}]{status}[/]", str(run.get("task", "")),
-            f"{progress.get('step', 0)}/{progress.get('max_steps', 0)}",
-            f"{metric[0]} {metric[1]:.1f}" if metric else "-", fmt_duration(run_duration(run)),
-            fmt_time(run.get("started") or run.get("created"))]
+    return [
+        run["id"],
+        str(run.get("name", "")),
+        f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
+        str(run.get("task", "")),
+        f"{progress.get('step', 0)}/{progress.get('max_steps', 0)}",
+        f"{metric[0]} {metric[1]:.1f}" if metric else "-",
+        fmt_duration(run_duration(run)),
+        fmt_time(run.get("started") or run.get("created")),
+    ]
 
 
 def show_run(args: argparse.Namespace) -> int:
@@ -60,13 +82,17 @@ def show_run(args: argparse.Namespace) -> int:
         print(json.dumps({"run": info, "config": config}, indent=1))
         return 0
     console = Console()
-    console.print(f"[bold]{info.get('name')}[/]  {paths.run_id}  [{STATUS_STYLE.get(info['status'], '')}]{info['status']}[/]")
+    console.print(
+        f"[bold]{info.get('name')}[/]  {paths.run_id}  [{STATUS_STYLE.get(info['status'], '')}]{info['status']}[/]"
+    )
     progress = info.get("progress") or {}
     model = config.get("model", {})
-    console.print(f"task {info.get('task')}  backbone {model.get('backbone', {}).get('name')}  aggregator "
-                  f"{model.get('aggregator', {}).get('name')}  loss {config.get('loss', {}).get('name')}  "
-                  f"step {progress.get('step', 0)}/{progress.get('max_steps', 0)}  "
-                  f"duration {fmt_duration(run_duration(info))}  started {fmt_time(info.get('started'))}")
+    console.print(
+        f"task {info.get('task')}  backbone {model.get('backbone', {}).get('name')}  aggregator "
+        f"{model.get('aggregator', {}).get('name')}  loss {config.get('loss', {}).get('name')}  "
+        f"step {progress.get('step', 0)}/{progress.get('max_steps', 0)}  "
+        f"duration {fmt_duration(run_duration(info))}  started {fmt_time(info.get('started'))}"
+    )
     for split, text in (info.get("data") or {}).items():
         console.print(f"data {split}: {text}", markup=False)
     if info.get("error"):

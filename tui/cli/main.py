@@ -8,15 +8,36 @@ from collections.abc import Sequence
 
 from engine.core.errors import UserError
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; each verb's module adds its own arguments."""
-    from tui.cli import check_cmd, compare_cmd, control_cmds, data_cmd, demo_cmd, export_cmd, listing_cmds, run_cmd
+    from tui.cli import (
+        check_cmd,
+        compare_cmd,
+        control_cmds,
+        data_cmd,
+        demo_cmd,
+        export_cmd,
+        listing_cmds,
+        run_cmd,
+    )
 
-    parser = argparse.ArgumentParser(prog="labconsole", description="Terminal experiment console for vision research. "
-                                     "With no verb, opens the console.")
+    parser = argparse.ArgumentParser(
+        prog="labconsole",
+        description="Terminal experiment console for vision research. With no verb, opens the console.",
+    )
     parser.add_argument("--runs-dir", help="runs folder (default: $LABCONSOLE_RUNS or ./runs)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    for module in (run_cmd, demo_cmd, check_cmd, listing_cmds, compare_cmd, export_cmd, control_cmds, data_cmd):
+    for module in (
+        run_cmd,
+        demo_cmd,
+        check_cmd,
+        listing_cmds,
+        compare_cmd,
+        export_cmd,
+        control_cmds,
+        data_cmd,
+    ):
         module.add_parsers(verbs)
     return parser
 
@@ -25,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 run failed, 2 bad usage or config)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
-        if not [a for a in args_list if not a.startswith("-")] or args_list[:1] == ["--runs-dir"] and len(args_list) == 2:
+        if not [a for a in args_list if not a.startswith("-")] or (
+            args_list[:1] == ["--runs-dir"] and len(args_list) == 2
+        ):
             return _open_console(args_list)
         parser = build_parser()
         args = parser.parse_args(args_list)

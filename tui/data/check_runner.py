@@ -62,8 +62,15 @@ def run_check(config: dict[str, Any], timeout: float = CHECK_TIMEOUT) -> CheckRe
         path = Path(folder) / "composer.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         try:
-            done = subprocess.run(check_command(path), capture_output=True, text=True, timeout=timeout,
-                                  env=check_env(), cwd=os.getcwd(), stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                check_command(path),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=check_env(),
+                cwd=os.getcwd(),
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             return CheckResult(error=f"check timed out after {timeout:.0f} s")
         except OSError as exc:

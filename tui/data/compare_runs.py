@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from tui.cli.compare_cmd import comparison_rows
 from engine.core.protocol import headline, read_json
+from tui.cli.compare_cmd import comparison_rows
 from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import Marker
-
 
 MISSING = object()
 """A config key the run does not have."""
@@ -99,18 +98,26 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
         return {prefix: tree} if prefix else {}
     out: dict[str, Any] = {}
     for key, value in tree.items():
-        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)) if isinstance(value, dict)
-                   else {f"{prefix}.{key}" if prefix else str(key): value})
+        out.update(
+            flatten(value, f"{prefix}.{key}" if prefix else str(key))
+            if isinstance(value, dict)
+            else {f"{prefix}.{key}" if prefix else str(key): value}
+        )
     return out
 
 
 def load_run(run_dir: Path) -> CompareRun:
     """Read run.json, config.yaml and the events (from the engine's index when there is one)."""
     run_dir = Path(run_dir)
-    run = CompareRun(run_dir, read_json(run_dir / "run.json") or {}, flatten(_read_yaml(run_dir / "config.yaml")))
+    run = CompareRun(
+        run_dir, read_json(run_dir / "run.json") or {}, flatten(_read_yaml(run_dir / "config.yaml"))
+    )
     chunk = read_events(run_dir / "events.jsonl")[0]
-    run.scalars = {key: chunk.series[(kind, key)] for kind, key in chunk.series
-                   if kind == "scalar" and (key == "loss/total" or key.startswith("lr/"))}
+    run.scalars = {
+        key: chunk.series[(kind, key)]
+        for kind, key in chunk.series
+        if kind == "scalar" and (key == "loss/total" or key.startswith("lr/"))
+    }
     evals: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for event in chunk.events:
         kind, step = event.get("kind"), event.get("step")
@@ -178,8 +185,10 @@ def eval_rows(runs: list[CompareRun]) -> list[dict[str, Any]]:
 
 def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
     """Eval rows, then training time, params (when recorded), img/s and peak memory; runs[0] is the baseline."""
-    rows = [MetricRow(f"{r['split']} {r['metric']}", r["values"], [None, *r["deltas"]]) for r in eval_rows(runs)]
-    extras = (
+    rows = [
+        MetricRow(f"{r['split']} {r['metric']}", r["values"], [None, *r["deltas"]]) for r in eval_rows(runs)
+    ]
+    extras: tuple[tuple[str, list[float | None], int, str], ...] = (
         ("train time", [r.train_seconds for r in runs], 0, "seconds"),
         ("params", [r.params for r in runs], 0, "count"),
         ("img/s", [r.img_per_s for r in runs], 1, "rate"),
@@ -194,7 +203,8 @@ def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
 def _deltas(values: list[Any]) -> list[float | None]:
     """Each value minus the first (None where either is missing; None for the first)."""
     base = values[0]
-    return [None] + [None if v is None or base is None else v - base for v in values[1:]]
+    deltas: list[float | None] = [None]
+    return deltas + [None if v is None or base is None else v - base for v in values[1:]]
 
 
 def best_index(row: MetricRow) -> set[int]:
@@ -217,7 +227,9 @@ def config_diff(runs: list[CompareRun]) -> list[tuple[str, list[Any]]]:
         values = [r.config.get(key, MISSING) for r in runs]
         if any(_canon(v) != _canon(values[0]) for v in values[1:]):
             out.append((key, values))
-    for key in dict.fromkeys(k for r in runs for k in r.steered):  # the run's real history, not only its config
+    for key in dict.fromkeys(
+        k for r in runs for k in r.steered
+    ):  # the run's real history, not only its config
         values = [fmt_steered(r.steered[key]) if key in r.steered else MISSING for r in runs]
         if any(_canon(v) != _canon(values[0]) for v in values[1:]):
             out.append((f"{key} (set mid-run)", values))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 from dataclasses import dataclass, field
@@ -95,10 +96,8 @@ def preset_baseline(slot: str, preset: str | None, path: str) -> dict[str, Any]:
     schema = TYPED_SECTIONS.get(path)
     base = defaults_of(schema) if schema is not None else {}
     if preset:
-        try:
+        with contextlib.suppress(UserError):
             base.update({k: v for k, v in load_preset(slot, preset, slot).items() if k not in META_KEYS})
-        except UserError:
-            pass
     return base
 
 
@@ -126,8 +125,11 @@ def split_section(slot: str, path: str, value: Any) -> Section:
     keys = preset_fields(slot, preset) if preset else {}
     baseline = preset_baseline(slot, preset, path)
     fields_text = {k: format_value(value.get(k, v), v) for k, v in keys.items()}
-    extras = {k: v for k, v in value.items()
-              if k not in keys and k not in META_KEYS and baseline.get(k, object()) != v}
+    extras = {
+        k: v
+        for k, v in value.items()
+        if k not in keys and k not in META_KEYS and baseline.get(k, object()) != v
+    }
     return Section(preset, fields_text, extras)
 
 

@@ -23,7 +23,7 @@ def load_config_summary(path: Path) -> ConfigSummary:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+        cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return ConfigSummary()
     return summarize_config(cfg) if isinstance(cfg, dict) else ConfigSummary()

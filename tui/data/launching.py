@@ -61,11 +61,17 @@ def resolve(source: Source, overrides: Sequence[str] = ()) -> Resolved:
 
 def summarize(cfg: dict[str, Any]) -> str:
     """'vpr · resnet50 · gem · multi_similarity · 2,000 steps · cpu' from a resolved config."""
+
     def name(section: Any) -> str:
         return str(section.get("name", "?")) if isinstance(section, dict) else str(section)
 
     model = cfg.get("model", {})
-    parts = [name(cfg.get("task")), name(model.get("backbone")), name(model.get("aggregator")), name(cfg.get("loss"))]
+    parts = [
+        name(cfg.get("task")),
+        name(model.get("backbone")),
+        name(model.get("aggregator")),
+        name(cfg.get("loss")),
+    ]
     steps = cfg.get("train", {}).get("max_steps")
     if isinstance(steps, int):
         parts.append(f"{fmt_count(steps)} steps" if steps else "evaluate only")
@@ -109,14 +115,21 @@ def launch(request: LaunchRequest, runs_dir: Path) -> LaunchOutcome:
     from engine.core import launch as core_launch
 
     try:
-        paths = core_launch.launch_run(request.source, list(request.overrides), runs_dir=runs_dir,
-                                       name=request.name, argv=list(request.argv))
+        paths = core_launch.launch_run(
+            request.source,
+            list(request.overrides),
+            runs_dir=runs_dir,
+            name=request.name,
+            argv=list(request.argv),
+        )
     except ConfigError as exc:
         return LaunchOutcome(failure=Resolved(key=exc.key, error=exc.message))
     except UserError as exc:
         return LaunchOutcome(failure=Resolved(error=str(exc)))
     except subprocess.TimeoutExpired as exc:
-        return LaunchOutcome(failure=Resolved(error=f"the engine's data check did not answer in {exc.timeout:.0f} s"))
+        return LaunchOutcome(
+            failure=Resolved(error=f"the engine's data check did not answer in {exc.timeout:.0f} s")
+        )
     except OSError as exc:
         return LaunchOutcome(failure=Resolved(error=f"cannot start the engine: {exc}"))
     return LaunchOutcome(run_dir=paths.root)

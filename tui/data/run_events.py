@@ -128,7 +128,7 @@ def _read_indexed(events: Path, chunk: Chunk) -> int:
     return index.covered
 
 
-def _last_time(f, covered: int) -> float | None:  # type: ignore[no-untyped-def]
+def _last_time(f, covered: int) -> float | None:
     """The `t` of the last complete line before `covered`."""
     start = max(0, covered - TAIL_BYTES)
     f.seek(start)

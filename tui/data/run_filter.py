@@ -60,7 +60,9 @@ class RunFilter:
         tags = {t.lower() for t in row.tags}
         if self.tags and not tags.intersection(self.tags):
             return False
-        haystack = " ".join((row.id, row.name, row.task, row.backbone, row.aggregator, row.loss, *row.tags)).lower()
+        haystack = " ".join(
+            (row.id, row.name, row.task, row.backbone, row.aggregator, row.loss, *row.tags)
+        ).lower()
         return all(word in haystack for word in self.words)
 
 

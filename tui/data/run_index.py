@@ -91,7 +91,9 @@ class RunIndex:
 
     def __init__(self, runs_dir: Path, summaries: SummaryCache | None = None) -> None:
         self.runs_dir = Path(runs_dir)
-        self._summaries = summaries if summaries is not None else SummaryCache(default_cache_path(self.runs_dir))
+        self._summaries = (
+            summaries if summaries is not None else SummaryCache(default_cache_path(self.runs_dir))
+        )
         self._cache: dict[str, _Cached] = {}
         self._deadline = float("inf")
         self._pending = 0
@@ -131,8 +133,12 @@ class RunIndex:
         if info_stamp is None:
             return False  # a folder being created: wait for its run.json
         info_changed = info_stamp != cached.info_stamp
-        if not info_changed and cached.config_stamp != (0, 0) and cached.row is not None \
-                and cached.row.status not in LIVE_STATUSES:
+        if (
+            not info_changed
+            and cached.config_stamp != (0, 0)
+            and cached.row is not None
+            and cached.row.status not in LIVE_STATUSES
+        ):
             return False  # nothing on disk changed and no process to check
         if info_changed:
             info = load_run_info(folder)

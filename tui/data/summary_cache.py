@@ -61,7 +61,11 @@ class SummaryCache:
         if self._entries is None:
             self._entries = {}
             data = self._read()
-            if isinstance(data, dict) and data.get("version") == CACHE_VERSION and isinstance(data.get("runs"), dict):
+            if (
+                isinstance(data, dict)
+                and data.get("version") == CACHE_VERSION
+                and isinstance(data.get("runs"), dict)
+            ):
                 for run_id, entry in data["runs"].items():
                     if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], dict):
                         self._entries[run_id] = ((int(entry[0][0]), int(entry[0][1])), entry[1])

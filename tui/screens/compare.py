@@ -17,8 +17,8 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from engine.core.errors import UserError
 from tui.cli.compare_cmd import render
-from tui.widgets.compare_curves import CompareCurves
 from tui.data.compare_runs import CompareRun, eval_rows, load_run, metric_rows, ordered
+from tui.widgets.compare_curves import CompareCurves
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable
 from tui.widgets.key_bar import KeyBar
@@ -99,8 +99,13 @@ class CompareScreen(Screen[None]):
             self.error = error
             """What went wrong, one line."""
 
-    def __init__(self, run_dirs: list[Path], baseline: Path | None = None, runs_dir: Path | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        run_dirs: list[Path],
+        baseline: Path | None = None,
+        runs_dir: Path | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         super().__init__()
         dirs = [Path(d) for d in run_dirs]
         if baseline is not None and Path(baseline) not in dirs:
@@ -200,7 +205,7 @@ class CompareScreen(Screen[None]):
         except UserError as exc:  # e.g. PNG plots need the engine extra: say which
             self.post_message(self.ExportFailed(str(exc)))
             return
-        except Exception as exc:  # noqa: BLE001 - a full disk or a plotting error is reported, never fatal
+        except Exception as exc:
             self.post_message(self.ExportFailed(f"{type(exc).__name__}: {exc}"))
             return
         self.post_message(self.ExportWritten(folder, files))
@@ -220,9 +225,17 @@ class CompareScreen(Screen[None]):
         """Every action of this screen, for the command palette."""
         yield "Back to runs", "Return to the runs list", self.action_back
         yield "Next baseline", "Make the next run the baseline", self.action_next_baseline
-        yield "Export markdown", "Metric | Baseline | Candidate | Delta table", _bind(self.action_export, "markdown")
+        yield (
+            "Export markdown",
+            "Metric | Baseline | Candidate | Delta table",
+            _bind(self.action_export, "markdown"),
+        )
         yield "Export CSV", "The metric table as CSV", _bind(self.action_export, "csv")
-        yield "Export everything", "Markdown, CSV, per-run scalars and PNG plots", _bind(self.action_export, "full")
+        yield (
+            "Export everything",
+            "Markdown, CSV, per-run scalars and PNG plots",
+            _bind(self.action_export, "full"),
+        )
         for i, tab in enumerate(TABS, start=1):
             yield f"Show {tab}", f"Key {i}", _bind(self.action_tab, tab)
 

@@ -35,10 +35,16 @@ NARROW_WIDTH = 110
 """Terminal width below which the slot rows stack their fields (one per line)."""
 
 SLOTS: tuple[tuple[str, str, str], ...] = (
-    ("task", "task", "task"), ("backbone", "backbone", "model.backbone"),
-    ("aggregator", "aggregator", "model.aggregator"), ("head", "head", "model.head"),
-    ("loss", "loss", "loss"), ("optim", "optim", "optim"), ("schedule", "schedule", "schedule"),
-    ("freeze", "freeze", "freeze"), ("augment", "augment", "augment"), ("device", "device", "device"),
+    ("task", "task", "task"),
+    ("backbone", "backbone", "model.backbone"),
+    ("aggregator", "aggregator", "model.aggregator"),
+    ("head", "head", "model.head"),
+    ("loss", "loss", "loss"),
+    ("optim", "optim", "optim"),
+    ("schedule", "schedule", "schedule"),
+    ("freeze", "freeze", "freeze"),
+    ("augment", "augment", "augment"),
+    ("device", "device", "device"),
 )
 """(row label, preset slot, section path), top to bottom."""
 
@@ -48,8 +54,10 @@ EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
 }
 """Fields outside a slot's section, shown on a row: dotted paths."""
 
-EXTRA_DEFAULTS: dict[str, Any] = {"train.max_steps": TrainConfig.max_steps,
-                                  "model.descriptor_dim": ModelConfig.descriptor_dim}
+EXTRA_DEFAULTS: dict[str, Any] = {
+    "train.max_steps": TrainConfig.max_steps,
+    "model.descriptor_dim": ModelConfig.descriptor_dim,
+}
 """What those fields show when the base config leaves them out."""
 
 
@@ -102,8 +110,10 @@ class ComposerScreen(Screen[Path | None]):
 
     def compose(self) -> ComposeResult:
         """Title; slot rows beside the LR plot and the YAML / parameter tabs; status and buttons; footer."""
-        yield Static(Text.assemble(("Compose a run", "bold"), ("  from ", "dim"), short_path(self.base_path)),
-                     id="composer-title")
+        yield Static(
+            Text.assemble(("Compose a run", "bold"), ("  from ", "dim"), short_path(self.base_path)),
+            id="composer-title",
+        )
         with Horizontal(id="composer-body"):
             with VerticalScroll(id="composer-slots"):
                 yield from self._rows()
@@ -123,15 +133,21 @@ class ComposerScreen(Screen[Path | None]):
 
     def _rows(self) -> list[SlotRow]:
         """One row per slot, prefilled from the base config."""
-        rows = [SlotRow("run", None, "train", extra_fields=self._extras("run"), help=help_for("train"),
-                        id="row-run")]
+        rows = [
+            SlotRow(
+                "run", None, "train", extra_fields=self._extras("run"), help=help_for("train"), id="row-run"
+            )
+        ]
         for label, slot, path in SLOTS:
             section = split_section(slot, path, get_path(self.base_raw, path))
             if label == "loss":
                 rows.append(LossRow(section, id="row-loss"))
             else:
-                rows.append(SlotRow(label, slot, path, section, self._extras(label), help_for(path),
-                                    id=f"row-{label}"))
+                rows.append(
+                    SlotRow(
+                        label, slot, path, section, self._extras(label), help_for(path), id=f"row-{label}"
+                    )
+                )
         return rows
 
     def _extras(self, label: str) -> dict[str, str]:
@@ -183,7 +199,8 @@ class ComposerScreen(Screen[Path | None]):
         self.status.show(result)
         if result.cfg is not None:
             self.query_one("#composer-yaml", Static).update(
-                Syntax(preview_yaml(result.cfg), "yaml", theme="ansi_dark", background_color="default"))
+                Syntax(preview_yaml(result.cfg), "yaml", theme="ansi_dark", background_color="default")
+            )
             self._show_lr(result)
         self.query_one("#composer-yaml", Static).set_class(result.cfg is None, "-stale")
 
@@ -211,10 +228,12 @@ class ComposerScreen(Screen[Path | None]):
         assert result.cfg is not None
         cfg = result.cfg
         self.query_one(LRPlot).show_curve(list(result.lr))
-        title = Text.assemble(("LR ", "bold"),
-                              (f"{cfg['schedule']['name']} × {cfg['optim']['name']} lr ", "dim"),
-                              format_value(cfg["optim"]["lr"]),
-                              (f" over {cfg['train']['max_steps']} steps", "dim"))
+        title = Text.assemble(
+            ("LR ", "bold"),
+            (f"{cfg['schedule']['name']} × {cfg['optim']['name']} lr ", "dim"),
+            format_value(cfg["optim"]["lr"]),
+            (f" over {cfg['train']['max_steps']} steps", "dim"),
+        )
         self.query_one("#composer-lr-title", Static).update(title)
 
     # -- parameter table ----------------------------------------------------------------------------------
@@ -266,8 +285,14 @@ class ComposerScreen(Screen[Path | None]):
         if not self._valid_or_say("saving"):
             return
         suggestion = str(self.compose_config().get("name") or "")
-        self.app.push_screen(SavePresetScreen(suggestion, lambda name: preset_path("runs", name).exists(),
-                                              short_path(preset_path("runs", "x").parent)), self._save_as)
+        self.app.push_screen(
+            SavePresetScreen(
+                suggestion,
+                lambda name: preset_path("runs", name).exists(),
+                short_path(preset_path("runs", "x").parent),
+            ),
+            self._save_as,
+        )
 
     def _save_as(self, name: str | None) -> None:
         """Write the composed config as a run preset (named after itself)."""

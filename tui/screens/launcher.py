@@ -77,16 +77,24 @@ class LauncherScreen(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         """Title, preset list beside the overrides editor, name, status line, buttons."""
         with Vertical(id="launcher-dialog"):
-            yield Static(Text.assemble(("New run", "bold"), ("   ctrl+s launch · esc cancel", "dim")),
-                         id="launcher-title")
+            yield Static(
+                Text.assemble(("New run", "bold"), ("   ctrl+s launch · esc cancel", "dim")),
+                id="launcher-title",
+            )
             with Horizontal(id="launcher-body"):
                 with Vertical(id="launcher-left"):
                     yield Label("Preset", classes="launcher-label")
                     yield OptionList(id="launcher-presets")
                 with Vertical(id="launcher-right"):
                     yield Label("Overrides  [dim]key=value, one a line[/]", classes="launcher-label")
-                    yield TextArea(self._initial_overrides, id="launcher-overrides", soft_wrap=False,
-                                   show_line_numbers=True, tab_behavior="focus", placeholder=OVERRIDES_HINT)
+                    yield TextArea(
+                        self._initial_overrides,
+                        id="launcher-overrides",
+                        soft_wrap=False,
+                        show_line_numbers=True,
+                        tab_behavior="focus",
+                        placeholder=OVERRIDES_HINT,
+                    )
             yield Static(id="launcher-description")
             with Horizontal(id="launcher-name-row"):
                 yield Label("Name ", classes="launcher-label")
@@ -133,7 +141,8 @@ class LauncherScreen(ModalScreen[Path | None]):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         """A new preset: show its description and revalidate."""
         self.query_one("#launcher-description", Static).update(
-            Text(self._descriptions.get(str(event.option.id), ""), style="dim italic"))
+            Text(self._descriptions.get(str(event.option.id), ""), style="dim italic")
+        )
         self.status.revalidate_soon(self.revalidate)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:

@@ -28,9 +28,9 @@ from tui.screens.steer import SteerDialog
 from tui.widgets.alert_banner import AlertBanner
 from tui.widgets.curves import CurvesPanel
 from tui.widgets.eval_table import EvalTable
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.log_tail import LogTail
 from tui.widgets.run_header import RunHeader
-from tui.widgets.key_bar import KeyBar
 from tui.widgets.system_panel import SystemPanel
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,12 @@ class MonitorScreen(Screen[None]):
         Binding("p", "pause", "Pause", tooltip="Pause or resume training"),
         Binding("e", "eval", "Eval", tooltip="Evaluate now"),
         Binding("c", "checkpoint", "Ckpt", tooltip="Save a checkpoint now"),
-        Binding("l", "steer", "Set…", tooltip="Change LR, schedule, loss weights, frozen groups or max steps mid-run"),
+        Binding(
+            "l",
+            "steer",
+            "Set…",
+            tooltip="Change LR, schedule, loss weights, frozen groups or max steps mid-run",
+        ),
         Binding("z", "zoom", "Zoom", tooltip="Whole run / last 10k / 2k / 500 steps"),
         Binding("plus,equals_sign", "smooth(1)", "Smooth", key_display="+/-", tooltip="More smoothing"),
         Binding("minus", "smooth(-1)", "Less smoothing", show=False),
@@ -167,7 +172,7 @@ class MonitorScreen(Screen[None]):
             stream.poll(read_events=False)
             self.post_message(self.RunUpdated(stream.snapshot()))
             self._first_frame.wait(FIRST_FRAME_WAIT)  # let it be drawn before a long decode holds the GIL
-        except Exception as exc:  # noqa: BLE001 - the loop below reports it if it keeps failing
+        except Exception as exc:
             log.warning("quick look at %s failed: %s", self.run_dir, exc)
         shown: tuple[object, ...] | None = None
         failing = False
@@ -179,7 +184,7 @@ class MonitorScreen(Screen[None]):
                     shown = key
                     self.post_message(self.RunUpdated(stream.snapshot()))
                 failing = False
-            except Exception as exc:  # noqa: BLE001 - an odd file must never take the console down
+            except Exception as exc:
                 if not failing:
                     self.post_message(self.PollFailed(f"{type(exc).__name__}: {exc}"))
                 failing = True
@@ -227,8 +232,13 @@ class MonitorScreen(Screen[None]):
             return
         name = self._baseline.name if self._baseline else None
         table = self.query_one(EvalTable)
-        table.show(self._snapshot.evals, self._baseline_metrics, name, self.app.current_theme.dark,
-                   self._snapshot.info.get("metric_order") or ())
+        table.show(
+            self._snapshot.evals,
+            self._baseline_metrics,
+            name,
+            self.app.current_theme.dark,
+            self._snapshot.info.get("metric_order") or (),
+        )
         step = f" @ step {table.latest_step:,}" if table.latest_step is not None else ""
         table.border_title = f"2 eval{step}"
         table.border_subtitle = f"Δ base: {name}" if name else "b: pick a baseline"
@@ -409,7 +419,11 @@ class MonitorScreen(Screen[None]):
         yield "Pause / resume run", "Pause training, or resume it", self.action_pause
         yield "Evaluate now", "Ask the engine to evaluate every test set now", self.action_eval
         yield "Checkpoint now", "Ask the engine to save last.pt now", self.action_checkpoint
-        yield "Set values", "Change LR, schedule, loss weights, frozen groups or max steps mid-run", self.action_steer
+        yield (
+            "Set values",
+            "Change LR, schedule, loss weights, frozen groups or max steps mid-run",
+            self.action_steer,
+        )
         yield "Zoom curves", "Whole run / last 10k / 2k / 500 steps", self.action_zoom
         yield "More smoothing", "Raise the EMA weight of the curves", lambda: self.action_smooth(1)
         yield "Less smoothing", "Lower the EMA weight of the curves", lambda: self.action_smooth(-1)

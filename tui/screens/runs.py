@@ -41,11 +41,15 @@ class RunsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_run", "New", tooltip="Compose and launch a new run"),
         Binding("space", "mark", "Mark", key_display="␣", tooltip="Mark or unmark the run for comparison"),
-        Binding("d", "compare", "Compare", tooltip="Compare the marked runs (the first marked is the baseline)"),
+        Binding(
+            "d", "compare", "Compare", tooltip="Compare the marked runs (the first marked is the baseline)"
+        ),
         Binding("c", "compose", "Compose", tooltip="Compose a new run from presets"),
         Binding("C", "clone", "Clone", tooltip="Compose a run prefilled with the selected run's config"),
         Binding("slash", "filter", "Filter", tooltip="Filter by words, status:…, tag:… or #tag"),
-        Binding("f", "cycle_status", "Status", tooltip="Show only running / completed / failed / stopped runs"),
+        Binding(
+            "f", "cycle_status", "Status", tooltip="Show only running / completed / failed / stopped runs"
+        ),
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (click a header to pick one)"),
         Binding("S", "sort_reverse", "Reverse", show=False),
         Binding("escape", "clear_filter", "Clear", tooltip="Clear the filter"),
@@ -66,7 +70,9 @@ class RunsScreen(Screen[None]):
             self.update = update
             """All rows and what changed."""
 
-    def __init__(self, runs_dir: Path, clock: Callable[[], float] = time.time, refresh_interval: float = 1.0) -> None:
+    def __init__(
+        self, runs_dir: Path, clock: Callable[[], float] = time.time, refresh_interval: float = 1.0
+    ) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self.refresh_interval = refresh_interval
@@ -170,15 +176,24 @@ class RunsScreen(Screen[None]):
         candidate = marked[0] if marked else (table.selected.dir if table.selected else None)
         baseline = self._baseline_run(exclude=candidate)
         if candidate is None or baseline is None:
-            self.notify("Mark at least two runs with space, then press d.", title="Compare", severity="warning")
+            self.notify(
+                "Mark at least two runs with space, then press d.", title="Compare", severity="warning"
+            )
             return
-        self.notify(f"{candidate.name} against the baseline {baseline.name} (space marks runs)", title="Compare",
-                    timeout=3)
+        self.notify(
+            f"{candidate.name} against the baseline {baseline.name} (space marks runs)",
+            title="Compare",
+            timeout=3,
+        )
         self.app.open_compare([baseline, candidate], baseline)  # type: ignore[attr-defined]
 
     def _baseline_run(self, exclude: Path | None) -> Path | None:
         """The newest run tagged 'baseline' other than `exclude`."""
-        rows = [r for r in self.query_one(RunsTable).all_rows.values() if "baseline" in r.tags and r.dir != exclude]
+        rows = [
+            r
+            for r in self.query_one(RunsTable).all_rows.values()
+            if "baseline" in r.tags and r.dir != exclude
+        ]
         return max(rows, key=lambda r: (r.when or 0.0, r.id)).dir if rows else None
 
     def action_compose(self) -> None:
@@ -215,10 +230,13 @@ class RunsScreen(Screen[None]):
         found = self.query("#runs-filter")
         if found:
             return found.first(Input)
-        field = Input(placeholder="words  status:running  tag:baseline  #tag  task:seg", id="runs-filter",
-                      compact=True)
-        await self.mount(Horizontal(Static("filter", id="runs-filter-label"), field, id="runs-filter-bar"),
-                         before=self.query_one(RunsTable))
+        field = Input(
+            placeholder="words  status:running  tag:baseline  #tag  task:seg", id="runs-filter", compact=True
+        )
+        await self.mount(
+            Horizontal(Static("filter", id="runs-filter-label"), field, id="runs-filter-bar"),
+            before=self.query_one(RunsTable),
+        )
         return field
 
     def action_sort_next(self) -> None:
@@ -316,8 +334,11 @@ class RunsScreen(Screen[None]):
         if table.all_rows:
             note.update(Text.assemble("No run matches the filter.  ", ("esc", "bold"), " clears it."))
         else:
-            note.update(Text.assemble(f"No runs in {_short_path(self.runs_dir)} yet.  Press ", ("n", "bold"),
-                                      " to launch one."))
+            note.update(
+                Text.assemble(
+                    f"No runs in {_short_path(self.runs_dir)} yet.  Press ", ("n", "bold"), " to launch one."
+                )
+            )
 
     # -- command palette ----------------------------------------------------------------------------
 
@@ -336,7 +357,11 @@ class RunsScreen(Screen[None]):
         yield "Refresh runs", "Rescan the runs directory now", self.action_refresh
         for column in COLUMNS:
             what = "best metric" if column.key == "metric" else column.key
-            yield f"Sort by {what}", f"Sort runs by the '{column.label}' column", _bind(self.action_sort_by, column.key)
+            yield (
+                f"Sort by {what}",
+                f"Sort runs by the '{column.label}' column",
+                _bind(self.action_sort_by, column.key),
+            )
 
 
 def _bind(action: Callable[[str], None], key: str) -> Callable[[], None]:

@@ -66,8 +66,10 @@ def loss_components(loss: Any) -> list[str]:
 def answer_text(event: dict[str, Any]) -> tuple[str, bool]:
     """('applied at step 120: optim.lr=0.0001', True) or ('rejected: reason', False)."""
     if event.get("status") == "applied":
-        values = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in (event.get("values") or {}).items())
+        values = " ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in (event.get("values") or {}).items()
+        )
         return f"applied at step {event.get('step', '?')}" + (f": {values}" if values else ""), True
     return f"rejected: {event.get('reason') or 'no reason given'}", False
 
@@ -122,11 +124,16 @@ class SteerDialog(ModalScreen[None]):
         config = self._config()
         with Vertical():
             yield Static(f"Set on {config.get('name') or self.paths.run_id}", id="steer-title")
-            yield Input(placeholder="optim.lr=1e-4 schedule.power=1.2 loss.weight.cosface=0.5 freeze.backbone=on", id="steer-input",
-                        disabled=not self.live)
+            yield Input(
+                placeholder="optim.lr=1e-4 schedule.power=1.2 loss.weight.cosface=0.5 freeze.backbone=on",
+                id="steer-input",
+                disabled=not self.live,
+            )
             yield Static("settable: " + "  ".join(settable_keys(config)), id="steer-hints")
             yield Static(self._idle_text(), id="steer-answer")
-            yield Static(Text.assemble(("enter", "bold"), " send   ", ("esc", "bold"), " close"), id="steer-keys")
+            yield Static(
+                Text.assemble(("enter", "bold"), " send   ", ("esc", "bold"), " close"), id="steer-keys"
+            )
 
     def _config(self) -> dict[str, Any]:
         """The run's resolved config ({} when unreadable)."""

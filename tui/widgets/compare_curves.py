@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
-from tui.data.downsample import ema
 from tui.data.compare_runs import CompareRun, lr_key, main_eval
+from tui.data.downsample import ema
 from tui.widgets.curves import PALETTE, CurveChart, Line
 from tui.widgets.runs_table import fit
 
@@ -59,7 +59,7 @@ class CompareCurves(Vertical):
         lr.draw(self._lines(key) if key else [], markers, None)
         self._draw_metric(markers)
 
-    def _draw_metric(self, markers: list) -> None:  # type: ignore[type-arg]
+    def _draw_metric(self, markers: list) -> None:
         """The main eval metric of the first split, per run."""
         chart = self.query_one("#cmp-metric", CurveChart)
         found = main_eval(self._runs)
@@ -68,8 +68,11 @@ class CompareCurves(Vertical):
             chart.draw([], markers, None)
             return
         chart.title = f"{found[1]} {found[0]}"
-        lines = [Line(self._label(run), *run.evals[found], self._colour(i))
-                 for i, run in enumerate(self._runs) if found in run.evals]
+        lines = [
+            Line(self._label(run), *run.evals[found], self._colour(i))
+            for i, run in enumerate(self._runs)
+            if found in run.evals
+        ]
         chart.draw(lines, markers, None)
 
     def _lines(self, key: str, smooth: bool = False) -> list[Line]:
@@ -78,7 +81,9 @@ class CompareCurves(Vertical):
         for i, run in enumerate(self._runs):
             if key in run.scalars:
                 x, y = run.scalars[key]
-                lines.append(Line(self._label(run), x, ema(y, LOSS_SMOOTHING) if smooth else y, self._colour(i)))
+                lines.append(
+                    Line(self._label(run), x, ema(y, LOSS_SMOOTHING) if smooth else y, self._colour(i))
+                )
         return lines
 
     @staticmethod

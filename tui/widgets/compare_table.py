@@ -7,8 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.format import fmt_duration
 from tui.data.compare_runs import CompareRun, MetricRow, best_index
+from tui.format import fmt_duration
 from tui.widgets.runs_table import fit
 
 RUN_COLUMN_WIDTH = (18, 28)

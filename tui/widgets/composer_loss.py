@@ -41,8 +41,13 @@ class MixComponent(Horizontal):
     def compose(self) -> ComposeResult:
         """Preset picker, weight, remove button."""
         options = [(name, name) for name in list_presets("loss") if name != MIX]
-        yield Select(options, value=self.section.preset or Select.NULL, allow_blank=False, compact=True,
-                     classes="mix-select")
+        yield Select(
+            options,
+            value=self.section.preset or Select.NULL,
+            allow_blank=False,
+            compact=True,
+            classes="mix-select",
+        )
         yield Label("weight", classes="mix-weight-label")
         yield self.weight
         yield Button("✕", compact=True, classes="mix-remove", tooltip="Remove this loss")
@@ -120,5 +125,8 @@ class LossRow(SlotRow):
         """A single loss as usual; a mix as `{preset: mix, components: [...]}`."""
         if self.section.preset != MIX:
             return super().value()
-        return {"preset": MIX, "components": [c.value() for c in self.query(MixComponent)],
-                **self.section.extras}
+        return {
+            "preset": MIX,
+            "components": [c.value() for c in self.query(MixComponent)],
+            **self.section.extras,
+        }

@@ -38,8 +38,17 @@ def phase_table(phase: dict[str, Any]) -> Table:
     """One freeze phase as a small table; its title says from which step it applies."""
     note = "" if phase.get("in_run", True) else " (after max_steps)"
     title = f"phase {phase.get('index', 0)} · step {phase.get('step', 0)} · {phase.get('label', '')}{note}"
-    table = Table(title=title, title_justify="left", title_style="bold", box=None, padding=(0, 1),
-                  collapse_padding=True, pad_edge=False, header_style="dim", expand=False)
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+        header_style="dim",
+        expand=False,
+    )
     for name in ("group", "params", "trainable", "frozen"):
         table.add_column(name, justify="left" if name == "group" else "right", no_wrap=True)
     for row in phase_rows(phase):
@@ -52,11 +61,15 @@ def phase_table(phase: dict[str, Any]) -> Table:
 
 def model_summary(model: dict[str, Any]) -> RenderableType:
     """The descriptor line and one table per freeze phase."""
-    head = Text.assemble(("descriptor ", "dim"), (f"{model.get('descriptor_dim', '?')}-d", "bold"),
-                         ("   backbone ", "dim"), f"{model.get('backbone_channels', '?')} ch, "
-                                                 f"stride {model.get('backbone_stride', '?')}")
-    phases = model.get("phases") or [{"index": 0, "step": 0, "label": "all",
-                                      "rows": model.get("parameters", [])}]
+    head = Text.assemble(
+        ("descriptor ", "dim"),
+        (f"{model.get('descriptor_dim', '?')}-d", "bold"),
+        ("   backbone ", "dim"),
+        f"{model.get('backbone_channels', '?')} ch, stride {model.get('backbone_stride', '?')}",
+    )
+    phases = model.get("phases") or [
+        {"index": 0, "step": 0, "label": "all", "rows": model.get("parameters", [])}
+    ]
     parts: list[RenderableType] = [head]
     for phase in phases:
         parts += [Text(""), phase_table(phase)]

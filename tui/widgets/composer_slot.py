@@ -22,7 +22,6 @@ from tui.data.composer_config import (
     set_path,
 )
 
-
 WIDE_TEXT = 16
 """Fields whose initial text is longer than this span the rest of the grid line (freeze phases, lists)."""
 
@@ -35,8 +34,13 @@ class FieldInput(Input):
 
     def __init__(self, key: str, path: str, value: str, help: str = "") -> None:
         wide = len(value) > WIDE_TEXT
-        super().__init__(value, placeholder="default", compact=True, tooltip=help or None,
-                         classes="slot-field -wide" if wide else "slot-field")
+        super().__init__(
+            value,
+            placeholder="default",
+            compact=True,
+            tooltip=help or None,
+            classes="slot-field -wide" if wide else "slot-field",
+        )
         self.key = key
         """The key inside its section (`lr`), or the dotted path of a model/train-level field."""
         self.path = path
@@ -71,9 +75,16 @@ class SlotRow(Vertical):
             super().__init__()
             self.row = row
 
-    def __init__(self, label: str, slot: str | None, path: str, section: Section | None = None,
-                 extra_fields: dict[str, str] | None = None, help: dict[str, str] | None = None,
-                 id: str | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        slot: str | None,
+        path: str,
+        section: Section | None = None,
+        extra_fields: dict[str, str] | None = None,
+        help: dict[str, str] | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.label = label
         """Row title (`backbone`)."""
@@ -97,8 +108,14 @@ class SlotRow(Vertical):
             yield Label(self.label, classes="slot-label")
             if self.slot:
                 options = [(name, name) for name in list_presets(self.slot)]
-                yield Select(options, value=self.section.preset or Select.NULL, allow_blank=False,
-                             compact=True, tooltip=self._description() or None, classes="slot-select")
+                yield Select(
+                    options,
+                    value=self.section.preset or Select.NULL,
+                    allow_blank=False,
+                    compact=True,
+                    tooltip=self._description() or None,
+                    classes="slot-select",
+                )
             yield Static(self._description(), classes="slot-desc")
         body = list(self.body_widgets())
         yield Grid(*body, classes="slot-fields" + ("" if body else " -empty"))
@@ -106,10 +123,14 @@ class SlotRow(Vertical):
 
     def body_widgets(self) -> list[Widget]:
         """Label + Input pairs for the section's fields and the extra fields."""
-        inputs = [FieldInput(key, f"{self.path}.{key}", text, self.help.get(key, ""))
-                  for key, text in self.section.fields.items()]
-        inputs += [FieldInput(path, path, text, self.help.get(path.rsplit(".", 1)[-1], ""))
-                   for path, text in self.extra_fields.items()]
+        inputs = [
+            FieldInput(key, f"{self.path}.{key}", text, self.help.get(key, ""))
+            for key, text in self.section.fields.items()
+        ]
+        inputs += [
+            FieldInput(path, path, text, self.help.get(path.rsplit(".", 1)[-1], ""))
+            for path, text in self.extra_fields.items()
+        ]
         normal = [i for i in inputs if not i.has_class("-wide")]
         wide = [i for i in inputs if i.has_class("-wide")]
         widgets: list[Widget] = []
@@ -195,5 +216,5 @@ class SlotRow(Vertical):
         for field_input in self.query(FieldInput):
             field_input.set_class(key is not None and key_under(key, field_input.path), "-invalid")
         if key is not None:
-            where = key[len(self.path) + 1:] if key.startswith(self.path + ".") else key
+            where = key[len(self.path) + 1 :] if key.startswith(self.path + ".") else key
             self.query_one(".slot-error", Static).update(Text(f"✗ {where}: {message}"))

@@ -20,6 +20,7 @@ GOOD_LIGHT, BAD_LIGHT = "#1E8E3E", "#C62828"
 WIDE_METRICS = 6
 """Above this many metrics (per-class IoU) the table turns: one row per metric instead of per test set."""
 
+
 def metric_order(names: Iterable[str], published: Sequence[str] = ()) -> list[str]:
     """Columns in the order the engine published for the run (run.json metric_order); others after, as met."""
     return protocol_metric_order({"metric_order": list(published)}, names)
@@ -101,7 +102,13 @@ class EvalTable(DataTable):
     ) -> None:
         """Rebuild the rows (only when the evals, the baseline or the theme changed); `order`: the run's
         published metric order."""
-        key = (tuple((s, len(h)) for s, h in evals.items()), repr(baseline), baseline_name, dark, tuple(order))
+        key = (
+            tuple((s, len(h)) for s, h in evals.items()),
+            repr(baseline),
+            baseline_name,
+            dark,
+            tuple(order),
+        )
         if key == self._shown:
             return
         self._shown = key

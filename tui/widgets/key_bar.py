@@ -79,15 +79,20 @@ class KeyBar(Widget, can_focus=False):
     def render(self) -> Text:
         hints, palette = self.hints()
         width = self.size.width or 80
-        styles = (self.get_component_rich_style("key-bar--key"), self.get_component_rich_style("key-bar--description"),
-                  self.get_component_rich_style("key-bar--disabled"))
+        styles = (
+            self.get_component_rich_style("key-bar--key"),
+            self.get_component_rich_style("key-bar--description"),
+            self.get_component_rich_style("key-bar--disabled"),
+        )
         tail = f" {palette[1]} {palette[2]} " if palette else ""
         room = width - len(tail)
         roomy = sum(len(shown) + len(desc) + 4 for _k, shown, desc, _e in hints) <= room
         line, spans = Text(no_wrap=True, overflow="crop"), []
         for key, shown, description, enabled in hints:
             # roomy: " key desc " pills with a gap; narrow: "key desc" with one space, trailing hints dropped
-            pieces = [(f" {shown} ", 0), (f"{description} ", 1)] if roomy else [(shown, 0), (f" {description}", 1)]
+            pieces = (
+                [(f" {shown} ", 0), (f"{description} ", 1)] if roomy else [(shown, 0), (f" {description}", 1)]
+            )
             size = sum(len(piece) for piece, _ in pieces) + 1
             if line.cell_len + size > room:
                 break

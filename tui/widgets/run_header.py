@@ -53,7 +53,9 @@ def header_lines(snap: Snapshot, dark: bool = True, narrow: bool = False) -> tup
     second.append(f" {'' if narrow else 'step '}{steps}", style="bold")
     second.append(pct)
     sep = " │ " if narrow else "  │  "
-    if snap.phase and snap.phase != "training" and snap.status == "running":  # before the gauges: 80 columns cut
+    if (
+        snap.phase and snap.phase != "training" and snap.status == "running"
+    ):  # before the gauges: 80 columns cut
         second.append(sep, style="dim")
         second.append(snap.phase_message or snap.phase, style="italic")
     for label, value in _gauges(snap):

@@ -72,8 +72,11 @@ def problem_line(row: RunRow, dark: bool) -> Text | None:
     if row.status == "failed":
         return Text(f"✗ {row.error or 'failed (see output.log)'}", style=colour)
     if row.status == "interrupted":
-        return Text.assemble(("↯ engine process gone", colour), ("  continue it with ", "dim"),
-                             (f"labconsole resume {row.id}", "bold"))
+        return Text.assemble(
+            ("↯ engine process gone", colour),
+            ("  continue it with ", "dim"),
+            (f"labconsole resume {row.id}", "bold"),
+        )
     return None
 
 

@@ -208,7 +208,7 @@ class RunsTable(DataTable[Text]):
         """Advance running spinners; refresh live durations once a second."""
         self._ticks += 1
         top = self.scroll_offset.y  # rows are one line high: only the rows on screen animate
-        live = [i for i in self._order[top:top + self.size.height] if self._rows[i].status == "running"]
+        live = [i for i in self._order[top : top + self.size.height] if self._rows[i].status == "running"]
         keys = {c.key for c in self._layout[0]}
         for run_id in live:
             self.update_cell(run_id, "status", self._cell(self._rows[run_id], "status"))

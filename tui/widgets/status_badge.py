@@ -77,7 +77,9 @@ class StatusBadge(Static):
     status: reactive[str] = reactive("queued")
     """The run status shown (one of engine.core.protocol.STATUSES)."""
 
-    def __init__(self, status: str = "queued", clock: Callable[[], float] = time.time, **kwargs: object) -> None:
+    def __init__(
+        self, status: str = "queued", clock: Callable[[], float] = time.time, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._clock = clock
         self.set_reactive(StatusBadge.status, status)

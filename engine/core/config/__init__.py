@@ -10,11 +10,20 @@ from engine.core.config.presets import PRESETS_DIR, describe_presets, list_prese
 from engine.core.config.resolve import PRESET_SECTIONS, resolve_config
 from engine.core.config.schema import TYPED_SECTIONS, field_help
 
-__all__ = ["PRESETS_DIR", "PRESET_SECTIONS", "TYPED_SECTIONS", "describe_presets", "dump_config", "field_help",
-           "list_presets", "load_preset", "resolve_config", "preset_params"]
+__all__ = [
+    "PRESETS_DIR",
+    "PRESET_SECTIONS",
+    "TYPED_SECTIONS",
+    "describe_presets",
+    "dump_config",
+    "field_help",
+    "list_presets",
+    "load_preset",
+    "preset_params",
+    "resolve_config",
+]
 
 
 def dump_config(cfg: dict[str, Any]) -> str:
     """The resolved config as YAML, sections in their natural order."""
     return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None, allow_unicode=True)
-

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.core.errors import ConfigError
 
+
 def expand_path(text: str) -> Path:
     """Expand ~ and $VARS; relative paths are taken from the current directory."""
     return Path(os.path.expandvars(os.path.expanduser(text))).resolve()
@@ -41,8 +42,11 @@ def _finish_device(device: dict[str, Any], check_paths: bool) -> None:
     if device["launcher"] == "slurm":
         gpus = device["slurm_gpus_per_node"]
         if device["name"] == "cuda" and 0 < gpus < processes:
-            raise ConfigError("device.slurm_gpus_per_node", f"{gpus} GPUs for {processes} processes: each process "
-                                                            f"needs its own GPU; set it to {processes} or 0 (one each)")
+            raise ConfigError(
+                "device.slurm_gpus_per_node",
+                f"{gpus} GPUs for {processes} processes: each process "
+                f"needs its own GPU; set it to {processes} or 0 (one each)",
+            )
         if check_paths:
             from engine.core.slurm import require_sbatch
 
@@ -59,9 +63,12 @@ def _check_local_gpus(name: str, processes: int) -> None:
     gpus = visible_gpu_count()
     if gpus is None:
         return  # no NVML here to count with: the engine checks again when it starts
-    if name == "cuda" and gpus < processes or name == "auto" and 0 < gpus < processes:
-        raise ConfigError("device.processes", f"{processes} processes on {name} need one CUDA GPU each, but this "
-                                              f"machine has {gpus}; lower device.processes or use device.name=cpu")
+    if (name == "cuda" and gpus < processes) or (name == "auto" and 0 < gpus < processes):
+        raise ConfigError(
+            "device.processes",
+            f"{processes} processes on {name} need one CUDA GPU each, but this "
+            f"machine has {gpus}; lower device.processes or use device.name=cpu",
+        )
 
 
 def _finish_vpr_batch(train: dict[str, Any]) -> None:
@@ -69,8 +76,11 @@ def _finish_vpr_batch(train: dict[str, Any]) -> None:
         raise ConfigError("train.images_per_place", "VPR metric losses need at least 2 images of each place")
     product = train["places_per_batch"] * train["images_per_place"]
     if train["batch_size"] not in (0, product):
-        raise ConfigError("train.batch_size", f"for VPR it is places_per_batch × images_per_place = {product}; "
-                                              f"set those instead (or batch_size: 0)")
+        raise ConfigError(
+            "train.batch_size",
+            f"for VPR it is places_per_batch × images_per_place = {product}; "
+            f"set those instead (or batch_size: 0)",
+        )
     train["batch_size"] = product
 
 
@@ -78,7 +88,9 @@ def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
     data, evaluation, task = cfg["data"], cfg["eval"], cfg["task"]["name"]
     evaluate_only = cfg["train"]["max_steps"] == 0
     if not data["root"] and not evaluate_only:
-        raise ConfigError("data.root", "required: the data set folder (or set data.synthetic: true to make one)")
+        raise ConfigError(
+            "data.root", "required: the data set folder (or set data.synthetic: true to make one)"
+        )
     root = expand_path(data["root"]) if data["root"] else None
     data["root"] = str(root) if root else ""
     if data["cache_dir"]:
@@ -86,17 +98,22 @@ def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
     pending = bool(data["synthetic"]) and root is not None and not root.exists()
     if check_paths and root is not None and not pending and not root.is_dir():
         demo = "the demo city" if task == "vpr" else "the demo data"
-        raise ConfigError("data.root", f"folder not found: {root} (set data.synthetic: true to make {demo} there)")
+        raise ConfigError(
+            "data.root", f"folder not found: {root} (set data.synthetic: true to make {demo} there)"
+        )
     evaluation["test_sets"] = [_test_set(i, item, root) for i, item in enumerate(evaluation["test_sets"])]
     names = [t["name"] for t in evaluation["test_sets"]]
     if len(set(names)) != len(names):
         raise ConfigError("eval.test_sets", f"test set names must be unique, got {names}")
     if evaluate_only and not evaluation["test_sets"]:
-        raise ConfigError("eval.test_sets", "an evaluation-only run (train.max_steps: 0) needs at least one test set")
+        raise ConfigError(
+            "eval.test_sets", "an evaluation-only run (train.max_steps: 0) needs at least one test set"
+        )
     for index, entry in enumerate(evaluation["test_sets"]):  # their layouts are the engine's to check
         if check_paths and not pending and not Path(entry["path"]).is_dir():
-            raise ConfigError(f"eval.test_sets[{index}].path", f"not a test set folder: {entry['path']} "
-                                                             f"(folder not found)")
+            raise ConfigError(
+                f"eval.test_sets[{index}].path", f"not a test set folder: {entry['path']} (folder not found)"
+            )
 
 
 def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
@@ -104,14 +121,19 @@ def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
     key = f"eval.test_sets[{index}]"
     if isinstance(item, str):
         item = {"name": Path(item).name, "path": item}
-    if not isinstance(item, dict) or set(item) - {"name", "path", "split", "format"} or not (
-            "path" in item or "split" in item):
+    if (
+        not isinstance(item, dict)
+        or set(item) - {"name", "path", "split", "format"}
+        or not ("path" in item or "split" in item)
+    ):
         raise ConfigError(key, f"expected {{name, path}} (and optionally split, format), got {item!r}")
     path = Path(os.path.expandvars(os.path.expanduser(str(item.get("path", ".")))))
     if not path.is_absolute():
         if root is None:
-            raise ConfigError(f"{key}.path", f"'{path}' is relative to data.root, which is empty: give an absolute "
-                                             f"path or set data.root")
+            raise ConfigError(
+                f"{key}.path",
+                f"'{path}' is relative to data.root, which is empty: give an absolute path or set data.root",
+            )
         path = root / path
     name = str(item.get("name") or (item.get("split") if path == root else path.name) or path.name)
     out = {"name": name, "path": str(path.resolve())}

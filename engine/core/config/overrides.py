@@ -32,7 +32,9 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return parts, parse_value(value)
 
 
-def apply_overrides(raw: dict[str, Any], items: list[str] | tuple[str, ...], is_preset_section) -> dict[str, Any]:
+def apply_overrides(
+    raw: dict[str, Any], items: list[str] | tuple[str, ...], is_preset_section
+) -> dict[str, Any]:
     """Apply overrides in order; naming a new `name`/`preset` for a preset section restarts that section."""
     for item in items:
         parts, value = parse_override(item)

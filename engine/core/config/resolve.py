@@ -7,10 +7,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.core.config.overrides import apply_overrides, parse_override
-from engine.core.config.presets import PRESET_META_KEYS, has_preset, list_presets, load_preset, load_yaml_file, preset_path
-from engine.core.config.schema import TYPED_SECTIONS, ModelConfig, defaults_of
 from engine.core.config.derive import finish
+from engine.core.config.overrides import apply_overrides, parse_override
+from engine.core.config.presets import (
+    PRESET_META_KEYS,
+    has_preset,
+    list_presets,
+    load_preset,
+    load_yaml_file,
+    preset_path,
+)
+from engine.core.config.schema import TYPED_SECTIONS, ModelConfig, defaults_of
 from engine.core.config.validate import check_keys, check_typed, coerce
 from engine.core.errors import ConfigError, UserError
 
@@ -25,8 +32,22 @@ PRESET_SECTIONS: dict[str, tuple[str, str]] = {
     "freeze": ("freeze", "none"),
     "augment": ("augment", "none"),
 }
-TOP_LEVEL_KEYS = ["name", "description", "tags", "task", "data", "model", "loss", "optim", "schedule", "freeze",
-                  "augment", "device", "train", "eval"]
+TOP_LEVEL_KEYS = [
+    "name",
+    "description",
+    "tags",
+    "task",
+    "data",
+    "model",
+    "loss",
+    "optim",
+    "schedule",
+    "freeze",
+    "augment",
+    "device",
+    "train",
+    "eval",
+]
 MODEL_KEYS = ["backbone", "aggregator", "head", "descriptor_dim", "image_size"]
 
 
@@ -44,7 +65,9 @@ def load_source(source: str | os.PathLike | dict) -> tuple[dict[str, Any], str]:
     if not path.is_file() and has_preset("runs", str(source)):
         path = preset_path("runs", str(source))
     if not path.is_file():
-        raise UserError(f"config file not found: {source} (or name a run preset: {', '.join(list_presets('runs'))})")
+        raise UserError(
+            f"config file not found: {source} (or name a run preset: {', '.join(list_presets('runs'))})"
+        )
     raw = load_yaml_file(path)
     if raw is None:
         raw = {}
@@ -53,14 +76,19 @@ def load_source(source: str | os.PathLike | dict) -> tuple[dict[str, Any], str]:
     return raw, path.stem
 
 
-def resolve_preset_section(key: str, value: Any, slot_default: tuple[str, str] | None = None) -> dict[str, Any]:
+def resolve_preset_section(
+    key: str, value: Any, slot_default: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Expand a preset section: a preset name, or a mapping naming a preset (or an entry) and overriding keys."""
     slot, default = slot_default or PRESET_SECTIONS[key]
     value = default if value is None else value
     if isinstance(value, str):
         value = {"preset": value}
     if not isinstance(value, dict):
-        raise ConfigError(key, f"expected a preset name or a mapping, got {value!r}; presets: {', '.join(list_presets(slot))}")
+        raise ConfigError(
+            key,
+            f"expected a preset name or a mapping, got {value!r}; presets: {', '.join(list_presets(slot))}",
+        )
     given = dict(value)
     preset = given.pop("preset", None)
     if preset is None:
@@ -81,7 +109,9 @@ def resolve_preset_section(key: str, value: Any, slot_default: tuple[str, str] |
 def resolve_loss_components(key: str, components: Any) -> list[dict[str, Any]]:
     """A loss mix: each component is a loss preset (name or mapping) plus a `weight` (default 1)."""
     if not isinstance(components, list) or not components:
-        raise ConfigError(f"{key}.components", "expected a list of losses, e.g. [{preset: cosface, weight: 0.7}, ...]")
+        raise ConfigError(
+            f"{key}.components", "expected a list of losses, e.g. [{preset: cosface, weight: 0.7}, ...]"
+        )
     resolved = []
     for index, item in enumerate(components):
         where = f"{key}.components[{index}]"
@@ -126,7 +156,10 @@ def resolve_model(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError("model", f"expected a mapping with {', '.join(MODEL_KEYS)}")
     check_keys("model", value, MODEL_KEYS)
-    out = {part: resolve_preset_section(f"model.{part}", value.get(part)) for part in ("backbone", "aggregator", "head")}
+    out = {
+        part: resolve_preset_section(f"model.{part}", value.get(part))
+        for part in ("backbone", "aggregator", "head")
+    }
     scalars = {k: v for k, v in value.items() if k in ("descriptor_dim", "image_size")}
     out.update(resolve_typed_section("model", ModelConfig, scalars))
     return out
@@ -134,14 +167,17 @@ def resolve_model(value: Any) -> dict[str, Any]:
 
 def order_overrides(items: list[str] | tuple[str, ...]) -> list[str]:
     """Overrides choosing a section's preset/name go first, so the section's other overrides survive them."""
+
     def restarts(item: str) -> bool:
         parts, _ = parse_override(item)
         return parts[-1] in ("name", "preset") and is_preset_section(parts[:-1])
+
     return sorted(items, key=lambda item: not restarts(item))
 
 
-def resolve_config(source: str | os.PathLike | dict, overrides: list[str] | tuple[str, ...] = (),
-                   check_paths: bool = True) -> dict[str, Any]:
+def resolve_config(
+    source: str | os.PathLike | dict, overrides: list[str] | tuple[str, ...] = (), check_paths: bool = True
+) -> dict[str, Any]:
     """Return the fully resolved config; any mistake raises ConfigError/UserError naming the key."""
     raw, default_name = load_source(source)
     raw = apply_overrides(raw, order_overrides(overrides), is_preset_section)

@@ -10,8 +10,14 @@ from engine.core.errors import ConfigError, did_you_mean
 #: Preset keys whose value may be either of several types (the preset's default shows only one).
 UNION_KEYS: dict[str, tuple[type, ...]] = {"pretrained": (bool, str), "stage": (str, int)}
 
-_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
-               dict: "a mapping"}
+_TYPE_NAMES = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+}
 
 
 def _kind_of(default: Any) -> type | None:
@@ -27,7 +33,7 @@ def coerce(key: str, value: Any, default: Any) -> Any:
     if leaf in UNION_KEYS and isinstance(value, UNION_KEYS[leaf]):
         return value
     kind = _kind_of(default)
-    if kind is None or value is None and default is None:
+    if kind is None or (value is None and default is None):
         return value
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -42,23 +48,31 @@ def check_keys(key: str, given: dict[str, Any], allowed: list[str]) -> None:
     for name in given:
         if name not in allowed:
             where = f"{key}.{name}" if key else name
-            raise ConfigError(where, f"unknown key{did_you_mean(str(name), allowed)}; allowed: {', '.join(allowed)}")
+            raise ConfigError(
+                where, f"unknown key{did_you_mean(str(name), allowed)}; allowed: {', '.join(allowed)}"
+            )
 
 
 def check_size(key: str, value: Any) -> list[int]:
     """An image size: an int (square) or [H, W] of positive ints."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value, value]
-    if (not isinstance(value, list) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
         raise ConfigError(key, f"expected an image size [height, width] of positive integers, got {value!r}")
     return list(value)
 
 
 def check_range_pair(key: str, value: Any) -> list[float]:
     """A [low, high] pair of positive numbers with low <= high."""
-    numbers = isinstance(value, list) and len(value) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    numbers = (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
     if not numbers or not 0 < value[0] <= value[1]:
         raise ConfigError(key, f"expected [low, high] with 0 < low <= high, got {value!r}")
     return [float(value[0]), float(value[1])]
@@ -76,8 +90,11 @@ def check_typed(key: str, schema: type, values: dict[str, Any]) -> dict[str, Any
             out[f.name] = None if value is None else check_size(where, value)
             continue
         if kind == "int_list":
-            if not isinstance(value, list) or not value or not all(
-                    isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            ):
                 raise ConfigError(where, f"expected a list of positive integers, got {value!r}")
             continue
         if kind == "str_list":
@@ -93,7 +110,9 @@ def check_typed(key: str, schema: type, values: dict[str, Any]) -> dict[str, Any
             value = "on" if value else "off"  # YAML 1.1 reads a bare on/off as a boolean
         value = coerce(where, value, f.default)
         if meta.get("choices") and value not in meta["choices"]:
-            raise ConfigError(where, f"'{value}' is not allowed; allowed: {', '.join(map(str, meta['choices']))}")
+            raise ConfigError(
+                where, f"'{value}' is not allowed; allowed: {', '.join(map(str, meta['choices']))}"
+            )
         if meta.get("min") is not None and value < meta["min"]:
             raise ConfigError(where, f"must be ≥ {meta['min']}, got {value}")
         if meta.get("max") is not None and value > meta["max"]:

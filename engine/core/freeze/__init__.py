@@ -9,11 +9,35 @@ from typing import Any
 
 from engine.core.config import preset_params
 from engine.core.freeze.entries import DEFAULT_PHASES, FREEZE, parse_phases
-from engine.core.freeze.schedule import (ALL, FREEZE_HINT, GROUPS, FreezeSchedule, PathResolver, Phase, PhaseSpec,
-                                         phase_at, steered_value, warmup_factors)
+from engine.core.freeze.schedule import (
+    ALL,
+    FREEZE_HINT,
+    GROUPS,
+    FreezeSchedule,
+    PathResolver,
+    Phase,
+    PhaseSpec,
+    phase_at,
+    steered_value,
+    warmup_factors,
+)
 
-__all__ = ["ALL", "DEFAULT_PHASES", "FREEZE", "FREEZE_HINT", "GROUPS", "FreezeSchedule", "PathResolver", "Phase",
-           "PhaseSpec", "build_freeze", "parse_phases", "phase_at", "steered_value", "warmup_factors"]
+__all__ = [
+    "ALL",
+    "DEFAULT_PHASES",
+    "FREEZE",
+    "FREEZE_HINT",
+    "GROUPS",
+    "FreezeSchedule",
+    "PathResolver",
+    "Phase",
+    "PhaseSpec",
+    "build_freeze",
+    "parse_phases",
+    "phase_at",
+    "steered_value",
+    "warmup_factors",
+]
 
 
 def build_freeze(section: dict[str, Any]) -> FreezeSchedule:

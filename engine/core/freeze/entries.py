@@ -30,8 +30,9 @@ def none() -> FreezeSchedule:
 @FREEZE.register("frozen_backbone")
 def frozen_backbone(norm_eval: bool = True) -> FreezeSchedule:
     """Backbone frozen for the whole run (linear probe); aggregator, head and loss train."""
-    return FreezeSchedule("frozen_backbone", [PhaseSpec(trainable=_NOT_BACKBONE, label="frozen backbone")],
-                          norm_eval)
+    return FreezeSchedule(
+        "frozen_backbone", [PhaseSpec(trainable=_NOT_BACKBONE, label="frozen backbone")], norm_eval
+    )
 
 
 @FREEZE.register("trainable_from")
@@ -44,14 +45,23 @@ def trainable_from(stage: str = "layer3", norm_eval: bool = True) -> FreezeSched
         norm_eval: Keep BatchNorm layers of the frozen part in eval mode.
     """
     name = _stage_token(stage)
-    return FreezeSchedule("trainable_from", [PhaseSpec(
-        trainable=(f"backbone.{name}+", *_NOT_BACKBONE), label="from {stage}",
-        paths_key=f"{_KEY}.stage")], norm_eval)
+    return FreezeSchedule(
+        "trainable_from",
+        [
+            PhaseSpec(
+                trainable=(f"backbone.{name}+", *_NOT_BACKBONE),
+                label="from {stage}",
+                paths_key=f"{_KEY}.stage",
+            )
+        ],
+        norm_eval,
+    )
 
 
 @FREEZE.register("progressive")
-def progressive(phases: list | None = None, norm_eval: bool = True,
-                unfreeze_warmup_steps: int = 0) -> FreezeSchedule:
+def progressive(
+    phases: list | None = None, norm_eval: bool = True, unfreeze_warmup_steps: int = 0
+) -> FreezeSchedule:
     """Progressive (un)freezing in phases at given steps or epochs: head → neck → last stage → all.
 
     Args:
@@ -63,10 +73,14 @@ def progressive(phases: list | None = None, norm_eval: bool = True,
         norm_eval: Keep BatchNorm layers of frozen parts in eval mode.
         unfreeze_warmup_steps: Linear LR warmup for the param groups a phase unfreezes (0: none).
     """
-    if isinstance(unfreeze_warmup_steps, bool) or not isinstance(unfreeze_warmup_steps, int) \
-            or unfreeze_warmup_steps < 0:
-        raise ConfigError(f"{_KEY}.unfreeze_warmup_steps",
-                          f"must be an integer ≥ 0, got {unfreeze_warmup_steps!r}")
+    if (
+        isinstance(unfreeze_warmup_steps, bool)
+        or not isinstance(unfreeze_warmup_steps, int)
+        or unfreeze_warmup_steps < 0
+    ):
+        raise ConfigError(
+            f"{_KEY}.unfreeze_warmup_steps", f"must be an integer ≥ 0, got {unfreeze_warmup_steps!r}"
+        )
     specs = parse_phases(DEFAULT_PHASES if phases is None else phases)
     return FreezeSchedule("progressive", specs, norm_eval, unfreeze_warmup_steps)
 
@@ -78,8 +92,11 @@ def parse_phases(phases: Any, key: str = f"{_KEY}.phases") -> list[PhaseSpec]:
         ConfigError: naming `freeze.phases[i].<field>` and what is allowed.
     """
     if not isinstance(phases, list) or not phases:
-        raise ConfigError(key, f"expected a list of phases like [{{at_step: 0, trainable: [head]}}, "
-                               f"{{at_epoch: 2, trainable: all}}], got {phases!r}")
+        raise ConfigError(
+            key,
+            f"expected a list of phases like [{{at_step: 0, trainable: [head]}}, "
+            f"{{at_epoch: 2, trainable: all}}], got {phases!r}",
+        )
     return [_parse_phase(item, f"{key}[{index}]") for index, item in enumerate(phases)]
 
 
@@ -113,15 +130,18 @@ def _paths(where: str, item: dict[str, Any]) -> tuple[str, ...] | Literal["all"]
         return ALL
     value = [value] if isinstance(value, str) else value
     if not isinstance(value, list) or not value or not all(isinstance(p, str) and p.strip() for p in value):
-        raise ConfigError(f"{where}.trainable", f"expected all or a list of group paths (e.g. [head, "
-                                                f"aggregator, backbone.layer4]), got {item['trainable']!r}")
+        raise ConfigError(
+            f"{where}.trainable",
+            f"expected all or a list of group paths (e.g. [head, "
+            f"aggregator, backbone.layer4]), got {item['trainable']!r}",
+        )
     return tuple(dict.fromkeys(p.strip() for p in value))  # dict keeps the order for labels, drops repeats
 
 
 def _stage_token(stage: Any) -> str:
     """A stage name, or an index as a string ("-1"); YAML may hand either."""
     if isinstance(stage, bool) or not isinstance(stage, (str, int)) or not str(stage).strip():
-        raise ConfigError(f"{_KEY}.stage",
-                          f"expected a stage name (e.g. layer3) or index (e.g. -1), got {stage!r}")
+        raise ConfigError(
+            f"{_KEY}.stage", f"expected a stage name (e.g. layer3) or index (e.g. -1), got {stage!r}"
+        )
     return str(stage).strip().removeprefix("backbone.")
-

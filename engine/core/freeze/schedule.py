@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,8 +52,9 @@ class PhaseSpec:
         if self.at_epoch is None:
             return int(self.at_step or 0)
         if steps_per_epoch <= 0:
-            raise ValueError(f"steps_per_epoch must be > 0 to place {self.where}.at_epoch, "
-                             f"got {steps_per_epoch}")
+            raise ValueError(
+                f"steps_per_epoch must be > 0 to place {self.where}.at_epoch, got {steps_per_epoch}"
+            )
         return math.ceil(self.at_epoch * steps_per_epoch - 1e-9)  # tolerance for float error (0.1 × 30)
 
 
@@ -86,10 +88,17 @@ class Phase:
 
     def event(self, groups: dict[str, bool]) -> dict[str, Any]:
         """Fields of the `freeze` event: `events.emit("freeze", step=phase.step, **phase.event(groups))`."""
-        fields = {"phase": self.label, "index": self.index, "groups": groups, "warmup_steps": self.warmup_steps,
-                  "warmup_groups": list(self.warmup_groups)}
+        fields = {
+            "phase": self.label,
+            "index": self.index,
+            "groups": groups,
+            "warmup_steps": self.warmup_steps,
+            "warmup_groups": list(self.warmup_groups),
+        }
         if self.overrides:
-            fields["steered"] = {path: "trainable" if trainable else "frozen" for path, trainable in self.overrides}
+            fields["steered"] = {
+                path: "trainable" if trainable else "frozen" for path, trainable in self.overrides
+            }
         return fields
 
     def steered(self, overrides: dict[str, bool]) -> Phase:
@@ -101,9 +110,20 @@ class Phase:
         """
         if not overrides:
             return self
-        marks = " ".join(f"{'+' if trainable else '-'}{_short(path)}" for path, trainable in overrides.items())
-        return Phase(self.index, self.step, self.trainable, f"{self.label} · steered {marks}", True,
-                     self.warmup_steps, self.warmup_groups, self.in_run, tuple(overrides.items()))
+        marks = " ".join(
+            f"{'+' if trainable else '-'}{_short(path)}" for path, trainable in overrides.items()
+        )
+        return Phase(
+            self.index,
+            self.step,
+            self.trainable,
+            f"{self.label} · steered {marks}",
+            True,
+            self.warmup_steps,
+            self.warmup_groups,
+            self.in_run,
+            tuple(overrides.items()),
+        )
 
 
 class FreezeSchedule:
@@ -120,14 +140,17 @@ class FreezeSchedule:
         warmup_steps: LR warmup for groups that gain trainable parameters at a phase (0: none).
     """
 
-    def __init__(self, name: str, specs: Sequence[PhaseSpec], norm_eval: bool = True,
-                 warmup_steps: int = 0) -> None:
+    def __init__(
+        self, name: str, specs: Sequence[PhaseSpec], norm_eval: bool = True, warmup_steps: int = 0
+    ) -> None:
         self.name = name
         self.specs = list(specs)
         self.norm_eval = norm_eval
         self.warmup_steps = warmup_steps
 
-    def phases(self, max_steps: int, steps_per_epoch: float, model: PathResolver | None = None) -> list[Phase]:
+    def phases(
+        self, max_steps: int, steps_per_epoch: float, model: PathResolver | None = None
+    ) -> list[Phase]:
         """The phases on the step axis, sorted by start, the first at step 0.
 
         Args:
@@ -139,8 +162,9 @@ class FreezeSchedule:
         Raises:
             ConfigError: two phases starting at the same step, or (with `model`) an unknown group path.
         """
-        placed = sorted(((spec.start(steps_per_epoch), spec) for spec in self.specs),
-                        key=lambda item: item[0])
+        placed = sorted(
+            ((spec.start(steps_per_epoch), spec) for spec in self.specs), key=lambda item: item[0]
+        )
         _check_distinct(placed)
         if not placed or placed[0][0] != 0:
             placed.insert(0, (0, PhaseSpec(label=ALL)))
@@ -151,8 +175,18 @@ class FreezeSchedule:
             paths = _resolve(spec, model)
             gained = () if previous is None else _gained_groups(previous, paths, groups)
             label = _fixed_label(spec.label, paths) or _label(previous, paths)
-            phases.append(Phase(index, step, _with_implied(paths), label, self.norm_eval, self.warmup_steps,
-                                gained, in_run=index == 0 or step < max_steps))
+            phases.append(
+                Phase(
+                    index,
+                    step,
+                    _with_implied(paths),
+                    label,
+                    self.norm_eval,
+                    self.warmup_steps,
+                    gained,
+                    in_run=index == 0 or step < max_steps,
+                )
+            )
             previous = paths
         return phases
 
@@ -174,7 +208,9 @@ def steered_value(key: str, value: Any) -> bool | None:
         return True
     if text in _SCHEDULE_WORDS:
         return None
-    raise ConfigError(key, f"expected on (freeze), off (unfreeze) or schedule (undo the override), got {value!r}")
+    raise ConfigError(
+        key, f"expected on (freeze), off (unfreeze) or schedule (undo the override), got {value!r}"
+    )
 
 
 _FROZEN_WORDS = ("on", "true", "yes", "1", "frozen", "freeze")
@@ -203,10 +239,11 @@ def warmup_factors(phase: Phase, step: int) -> dict[str, float]:
 
 
 def _check_distinct(placed: list[tuple[int, PhaseSpec]]) -> None:
-    for (step, first), (other, second) in zip(placed, placed[1:]):
+    for (step, first), (other, second) in itertools.pairwise(placed):
         if step == other:
-            raise ConfigError(second.where,
-                              f"starts at step {step}, as {first.where} does; one phase per step")
+            raise ConfigError(
+                second.where, f"starts at step {step}, as {first.where} does; one phase per step"
+            )
 
 
 def _resolve(spec: PhaseSpec, model: PathResolver | None) -> tuple[str, ...] | str:
@@ -225,7 +262,7 @@ def _with_implied(paths: tuple[str, ...] | str) -> set[str] | Literal["all"]:
 
 
 def _short(path: str) -> str:
-    """"layer4" for "backbone.layer4"; "stage -1" for an index not resolved against a model."""
+    """ "layer4" for "backbone.layer4"; "stage -1" for an index not resolved against a model."""
     name = path.removeprefix("backbone.")
     return f"stage {name}" if name.rstrip("+").lstrip("-").isdigit() else name
 
@@ -239,7 +276,7 @@ def _fixed_label(label: str | None, paths: tuple[str, ...] | str) -> str | None:
 
 
 def _label(previous: tuple[str, ...] | str | None, paths: tuple[str, ...] | str) -> str:
-    """"all"; "+layer4" when the phase only adds paths to the previous one; else its paths joined."""
+    """ "all"; "+layer4" when the phase only adds paths to the previous one; else its paths joined."""
     if paths == ALL:
         return ALL
     if previous is not None and previous != ALL and set(previous) < set(paths):
@@ -252,8 +289,9 @@ def _covered(path: str, previous: set[str] | str) -> bool:
     return previous == ALL or any(path == p or path.startswith(f"{p}.") for p in previous)
 
 
-def _gained_groups(previous: tuple[str, ...] | str, paths: tuple[str, ...] | str,
-                   groups: tuple[str, ...]) -> tuple[str, ...]:
+def _gained_groups(
+    previous: tuple[str, ...] | str, paths: tuple[str, ...] | str, groups: tuple[str, ...]
+) -> tuple[str, ...]:
     """Top-level groups (= optimizer param groups) that gain trainable parameters at this phase."""
     before = _with_implied(previous)
     candidates = groups if paths == ALL else sorted(_with_implied(paths))

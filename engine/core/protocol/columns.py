@@ -20,6 +20,7 @@ let a reader notice an events.jsonl that was replaced or rewritten.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -76,7 +77,7 @@ class ColumnsWriter:
         self._file = None
         try:
             covered = self._recover(events_size)
-            self._file = open(self.path, "ab")
+            self._file = open(self.path, "ab")  # noqa: SIM115  (open for the whole run)
             if covered < events_size:
                 self._catch_up(events, covered, events_size)
         except (OSError, ValueError) as exc:
@@ -152,7 +153,7 @@ class ColumnsWriter:
             encoded = f"{kind}\t{name}".encode()
             self._buf += RECORD.pack(KEY, 0, key, len(encoded), 0.0)
             for i in range(0, len(encoded), _NAME_BYTES):
-                self._buf += bytes([NAME]) + encoded[i:i + _NAME_BYTES].ljust(_NAME_BYTES, b"\0")
+                self._buf += bytes([NAME]) + encoded[i : i + _NAME_BYTES].ljust(_NAME_BYTES, b"\0")
         return key
 
     def end(self, events_end: int, tail: bytes) -> None:
@@ -171,10 +172,8 @@ class ColumnsWriter:
 
     def close(self) -> None:
         if self._file is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._file.close()
-            except OSError:
-                pass
         self._file = None
 
 
@@ -230,7 +229,7 @@ def read_index(events: str | os.PathLike[str]) -> IndexedPrefix | None:
     return IndexedPrefix(int(records["x"][-1]), series, spans)
 
 
-def _checksum_matches(f, end: np.void) -> bool:  # type: ignore[no-untyped-def]
+def _checksum_matches(f, end: np.void) -> bool:
     """Whether the bytes an END record checksummed are still those of events.jsonl."""
     checked, covered = int(end["key"]), int(end["x"])
     f.seek(covered - checked)
@@ -258,7 +257,7 @@ def read_names(records: np.ndarray) -> dict[int, tuple[str, str]]:
     raw = records.view(np.uint8).reshape(-1, RECORD.size)
     for i in np.flatnonzero(records["tag"] == KEY).tolist():
         length = int(records["n"][i])
-        parts = raw[i + 1: i + 1 + -(-length // _NAME_BYTES), 1:].tobytes()[:length]
+        parts = raw[i + 1 : i + 1 + -(-length // _NAME_BYTES), 1:].tobytes()[:length]
         kind, _, name = parts.decode("utf-8", "replace").partition("\t")
         names[int(records["key"][i])] = (kind, name)
     return names

@@ -92,8 +92,13 @@ class EventWriter:
     and flushed at least every `flush_interval` seconds, on `flush()`, `close()` and at exit.
     """
 
-    def __init__(self, path: str | os.PathLike[str], flush_interval: float = 0.5, max_pending: int = 50_000,
-                 index: bool = True):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        flush_interval: float = 0.5,
+        max_pending: int = 50_000,
+        index: bool = True,
+    ):
         self.path = Path(path)
         """The events.jsonl being appended to."""
         self.flush_interval = flush_interval
@@ -104,7 +109,7 @@ class EventWriter:
         self._wake = threading.Event()
         self._closed = False
         self._seq = _last_seq(self.path) + 1  # a resumed run keeps seq increasing
-        self._file = open(self.path, "ab")
+        self._file = open(self.path, "ab")  # noqa: SIM115  (open for the whole run)
         self._end_torn_line()
         self._size = self._file.tell()
         # events.cols: the numbers in binary too, so the console opens long runs without parsing JSON
@@ -194,7 +199,9 @@ class EventWriter:
             if columns is not None:
                 columns.end(self._size, data[-CHECKED_BYTES:])
 
-    def _line(self, t: float, kind: str, step: int | None, fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _line(
+        self, t: float, kind: str, step: int | None, fields: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
         """One JSON record (no newline) and the record as written (what the index must agree with); header
         keys come first and fields cannot override them."""
         rec: dict[str, Any] = {"t": t, "seq": self._seq, "kind": kind}
@@ -276,7 +283,7 @@ class EventReader:
         """What `read_new` returns, block by block, so that a long backlog is never all held as dicts; the
         offset moves only over complete lines, as each block is taken."""
         try:
-            f = open(self.path, "rb")
+            f = open(self.path, "rb")  # noqa: SIM115  (a missing file is no error; `with f` below)
         except FileNotFoundError:
             return
         with f:

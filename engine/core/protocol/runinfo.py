@@ -29,7 +29,7 @@ OPTIONAL_FIELDS = {
     "exit_code": "the engine's exit code (0 ok, 1 failed, 2 bad config or data)",
     "main_metric": "the metric the task is judged and best.pt chosen by, on the first test set (R@1, mIoU, top1)",
     "metric_order": "every metric an evaluation reports, in reading order",
-    "data": "what was read per split: format and counts (\"train\": \"Cityscapes: 2,975 images\")",
+    "data": 'what was read per split: format and counts ("train": "Cityscapes: 2,975 images")',
 }
 """Fields the engine and launcher add to run.json when they apply (readers must not require them)."""
 

@@ -18,13 +18,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core.config.presets import preset_params
 from engine.core.schedules import decay, yolox  # noqa: F401  (registers the entries)
 from engine.core.schedules.common import SCHEDULES, WARMUP_TYPES, warmup_factor
 from engine.core.schedules.yolox import YOLOX_LR_PER_IMG, yolox_base_lr
-from engine.core.config.presets import preset_params
 
-__all__ = ["SCHEDULES", "WARMUP_TYPES", "YOLOX_LR_PER_IMG", "lr_curve", "lr_factor", "warmup_factor",
-           "yolox_base_lr"]
+__all__ = [
+    "SCHEDULES",
+    "WARMUP_TYPES",
+    "YOLOX_LR_PER_IMG",
+    "lr_curve",
+    "lr_factor",
+    "warmup_factor",
+    "yolox_base_lr",
+]
 
 # Keys the config resolver keeps for display; they are not factory parameters.
 

@@ -49,8 +49,9 @@ def warmup_start(warmup_steps: int, warmup_type: str, warmup_lr_start: float | N
     return check_number("warmup_lr_start", warmup_lr_start, 0.0, 1.0, low_open=warmup_type == "exponential")
 
 
-def warmup_factor(step: int, warmup_steps: int, warmup_type: str = "linear",
-                  warmup_lr_start: float | None = None) -> float | None:
+def warmup_factor(
+    step: int, warmup_steps: int, warmup_type: str = "linear", warmup_lr_start: float | None = None
+) -> float | None:
     """The warmup's LR factor while `step < warmup_steps`, else None (the schedule proper takes over).
 
     With s = warmup_lr_start and u = step / warmup_steps, the ramps rise from s at step 0 to 1 at

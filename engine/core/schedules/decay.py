@@ -6,24 +6,43 @@ import math
 from bisect import bisect_right
 
 from engine.core.errors import ConfigError
-from engine.core.schedules.common import (KEY, SCHEDULES, check_int, check_number, check_ratio, decay_clock,
-                                     progress, warmup_factor)
+from engine.core.schedules.common import (
+    KEY,
+    SCHEDULES,
+    check_int,
+    check_number,
+    check_ratio,
+    decay_clock,
+    progress,
+    warmup_factor,
+)
 
 # Every schedule below takes the same three warmup keys (see common.warmup_factor); while the warmup
 # runs its factor replaces the schedule's, which then starts from its own step 0 (torch's SequentialLR).
 
 
 @SCHEDULES.register("constant")
-def constant(step: int, max_steps: int, warmup_steps: int = 0, warmup_type: str = "linear",
-             warmup_lr_start: float | None = None) -> float:
+def constant(
+    step: int,
+    max_steps: int,
+    warmup_steps: int = 0,
+    warmup_type: str = "linear",
+    warmup_lr_start: float | None = None,
+) -> float:
     """Constant LR after an optional warmup."""
     warm = warmup_factor(step, warmup_steps, warmup_type, warmup_lr_start)
     return 1.0 if warm is None else warm
 
 
 @SCHEDULES.register("cosine")
-def cosine(step: int, max_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.0,
-           warmup_type: str = "linear", warmup_lr_start: float | None = None) -> float:
+def cosine(
+    step: int,
+    max_steps: int,
+    warmup_steps: int = 0,
+    min_lr_ratio: float = 0.0,
+    warmup_type: str = "linear",
+    warmup_lr_start: float | None = None,
+) -> float:
     """Warmup, then half a cosine down to min_lr_ratio at max_steps (CosineAnnealingLR)."""
     check_ratio(min_lr_ratio)
     warm = warmup_factor(step, warmup_steps, warmup_type, warmup_lr_start)
@@ -34,8 +53,15 @@ def cosine(step: int, max_steps: int, warmup_steps: int = 0, min_lr_ratio: float
 
 
 @SCHEDULES.register("poly")
-def poly(step: int, max_steps: int, power: float = 0.9, warmup_steps: int = 0, min_lr_ratio: float = 0.0,
-         warmup_type: str = "linear", warmup_lr_start: float | None = None) -> float:
+def poly(
+    step: int,
+    max_steps: int,
+    power: float = 0.9,
+    warmup_steps: int = 0,
+    min_lr_ratio: float = 0.0,
+    warmup_type: str = "linear",
+    warmup_lr_start: float | None = None,
+) -> float:
     """Warmup, then (1 - t/T)^power down to min_lr_ratio at max_steps (PolynomialLR)."""
     check_ratio(min_lr_ratio)
     if power <= 0:
@@ -48,8 +74,15 @@ def poly(step: int, max_steps: int, power: float = 0.9, warmup_steps: int = 0, m
 
 
 @SCHEDULES.register("step")
-def step_decay(step: int, max_steps: int, step_size: int = 1000, gamma: float = 0.1, warmup_steps: int = 0,
-               warmup_type: str = "linear", warmup_lr_start: float | None = None) -> float:
+def step_decay(
+    step: int,
+    max_steps: int,
+    step_size: int = 1000,
+    gamma: float = 0.1,
+    warmup_steps: int = 0,
+    warmup_type: str = "linear",
+    warmup_lr_start: float | None = None,
+) -> float:
     """Warmup, then × gamma every step_size steps (StepLR)."""
     check_int("step_size", step_size, 1)
     check_number("gamma", gamma, 0.0, math.inf, low_open=True)
@@ -62,9 +95,15 @@ def step_decay(step: int, max_steps: int, step_size: int = 1000, gamma: float = 
 
 # A list default (never mutated) so the preset's `milestones: []` and overrides type-check as lists.
 @SCHEDULES.register("multistep")
-def multistep(step: int, max_steps: int, milestones: list[int] = [], gamma: float = 0.1,  # noqa: B006
-              warmup_steps: int = 0, warmup_type: str = "linear",
-              warmup_lr_start: float | None = None) -> float:
+def multistep(
+    step: int,
+    max_steps: int,
+    milestones: list[int] = [],  # noqa: B006
+    gamma: float = 0.1,
+    warmup_steps: int = 0,
+    warmup_type: str = "linear",
+    warmup_lr_start: float | None = None,
+) -> float:
     """Warmup, then × gamma at each milestone step, counted from the end of warmup (MultiStepLR)."""
     if not isinstance(milestones, list):
         raise ConfigError(f"{KEY}.milestones", f"expected a list of steps, got {milestones!r}")
@@ -80,8 +119,14 @@ def multistep(step: int, max_steps: int, milestones: list[int] = [], gamma: floa
 
 
 @SCHEDULES.register("exponential")
-def exponential(step: int, max_steps: int, gamma: float = 0.999, warmup_steps: int = 0,
-                warmup_type: str = "linear", warmup_lr_start: float | None = None) -> float:
+def exponential(
+    step: int,
+    max_steps: int,
+    gamma: float = 0.999,
+    warmup_steps: int = 0,
+    warmup_type: str = "linear",
+    warmup_lr_start: float | None = None,
+) -> float:
     """Warmup, then × gamma every step (ExponentialLR)."""
     check_number("gamma", gamma, 0.0, math.inf, low_open=True)
     warm = warmup_factor(step, warmup_steps, warmup_type, warmup_lr_start)

@@ -47,8 +47,15 @@ def yolox_base_lr(lr_per_img: float, batch_size: int) -> float:
 
 
 @SCHEDULES.register("warmcos")
-def warmcos(step: int, max_steps: int, warmup_steps: int = 0, warmup_type: str = "quadratic",
-            warmup_lr_start: float = 0.0, min_lr_ratio: float = 0.05, no_aug_steps: int = 0) -> float:
+def warmcos(
+    step: int,
+    max_steps: int,
+    warmup_steps: int = 0,
+    warmup_type: str = "quadratic",
+    warmup_lr_start: float = 0.0,
+    min_lr_ratio: float = 0.05,
+    no_aug_steps: int = 0,
+) -> float:
     """YOLOX warmcos: quadratic warmup, cosine to min_lr_ratio, then constant for the last no_aug_steps."""
     check_ratio(min_lr_ratio)
     check_int("no_aug_steps", no_aug_steps, 0)

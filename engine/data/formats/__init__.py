@@ -6,9 +6,17 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, MaskIndex, PlaceIndex,
-                                      RetrievalIndex, describe_index)
 from engine.core.errors import ConfigError, UserError
+from engine.data.formats.base import (
+    DATA_FORMATS,
+    DataFormat,
+    FormatOptions,
+    LabelIndex,
+    MaskIndex,
+    PlaceIndex,
+    RetrievalIndex,
+    describe_index,
+)
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
@@ -36,7 +44,9 @@ def find_format(task: str, name: str, root: Path, split: str | None, key: str = 
         chosen = DATA_FORMATS.build(name)
         if chosen.task != task:
             allowed = ", ".join(f.name for f in formats_of(task))
-            raise ConfigError(key, f"'{name}' is a {chosen.task} format, not {task}; allowed: auto, {allowed}")
+            raise ConfigError(
+                key, f"'{name}' is a {chosen.task} format, not {task}; allowed: auto, {allowed}"
+            )
         return chosen
     if not root.is_dir():
         raise UserError(f"data folder {root} not found")
@@ -48,8 +58,18 @@ def find_format(task: str, name: str, root: Path, split: str | None, key: str = 
     raise UserError(f"{where}: no known {task} data layout found; expected one of: {expected}")
 
 
-__all__ = ["DATA_FORMATS", "DataFormat", "FormatOptions", "LabelIndex", "MaskIndex", "PlaceIndex", "RetrievalIndex",
-           "describe_index", "find_format", "formats_of"]
+__all__ = [
+    "DATA_FORMATS",
+    "DataFormat",
+    "FormatOptions",
+    "LabelIndex",
+    "MaskIndex",
+    "PlaceIndex",
+    "RetrievalIndex",
+    "describe_index",
+    "find_format",
+    "formats_of",
+]
 
 
 def test_split(chosen: DataFormat, entry: dict) -> str | None:
@@ -78,10 +98,18 @@ def preflight(cfg: dict) -> None:
         key = f"eval.test_sets[{i}].path"
         if not Path(entry["path"]).is_dir():
             raise ConfigError(key, f"not a test set folder: {entry['path']} (folder not found)")
-        chosen = _checked_format(task, entry.get("format") or "auto", Path(entry["path"]), entry.get("split"), key)
+        chosen = _checked_format(
+            task, entry.get("format") or "auto", Path(entry["path"]), entry.get("split"), key
+        )
         split = test_split(chosen, entry)
-        if split is not None and split != entry.get("split") and not chosen.detect(Path(entry["path"]), split):
-            raise ConfigError(key, f"{entry['path']} holds no '{split}' split of {chosen.title} ({chosen.layout})")
+        if (
+            split is not None
+            and split != entry.get("split")
+            and not chosen.detect(Path(entry["path"]), split)
+        ):
+            raise ConfigError(
+                key, f"{entry['path']} holds no '{split}' split of {chosen.title} ({chosen.layout})"
+            )
 
 
 def _checked_format(task: str, name: str, root: Path, split: str | None, key: str) -> DataFormat:

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.path_table import PathTable
-from engine.data.sources import ImageSource, LabelFiles
 from engine.core.errors import ConfigError, did_you_mean
 from engine.core.registry import Registry
+from engine.data.path_table import PathTable
+from engine.data.sources import ImageSource, LabelFiles
 
 DATA_FORMATS = Registry("data format", "data.format")
 
@@ -72,8 +72,13 @@ class FormatOptions:
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> FormatOptions:
         data, task = cfg["data"], cfg["task"]
-        return cls(train_split=str(data.get("train_dir") or "train"), place_cell_m=float(data.get("place_cell_m", 0.0)), cities=list(data.get("cities") or []),
-                   classes=task.get("classes"), ignore_index=int(task.get("ignore_index", 255)))
+        return cls(
+            train_split=str(data.get("train_dir") or "train"),
+            place_cell_m=float(data.get("place_cell_m", 0.0)),
+            cities=list(data.get("cities") or []),
+            classes=task.get("classes"),
+            ignore_index=int(task.get("ignore_index", 255)),
+        )
 
 
 class DataFormat:
@@ -116,14 +121,18 @@ def fixed_classes(title: str, names: list[str], options: FormatOptions) -> list[
     """The class names a published label encoding defines; task.classes may only repeat them (a different list
     would silently rename or reorder the classes the label files encode)."""
     if options.classes is not None and list(options.classes) != names:
-        raise ConfigError("task.classes", f"{title} labels define {len(names)} classes in a fixed order "
-                                          f"({', '.join(names)}); leave task.classes unset or list exactly "
-                                          f"those")
+        raise ConfigError(
+            "task.classes",
+            f"{title} labels define {len(names)} classes in a fixed order "
+            f"({', '.join(names)}); leave task.classes unset or list exactly "
+            f"those",
+        )
     return list(names)
 
 
-def select_classes(labels: np.ndarray, names: list[str], wanted: list[str] | None,
-                   title: str) -> tuple[np.ndarray, np.ndarray]:
+def select_classes(
+    labels: np.ndarray, names: list[str], wanted: list[str] | None, title: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(positions kept, their labels) for task.classes: a subset or new order of the published classes, whose
     indices then follow task.classes; every position with unchanged labels when task.classes is not set.
 
@@ -143,7 +152,7 @@ def select_classes(labels: np.ndarray, names: list[str], wanted: list[str] | Non
 
 
 def describe_index(index: Any) -> str:
-    """"2,975 images", "1,200 images of 300 places", "500 database / 400 queries"."""
+    """ "2,975 images", "1,200 images of 300 places", "500 database / 400 queries"."""
     if isinstance(index, PlaceIndex):
         return f"{len(index.images):,} images of {index.num_places:,} places"
     if isinstance(index, RetrievalIndex):

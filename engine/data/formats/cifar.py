@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, select_classes
 from engine.core.errors import UserError
+from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, select_classes
 
 SIDE = 32
 PIXEL_BYTES = 3 * SIDE * SIDE
@@ -26,8 +26,9 @@ class CifarRecords:
 
     cacheable = False  # records already are raw pixels: a decoded cache would only copy them
 
-    def __init__(self, files: list[Path], record_bytes: int, counts: list[int],
-                 records: np.ndarray | None = None) -> None:
+    def __init__(
+        self, files: list[Path], record_bytes: int, counts: list[int], records: np.ndarray | None = None
+    ) -> None:
         self.files = [str(f) for f in files]
         self.record_bytes = record_bytes
         self.ends = np.cumsum(counts, dtype=np.int64)
@@ -52,7 +53,7 @@ class CifarRecords:
 
     def read(self, index: int, size: tuple[int, int] | None = None) -> np.ndarray:
         file_index, record = self.locate(index)
-        planes = self._mapped(file_index)[record, self.record_bytes - PIXEL_BYTES:]
+        planes = self._mapped(file_index)[record, self.record_bytes - PIXEL_BYTES :]
         rgb = np.array(planes.reshape(3, SIDE, SIDE).transpose(1, 2, 0), order="C")
         if size is not None and tuple(size) != (SIDE, SIDE):
             rgb = np.asarray(Image.fromarray(rgb).resize((size[1], size[0]), Image.Resampling.BILINEAR))
@@ -119,13 +120,15 @@ class CifarFormat(DataFormat):
         try:
             names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         except FileNotFoundError:
-            raise UserError(f"{self.title} class names file {path} not found: "
-                            f"expected {self.layout}") from None
+            raise UserError(
+                f"{self.title} class names file {path} not found: expected {self.layout}"
+            ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"{self.title} class names file {path} is not readable text ({exc})") from None
         if not names:
-            raise UserError(f"{self.title} class names file {path} is empty: "
-                            f"expected one class name per line")
+            raise UserError(
+                f"{self.title} class names file {path} is empty: expected one class name per line"
+            )
         return names
 
     def required_folder(self, root: Path) -> Path:
@@ -149,8 +152,10 @@ class CifarFormat(DataFormat):
         """How many records `path` holds; a size not a positive whole number of records is an error."""
         size = path.stat().st_size
         if size == 0 or size % self.record_bytes:
-            raise UserError(f"{self.title} file {path} is {size:,} bytes, not a whole number of "
-                            f"{self.record_bytes:,}-byte records (truncated or not the binary version?)")
+            raise UserError(
+                f"{self.title} file {path} is {size:,} bytes, not a whole number of "
+                f"{self.record_bytes:,}-byte records (truncated or not the binary version?)"
+            )
         return size // self.record_bytes
 
     def split_size(self, root: Path, split: str) -> int:
@@ -175,8 +180,10 @@ class CifarFormat(DataFormat):
         del records
         if labels.max(initial=0) >= num_classes:
             record = int(np.argmax(labels >= num_classes))
-            raise UserError(f"{path} record {record} has label {labels[record]}, but {self.names_file} names "
-                            f"{num_classes} classes")
+            raise UserError(
+                f"{path} record {record} has label {labels[record]}, but {self.names_file} names "
+                f"{num_classes} classes"
+            )
         return labels
 
 
@@ -187,8 +194,10 @@ class Cifar10Format(CifarFormat):
     names_file = "batches.meta.txt"
     label_byte = 0
     split_files = {"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)), "test": ("test_batch.bin",)}
-    layout = (f"{folder}/ (or its parent) holding {names_file}, data_batch_1.bin … data_batch_5.bin and "
-              f"test_batch.bin (the binary version)")
+    layout = (
+        f"{folder}/ (or its parent) holding {names_file}, data_batch_1.bin … data_batch_5.bin and "
+        f"test_batch.bin (the binary version)"
+    )
 
 
 class Cifar100Format(CifarFormat):

@@ -8,25 +8,71 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes,
-                                      sorted_files, table_of)
-from engine.data.sources import FileImages, LabelFiles, MaskLabels
 from engine.core.errors import UserError
+from engine.data.formats.base import (
+    DATA_FORMATS,
+    DataFormat,
+    FormatOptions,
+    MaskIndex,
+    fixed_classes,
+    sorted_files,
+    table_of,
+)
+from engine.data.sources import FileImages, LabelFiles, MaskLabels
 
 #: The 19 train classes in trainId order (cityscapesScripts labels.py).
-CITYSCAPES_CLASSES = ["road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
-                      "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car", "truck",
-                      "bus", "train", "motorcycle", "bicycle"]
+CITYSCAPES_CLASSES = [
+    "road",
+    "sidewalk",
+    "building",
+    "wall",
+    "fence",
+    "pole",
+    "traffic light",
+    "traffic sign",
+    "vegetation",
+    "terrain",
+    "sky",
+    "person",
+    "rider",
+    "car",
+    "truck",
+    "bus",
+    "train",
+    "motorcycle",
+    "bicycle",
+]
 
 #: Cityscapes label id -> train id for the 19 evaluated classes; every other id is unlabelled.
-LABEL_ID_TO_TRAIN_ID = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
-                        25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
+LABEL_ID_TO_TRAIN_ID = {
+    7: 0,
+    8: 1,
+    11: 2,
+    12: 3,
+    13: 4,
+    17: 5,
+    19: 6,
+    20: 7,
+    21: 8,
+    22: 9,
+    23: 10,
+    24: 11,
+    25: 12,
+    26: 13,
+    27: 14,
+    28: 15,
+    31: 16,
+    32: 17,
+    33: 18,
+}
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
 SPLITS = ("train", "val")
-LAYOUT = ("leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png and "
-          "gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png")
+LAYOUT = (
+    "leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png and "
+    "gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png"
+)
 
 
 def label_ids_to_train_ids(title: str) -> MaskLabels:
@@ -39,8 +85,10 @@ def split_of(split: str | None) -> str:
     scores on it would be meaningless."""
     split = split or "val"
     if split == "test":
-        raise UserError("Cityscapes test labels are not public (gtFine/test holds only void pixels): "
-                        "evaluate on split 'val' instead")
+        raise UserError(
+            "Cityscapes test labels are not public (gtFine/test holds only void pixels): "
+            "evaluate on split 'val' instead"
+        )
     if split not in SPLITS:
         raise UserError(f"Cityscapes has no gtFine split '{split}': expected one of {', '.join(SPLITS)}")
     return split
@@ -62,13 +110,17 @@ def label_files(root: Path, split: str, images: list[Path]) -> list[Path]:
     """The labelIds file of each image (same city folder and stem); UserError naming the first one missing."""
     image_root, label_root = root / "leftImg8bit" / split, root / "gtFine" / split
     present = set(label_root.rglob(f"*{LABEL_SUFFIX}"))  # one listing instead of a stat per image
-    labels = [label_root / p.parent.relative_to(image_root) / (p.name[:-len(IMAGE_SUFFIX)] + LABEL_SUFFIX)
-              for p in images]
+    labels = [
+        label_root / p.parent.relative_to(image_root) / (p.name[: -len(IMAGE_SUFFIX)] + LABEL_SUFFIX)
+        for p in images
+    ]
     missing = [(image, label) for image, label in zip(images, labels) if label not in present]
     if missing:
         image, label = missing[0]
-        raise UserError(f"Cityscapes label file {label} not found for image {image} ({len(missing)} of "
-                        f"{len(images)} images have none): expected {LAYOUT}")
+        raise UserError(
+            f"Cityscapes label file {label} not found for image {image} ({len(missing)} of "
+            f"{len(images)} images have none): expected {LAYOUT}"
+        )
     return labels
 
 
@@ -95,11 +147,15 @@ class CityscapesFormat(DataFormat):
         return MaskIndex(FileImages(table_of(root / "leftImg8bit" / split, images)), masks)
 
     def summary(self, root: Path, options: FormatOptions) -> str:
-        counts = {split: sum(1 for _ in (root / "leftImg8bit" / split).rglob(f"*{IMAGE_SUFFIX}"))
-                  for split in SPLITS if (root / "leftImg8bit" / split).is_dir()}
+        counts = {
+            split: sum(1 for _ in (root / "leftImg8bit" / split).rglob(f"*{IMAGE_SUFFIX}"))
+            for split in SPLITS
+            if (root / "leftImg8bit" / split).is_dir()
+        }
         if not counts:
-            raise UserError(f"Cityscapes folder {root / 'leftImg8bit' / 'train'} not found: "
-                            f"expected {LAYOUT}")
+            raise UserError(
+                f"Cityscapes folder {root / 'leftImg8bit' / 'train'} not found: expected {LAYOUT}"
+            )
         splits = " / ".join(f"{count:,} {split}" for split, count in counts.items())
         return f"{self.title}: {splits} images, {len(CITYSCAPES_CLASSES)} classes"
 

@@ -11,11 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decode import IMAGE_SUFFIXES
-from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, PlaceIndex, RetrievalIndex,
-                                      sorted_files, table_of)
-from engine.data.sources import FileImages
 from engine.core.errors import UserError
+from engine.data.decode import IMAGE_SUFFIXES
+from engine.data.formats.base import (
+    DATA_FORMATS,
+    DataFormat,
+    FormatOptions,
+    PlaceIndex,
+    RetrievalIndex,
+    sorted_files,
+    table_of,
+)
+from engine.data.sources import FileImages
 
 NAME_FORMAT = "images named @utm_east@utm_north@…@.jpg"
 
@@ -55,7 +62,9 @@ class GmbertonFormat(DataFormat):
     def detect(self, root: Path, split: str | None) -> bool:
         if split is None:
             return (root / "database").is_dir() and (root / "queries").is_dir()
-        return (root / split).is_dir()  # the generic VPR layout: the last tried, its reader says what is missing
+        return (
+            root / split
+        ).is_dir()  # the generic VPR layout: the last tried, its reader says what is missing
 
     def read(self, root: Path, split: str | None, options: FormatOptions) -> PlaceIndex | RetrievalIndex:
         if split is None:
@@ -68,16 +77,22 @@ class GmbertonFormat(DataFormat):
     def _test(self, folder: Path) -> RetrievalIndex:
         for sub in ("database", "queries"):
             if not (folder / sub).is_dir():
-                raise UserError(f"VPR test set folder {folder / sub} not found: expected database/ and queries/ "
-                                f"with {NAME_FORMAT}")
+                raise UserError(
+                    f"VPR test set folder {folder / sub} not found: expected database/ and queries/ "
+                    f"with {NAME_FORMAT}"
+                )
         parts = []
         for sub in ("database", "queries"):
             paths = image_files(folder / sub, f"VPR test set folder {folder / sub}")
-            parts += [FileImages(table_of(folder / sub, paths)),
-                      np.array([parse_utm(p) for p in paths], np.float64).reshape(-1, 2)]
+            parts += [
+                FileImages(table_of(folder / sub, paths)),
+                np.array([parse_utm(p) for p in paths], np.float64).reshape(-1, 2),
+            ]
         return RetrievalIndex(*parts)
 
 
-@DATA_FORMATS.register("gmberton", "VPR: gmberton folders (train/ + database/ and queries/, UTM in the names)")
+@DATA_FORMATS.register(
+    "gmberton", "VPR: gmberton folders (train/ + database/ and queries/, UTM in the names)"
+)
 def gmberton() -> GmbertonFormat:
     return GmbertonFormat()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.errors import UserError
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, PlaceIndex
 from engine.data.path_table import PathTable
 from engine.data.sources import FileImages
-from engine.core.errors import UserError
 
 COLUMNS = ("place_id", "year", "month", "northdeg", "city_id", "lat", "lon", "panoid")
 LAYOUT = f"Dataframes/<city>.csv (columns {','.join(COLUMNS)}) and Images/<city_id>/<city_id>_<place_id>_…jpg"
@@ -56,8 +56,10 @@ def chosen_cities(root: Path, options: FormatOptions) -> dict[str, Path]:
     available = city_csvs(root)
     unknown = [c for c in options.cities if c not in available]
     if unknown:
-        raise UserError(f"GSV-Cities has no city '{unknown[0]}' in {root / 'Dataframes'}; available: "
-                        f"{', '.join(available)}")
+        raise UserError(
+            f"GSV-Cities has no city '{unknown[0]}' in {root / 'Dataframes'}; available: "
+            f"{', '.join(available)}"
+        )
     return {c: available[c] for c in options.cities} if options.cities else available
 
 
@@ -67,8 +69,10 @@ def read_city(root: Path, csv_path: Path) -> tuple[list[str], np.ndarray]:
         reader = csv.DictReader(stream)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise UserError(f"GSV-Cities file {csv_path} lacks column(s) {', '.join(missing)}: "
-                            f"expected a header {','.join(COLUMNS)}")
+            raise UserError(
+                f"GSV-Cities file {csv_path} lacks column(s) {', '.join(missing)}: "
+                f"expected a header {','.join(COLUMNS)}"
+            )
         stems, places = [], []
         for line, row in enumerate(reader, start=2):
             try:
@@ -77,8 +81,10 @@ def read_city(root: Path, csv_path: Path) -> tuple[list[str], np.ndarray]:
                 stems.append(f"Images/{row['city_id']}/{image_stem(row)}")
                 places.append(int(row["place_id"]))
             except (TypeError, ValueError):
-                raise UserError(f"GSV-Cities file {csv_path} line {line} is not a valid row: expected "
-                                f"{','.join(COLUMNS)} with integer place_id, year, month, northdeg") from None
+                raise UserError(
+                    f"GSV-Cities file {csv_path} line {line} is not a valid row: expected "
+                    f"{','.join(COLUMNS)} with integer place_id, year, month, northdeg"
+                ) from None
     suffix = image_suffix(root, stems[0], csv_path) if stems else SUFFIXES[0]
     return [stem + suffix for stem in stems], np.asarray(places, np.int64)
 
@@ -88,8 +94,10 @@ def image_suffix(root: Path, first_stem: str, csv_path: Path) -> str:
     for suffix in SUFFIXES:
         if (root / (first_stem + suffix)).is_file():
             return suffix
-    raise UserError(f"GSV-Cities image {root / first_stem}.jpg (first row of {csv_path.name}) not found: "
-                    f"expected {LAYOUT}")
+    raise UserError(
+        f"GSV-Cities image {root / first_stem}.jpg (first row of {csv_path.name}) not found: "
+        f"expected {LAYOUT}"
+    )
 
 
 def city_names(root: Path, cities: dict[str, Path], place_ids: list[np.ndarray]) -> Iterator[str]:
@@ -139,8 +147,10 @@ class GsvCitiesFormat(DataFormat):
     def summary(self, root: Path, options: FormatOptions) -> str:
         index = self.read(root, options.train_split, options)
         cities = len(chosen_cities(root, options))
-        return (f"{self.title}: {len(index.images):,} images of {index.num_places:,} places in {cities:,} "
-                f"{'city' if cities == 1 else 'cities'}")
+        return (
+            f"{self.title}: {len(index.images):,} images of {index.num_places:,} places in {cities:,} "
+            f"{'city' if cities == 1 else 'cities'}"
+        )
 
 
 @DATA_FORMATS.register("gsv_cities", "VPR: GSV-Cities (Dataframes/<city>.csv + Images/<city>/)")

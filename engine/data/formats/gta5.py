@@ -10,10 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes, table_of
+from engine.core.errors import UserError
+from engine.data.formats.base import (
+    DATA_FORMATS,
+    DataFormat,
+    FormatOptions,
+    MaskIndex,
+    fixed_classes,
+    table_of,
+)
 from engine.data.formats.cityscapes import CITYSCAPES_CLASSES, label_ids_to_train_ids
 from engine.data.sources import FileImages, LabelFiles
-from engine.core.errors import UserError
 
 LAYOUT = "images/NNNNN.png and labels/NNNNN.png (palette PNGs of Cityscapes label ids, same names)"
 SPLIT_FILE = "split.mat"
@@ -29,18 +36,23 @@ def split_ids(root: Path, split: str) -> list[int]:
     """The image numbers of `split` in split.mat; UserError when the file, or its key, is not there."""
     path = root / SPLIT_FILE
     if split not in SPLIT_KEYS:
-        raise UserError(f"GTA5 has no split '{split}': expected train (every image), or val or test "
-                        f"({SPLIT_FILE})")
+        raise UserError(
+            f"GTA5 has no split '{split}': expected train (every image), or val or test ({SPLIT_FILE})"
+        )
     if not path.is_file():
-        raise UserError(f"GTA5 split file {path} not found: split '{split}' needs the official {SPLIT_FILE} "
-                        f"(valIds / testIds) next to images/ and labels/")
+        raise UserError(
+            f"GTA5 split file {path} not found: split '{split}' needs the official {SPLIT_FILE} "
+            f"(valIds / testIds) next to images/ and labels/"
+        )
     from scipy.io import loadmat  # only val/test reads need scipy
 
     try:
         ids = loadmat(str(path))[SPLIT_KEYS[split]]
     except KeyError:
-        raise UserError(f"GTA5 split file {path} has no '{SPLIT_KEYS[split]}': expected the official "
-                        f"{SPLIT_FILE} with trainIds, valIds and testIds") from None
+        raise UserError(
+            f"GTA5 split file {path} has no '{SPLIT_KEYS[split]}': expected the official "
+            f"{SPLIT_FILE} with trainIds, valIds and testIds"
+        ) from None
     except (OSError, ValueError, TypeError) as exc:
         raise UserError(f"GTA5 split file {path} is not readable as a MATLAB file ({exc})") from None
     return [int(i) for i in np.asarray(ids).reshape(-1)]
@@ -60,13 +72,17 @@ def paired_files(root: Path, split: str) -> tuple[list[Path], list[Path]]:
     names = sorted(images) if split == "train" else [f"{i:05d}.png" for i in split_ids(root, split)]
     absent = [name for name in names if name not in images]
     if absent:
-        raise UserError(f"GTA5 image {root / 'images' / absent[0]} of split '{split}' ({SPLIT_FILE}) not "
-                        f"found ({len(absent)} missing): expected {LAYOUT}")
+        raise UserError(
+            f"GTA5 image {root / 'images' / absent[0]} of split '{split}' ({SPLIT_FILE}) not "
+            f"found ({len(absent)} missing): expected {LAYOUT}"
+        )
     unlabelled = [name for name in names if name not in labels]
     if unlabelled:
-        raise UserError(f"GTA5 label file {root / 'labels' / unlabelled[0]} not found for image "
-                        f"{images[unlabelled[0]]} ({len(unlabelled)} of {len(names)} images have none): "
-                        f"expected {LAYOUT}")
+        raise UserError(
+            f"GTA5 label file {root / 'labels' / unlabelled[0]} not found for image "
+            f"{images[unlabelled[0]]} ({len(unlabelled)} of {len(names)} images have none): "
+            f"expected {LAYOUT}"
+        )
     return [images[n] for n in names], [labels[n] for n in names]
 
 
@@ -93,8 +109,10 @@ class Gta5Format(DataFormat):
     def read(self, root: Path, split: str | None, options: FormatOptions) -> MaskIndex:
         fixed_classes(self.title, CITYSCAPES_CLASSES, options)
         images, labels = paired_files(root, split or self.default_test_split or "val")
-        return MaskIndex(FileImages(table_of(root / "images", images)),
-                         LabelFiles(table_of(root / "labels", labels), label_ids_to_train_ids(self.title)))
+        return MaskIndex(
+            FileImages(table_of(root / "images", images)),
+            LabelFiles(table_of(root / "labels", labels), label_ids_to_train_ids(self.title)),
+        )
 
     def summary(self, root: Path, options: FormatOptions) -> str:
         if not (root / "images").is_dir():

@@ -6,10 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decode import IMAGE_SUFFIXES
-from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, sorted_files, table_of
-from engine.data.sources import FileImages
 from engine.core.errors import UserError
+from engine.data.decode import IMAGE_SUFFIXES
+from engine.data.formats.base import (
+    DATA_FORMATS,
+    DataFormat,
+    FormatOptions,
+    LabelIndex,
+    sorted_files,
+    table_of,
+)
+from engine.data.sources import FileImages
 
 LAYOUT = "expected one sub-folder per class holding its images (<split>/<class_name>/*.jpg)"
 
@@ -50,8 +57,10 @@ class ImageFolderFormat(DataFormat):
             if name not in index and split is not None:
                 continue
             if name not in index:
-                raise UserError(f"classification folder {folder} has a class folder '{name}' that is not a training "
-                                f"class; classes: {', '.join(classes)}")
+                raise UserError(
+                    f"classification folder {folder} has a class folder '{name}' that is not a training "
+                    f"class; classes: {', '.join(classes)}"
+                )
             found = sorted_files(folder / name, IMAGE_SUFFIXES)
             paths += found
             labels += [index[name]] * len(found)

@@ -12,15 +12,36 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.errors import UserError
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, PlaceIndex, RetrievalIndex
 from engine.data.path_table import PathTable
 from engine.data.sources import FileImages
-from engine.core.errors import UserError
 
 #: `default_cities` of mapillary_sls/datasets/msls.py.
-TRAIN_CITIES = ("trondheim", "london", "boston", "melbourne", "amsterdam", "helsinki", "tokyo", "toronto",
-                "saopaulo", "moscow", "zurich", "paris", "bangkok", "budapest", "austin", "berlin", "ottawa",
-                "phoenix", "goa", "amman", "nairobi", "manila")
+TRAIN_CITIES = (
+    "trondheim",
+    "london",
+    "boston",
+    "melbourne",
+    "amsterdam",
+    "helsinki",
+    "tokyo",
+    "toronto",
+    "saopaulo",
+    "moscow",
+    "zurich",
+    "paris",
+    "bangkok",
+    "budapest",
+    "austin",
+    "berlin",
+    "ottawa",
+    "phoenix",
+    "goa",
+    "amman",
+    "nairobi",
+    "manila",
+)
 VAL_CITIES = ("cph", "sf")
 SUBSETS = ("database", "query")
 POSITION_COLUMNS = ("key", "easting", "northing")  # postprocessed.csv
@@ -96,8 +117,10 @@ def val_cities(root: Path) -> list[Path]:
     folders = [root / "train_val" / city for city in VAL_CITIES]
     for folder in folders:
         if not folder.is_dir():
-            raise UserError(f"MSLS val city {folder} not found: MSLS val is {' + '.join(VAL_CITIES)} "
-                            f"({LAYOUT}); point the test set at one city folder to evaluate it alone")
+            raise UserError(
+                f"MSLS val city {folder} not found: MSLS val is {' + '.join(VAL_CITIES)} "
+                f"({LAYOUT}); point the test set at one city folder to evaluate it alone"
+            )
     return folders
 
 
@@ -114,8 +137,10 @@ def train_cities(root: Path, options: FormatOptions) -> list[Path]:
         raise UserError(f"MSLS has no city '{unknown[0]}' in {folder}; available: {', '.join(available)}")
     chosen = options.cities or [c for c in TRAIN_CITIES if c in available]
     if not chosen:
-        raise UserError(f"{folder} holds none of the MSLS training cities ({', '.join(TRAIN_CITIES)}): "
-                        f"expected {LAYOUT}, or set data.cities")
+        raise UserError(
+            f"{folder} holds none of the MSLS training cities ({', '.join(TRAIN_CITIES)}): "
+            f"expected {LAYOUT}, or set data.cities"
+        )
     return [folder / city for city in chosen]
 
 
@@ -138,8 +163,10 @@ class MslsFormat(DataFormat):
     def summary(self, root: Path, options: FormatOptions) -> str:
         index = self.read(root, options.train_split, options)
         cities = len(train_cities(root, options))
-        return (f"{self.title}: {len(index.images):,} images of {index.num_places:,} places in {cities:,} "
-                f"{'city' if cities == 1 else 'cities'} ({options.train_split})")
+        return (
+            f"{self.title}: {len(index.images):,} images of {index.num_places:,} places in {cities:,} "
+            f"{'city' if cities == 1 else 'cities'} ({options.train_split})"
+        )
 
     def _train(self, cities: list[Path], cell_m: float) -> PlaceIndex:
         table_root = cities[0].parent
@@ -155,8 +182,9 @@ class MslsFormat(DataFormat):
             places.append(city_places)
             utms.append(spaced(city_utm, number))
         if not names:
-            raise UserError(f"MSLS training cities {', '.join(c.name for c in cities)} hold no images: "
-                            f"expected {LAYOUT}")
+            raise UserError(
+                f"MSLS training cities {', '.join(c.name for c in cities)} hold no images: expected {LAYOUT}"
+            )
         images = FileImages(PathTable(table_root, names))
         return PlaceIndex(images, np.concatenate(places), np.concatenate(utms))
 
@@ -166,8 +194,10 @@ class MslsFormat(DataFormat):
         elif (root / "train_val").is_dir():
             cities, table_root = val_cities(root), root / "train_val"
         else:
-            raise UserError(f"{root} is not an MSLS test set: expected a city folder holding database/ and "
-                            f"query/ (images/<key>.jpg, postprocessed.csv) or an MSLS root with {LAYOUT}")
+            raise UserError(
+                f"{root} is not an MSLS test set: expected a city folder holding database/ and "
+                f"query/ (images/<key>.jpg, postprocessed.csv) or an MSLS root with {LAYOUT}"
+            )
         database = self._merged([read_subset(c / "database", table_root) for c in cities], table_root)
         queries = self._merged([read_subset(c / "query", table_root) for c in cities], table_root)
         return RetrievalIndex(*database, *queries)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.core.errors import ConfigError, UserError
 from engine.data.decode import IMAGE_SUFFIXES
 from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, table_of
 from engine.data.sources import FileImages, LabelFiles, MaskLabels
-from engine.core.errors import ConfigError, UserError
 
 LAYOUT = "expected images/ (*.jpg or *.png) and masks/ (*.png, one per image, same name)"
 
@@ -26,15 +26,22 @@ def read_classes_json(root: Path) -> list[str] | None:
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: not readable as JSON ({exc})") from None
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
-        raise UserError(f"{path}: expected a JSON list of class names in index order, e.g. [\"road\", \"sky\"]")
+        raise UserError(f'{path}: expected a JSON list of class names in index order, e.g. ["road", "sky"]')
     return names
 
 
 def check_ignore_index(ignore_index: int, num_classes: int) -> None:
     """The ignore value must fit a mask pixel and must not be a class index."""
-    if not isinstance(ignore_index, int) or isinstance(ignore_index, bool) or not num_classes <= ignore_index <= 255:
-        raise ConfigError("task.ignore_index", f"must be an integer in [{num_classes}, 255] (the mask value of "
-                                               f"unlabelled pixels, not a class index), got {ignore_index!r}")
+    if (
+        not isinstance(ignore_index, int)
+        or isinstance(ignore_index, bool)
+        or not num_classes <= ignore_index <= 255
+    ):
+        raise ConfigError(
+            "task.ignore_index",
+            f"must be an integer in [{num_classes}, 255] (the mask value of "
+            f"unlabelled pixels, not a class index), got {ignore_index!r}",
+        )
 
 
 def paired_files(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -49,8 +56,14 @@ def paired_files(folder: Path) -> tuple[list[Path], list[Path]]:
     unpaired = sorted(set(images) ^ set(masks))
     if unpaired:
         stem = unpaired[0]
-        what = f"mask {masks[stem].name} has no image" if stem in masks else f"image {images[stem].name} has no mask"
-        raise UserError(f"segmentation folder {folder}: {len(unpaired)} unpaired file(s), e.g. {what} ({LAYOUT})")
+        what = (
+            f"mask {masks[stem].name} has no image"
+            if stem in masks
+            else f"image {images[stem].name} has no mask"
+        )
+        raise UserError(
+            f"segmentation folder {folder}: {len(unpaired)} unpaired file(s), e.g. {what} ({LAYOUT})"
+        )
     stems = sorted(images)
     return [images[s] for s in stems], [masks[s] for s in stems]
 
@@ -74,8 +87,10 @@ class SegFoldersFormat(DataFormat):
         num_classes = len(options.classes or [])
         check_ignore_index(options.ignore_index, num_classes)
         labels = MaskLabels.indices(num_classes, options.ignore_index)
-        return MaskIndex(FileImages(table_of(folder / "images", images)),
-                         LabelFiles(table_of(folder / "masks", masks), labels))
+        return MaskIndex(
+            FileImages(table_of(folder / "images", images)),
+            LabelFiles(table_of(folder / "masks", masks), labels),
+        )
 
 
 @DATA_FORMATS.register("seg_folders", "Segmentation: <split>/images + <split>/masks (PNG of class indices)")

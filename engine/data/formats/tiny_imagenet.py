@@ -13,16 +13,25 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decode import IMAGE_SUFFIXES
-from engine.data.formats.base import (DATA_FORMATS, DataFormat, FormatOptions, LabelIndex, select_classes,
-                                      sorted_files, table_of)
-from engine.data.sources import FileImages
 from engine.core.errors import UserError
+from engine.data.decode import IMAGE_SUFFIXES
+from engine.data.formats.base import (
+    DATA_FORMATS,
+    DataFormat,
+    FormatOptions,
+    LabelIndex,
+    select_classes,
+    sorted_files,
+    table_of,
+)
+from engine.data.sources import FileImages
 
 FOLDER = "tiny-imagenet-200"
 ANNOTATIONS = "val_annotations.txt"
-LAYOUT = (f"{FOLDER}/ (or its parent) holding wnids.txt, words.txt, train/<wnid>/images/*.JPEG, "
-          f"val/images/*.JPEG and val/{ANNOTATIONS}")
+LAYOUT = (
+    f"{FOLDER}/ (or its parent) holding wnids.txt, words.txt, train/<wnid>/images/*.JPEG, "
+    f"val/images/*.JPEG and val/{ANNOTATIONS}"
+)
 SPLITS = ("train", "val")
 
 Items = tuple[list[Path], list[str]]  # image paths and the wnid of each
@@ -104,8 +113,9 @@ def val_items(folder: Path, wnids: list[str]) -> Items:
     for number, row in enumerate(rows, 1):
         fields = row.split("\t")
         if len(fields) < 2:
-            raise UserError(f"{annotations} line {number}: expected "
-                            f"filename<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1")
+            raise UserError(
+                f"{annotations} line {number}: expected filename<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1"
+            )
         name, wnid = fields[0], fields[1]
         if wnid not in known:
             raise UserError(f"{annotations} line {number} names wnid {wnid}, which is not in wnids.txt")
@@ -157,8 +167,9 @@ class TinyImageNetFormat(DataFormat):
         if split == "val":
             return val_items(folder, wnids)
         if split == "test":
-            raise UserError(f"Tiny-ImageNet's test split ({folder / 'test'}) has no labels: "
-                            f"use 'val' to evaluate")
+            raise UserError(
+                f"Tiny-ImageNet's test split ({folder / 'test'}) has no labels: use 'val' to evaluate"
+            )
         raise UserError(f"Tiny-ImageNet has no split '{split}': allowed: {', '.join(SPLITS)}")
 
 

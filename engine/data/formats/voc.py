@@ -10,18 +10,47 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.data.formats.base import DATA_FORMATS, DataFormat, FormatOptions, MaskIndex, fixed_classes, table_of
-from engine.data.sources import FileImages, LabelFiles, MaskLabels
 from engine.core.errors import UserError
+from engine.data.formats.base import (
+    DATA_FORMATS,
+    DataFormat,
+    FormatOptions,
+    MaskIndex,
+    fixed_classes,
+    table_of,
+)
+from engine.data.sources import FileImages, LabelFiles, MaskLabels
 
-VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
-               "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-               "train", "tvmonitor"]
+VOC_CLASSES = [
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+]
 BORDER = 255
 SPLITS_DIR = Path("ImageSets") / "Segmentation"
 AUG_SPLITS = ("trainaug", "aug")  # written by mmsegmentation's tools/dataset_converters/voc_aug.py
-LAYOUT = ("VOCdevkit/VOC2012/ with JPEGImages/<id>.jpg, SegmentationClass/<id>.png and "
-          "ImageSets/Segmentation/{train,val,trainval}.txt")
+LAYOUT = (
+    "VOCdevkit/VOC2012/ with JPEGImages/<id>.jpg, SegmentationClass/<id>.png and "
+    "ImageSets/Segmentation/{train,val,trainval}.txt"
+)
 
 
 def voc_folder(root: Path) -> Path | None:
@@ -37,8 +66,10 @@ def split_ids(folder: Path, split: str) -> list[str]:
     path = folder / SPLITS_DIR / f"{split}.txt"
     if not path.is_file():
         present = sorted(p.stem for p in (folder / SPLITS_DIR).glob("*.txt"))
-        raise UserError(f"Pascal VOC split file {path} not found; split files present: "
-                        f"{', '.join(present) or 'none'} (expected {LAYOUT})")
+        raise UserError(
+            f"Pascal VOC split file {path} not found; split files present: "
+            f"{', '.join(present) or 'none'} (expected {LAYOUT})"
+        )
     ids = [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not ids:
         raise UserError(f"Pascal VOC split file {path} lists no image ids: expected one id per line")
@@ -56,8 +87,9 @@ def mask_files(folder: Path, split: str, ids: list[str]) -> list[Path]:
         found = next((sub for sub in subs if name in present[sub]), None)
         if found is None:
             where = " or ".join(str(folder / sub / name) for sub in subs)
-            raise UserError(f"Pascal VOC mask {where} not found for id {image_id} of split '{split}': "
-                            f"expected {LAYOUT}")
+            raise UserError(
+                f"Pascal VOC mask {where} not found for id {image_id} of split '{split}': expected {LAYOUT}"
+            )
         masks.append(folder / found / name)
     return masks
 
@@ -67,8 +99,10 @@ def image_files(folder: Path, split: str, ids: list[str]) -> list[Path]:
     present = set(os.listdir(folder / "JPEGImages"))
     absent = [image_id for image_id in ids if f"{image_id}.jpg" not in present]
     if absent:
-        raise UserError(f"Pascal VOC image {folder / 'JPEGImages' / absent[0]}.jpg of split '{split}' not "
-                        f"found ({len(absent)} missing): expected {LAYOUT}")
+        raise UserError(
+            f"Pascal VOC image {folder / 'JPEGImages' / absent[0]}.jpg of split '{split}' not "
+            f"found ({len(absent)} missing): expected {LAYOUT}"
+        )
     return [folder / "JPEGImages" / f"{image_id}.jpg" for image_id in ids]
 
 
@@ -99,13 +133,18 @@ class VocFormat(DataFormat):
         split = split or self.default_test_split or "val"
         ids = split_ids(folder, split)
         images, masks = image_files(folder, split, ids), mask_files(folder, split, ids)
-        return MaskIndex(FileImages(table_of(folder / "JPEGImages", images)),
-                         LabelFiles(table_of(folder, masks), class_indices()))
+        return MaskIndex(
+            FileImages(table_of(folder / "JPEGImages", images)),
+            LabelFiles(table_of(folder, masks), class_indices()),
+        )
 
     def summary(self, root: Path, options: FormatOptions) -> str:
         folder = self._folder(root)
-        counts = {split: len(split_ids(folder, split)) for split in ("train", "val", "trainaug")
-                  if (folder / SPLITS_DIR / f"{split}.txt").is_file()}
+        counts = {
+            split: len(split_ids(folder, split))
+            for split in ("train", "val", "trainaug")
+            if (folder / SPLITS_DIR / f"{split}.txt").is_file()
+        }
         if not counts:
             return f"{self.title}: no split files in {folder / SPLITS_DIR}, {len(VOC_CLASSES)} classes"
         splits = " / ".join(f"{count:,} {split}" for split, count in counts.items())
@@ -114,8 +153,10 @@ class VocFormat(DataFormat):
     def _folder(self, root: Path) -> Path:
         folder = voc_folder(root)
         if folder is None:
-            raise UserError(f"Pascal VOC folder {root / 'VOCdevkit' / 'VOC2012'} not found (nor is {root} "
-                            f"itself a VOCdevkit or VOC2012 folder): expected {LAYOUT}")
+            raise UserError(
+                f"Pascal VOC folder {root / 'VOCdevkit' / 'VOC2012'} not found (nor is {root} "
+                f"itself a VOCdevkit or VOC2012 folder): expected {LAYOUT}"
+            )
         return folder
 
 
