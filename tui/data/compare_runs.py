@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from engine.core.protocol import headline, read_json
+from engine.core.protocol import RunPaths, headline, read_json
 from tui.cli.compare_cmd import comparison_rows
 from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import Marker
@@ -109,10 +109,9 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def load_run(run_dir: Path) -> CompareRun:
     """Read run.json, config.yaml and the events (from the engine's index when there is one)."""
     run_dir = Path(run_dir)
-    run = CompareRun(
-        run_dir, read_json(run_dir / "run.json") or {}, flatten(_read_yaml(run_dir / "config.yaml"))
-    )
-    chunk = read_events(run_dir / "events.jsonl")[0]
+    paths = RunPaths(run_dir)
+    run = CompareRun(run_dir, read_json(paths.run_json) or {}, flatten(_read_yaml(paths.config)))
+    chunk = read_events(paths.events)[0]
     run.scalars = {
         key: chunk.series[(kind, key)]
         for kind, key in chunk.series
