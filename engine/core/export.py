@@ -9,36 +9,76 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.engine_calls import call_engine
-from engine.core.protocol import RunPaths, iter_events, read_json
+from engine.core.protocol import RunPaths, iter_events
+from engine.core.protocol.listing import read_run_info
+from engine.core.protocol.rundir import folder_error
 
 
 def collect(paths: RunPaths) -> dict[str, Any]:
-    """One pass over events.jsonl: scalar and system series by step, eval history, and the run's name."""
+    """One pass over events.jsonl: scalar and system series by step, eval history, the run's name, and how many
+    event lines were skipped for holding fields of the wrong type ("skipped")."""
     scalars: dict[int, dict[str, float]] = defaultdict(dict)
     evals: list[tuple[int, str, str, float]] = []
+    skipped = 0
     for event in iter_events(paths.events):
         kind = event.get("kind")
         if kind == "resume":  # what a killed process logged after its last checkpoint was redone: drop it
             cut = event.get("step", 0)
+            if not _is_step(cut):
+                skipped += 1
+                continue
             scalars = defaultdict(dict, {s: v for s, v in scalars.items() if s <= cut})
             evals = [e for e in evals if e[0] <= cut]
         elif kind in ("scalar", "system") and "step" in event:
-            scalars[event["step"]].update(event.get("values", {}))
+            values = _numbers(event.get("values", {}))
+            if not _is_step(event["step"]) or values is None:
+                skipped += 1
+                continue
+            scalars[event["step"]].update(values)
         elif kind == "eval":
-            evals += [
-                (event.get("step", 0), event["split"], k, v) for k, v in event.get("metrics", {}).items()
-            ]
-    info = read_json(paths.run_json) or {}
+            step, split, metrics = event.get("step", 0), event.get("split"), _numbers(event.get("metrics"))
+            if not _is_step(step) or not isinstance(split, str) or metrics is None:
+                skipped += 1
+                continue
+            evals += [(step, split, k, v) for k, v in metrics.items()]
+    info = read_run_info(paths.root) or {}
     return {
         "id": paths.run_id,
-        "name": info.get("name", paths.run_id),
+        "name": info.get("name") or paths.run_id,
         "scalars": dict(scalars),
         "evals": evals,
+        "skipped": skipped,
     }
 
 
+def _is_step(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _numbers(values: Any) -> dict[str, float] | None:
+    """The numbers of an event's {name: value} mapping (a value of another type left out), None when no mapping."""
+    if not isinstance(values, dict):
+        return None
+    return {str(k): v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+EXPORT_DIR_NEEDED = "--to must name a folder you can write"
+"""What an export folder must be, said after each disk fault in it."""
+
+
 def write_csvs(run: dict[str, Any], folder: Path) -> list[Path]:
-    """scalars.csv (step + one column per key) and evals.csv (step, split, metric, value)."""
+    """scalars.csv (step + one column per key) and evals.csv (step, split, metric, value).
+
+    Raises:
+        UserError: `folder` cannot be created or written (naming it and the cause).
+    """
+    try:
+        return _write_csvs(run, folder)
+    except OSError as exc:
+        raise folder_error("cannot write the export folder", folder, exc, EXPORT_DIR_NEEDED) from None
+
+
+def _write_csvs(run: dict[str, Any], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     keys = sorted({k for values in run["scalars"].values() for k in values})
     scalars_csv, evals_csv = folder / "scalars.csv", folder / "evals.csv"

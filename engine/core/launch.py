@@ -22,6 +22,7 @@ from engine.core.protocol import (
     update_run_info,
     write_json_atomic,
 )
+from engine.core.protocol.rundir import folder_error
 
 #: The engine's entry point, started by name (`python -m`, or imported inside a Slurm job): the core never
 #: imports engine code, it starts it.
@@ -42,7 +43,6 @@ def prepare_run(
     if name:
         cfg["name"] = name
     paths = create_run(resolve_runs_dir(runs_dir), cfg["name"])
-    paths.config.write_text(dump_config(cfg), encoding="utf-8")
     info = new_run_info(
         paths.run_id,
         cfg["name"],
@@ -51,7 +51,11 @@ def prepare_run(
         tags=cfg["tags"],
         max_steps=cfg["train"]["max_steps"],
     )
-    write_json_atomic(paths.run_json, info)
+    try:
+        paths.config.write_text(dump_config(cfg), encoding="utf-8")
+        write_json_atomic(paths.run_json, info)
+    except OSError as exc:  # a full disk or a quota: the folder exists but cannot hold the run
+        raise folder_error("cannot write the run folder", paths.root, exc) from None
     return paths, cfg
 
 
@@ -85,7 +89,11 @@ def start_engine(paths: RunPaths, resume: bool = False) -> EngineHandle:
         env.setdefault(
             "OMP_NUM_THREADS", str(device.get("threads") or max(1, (os.cpu_count() or 1) // processes))
         )
-    with open(paths.output_log, "ab") as log:
+    try:
+        log = open(paths.output_log, "ab")  # noqa: SIM115 (closed below, once the child holds it)
+    except OSError as exc:
+        raise folder_error("cannot write the run folder", paths.root, exc) from None
+    with log:
         process = subprocess.Popen(
             engine_command(paths, processes, resume),
             stdin=subprocess.DEVNULL,

@@ -29,7 +29,11 @@ def test_list_runs_skips_folders_without_run_json(tmp_path: Path) -> None:
     (tmp_path / "broken" / "run.json").write_text("{not json")
     (tmp_path / "notes.txt").write_text("not a run")
     (tmp_path / ".hidden").mkdir()
-    assert [r["id"] for r in list_runs(tmp_path)] == ["good"]
+    # a broken run.json is listed as damaged (issue 17), never hidden
+    assert [(r["id"], r["status"]) for r in list_runs(tmp_path)] == [
+        ("good", "queued"),
+        ("broken", "damaged"),
+    ]
 
 
 def test_list_runs_missing_dir_is_empty(tmp_path: Path) -> None:

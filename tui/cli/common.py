@@ -1,13 +1,18 @@
-"""Helpers shared by the CLI verbs: the runs-dir option, run lookup, number formatting."""
+"""Helpers shared by the CLI verbs: the runs-dir option, run lookup, reading a run's files, number formatting."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from engine.core.protocol import RunPaths, find_run, headline, resolve_runs_dir
+from engine.core.protocol.listing import DAMAGE, last_sign_of_life, read_run_info, run_status
+
+LIVE_STATUSES = ("queued", "running")
+"""Statuses whose duration runs on with the clock."""
 
 #: Lets `--runs-dir` come after the verb as well as before it.
 RUNS_DIR_PARENT = argparse.ArgumentParser(add_help=False)
@@ -43,11 +48,54 @@ def fmt_time(stamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else "-"
 
 
-def run_duration(info: dict[str, Any]) -> float | None:
-    """Seconds from start to end (or to now while running)."""
-    if not info.get("started"):
+def run_duration(info: dict[str, Any], folder: Path | None = None) -> float | None:
+    """Seconds from start to end: to now while live; for a run that died without writing `ended`, to its last
+    sign of life in `folder` (its duration must not grow with the clock)."""
+    started, ended = info.get("started"), info.get("ended")
+    if not started:
         return None
-    return (info.get("ended") or time.time()) - info["started"]
+    if ended:
+        return float(ended - started)
+    if info.get("status") in LIVE_STATUSES:
+        return time.time() - started
+    last = last_sign_of_life(folder) if folder is not None else None
+    return None if last is None else max(0.0, last - started)
+
+
+def run_summary(paths: RunPaths) -> dict[str, Any]:
+    """A run's run.json with only well-typed fields, its "status" to show, and "damage" when the file is broken."""
+    info = read_run_info(paths.root)
+    if info is None:
+        info = {DAMAGE: "run.json is missing"}
+    info["status"] = run_status(info)
+    return info
+
+
+def warn_damage(run_id: str, info: dict[str, Any]) -> None:
+    """One warning line on stderr for a damaged run that a verb still uses (its damaged fields left out)."""
+    if info.get(DAMAGE):
+        print(f"labconsole: warning: run {run_id}: {info[DAMAGE]}; using the rest", file=sys.stderr)
+
+
+def read_config(paths: RunPaths) -> tuple[dict[str, Any], str | None]:
+    """A run's config.yaml as a mapping, and what is wrong with it (None when it is sound)."""
+    import yaml
+
+    try:
+        text = paths.config.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, "config.yaml is missing"
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, f"config.yaml cannot be read: {getattr(exc, 'strerror', None) or exc}"
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        return {}, f"config.yaml is damaged: not YAML ({getattr(exc, 'problem', None) or 'parse error'}{at})"
+    if not isinstance(config, dict):
+        return {}, f"config.yaml is damaged: it holds {type(config).__name__}, expected a mapping of sections"
+    return config, None
 
 
 def main_metric(info: dict[str, Any]) -> tuple[str, float] | None:

@@ -9,11 +9,11 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.core.errors import UserError
-from engine.core.protocol import read_json
-from tui.cli.common import RUNS_DIR_PARENT, lookup
+from tui.cli.common import RUNS_DIR_PARENT, lookup, run_summary, warn_damage
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
@@ -34,8 +34,10 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
 
 def compare(args: argparse.Namespace) -> int:
     refs = list(dict.fromkeys(([args.baseline] if args.baseline else []) + args.runs))
-    runs = [(paths.run_id, read_json(paths.run_json) or {}) for paths in (lookup(args, r) for r in refs)]
+    runs = [(paths.run_id, run_summary(paths)) for paths in (lookup(args, r) for r in refs)]
     runs = list(dict(runs).items())  # the same run named twice (prefix and id) counts once
+    for run_id, info in runs:
+        warn_damage(run_id, info)
     if len(runs) < 2:
         raise UserError("compare needs at least two different runs (a baseline and a candidate)")
     rows = comparison_rows(runs, args.use)
@@ -97,7 +99,7 @@ def render(rows: list[dict[str, Any]], run_ids: list[str], fmt: str) -> str | Ta
     for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 else "right")
     for cells in body:
-        table.add_row(*cells)
+        table.add_row(escape(cells[0]), *cells[1:])  # split and metric names are the user's text, not markup
     return table
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from engine.core.export import collect, plot_curves, write_csvs
-from engine.core.protocol import read_json
-from tui.cli.common import RUNS_DIR_PARENT, lookup
+from engine.core.export import EXPORT_DIR_NEEDED, collect, plot_curves, write_csvs
+from engine.core.protocol.rundir import folder_error
+from tui.cli.common import RUNS_DIR_PARENT, lookup, run_summary, warn_damage
 from tui.cli.compare_cmd import comparison_rows, render
 
 
@@ -25,18 +26,37 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
 
 def export(args: argparse.Namespace) -> int:
     paths = list({p.run_id: p for p in (lookup(args, ref) for ref in args.runs)}.values())
+    infos = [(p.run_id, run_summary(p)) for p in paths]
+    for run_id, info in infos:
+        warn_damage(run_id, info)
     runs = [collect(p) for p in paths]
     written = []
     for run in runs:
+        if run["skipped"]:
+            print(
+                f"labconsole: warning: run {run['id']}: skipped {run['skipped']} event line(s) of events.jsonl "
+                "holding fields of the wrong type",
+                file=sys.stderr,
+            )
         written += write_csvs(run, args.to / run["id"])
     if len(paths) > 1:
-        infos = [(p.run_id, read_json(p.run_json) or {}) for p in paths]
         rows = comparison_rows(infos, "final")
         if rows:
-            (args.to / "comparison.md").write_text(render(rows, [p.run_id for p in paths], "markdown"))
-            written.append(args.to / "comparison.md")
+            written.append(
+                _write_comparison(
+                    args.to / "comparison.md", render(rows, [p.run_id for p in paths], "markdown")
+                )
+            )
     if not args.no_plots:
         written += plot_curves([p.root for p in paths], args.to)
     for path in written:
         print(path)
     return 0
+
+
+def _write_comparison(path: Path, text: object) -> Path:
+    try:
+        path.write_text(str(text), encoding="utf-8")
+    except OSError as exc:
+        raise folder_error("cannot write the export folder", path.parent, exc, EXPORT_DIR_NEEDED) from None
+    return path

@@ -1,25 +1,35 @@
-"""`labconsole ls` and `labconsole show RUN`: the run history and one run's summary."""
+"""`labconsole ls` and `labconsole show RUN`: the run history and one run's summary.
+
+A damaged run (run.json or config.yaml unreadable, or fields of the wrong type) is listed as "damaged" with the
+reason, and never hides or breaks the others. Text the user wrote (names, tags, errors) is escaped: rich markup in
+it is shown, not interpreted.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from engine.core.protocol import effective_status, list_runs, read_json
+from engine.core.protocol import list_runs
+from engine.core.protocol.listing import DAMAGE
 from tui.cli.common import (
     RUNS_DIR_PARENT,
     fmt_duration,
     fmt_time,
     lookup,
     main_metric,
+    read_config,
     run_duration,
+    run_summary,
     runs_dir_of,
 )
+from tui.data.config_summary import summarize_config
 
 STATUS_STYLE = {
     "running": "cyan",
@@ -28,6 +38,7 @@ STATUS_STYLE = {
     "stopped": "yellow",
     "interrupted": "yellow",
     "queued": "dim",
+    "damaged": "bold red",
 }
 
 
@@ -53,55 +64,71 @@ def ls_runs(args: argparse.Namespace) -> int:
         )
     for run in runs:
         table.add_row(*_ls_row(run))
-    Console().print(table if runs else f"no runs in {runs_dir_of(args)}")
+    Console().print(table if runs else f"no runs in {escape(str(runs_dir_of(args)))}")
+    for run in runs:
+        if run.get(DAMAGE):
+            print(f"labconsole: warning: run {run['id']}: {run[DAMAGE]}", file=sys.stderr)
     return 0
+
+
+def styled_status(status: str) -> str:
+    """A status as rich markup, coloured by what it means."""
+    style = STATUS_STYLE.get(status, "")
+    return f"[{style}]{escape(status)}[/]" if style else escape(status)
 
 
 def _ls_row(run: dict[str, Any]) -> list[str]:
     progress = run.get("progress") or {}
     metric = main_metric(run)
-    status = run.get("status", "?")
     return [
         run["id"],
-        str(run.get("name", "")),
-        f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
-        str(run.get("task", "")),
-        f"{progress.get('step', 0)}/{progress.get('max_steps', 0)}",
-        f"{metric[0]} {metric[1]:.1f}" if metric else "-",
-        fmt_duration(run_duration(run)),
+        escape(str(run.get("name") or "")),
+        styled_status(run["status"]),
+        escape(str(run.get("task") or "")),
+        f"{progress.get('step') or 0}/{progress.get('max_steps') or 0}",
+        f"{escape(metric[0])} {metric[1]:.1f}" if metric else "-",
+        fmt_duration(run_duration(run, run["dir"])),
         fmt_time(run.get("started") or run.get("created")),
     ]
 
 
 def show_run(args: argparse.Namespace) -> int:
     paths = lookup(args, args.run)
-    info = read_json(paths.run_json) or {}
-    info["status"] = effective_status(info)
-    config = yaml.safe_load(paths.config.read_text(encoding="utf-8")) if paths.config.is_file() else {}
+    info = run_summary(paths)
+    config, config_damage = read_config(paths)
+    damage = [text for text in (info.get(DAMAGE), config_damage) if text]
     if args.json:
-        print(json.dumps({"run": info, "config": config}, indent=1))
+        print(json.dumps({"run": info, "config": config, **({"damage": damage} if damage else {})}, indent=1))
         return 0
     console = Console()
     console.print(
-        f"[bold]{info.get('name')}[/]  {paths.run_id}  [{STATUS_STYLE.get(info['status'], '')}]{info['status']}[/]"
+        f"[bold]{escape(str(info.get('name') or paths.run_id))}[/]  {paths.run_id}  {styled_status(info['status'])}"
     )
-    progress = info.get("progress") or {}
-    model = config.get("model", {})
-    console.print(
-        f"task {info.get('task')}  backbone {model.get('backbone', {}).get('name')}  aggregator "
-        f"{model.get('aggregator', {}).get('name')}  loss {config.get('loss', {}).get('name')}  "
-        f"step {progress.get('step', 0)}/{progress.get('max_steps', 0)}  "
-        f"duration {fmt_duration(run_duration(info))}  started {fmt_time(info.get('started'))}"
-    )
-    for split, text in (info.get("data") or {}).items():
+    for text in damage:
+        console.print(f"[red]{escape(text)}[/]")
+    console.print(escape(_facts_line(info, config, paths.root)))
+    data = info.get("data") or {}
+    for split, text in data.items():
         console.print(f"data {split}: {text}", markup=False)
     if info.get("error"):
-        console.print(f"[red]error:[/] {info['error']}")
+        console.print(f"[red]error:[/] {escape(info['error'])}")
     for title, block in (("final", info.get("final") or {}), ("best", info.get("best") or {})):
         if block:
             console.print(metrics_table(title, block))
-    console.print(f"folder {paths.root}")
+    console.print(f"folder {paths.root}", markup=False)
     return 0
+
+
+def _facts_line(info: dict[str, Any], config: dict[str, Any], folder: Any) -> str:
+    """task, backbone, aggregator, loss, progress, duration and start of a run, on one line."""
+    summary = summarize_config(config)
+    progress = info.get("progress") or {}
+    return (
+        f"task {info.get('task') or summary.task or '-'}  backbone {summary.backbone or '-'}  "
+        f"aggregator {summary.aggregator or '-'}  loss {summary.loss or '-'}  "
+        f"step {progress.get('step') or 0}/{progress.get('max_steps') or 0}  "
+        f"duration {fmt_duration(run_duration(info, folder))}  started {fmt_time(info.get('started'))}"
+    )
 
 
 def metrics_table(title: str, block: dict[str, dict[str, float]]) -> Table:
@@ -110,7 +137,7 @@ def metrics_table(title: str, block: dict[str, dict[str, float]]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("split")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     for split, metrics in block.items():
-        table.add_row(split, *(f"{metrics[n]:.2f}" if n in metrics else "-" for n in names))
+        table.add_row(escape(split), *(f"{metrics[n]:.2f}" if n in metrics else "-" for n in names))
     return table

@@ -62,6 +62,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # the last net for a disk fault no verb foresaw (a file name too long, a full disk): one line, not a traceback
+        print(f"labconsole: error: {disk_fault_line(exc)}", file=sys.stderr)
+        return 2
+
+
+_MAX_PATH_SHOWN = 120
+
+
+def disk_fault_line(exc: OSError) -> str:
+    """An unforeseen OSError as one line: the file it concerns (cut short) and the cause in words."""
+    from pathlib import Path
+
+    from engine.core.protocol.rundir import disk_fault_cause
+
+    if exc.filename is None:
+        return f"cannot read or write a file: {exc.strerror or exc}"
+    name = str(exc.filename)
+    shown = name if len(name) <= _MAX_PATH_SHOWN else f"{name[:_MAX_PATH_SHOWN]}… ({len(name):,} characters)"
+    return f"cannot read or write {shown}: {disk_fault_cause(Path(name), exc)}"
 
 
 def _open_console(args_list: list[str]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -102,9 +103,16 @@ class RunPaths:
 
 
 def create_run(runs_dir: str | os.PathLike[str], name: str | None = None) -> RunPaths:
-    """Make a new, empty run folder (plus checkpoints/) under `runs_dir` and return its paths."""
+    """Make a new, empty run folder (plus checkpoints/) under `runs_dir` and return its paths.
+
+    Raises:
+        UserError: the runs folder cannot be created or written (naming the folder and the cause).
+    """
     runs = Path(runs_dir)
-    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise folder_error("cannot create the runs folder", runs, exc) from None
     base = new_run_id(name)
     for n in range(1, _MAX_COLLISIONS):
         run_id = base if n == 1 else f"{base}-{n}"
@@ -113,10 +121,60 @@ def create_run(runs_dir: str | os.PathLike[str], name: str | None = None) -> Run
             os.mkdir(runs / run_id)
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise folder_error("cannot create a run folder in", runs, exc) from None
         paths = RunPaths(runs / run_id)
-        paths.checkpoints.mkdir()
+        try:
+            paths.checkpoints.mkdir()
+        except OSError as exc:
+            raise folder_error("cannot write the run folder", paths.root, exc) from None
         return paths
     raise UserError(f"cannot create a run folder for '{base}' in {runs}: too many runs with that id")
+
+
+_CAUSES = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EIO: "input/output error (a failing disk or network file system)",
+}
+"""What an OSError means for the user, by errno; the others keep the system's own words."""
+
+
+def folder_error(doing: str, folder: Path, exc: OSError, needed: str | None = None) -> UserError:
+    """One line for a disk fault: what could not be done, to which folder, why, and what is needed instead.
+
+    e.g. "cannot create the runs folder /data/x/runs: /data/x is a file, not a folder; --runs-dir
+    (or $LABCONSOLE_RUNS) must name a folder you can write".
+    """
+    return UserError(f"{doing} {folder}: {disk_fault_cause(folder, exc)}; {needed or RUNS_DIR_NEEDED}")
+
+
+RUNS_DIR_NEEDED = f"--runs-dir (or ${RUNS_ENV}) must name a folder you can write"
+"""What a runs folder must be, said after each disk fault in it."""
+
+
+def disk_fault_cause(path: Path, exc: OSError) -> str:
+    """The cause of an OSError on `path` in a few words, naming the file that is in the way when there is one."""
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        blocker = _file_in_the_way(path)
+        if blocker is not None:
+            return f"{blocker} is a file, not a folder"
+    return _CAUSES.get(exc.errno or 0) or exc.strerror or str(exc)
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first of `path` and its parents that exists but is not a folder."""
+    for candidate in [path, *path.parents]:
+        try:
+            if candidate.exists():
+                return None if candidate.is_dir() else candidate
+        except OSError:
+            continue
+    return None
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
