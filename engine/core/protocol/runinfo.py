@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from engine.core.protocol.rundir import read_json, write_json_atomic
+from engine.core.protocol.rundir import RunPaths, write_json_atomic
 
 STATUSES = ("queued", "running", "completed", "failed", "stopped", "interrupted")
 """Every value run.json "status" may take."""
@@ -34,6 +38,7 @@ OPTIONAL_FIELDS = {
 """Fields the engine and launcher add to run.json when they apply (readers must not require them)."""
 
 _LIVE = ("queued", "running")
+_STATUS_TAIL_BYTES = 64 << 10  # of events.jsonl, read to find the last status when run.json is lost
 # A process whose create time is later than the run's start by more than this is a reused pid.
 _PID_REUSE_SLACK_S = 2.0
 
@@ -73,11 +78,88 @@ def new_run_info(
 
 
 def update_run_info(path: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
-    """Shallow-merge `fields` into the run.json at `path` (missing → {}), write it atomically, return it."""
-    info = read_json(path) or {}
+    """Shallow-merge `fields` into the run.json at `path` (missing → {}), write it atomically, return it.
+
+    A run.json found corrupt (torn, garbage, not an object) is rebuilt from the last good content this process
+    read or wrote there, so that a live run keeps its name, times, argv, tags, params…; a warning names the file.
+    """
+    target = Path(path)
+    info, problem = _read_object(target)
+    if problem is not None:
+        info = _recovered(target, problem)
     info.update(fields)
-    write_json_atomic(path, info)
+    write_json_atomic(target, info)
+    _remember(target, info)
     return info
+
+
+_last_good: dict[str, dict[str, Any]] = {}
+"""Absolute run.json path → its content as this process last read or wrote it successfully."""
+
+
+def _remember(path: Path, info: dict[str, Any]) -> None:
+    # a copy: callers may change the dict they get back
+    _last_good[os.path.abspath(path)] = copy.deepcopy(info)
+
+
+def _read_object(path: Path) -> tuple[dict[str, Any], str | None]:
+    """(run.json's object, None); ({}, None) when there is no file; ({}, what is wrong) when it is unusable."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        return {}, f"unreadable ({exc.strerror or exc})"
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return {}, "not valid JSON" if data.strip() else "empty"
+    if not isinstance(obj, dict):
+        return {}, f"a JSON {type(obj).__name__}, not an object"
+    _remember(path, obj)
+    return obj, None
+
+
+def _recovered(path: Path, problem: str) -> dict[str, Any]:
+    """What to write over a corrupt run.json: this process's last good copy, else a consistent skeleton."""
+    known = _last_good.get(os.path.abspath(path))
+    if known is not None:
+        _warn(f"{path} was {problem}: restored it from this process's last good copy")
+        return copy.deepcopy(known)
+    _warn(f"{path} was {problem} and this process never read it: rebuilt it, earlier fields are lost")
+    return _skeleton(RunPaths(path.parent))
+
+
+def _warn(message: str) -> None:
+    # stderr: the engine's goes to output.log, the CLI's to the terminal
+    print(f"[labconsole] warning: {message}", file=sys.stderr, flush=True)
+
+
+def _skeleton(paths: RunPaths) -> dict[str, Any]:
+    """Every run.json field readers expect, as far as the folder tells: its id, and the last status the
+    engine logged (a rebuilt live run must not read "queued")."""
+    info = new_run_info(paths.run_id, None, None, ())
+    info.update(created=None, host=None, status=_last_logged_status(paths.events) or "queued")
+    return info
+
+
+def _last_logged_status(events: Path) -> str | None:
+    """The run.json status of the last `status` event in the end of events.jsonl ("paused" is none)."""
+    try:
+        with open(events, "rb") as f:
+            start = max(0, os.fstat(f.fileno()).st_size - _STATUS_TAIL_BYTES)
+            f.seek(start)
+            lines = f.read().split(b"\n")
+    except OSError:
+        return None
+    for line in reversed(lines[1:] if start else lines):  # the seek may have cut the first line
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("kind") == "status" and event.get("status") in STATUSES:
+            return str(event["status"])
+    return None
 
 
 def effective_status(info: dict[str, Any]) -> str:
