@@ -28,6 +28,13 @@ class Series:
         self._y[self.n : need] = y
         self.n = need
 
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the points where `mask` is true, in new storage (snapshots taken before keep theirs)."""
+        x, y = self.x[mask], self.y[mask]
+        self._x, self._y = np.empty(max(len(x), 1024)), np.empty(max(len(x), 1024))
+        self.n = 0
+        self.extend(x, y)
+
     @property
     def x(self) -> np.ndarray:
         """Steps (a view)."""

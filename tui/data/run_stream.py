@@ -9,7 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.core.protocol import EventReader, RunPaths, effective_status, read_json
+from engine.core.protocol.events import kept_after_resumes
 from tui.data.run_alerts import STALL_AFTER_S, LossWatch, dead_alert, stall_alert
 from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import Alert, EvalPoint, Marker, Series, Snapshot
@@ -142,6 +145,8 @@ class RunStream:
 
     def _ingest(self, chunk: Chunk) -> None:
         """Merge a decoded chunk into the series, evals, markers and checks."""
+        if chunk.resumed_from is not None:
+            self._drop_redone(chunk.resumed_from)
         self.malformed += chunk.malformed
         for (kind, key), (x, y) in chunk.series.items():
             store = self.scalars if kind == "scalar" else self.system
@@ -155,6 +160,23 @@ class RunStream:
             if self.last_step is not None:
                 self._pace.append((chunk.last_t, float(self.last_step)))
         self._losses.update(chunk.series)
+
+    def _drop_redone(self, resumed_from: float) -> None:
+        """The run resumed from a checkpoint at `resumed_from`: what was read of later steps is being redone."""
+        for series in (*self.scalars.values(), *self.system.values()):
+            keep = kept_after_resumes(series.x, [(series.n, resumed_from)])
+            if keep is not None:
+                series.keep(keep)
+        for split, points in self.evals.items():
+            steps = np.array(
+                [p.step if isinstance(p.step, (int, float)) else -np.inf for p in points], dtype=float
+            )
+            keep = kept_after_resumes(steps, [(len(points), resumed_from)])
+            if keep is not None:
+                self.evals[split] = [p for p, kept in zip(points, keep.tolist()) if kept]
+        if self.last_step is not None:
+            self.last_step = min(self.last_step, int(resumed_from))
+        self._pace.clear()  # the pace across a restart counts the time the run was down
 
     def _ingest_event(self, ev: dict[str, Any]) -> None:
         """One non-series event."""

@@ -26,7 +26,7 @@ import math
 import os
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -190,6 +190,21 @@ class IndexedPrefix:
     """(kind, key) → (steps, values) of every indexed point, in file order."""
     others: list[tuple[int, int]]
     """(offset, length) of every other line, in file order: readers parse these few lines themselves."""
+    records: np.ndarray | None = field(default=None, repr=False)
+    """The records read (for `points_before`)."""
+
+    def points_before(self, other: int) -> dict[tuple[str, str], int]:
+        """How many points of each series come before the `other`-th line of `others` in events.jsonl (to
+        place a resume marker among them)."""
+        import numpy as np
+
+        if self.records is None:
+            raise ValueError("points_before needs the records the index was read from")
+        tags = self.records["tag"]
+        row = int(np.flatnonzero(tags == OTHER)[other])
+        keys = self.records["key"][:row][tags[:row] == POINT].astype(np.intp)
+        counts = np.bincount(keys, minlength=MAX_KEYS)
+        return {name: int(counts[key]) for key, name in read_names(self.records).items()}
 
 
 def read_index(events: str | os.PathLike[str]) -> IndexedPrefix | None:
@@ -226,7 +241,7 @@ def read_index(events: str | os.PathLike[str]) -> IndexedPrefix | None:
             series[names[key]] = (steps[a:b], values[a:b])
     others = records[records["tag"] == OTHER]
     spans = list(zip(others["x"].astype(np.int64).tolist(), others["n"].tolist()))
-    return IndexedPrefix(int(records["x"][-1]), series, spans)
+    return IndexedPrefix(int(records["x"][-1]), series, spans, records)
 
 
 def _checksum_matches(f, end: np.void) -> bool:

@@ -10,11 +10,14 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.core.protocol.columns import CHECKED_BYTES, ColumnsWriter
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +260,48 @@ def parse_event(line: str) -> dict[str, Any] | None:
             if type(rec.get(key)) is dict:
                 _restore(rec[key])
     return rec
+
+
+# -- resumed runs: which records readers drop ---------------------------------------------------------
+
+REDONE_KINDS = ("scalar", "system", "eval")
+"""Records a resumed run writes again for the steps it redoes after its last checkpoint."""
+
+
+def resume_step(event: dict[str, Any]) -> float | None:
+    """The step a `resume` event says training restarted from (its checkpoint's); None for other events."""
+    step = event.get("step")
+    if event.get("kind") != "resume" or (type(step) is not int and type(step) is not float):
+        return None
+    return float(step)
+
+
+def redone_step(event: dict[str, Any]) -> float:
+    """The step a later resume compares an event with: its step for a record that is redone, else -inf."""
+    step = event.get("step")
+    if event.get("kind") in REDONE_KINDS and (type(step) is int or type(step) is float):
+        return float(step)
+    return -math.inf
+
+
+def kept_after_resumes(steps: np.ndarray, resumes: Iterable[tuple[int, float]]) -> np.ndarray | None:
+    """Which records of one series (their steps, in file order) a reader keeps; None when all of them.
+
+    A run killed after its last checkpoint and resumed from it writes the steps after the checkpoint again:
+    the records written before the `resume` marker at later steps than the one it resumed from are dropped,
+    so each step keeps its latest record. `resumes` gives each marker, in file order, as (how many of the
+    records come before it, the step it resumed from). Every reader of curves goes through this rule.
+    """
+    keep = None
+    for before, step in resumes:
+        redone = steps[:before] > step
+        if redone.any():
+            if keep is None:
+                import numpy as np  # only resumed runs get here
+
+                keep = np.ones(len(steps), dtype=bool)
+            keep[:before] &= ~redone
+    return keep
 
 
 class EventReader:
