@@ -6,12 +6,47 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.core.errors import ConfigError
+from engine.core.errors import ConfigError, shown, shown_path
+
+#: Largest base LR accepted: nothing trains with a larger one, so it is a typo (1e3 for 1e-3).
+MAX_LR = 100.0
 
 
-def expand_path(text: str) -> Path:
-    """Expand ~ and $VARS; relative paths are taken from the current directory."""
-    return Path(os.path.expandvars(os.path.expanduser(text))).resolve()
+def expand_path(text: str, key: str = "") -> Path:
+    """Expand ~ and $VARS; relative paths are taken from the current directory.
+
+    Raises:
+        ConfigError: naming `key`, for a path the system cannot use (a NUL byte in it).
+    """
+    return resolve_path(Path(os.path.expandvars(os.path.expanduser(text))), key)
+
+
+def resolve_path(path: Path, key: str) -> Path:
+    """Path.resolve; a path the system cannot use (a NUL byte in it) is a ConfigError naming `key`."""
+    try:
+        return path.resolve()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(key, _path_problem(str(path), exc)) from None
+
+
+def is_dir(path: Path, key: str) -> bool:
+    """Path.is_dir; a path the system cannot look up (a name too long) is a ConfigError naming `key`."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(key, _path_problem(str(path), exc)) from None
+
+
+def exists(path: Path, key: str) -> bool:
+    """Path.exists; a path the system cannot look up (a name too long) is a ConfigError naming `key`."""
+    try:
+        return path.exists()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(key, _path_problem(str(path), exc)) from None
+
+
+def _path_problem(text: str, exc: Exception) -> str:
+    return f"cannot use the path {shown_path(text)}: {getattr(exc, 'strerror', None) or exc}"
 
 
 def finish(cfg: dict[str, Any], check_paths: bool) -> dict[str, Any]:
@@ -29,15 +64,32 @@ def finish(cfg: dict[str, Any], check_paths: bool) -> dict[str, Any]:
         # per image of the global batch: every DDP process adds train.batch_size images to a step
         global_batch = (train["batch_size"] or 1) * cfg["device"]["processes"]
         cfg["optim"]["lr"] = yolox_base_lr(cfg["optim"]["lr_per_img"], global_batch)
+    _check_lr(cfg["optim"])
+    _check_schedule(cfg["schedule"], train["max_steps"])
     _finish_data(cfg, check_paths)
     _finish_device(cfg["device"], check_paths)
     return cfg
 
 
+def _check_lr(optim: dict[str, Any]) -> None:
+    """The base LR is > 0 (nothing would train) and <= MAX_LR; a derived one names optim.lr_per_img."""
+    key = "optim.lr_per_img" if optim["lr_per_img"] > 0 else "optim.lr"
+    if not 0 < optim["lr"] <= MAX_LR:
+        raise ConfigError(key, f"the base LR must be in (0, {MAX_LR:g}], got {optim['lr']:g}")
+
+
+def _check_schedule(schedule: dict[str, Any], max_steps: int) -> None:
+    """Evaluate the schedule now, so a bad parameter fails `check` and not the run at its last step."""
+    # imported here: engine.core.schedules imports this package (preset_params), so not at module level
+    from engine.core.schedules import validate_schedule
+
+    validate_schedule(schedule, max_steps)
+
+
 def _finish_device(device: dict[str, Any], check_paths: bool) -> None:
     """Processes vs GPUs, and whether this machine can launch the run at all (only when checking for here)."""
     if device["slurm_folder"]:
-        device["slurm_folder"] = str(expand_path(device["slurm_folder"]))
+        device["slurm_folder"] = str(expand_path(device["slurm_folder"], "device.slurm_folder"))
     processes = device["processes"]
     if device["launcher"] == "slurm":
         gpus = device["slurm_gpus_per_node"]
@@ -91,12 +143,12 @@ def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
         raise ConfigError(
             "data.root", "required: the data set folder (or set data.synthetic: true to make one)"
         )
-    root = expand_path(data["root"]) if data["root"] else None
+    root = expand_path(data["root"], "data.root") if data["root"] else None
     data["root"] = str(root) if root else ""
     if data["cache_dir"]:
-        data["cache_dir"] = str(expand_path(data["cache_dir"]))
-    pending = bool(data["synthetic"]) and root is not None and not root.exists()
-    if check_paths and root is not None and not pending and not root.is_dir():
+        data["cache_dir"] = str(expand_path(data["cache_dir"], "data.cache_dir"))
+    pending = bool(data["synthetic"]) and root is not None and not exists(root, "data.root")
+    if check_paths and root is not None and not pending and not is_dir(root, "data.root"):
         demo = "the demo city" if task == "vpr" else "the demo data"
         raise ConfigError(
             "data.root", f"folder not found: {root} (set data.synthetic: true to make {demo} there)"
@@ -110,10 +162,9 @@ def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
             "eval.test_sets", "an evaluation-only run (train.max_steps: 0) needs at least one test set"
         )
     for index, entry in enumerate(evaluation["test_sets"]):  # their layouts are the engine's to check
-        if check_paths and not pending and not Path(entry["path"]).is_dir():
-            raise ConfigError(
-                f"eval.test_sets[{index}].path", f"not a test set folder: {entry['path']} (folder not found)"
-            )
+        key = f"eval.test_sets[{index}].path"
+        if check_paths and not pending and not is_dir(Path(entry["path"]), key):
+            raise ConfigError(key, f"not a test set folder: {entry['path']} (folder not found)")
 
 
 def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
@@ -126,7 +177,7 @@ def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
         or set(item) - {"name", "path", "split", "format"}
         or not ("path" in item or "split" in item)
     ):
-        raise ConfigError(key, f"expected {{name, path}} (and optionally split, format), got {item!r}")
+        raise ConfigError(key, f"expected {{name, path}} (and optionally split, format), got {shown(item)}")
     path = Path(os.path.expandvars(os.path.expanduser(str(item.get("path", ".")))))
     if not path.is_absolute():
         if root is None:
@@ -136,7 +187,7 @@ def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
             )
         path = root / path
     name = str(item.get("name") or (item.get("split") if path == root else path.name) or path.name)
-    out = {"name": name, "path": str(path.resolve())}
+    out = {"name": name, "path": str(resolve_path(path, f"{key}.path"))}
     for optional in ("split", "format"):
         if item.get(optional):
             out[optional] = str(item[optional])

@@ -7,29 +7,58 @@ from typing import Any
 
 import yaml
 
-from engine.core.errors import UserError
+from engine.core.config.validate import check_tree
+from engine.core.errors import ConfigError, UserError, shown
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Longest number literal read: more digits are a typo (and Python refuses to read an int beyond 4,300 digits).
+MAX_NUMBER_DIGITS = 400
 
 
-def parse_value(text: str) -> Any:
-    """YAML-parse an override value; `1e-4` is a float (YAML 1.1 alone would keep it a string)."""
-    if _NUMBER.match(text.strip()):
-        number = float(text)
-        return int(number) if re.match(r"^[+-]?\d+$", text.strip()) else number
+def parse_value(text: str, key: str = "") -> Any:
+    """YAML-parse an override value; `1e-4` is a float (YAML 1.1 alone would keep it a string).
+
+    Integers are read exactly (2**53 + 1 stays itself); text YAML cannot read stays a string.
+
+    Raises:
+        ConfigError: naming `key`, for a number literal of more than MAX_NUMBER_DIGITS digits, or a value
+            YAML cannot build (nested too deeply, an impossible date).
+    """
+    stripped = text.strip()
+    if _NUMBER.fullmatch(stripped):
+        if len(stripped) > MAX_NUMBER_DIGITS:
+            raise ConfigError(
+                key, f"a number of {len(stripped)} characters is too long, got {shown(stripped)}"
+            )
+        return int(stripped) if _INTEGER.fullmatch(stripped) else float(stripped)
+    if not stripped:
+        return ""
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    except RecursionError:
+        raise ConfigError(key, "nested too deeply") from None
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+    ) as exc:  # yaml builds ints, floats and dates with Python's own
+        raise ConfigError(key, f"cannot read {shown(text)}: {exc}") from None
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """Split 'a.b.c=value' into (['a', 'b', 'c'], parsed value)."""
+    """Split 'a.b.c=value' into (['a', 'b', 'c'], parsed value); the value is checked as `check_tree` does."""
     key, sep, value = item.partition("=")
     parts = key.strip().split(".")
-    if not sep or not all(re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", p) for p in parts):
-        raise UserError(f"bad override '{item}': expected dotted.key=value, e.g. optim.lr=1e-4")
-    return parts, parse_value(value)
+    if not sep or not all(_KEY_PART.fullmatch(p) for p in parts):
+        raise UserError(f"bad override {shown(item)}: expected dotted.key=value, e.g. optim.lr=1e-4")
+    dotted = ".".join(parts)
+    parsed = parse_value(value, dotted)
+    check_tree(parsed, dotted)
+    return parts, parsed
 
 
 def apply_overrides(
@@ -46,7 +75,9 @@ def apply_overrides(
             if child is None:
                 child = {}
             if not isinstance(child, dict):
-                raise UserError(f"bad override '{item}': '{'.'.join(parts[: depth + 1])}' is not a section")
+                raise UserError(
+                    f"bad override {shown(item)}: '{'.'.join(parts[: depth + 1])}' is not a section"
+                )
             node[part] = child
             node = child
         last = parts[-1]

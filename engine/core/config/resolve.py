@@ -18,8 +18,8 @@ from engine.core.config.presets import (
     preset_path,
 )
 from engine.core.config.schema import TYPED_SECTIONS, ModelConfig, defaults_of
-from engine.core.config.validate import check_keys, check_typed, coerce
-from engine.core.errors import ConfigError, UserError
+from engine.core.config.validate import check_keys, check_tree, check_typed, coerce
+from engine.core.errors import ConfigError, UserError, shown, shown_path
 
 #: Sections whose keys come from a preset file: dotted path -> (preset slot, default preset).
 PRESET_SECTIONS: dict[str, tuple[str, str]] = {
@@ -58,15 +58,21 @@ def is_preset_section(parts: list[str]) -> bool:
 
 
 def load_source(source: str | os.PathLike | dict) -> tuple[dict[str, Any], str]:
-    """The raw config and a default run name: from a mapping, a YAML file, or a run preset's name."""
+    """The raw config and a default run name: from a mapping, a YAML file, or a run preset's name.
+
+    Either is checked with `check_tree` before anything else walks it (plain data, finite numbers, bounded
+    depth and size).
+    """
     if isinstance(source, dict):
+        check_tree(source)  # before deepcopy, which a deep or alias-shared tree would overwhelm
         return copy.deepcopy(source), str(source.get("name") or "run")
     path = Path(source)
-    if not path.is_file() and has_preset("runs", str(source)):
+    if not _is_readable_file(path) and has_preset("runs", str(source)):
         path = preset_path("runs", str(source))
-    if not path.is_file():
+    if not _is_readable_file(path):
         raise UserError(
-            f"config file not found: {source} (or name a run preset: {', '.join(list_presets('runs'))})"
+            f"config file not found: {shown_path(source)} "
+            f"(or name a run preset: {', '.join(list_presets('runs'))})"
         )
     raw = load_yaml_file(path)
     if raw is None:
@@ -74,6 +80,15 @@ def load_source(source: str | os.PathLike | dict) -> tuple[dict[str, Any], str]:
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a run config must be a YAML mapping of sections")
     return raw, path.stem
+
+
+def _is_readable_file(path: Path) -> bool:
+    """Whether `path` is a file; a name the system cannot look up (too long, a NUL byte) is a UserError."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UserError(f"cannot read config file {shown_path(path)}: {reason}") from None
 
 
 def resolve_preset_section(
@@ -87,7 +102,7 @@ def resolve_preset_section(
     if not isinstance(value, dict):
         raise ConfigError(
             key,
-            f"expected a preset name or a mapping, got {value!r}; presets: {', '.join(list_presets(slot))}",
+            f"expected a preset name or a mapping, got {shown(value)}; presets: {', '.join(list_presets(slot))}",
         )
     given = dict(value)
     preset = given.pop("preset", None)
@@ -117,7 +132,7 @@ def resolve_loss_components(key: str, components: Any) -> list[dict[str, Any]]:
         where = f"{key}.components[{index}]"
         item = {"preset": item} if isinstance(item, str) else dict(item) if isinstance(item, dict) else item
         if not isinstance(item, dict):
-            raise ConfigError(where, f"expected a loss preset name or mapping, got {item!r}")
+            raise ConfigError(where, f"expected a loss preset name or mapping, got {shown(item)}")
         weight = coerce(f"{where}.weight", item.pop("weight", 1.0), 1.0)
         if weight < 0:
             raise ConfigError(f"{where}.weight", f"must be ≥ 0, got {weight}")
@@ -136,7 +151,7 @@ def resolve_typed_section(key: str, schema: type, value: Any) -> dict[str, Any]:
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        raise ConfigError(key, f"expected a mapping or a preset name, got {value!r}")
+        raise ConfigError(key, f"expected a mapping or a preset name, got {shown(value)}")
     given = dict(value)
     preset = given.pop("preset", None)
     if preset is not None:
@@ -195,7 +210,9 @@ def resolve_config(
             cfg[key] = resolve_preset_section(key, raw.get(key))
         else:
             cfg[key] = resolve_typed_section(key, TYPED_SECTIONS[key], raw.get(key))
-    return finish(cfg, check_paths)
+    cfg = finish(cfg, check_paths)
+    check_tree(cfg)  # derived values too: what the engine is handed is finite and plain
+    return cfg
 
 
 def _tags(value: Any) -> list[str]:
@@ -204,5 +221,5 @@ def _tags(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) for t in value):
-        raise ConfigError("tags", f"expected a list of words, got {value!r}")
+        raise ConfigError("tags", f"expected a list of words, got {shown(value)}")
     return [str(t) for t in value]

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
-from engine.core.errors import ConfigError
+import math
+
+from engine.core.errors import ConfigError, shown
 from engine.core.registry import Registry
 
 SCHEDULES = Registry("LR schedule", "schedule.name")
 #: Dotted config key that schedule errors are reported under.
 KEY = "schedule"
 WARMUP_TYPES = ("linear", "exponential", "quadratic")
+#: Largest step count a schedule takes: 2^53 steps is far beyond any run, and steps stay exact as floats.
+MAX_STEP = 2**53
 
 
 def check_int(name: str, value: object, minimum: int) -> int:
-    """An integer parameter >= `minimum` (bools rejected), else a ConfigError naming `schedule.<name>`."""
+    """An integer parameter in [minimum, MAX_STEP] (bools rejected), else a ConfigError naming `schedule.<name>`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{KEY}.{name}", f"expected an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"{KEY}.{name}", f"expected an integer >= {minimum}, got {shown(value)}")
+    if value > MAX_STEP:
+        raise ConfigError(f"{KEY}.{name}", f"expected an integer <= 2^53, got {shown(value)}")
     return value
 
 
 def check_number(name: str, value: object, low: float, high: float, low_open: bool = False) -> float:
-    """A number in [low, high] ((low, high] when `low_open`), else a ConfigError naming `schedule.<name>`."""
-    number = not isinstance(value, bool) and isinstance(value, (int, float))
-    above_low = number and (value > low if low_open else value >= low)  # type: ignore[operator]
-    if not above_low or value > high:  # type: ignore[operator]
-        interval = f"{'(' if low_open else '['}{low}, {high}]"
-        raise ConfigError(f"{KEY}.{name}", f"expected a number in {interval}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    """A finite number in [low, high] ((low, high] when `low_open`), else a ConfigError naming `schedule.<name>`."""
+    number = _finite(value)
+    above_low = number is not None and (number > low if low_open else number >= low)
+    if number is None or not above_low or number > high:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if math.isinf(high) else ']'}"
+        raise ConfigError(f"{KEY}.{name}", f"expected a number in {interval}, got {shown(value)}")
+    return number
+
+
+def _finite(value: object) -> float | None:
+    """`value` as a finite float, or None (not a number, a bool, NaN, ±inf, or an int beyond a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def check_ratio(min_lr_ratio: float) -> float:

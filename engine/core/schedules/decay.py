@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 
-from engine.core.errors import ConfigError
+from engine.core.errors import ConfigError, shown
 from engine.core.schedules.common import (
     KEY,
     SCHEDULES,
@@ -64,8 +64,7 @@ def poly(
 ) -> float:
     """Warmup, then (1 - t/T)^power down to min_lr_ratio at max_steps (PolynomialLR)."""
     check_ratio(min_lr_ratio)
-    if power <= 0:
-        raise ConfigError(f"{KEY}.power", f"must be positive, got {power}")
+    check_number("power", power, 0.0, math.inf, low_open=True)
     warm = warmup_factor(step, warmup_steps, warmup_type, warmup_lr_start)
     if warm is not None:
         return warm
@@ -106,7 +105,7 @@ def multistep(
 ) -> float:
     """Warmup, then × gamma at each milestone step, counted from the end of warmup (MultiStepLR)."""
     if not isinstance(milestones, list):
-        raise ConfigError(f"{KEY}.milestones", f"expected a list of steps, got {milestones!r}")
+        raise ConfigError(f"{KEY}.milestones", f"expected a list of steps, got {shown(milestones)}")
     for milestone in milestones:
         check_int("milestones", milestone, 0)
     check_number("gamma", gamma, 0.0, math.inf, low_open=True)
