@@ -122,12 +122,12 @@ def test_row_fields_from_run_json_and_config(tmp_path: Path) -> None:
     assert row.duration(FROZEN_NOW) == pytest.approx(3600)
 
 
-def test_malformed_run_json_is_skipped_then_picked_up(tmp_path: Path) -> None:
+def test_malformed_run_json_is_damaged_then_picked_up(tmp_path: Path) -> None:
     folder = make_run(tmp_path, "x", "completed")
     good = (folder / "run.json").read_text()
     (folder / "run.json").write_text("{torn", encoding="utf-8")
     index = RunIndex(tmp_path, SummaryCache(None))
-    assert index.refresh().rows == {}
+    assert [r.status for r in index.refresh().rows.values()] == ["damaged"]  # shown, never hidden (issue 17)
     write_run_json(folder, json.loads(good))
     assert [r.name for r in index.refresh().rows.values()] == ["x"]
 

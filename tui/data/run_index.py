@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.core.protocol import RunPaths, effective_status, headline, load_run_info, run_folders
+from engine.core.errors import UserError
+from engine.core.protocol import RunPaths, headline, load_run_info, run_folders
+from engine.core.protocol.listing import DAMAGE, last_sign_of_life, run_status
 from tui.data.config_summary import ConfigSummary, load_config_summary
 from tui.data.summary_cache import SummaryCache, default_cache_path
 
@@ -38,6 +40,10 @@ class RunRow:
     tags: tuple[str, ...] = ()
     error: str = ""
     host: str = ""
+    damage: str = ""
+    """What is wrong with the run's run.json ("" when sound); the status is then "damaged"."""
+    last_seen: float | None = None
+    """When the engine of a run that ended without writing `ended` last wrote (its duration stops there)."""
     best: dict[str, dict[str, float]] = field(default_factory=dict, compare=True, hash=False)
     """run.json "best": {split: {metric: value}}."""
 
@@ -47,7 +53,9 @@ class RunRow:
             return None
         if self.ended is not None:
             return self.ended - self.started
-        return now - self.started if self.status in LIVE_STATUSES else None
+        if self.status in LIVE_STATUSES:
+            return now - self.started
+        return None if self.last_seen is None else max(0.0, self.last_seen - self.started)
 
     @property
     def when(self) -> float | None:
@@ -122,8 +130,12 @@ class RunIndex:
         return IndexUpdate(rows, frozenset(changed), removed, self._pending)
 
     def _folders(self) -> list[os.DirEntry[str]]:
-        """Run folders (valid ids, not hidden) of the runs directory; [] while it does not exist."""
-        return run_folders(self.runs_dir)
+        """Run folders (valid ids, not hidden) of the runs directory; [] while it does not exist or cannot be
+        read (the console keeps running and shows what it can)."""
+        try:
+            return run_folders(self.runs_dir)
+        except UserError:
+            return []
 
     def _refresh_one(self, run_id: str, folder: str) -> bool:
         """Update the cached row of one folder; True when the row changed."""
@@ -149,6 +161,8 @@ class RunIndex:
         if not cached.info:
             return False
         row = build_row(run_id, Path(folder), cached.info, cached.config)
+        if row.started is not None and row.ended is None and row.status not in LIVE_STATUSES:
+            row = replace(row, last_seen=last_sign_of_life(folder))
         if row == cached.row:
             return False
         cached.row = row
@@ -214,7 +228,7 @@ def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSum
         id=run_id,
         dir=folder,
         name=str(info.get("name") or run_id),
-        status=effective_status(info),
+        status=run_status(info),
         task=task,
         backbone=config.backbone,
         aggregator=config.aggregator,
@@ -229,6 +243,7 @@ def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSum
         tags=tuple(str(t) for t in tags),
         error=str(info.get("error") or ""),
         host=str(info.get("host") or ""),
+        damage=str(info.get(DAMAGE) or ""),
         best=_best(info.get("best")),
     )
 

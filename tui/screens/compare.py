@@ -182,7 +182,7 @@ class CompareScreen(Screen[None]):
         self.baseline = (self.baseline + 1) % len(self.run_dirs)
         self._show()
         if self._runs:
-            self.notify(self.runs[0].name, title="Baseline", timeout=1.5)
+            self.notify(self.runs[0].name, title="Baseline", timeout=1.5, markup=False)
 
     def action_tab(self, tab: str) -> None:
         """Show tab `tab`."""
@@ -213,11 +213,16 @@ class CompareScreen(Screen[None]):
     def on_compare_screen_export_written(self, message: ExportWritten) -> None:
         """Say where the files are."""
         names = ", ".join(f.name for f in message.files[:3]) + (" …" if len(message.files) > 3 else "")
-        self.notify(f"{message.folder}\n{names}", title=f"Exported {len(message.files)} files", timeout=6)
+        self.notify(
+            f"{message.folder}\n{names}",
+            title=f"Exported {len(message.files)} files",
+            timeout=6,
+            markup=False,
+        )
 
     def on_compare_screen_export_failed(self, message: ExportFailed) -> None:
         """Say why the export failed."""
-        self.notify(message.error, title="Export failed", severity="error", timeout=8)
+        self.notify(message.error, title="Export failed", severity="error", timeout=8, markup=False)
 
     # -- command palette ----------------------------------------------------------------------------
 

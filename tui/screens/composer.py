@@ -302,7 +302,7 @@ class ComposerScreen(Screen[Path | None]):
         path = preset_path("runs", name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        self.notify(f"saved {short_path(path)}", title="Preset saved")
+        self.notify(f"saved {short_path(path)}", title="Preset saved", markup=False)
 
     def action_launch(self) -> None:
         """Launch the composed config when it is valid; the monitor opens on success."""

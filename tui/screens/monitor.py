@@ -210,7 +210,9 @@ class MonitorScreen(Screen[None]):
 
     def on_monitor_screen_poll_failed(self, message: PollFailed) -> None:
         """Say that the run folder could not be read (once per failure streak)."""
-        self.notify(message.error, title=f"Reading {self.run_dir.name}", severity="error", timeout=6)
+        self.notify(
+            message.error, title=f"Reading {self.run_dir.name}", severity="error", timeout=6, markup=False
+        )
 
     def _on_theme(self) -> None:
         """Colours depend on the theme (deltas, faint raw curves): redraw."""
@@ -394,7 +396,7 @@ class MonitorScreen(Screen[None]):
         try:
             command_id = send_control(self._stream.paths.control, action)
         except (OSError, ValueError) as exc:  # a read-only folder, a full disk: say so, never crash
-            self.notify(f"could not send '{action}': {exc}", severity="error")
+            self.notify(f"could not send '{action}': {exc}", severity="error", markup=False)
             return
         self._sent[command_id] = action
         self.notify(f"sent '{action}' to the engine", title="Control", timeout=2)
@@ -408,7 +410,12 @@ class MonitorScreen(Screen[None]):
             if ev.get("status") == "applied":
                 self.notify(f"'{action}' applied at step {ev.get('step', '?')}", title="Control", timeout=3)
             else:
-                self.notify(f"'{action}' rejected: {ev.get('reason', '')}", title="Control", severity="error")
+                self.notify(
+                    f"'{action}' rejected: {ev.get('reason', '')}",
+                    title="Control",
+                    severity="error",
+                    markup=False,
+                )
 
     # -- command palette ------------------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ class LaunchStatus(Static):
     def refuse(self, result: Resolved, doing: str = "launching") -> None:
         """Ring and say what to fix first (the error itself is already on the screen)."""
         self.app.bell()
-        self.notify(f"fix {result.key or 'the config'} before {doing}", severity="error")
+        self.notify(f"fix {result.key or 'the config'} before {doing}", severity="error", markup=False)
 
     def _line(self, text: str, kind: str) -> None:
         self.set_class(kind == "-ok", "-ok")
@@ -124,4 +124,4 @@ class LaunchStatus(Static):
         """
         self._launching = False
         self.show(message.failure)
-        self.notify(message.failure.problem, title="Not launched", severity="error")
+        self.notify(message.failure.problem, title="Not launched", severity="error", markup=False)

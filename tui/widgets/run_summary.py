@@ -67,8 +67,10 @@ def metrics_line(row: RunRow) -> Text:
 
 
 def problem_line(row: RunRow, dark: bool) -> Text | None:
-    """Why a run failed or what to do with an interrupted one (None for healthy runs)."""
+    """Why a run failed or is damaged, or what to do with an interrupted one (None for healthy runs)."""
     colour = status_colour(row.status, dark)
+    if row.status == "damaged":
+        return Text(f"⚠ {row.damage}", style=colour)
     if row.status == "failed":
         return Text(f"✗ {row.error or 'failed (see output.log)'}", style=colour)
     if row.status == "interrupted":

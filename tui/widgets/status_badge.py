@@ -21,6 +21,7 @@ GLYPHS = {
     "failed": "✗",
     "stopped": "■",
     "interrupted": "↯",
+    "damaged": "⚠",
 }
 """A glyph per finished or waiting status, so the status reads without colour (NO_COLOR)."""
 
@@ -32,6 +33,7 @@ PALETTES = {
         "failed": "#F0506E",
         "stopped": "#E5C07B",
         "interrupted": "#E5C07B",
+        "damaged": "#F0506E",
     },
     False: {  # light themes
         "running": "#0E6FBF",
@@ -40,9 +42,10 @@ PALETTES = {
         "failed": "#C62828",
         "stopped": "#9A5B00",
         "interrupted": "#9A5B00",
+        "damaged": "#C62828",
     },
 }
-"""Status colours with meaning: running blue, done green, failed red, stopped/interrupted amber."""
+"""Status colours with meaning: running blue, done green, failed and damaged red, stopped/interrupted amber."""
 
 STATUS_WIDTH = 13
 """Cells needed for the widest badge ("↯ interrupted")."""
