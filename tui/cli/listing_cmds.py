@@ -85,7 +85,7 @@ def _ls_row(run: dict[str, Any]) -> list[str]:
         escape(str(run.get("name") or "")),
         styled_status(run["status"]),
         escape(str(run.get("task") or "")),
-        f"{progress.get('step') or 0}/{progress.get('max_steps') or 0}",
+        f"{progress.get('step') or 0}/{progress.get('max_steps') or 0}" if progress else "-",
         f"{escape(metric[0])} {metric[1]:.1f}" if metric else "-",
         fmt_duration(run_duration(run, run["dir"])),
         fmt_time(run.get("started") or run.get("created")),
