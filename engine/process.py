@@ -25,6 +25,7 @@ from engine.core.protocol import (
     this_host,
     update_run_info,
 )
+from engine.core.protocol.checkpoints import newest_checkpoint
 from engine.stopping import Interrupted, StopSignals
 
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         error = f"{type(exc).__name__}: {exc}"
     finally:
         if is_main:
-            _finish(paths, events, status, error, code)
+            code = _finish_or_say_why(paths, events, status, error, code)
         elif status == "failed":
             _record_rank_failure(paths, launch_rank(), error, code)
         job.leave_process_group()  # last: leaving a group whose peers died may block; run.json is written by then
@@ -155,7 +156,10 @@ class EngineJob:
         if resume:
             from engine.checkpoint import load_checkpoint
 
-            trainer.restore(load_checkpoint(paths.checkpoints / "last.pt"))
+            checkpoint = newest_checkpoint(paths)
+            if checkpoint is None:
+                raise UserError(f"no checkpoint to resume from in {paths.checkpoints}")
+            trainer.restore(load_checkpoint(checkpoint))
         decorrelate_rank_rngs(generator, cfg["train"]["seed"], dist.rank, trainer.step)
         return trainer
 
@@ -209,6 +213,22 @@ def _record_rank_failure(paths: RunPaths, rank: int, error: str | None, code: in
     print(f"[labconsole] {paths.run_id}: failed ({message})", flush=True)
     if (read_json(paths.run_json) or {}).get("status") not in FINISHED:
         update_run_info(paths.run_json, status="failed", ended=time.time(), error=message, exit_code=code)
+
+
+def _finish_or_say_why(paths: RunPaths, events: Any, status: str, error: str | None, code: int) -> int:
+    """Record the end; when even that fails (a full disk), say so in one line on output.log and exit 1."""
+    try:
+        _finish(paths, events, status, error, code)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(
+            f"[labconsole] {paths.run_id}: {status}"
+            + (f" ({error})" if error else "")
+            + f"; could not record it in {paths.run_json}: {reason}",
+            flush=True,
+        )
+        return code or 1
+    return code
 
 
 def _finish(paths: RunPaths, events: Any, status: str, error: str | None, code: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,9 @@ class Steering:
         except ConfigError as exc:
             self._answer(command, step, "rejected", str(exc))  # nothing was applied
             return
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:  # a value no check foresaw
+            self._answer(command, step, "rejected", f"{', '.join(values)}: {type(exc).__name__}: {exc}")
+            return
         for _reported, commit in changes.values():
             commit()
         self._answer(
@@ -122,9 +126,28 @@ class Steering:
         self.events.emit("control", step=step, **fields)
 
 
-def positive_number(key: str, value: Any) -> float:
-    """Validate a positive float setting."""
-    number = coerce(key, value, 1.0)
-    if number <= 0:
-        raise ConfigError(key, f"must be > 0, got {number}")
+MAX_LR = 100.0
+"""No optimizer trains with a larger learning rate: a bigger value is a typo (and would end the run in NaN)."""
+
+
+def steered_number(
+    key: str, value: Any, default: float | int, minimum: float | None = None, maximum: float | None = None
+) -> Any:
+    """A `set` value checked as the config checks it: its type, a finite size, and the allowed range."""
+    number = coerce(key, value, default)
+    if isinstance(number, int) and not isinstance(number, bool) and abs(number) > 2**53:
+        raise ConfigError(key, f"{str(number)[:20]}… is too large")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ConfigError(key, f"must be a finite number, got {number}")
+    if minimum is not None and number < minimum:
+        raise ConfigError(key, f"must be ≥ {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(key, f"must be ≤ {maximum:g}, got {number:g}")
     return number
+
+
+def learning_rate(key: str, value: float) -> float:
+    """A learning rate: finite, > 0 and at most MAX_LR."""
+    if not (math.isfinite(value) and 0 < value <= MAX_LR):
+        raise ConfigError(key, f"must be a learning rate in (0, {MAX_LR:g}], got {value:g}")
+    return value

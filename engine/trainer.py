@@ -10,11 +10,11 @@ from typing import Any
 
 import torch
 
-from engine.checkpoint import save_checkpoint
+from engine.checkpoint import CheckpointWriteError, save_checkpoint
 from engine.core.config.schema import TrainConfig
-from engine.core.config.validate import coerce
 from engine.core.errors import ConfigError
 from engine.core.protocol import EventWriter, RunPaths, update_run_info
+from engine.core.schedules import validate_schedule
 from engine.data.stream import DataLoadingError, is_worker_death
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
 from engine.freeze import (
@@ -31,7 +31,7 @@ from engine.freeze import (
 )
 from engine.optim import LRSchedule, build_optimizer
 from engine.runtime import Runtime, rng_states, set_rng_states
-from engine.steering import Steering, positive_number
+from engine.steering import Steering, learning_rate, steered_number
 from engine.stopping import StopRun, StopSignals
 from engine.system_stats import SystemStats
 from engine.tasks.base import Task
@@ -96,6 +96,7 @@ class Trainer:
             task.model = torch.compile(task.model)  # type: ignore[assignment]
         self.loss_fn = DataParallelLoss(task, self.dist) if self.dist.enabled else None
         self._last_progress = 0.0
+        self._last_save = time.monotonic()
         self._register_setters()
 
     def _make_ema(self, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
@@ -139,6 +140,9 @@ class Trainer:
             return self._stopped(StopRun("interrupted", f"received {self.signals.received}"))
         except StopRun as stop:
             return self._stopped(stop)
+        except CheckpointWriteError as exc:  # the final save: the run cannot end well without it
+            self.failure = str(exc)
+            return "failed"
 
     def _train_window(self) -> None:
         """Steps up to the next log point, then one log: .item() is a CPU-GPU sync point, so only here."""
@@ -157,12 +161,15 @@ class Trainer:
                 break
         elapsed = time.perf_counter() - start
         self.train_seconds += elapsed
-        self._log({key: total / counts[key] for key, total in sums.items()}, images / max(elapsed, 1e-9))
-        if self._due_for_eval():
+        time_to_save = self._log(
+            {key: total / counts[key] for key, total in sums.items()}, images / max(elapsed, 1e-9)
+        )
+        evaluated = self._due_for_eval()
+        if evaluated:
             self.evaluate()
         every = self.train_cfg.checkpoint_every
-        if every and self.step % every == 0:
-            self.save("last")
+        if evaluated or time_to_save or (every and self.step % every == 0):
+            self.save("last", required=False)
 
     def _train_step(self) -> tuple[dict[str, torch.Tensor], int]:
         """One optimizer step: forward, loss and backward over the accumulated batches, clip, step."""
@@ -268,22 +275,28 @@ class Trainer:
 
     def _stopped(self, stop: StopRun) -> str:
         self.task.close()  # first: workers dying with a job-wide SIGTERM must not interrupt the checkpoint
-        if stop.status != "failed":  # a diverged model is not worth a checkpoint over the last good one
-            self.save("last")
         self.failure = stop.message
+        if stop.status != "failed":  # a diverged model is not worth a checkpoint over the last good one
+            try:
+                self.save("last")
+            except CheckpointWriteError as exc:
+                self.failure = f"{stop.message}; {exc}" if stop.message else str(exc)
+                return "failed"
         return stop.status
 
     # -- logging ------------------------------------------------------------------------------------------------
-    def _log(self, means: dict[str, torch.Tensor], images_per_s: float) -> None:
+    def _log(self, means: dict[str, torch.Tensor], images_per_s: float) -> bool:
         """Window means; NaN/Inf is checked here, once per log, to avoid a sync point every step.
 
         Under DDP the logged values are averaged over the ranks (img/s summed: the job's throughput), so every
-        rank sees the same NaN and stops at the same step.
+        rank sees the same NaN and stops at the same step. Returns whether last.pt is due by the clock (rank 0's
+        clock under DDP, so that every rank saves at the same step).
         """
         values = {key: float(value) for key, value in means.items()}
         system = {"img_per_s": images_per_s, **self.stats.sample()}
+        time_to_save = self._time_to_save()
         if self.dist.enabled:
-            values, system = self._reduce_logs(values, system)
+            values, system, time_to_save = self._reduce_logs(values, system, time_to_save)
         if not math.isfinite(values.get("loss/total", 0.0)):
             self.events.emit(
                 "alert",
@@ -297,19 +310,25 @@ class Trainer:
         self.events.scalar(self.step, values)
         self.events.system(self.step, system)
         self._progress()
+        return time_to_save
+
+    def _time_to_save(self) -> bool:
+        minutes = self.train_cfg.checkpoint_minutes
+        return bool(minutes) and time.monotonic() - self._last_save >= minutes * 60
 
     def _reduce_logs(
-        self, values: dict[str, float], system: dict[str, float]
-    ) -> tuple[dict[str, float], dict[str, float]]:
-        """Mean scalars over the ranks, summed img/s, rank 0's memory plus each other GPU's as `gpu<N>/...`."""
-        gathered = self.dist.all_gather((values, system))
-        means = {key: sum(v.get(key, math.nan) for v, _ in gathered) / len(gathered) for key in values}
-        merged = {**system, "img_per_s": sum(s["img_per_s"] for _, s in gathered)}
-        for rank, (_, other) in enumerate(gathered[1:], start=1):
+        self, values: dict[str, float], system: dict[str, float], time_to_save: bool
+    ) -> tuple[dict[str, float], dict[str, float], bool]:
+        """Mean scalars over the ranks, summed img/s, rank 0's memory plus each other GPU's as `gpu<N>/...`,
+        and rank 0's clock's say on saving."""
+        gathered = self.dist.all_gather((values, system, time_to_save))
+        means = {key: sum(v.get(key, math.nan) for v, _, _ in gathered) / len(gathered) for key in values}
+        merged = {**system, "img_per_s": sum(s["img_per_s"] for _, s, _ in gathered)}
+        for rank, (_, other, _) in enumerate(gathered[1:], start=1):
             merged.update(
                 {f"gpu{rank}/{key}": value for key, value in other.items() if key.startswith("gpu_mem")}
             )
-        return means, merged
+        return means, merged, gathered[0][2]
 
     def _progress(self, force: bool = False) -> None:
         """run.json progress at most every 2 s: readers poll it, and an atomic rewrite is not free."""
@@ -349,8 +368,9 @@ class Trainer:
             raise StopRun("stopped", "stopped by the user")
         if action == "eval":
             self.evaluate()
+            self.save("last", required=False)
         elif action == "checkpoint":
-            self.save("last")
+            self.save("last", required=False)
         elif action == "pause":
             self._pause()
 
@@ -370,11 +390,10 @@ class Trainer:
         freezing. Each setter checks a value and returns a Change, so a command with one bad key changes nothing
         (the steering commits only when all pass)."""
         steering = self.steering
-        steering.add_setter("optim.lr", lambda v: self._lr_change(positive_number("optim.lr", v)))
         steering.add_setter(
-            "optim.lr_scale",
-            lambda v: self._lr_change(self.schedule.base_lr * positive_number("optim.lr_scale", v)),
+            "optim.lr", lambda v: self._lr_change("optim.lr", steered_number("optim.lr", v, 1.0))
         )
+        steering.add_setter("optim.lr_scale", self._lr_scale_change)
         steering.add_setter("train.max_steps", self._max_steps_change)
         loss = self.task.modules().get("loss")
         for component in getattr(loss, "weights", {}) or {}:
@@ -388,7 +407,15 @@ class Trainer:
                 )
         steering.add_prefix_setter("freeze.", self.freeze_change, FREEZE_HINT)
 
-    def _lr_change(self, lr: float) -> Change:
+    def _lr_scale_change(self, value: Any) -> Change:
+        scale = steered_number("optim.lr_scale", value, 1.0)
+        if scale <= 0:
+            raise ConfigError("optim.lr_scale", f"must be > 0, got {scale:g}")
+        return self._lr_change("optim.lr_scale", self.schedule.base_lr * scale)
+
+    def _lr_change(self, key: str, lr: float) -> Change:
+        lr = learning_rate(key, lr)
+
         def commit() -> None:
             self.schedule.base_lr = lr
             self.schedule.apply(self.step)
@@ -396,9 +423,10 @@ class Trainer:
         return lr, commit
 
     def _max_steps_change(self, value: Any) -> Change:
-        steps = coerce("train.max_steps", value, 0)
+        steps = steered_number("train.max_steps", value, 0)
         if steps < self.step:
             raise ConfigError("train.max_steps", f"must be ≥ the current step {self.step}, got {steps}")
+        validate_schedule(self.schedule.schedule, steps)
 
         def commit() -> None:
             self.max_steps = self.schedule.max_steps = steps
@@ -410,13 +438,12 @@ class Trainer:
 
     @staticmethod
     def _loss_weight_change(loss: Any, component: str, value: Any) -> Change:
-        weight = coerce(f"loss.weight.{component}", value, 1.0)
-        if weight < 0:
-            raise ConfigError(f"loss.weight.{component}", f"must be ≥ 0, got {weight}")
+        weight = steered_number(f"loss.weight.{component}", value, 1.0, minimum=0.0)
         return weight, lambda: loss.set_weight(component, weight)
 
     def _schedule_change(self, key: str, default: Any, value: Any) -> Change:
-        number = coerce(f"schedule.{key}", value, default)
+        number = steered_number(f"schedule.{key}", value, default)
+        validate_schedule({**self.schedule.schedule, key: number}, self.max_steps)  # as the config is checked
 
         def commit() -> None:
             self.schedule.schedule[key] = number
@@ -483,7 +510,7 @@ class Trainer:
         main = self.task.main_score(results)
         if main is not None and main > self.best_main and self.step > 0:
             self.best_main = main
-            self.save("best")
+            self.save("best", required=False)
         self.events.emit("phase", step=self.step, phase="training")
         self._progress(force=True)
         return results
@@ -498,13 +525,17 @@ class Trainer:
         finally:
             self.task.model = live
 
-    def save(self, which: str) -> None:
+    def save(self, which: str, required: bool = True) -> None:
         """Write checkpoints/{last,best}.pt with everything needed to resume exactly.
 
         Under DDP every rank calls save("last") at the same step (it checks that their weights agree) and rank 0
-        writes it; "best" comes from rank 0's evaluation and is rank 0's alone.
+        writes it; "best" comes from rank 0's evaluation and is rank 0's alone. A save that fails (full disk)
+        leaves the previous file in place and raises CheckpointWriteError when `required` (the run's last word),
+        else it is an alert and training goes on.
         """
         in_sync = self.dist.parameters_in_sync(self.task.modules()) if which == "last" else True
+        if which == "last":
+            self._last_save = time.monotonic()
         if not self.dist.is_main:
             return
         if not in_sync:
@@ -516,7 +547,15 @@ class Trainer:
                 message=f"DDP ranks hold different weights at step {self.step}",
             )
         path = self.paths.checkpoints / f"{which}.pt"
-        save_checkpoint(path, self._state())
+        try:
+            save_checkpoint(path, self._state())
+        except CheckpointWriteError as exc:
+            self.events.emit(
+                "alert", step=self.step, level="error", code="checkpoint_failed", message=str(exc)
+            )
+            if required:
+                raise
+            return
         extra = {"ranks_in_sync": in_sync} if self.dist.enabled and which == "last" else {}
         self.events.emit("checkpoint", step=self.step, path=str(path), best=which == "best", **extra)
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.checkpoint import load_failure
 from engine.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def read_state_dict(path: str | Path) -> StateDict:
             # weights_only refuses arbitrary pickled objects: a weights file must not run code.
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch/safetensors raise many types for a corrupt file
-        raise UserError(f"could not read weights file {path}: {type(exc).__name__}: {exc}") from None
+        raise UserError(f"could not read weights file {path}: {load_failure(exc)}") from None
     tensors = _unwrap(obj)
     if not tensors:
         raise UserError(f"weights file {path} holds no tensors")

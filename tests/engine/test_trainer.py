@@ -99,7 +99,7 @@ def test_checkpoint_loads_with_weights_only_and_corrupt_file_is_a_user_error(
     assert isinstance(state["rng"]["torch"], torch.Tensor)
     broken = run_dir / "checkpoints" / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="unreadable or corrupt"):
+    with pytest.raises(UserError, match="unreadable: corrupt or not a torch file"):
         load_checkpoint(broken)
 
 

@@ -6,6 +6,7 @@ A Slurm run still queued has no engine reading the channel: `stop` cancels its j
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -63,12 +64,30 @@ def _send_and_wait(paths: RunPaths, action: str, values: dict[str, Any] | None, 
     command_id, answer = _send(paths, action, values, no_wait)
     if answer is not None:
         return _report(answer)
-    if not no_wait:
+    if no_wait:
+        return 0
+    ended = _ended(paths)
+    if ended:
         print(
-            f"sent {action} ({command_id}); no answer within {ANSWER_TIMEOUT_S:.0f} s (the engine reads it at the "
-            f"next step)"
+            f"error: {action} ({command_id}) not applied: the run ended ({ended}) before answering",
+            file=sys.stderr,
         )
-    return 0
+    else:
+        print(
+            f"error: {action} ({command_id}) not answered within {ANSWER_TIMEOUT_S:.0f} s; it is queued and the "
+            f"engine applies it at its next step (follow with `labconsole show {paths.run_id}`)",
+            file=sys.stderr,
+        )
+    return 1
+
+
+def _ended(paths: RunPaths) -> str:
+    """ "failed: loss became nan" when the run is over, else ""."""
+    info = read_json(paths.run_json) or {}
+    status = effective_status(info)
+    if status in ("running", "queued", "paused"):
+        return ""
+    return f"{status}: {info['error']}" if info.get("error") else str(status)
 
 
 def _send(
@@ -86,8 +105,11 @@ def _send(
         for event in reader.read_new():
             if event.get("kind") == "control" and event.get("id") == command_id:
                 return command_id, event
+        if _ended(paths):
+            break  # a finished run never answers
         time.sleep(0.2)
-    return command_id, None
+    last = [e for e in reader.read_new() if e.get("kind") == "control" and e.get("id") == command_id]
+    return command_id, last[0] if last else None
 
 
 def _stop_slurm_run(paths: RunPaths, info: dict[str, Any], no_wait: bool) -> int:

@@ -8,12 +8,12 @@ import subprocess
 import sys
 from typing import Any
 
-import yaml
-
 from engine.core.errors import UserError
 from engine.core.launch import prepare_run, start_engine
-from engine.core.protocol import effective_status, read_json, update_run_info
-from tui.cli.common import RUNS_DIR_PARENT, lookup, runs_dir_of
+from engine.core.protocol import RunPaths, read_json, update_run_info
+from engine.core.protocol.checkpoints import newest_checkpoint
+from engine.core.protocol.listing import read_run_info, run_status
+from tui.cli.common import RUNS_DIR_PARENT, lookup, read_config, runs_dir_of
 from tui.cli.follow import follow_run
 
 
@@ -58,21 +58,26 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         info = _interrupt(paths, cfg, process)
     print(paths.run_id)
-    return _exit_code(info, process)
+    return _exit_code(info, process, paths)
 
 
 def resume_run(args: argparse.Namespace) -> int:
     """Restart the engine on an existing run folder with --resume; events continue in the same files."""
     paths = lookup(args, args.run)
-    info = read_json(paths.run_json) or {}
-    status = effective_status(info)
+    info = read_run_info(paths.root) or {}
+    if info.get("damage"):
+        raise UserError(f"run {paths.run_id} cannot be resumed: {info['damage']}")
+    status = run_status(info)
     if status in ("running", "queued"):
         raise UserError(f"run {paths.run_id} is still {status}")
-    if not (paths.checkpoints / "last.pt").is_file():
+    if status == "completed":
         raise UserError(
-            f"run {paths.run_id} has no checkpoint to resume from ({paths.checkpoints / 'last.pt'})"
+            f"run {paths.run_id} completed all its steps: nothing to resume (to train further, launch a new run "
+            f"from its config: labconsole run {paths.config})"
         )
-    cfg = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
+    if newest_checkpoint(paths) is None:
+        raise UserError(f"run {paths.run_id} has no checkpoint to resume from (none in {paths.checkpoints})")
+    cfg = _run_config(paths)
     update_run_info(paths.run_json, status="queued", ended=None, error=None)
     process = start_engine(paths, resume=True)
     _say_where(paths)
@@ -84,7 +89,17 @@ def resume_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         info = _interrupt(paths, cfg, process)
     print(paths.run_id)
-    return _exit_code(info, process)
+    return _exit_code(info, process, paths)
+
+
+def _run_config(paths: RunPaths) -> dict[str, Any]:
+    """The run's config.yaml, or one line saying why it cannot be resumed."""
+    cfg, damage = read_config(paths)
+    if damage is None and not isinstance(cfg.get("device"), dict):
+        damage = "config.yaml is damaged: it is not a resolved run config (no device section)"
+    if damage is not None:
+        raise UserError(f"run {paths.run_id} cannot be resumed: {damage}")
+    return cfg
 
 
 def _say_where(paths: Any) -> None:
@@ -113,10 +128,35 @@ def _interrupt(paths: Any, cfg: dict[str, Any], process: subprocess.Popen[bytes]
         raise
 
 
-def _exit_code(info: dict[str, Any], process: subprocess.Popen[bytes]) -> int:
+def _exit_code(info: dict[str, Any], process: subprocess.Popen[bytes], paths: RunPaths) -> int:
+    """0 when the run completed, was stopped or interrupted as asked; 1 when it failed or its engine died."""
     code = process.wait()
     if info.get("status") == "failed":
         print(f"run failed: {info.get('error') or 'see output.log'}", file=sys.stderr)
         # the engine's own code: under torchrun or Slurm, the launcher's exit code says only "a rank failed"
         return 2 if info.get("exit_code", code) == 2 else 1
-    return 0
+    if code == 0 and info.get("status") in ("completed", "stopped", "interrupted"):
+        return 0
+    print(f"run {paths.run_id} ended without finishing: {_engine_death(code, paths)}", file=sys.stderr)
+    return 1
+
+
+def _engine_death(code: int | None, paths: RunPaths) -> str:
+    """Why the engine process ended without recording an end: the signal that killed it, or its last words."""
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+        cause = " (out of memory, or kill -9)" if name == "SIGKILL" else ""
+        return f"the engine was killed by {name}{cause}; see {paths.output_log}"
+    return f"the engine exited with code {code}: {_last_error_line(paths)}"
+
+
+def _last_error_line(paths: RunPaths) -> str:
+    try:
+        with open(paths.output_log, "rb") as log:
+            log.seek(max(0, log.seek(0, 2) - 4096))
+            lines = [
+                line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()
+            ]
+    except OSError:
+        lines = []
+    return lines[-1] if lines else f"see {paths.output_log}"

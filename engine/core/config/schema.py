@@ -196,7 +196,16 @@ class TrainConfig:
     eval_at_start: bool = setting(True, "Evaluate before the first step (the step-0 baseline).")
     log_every: int = setting(10, "Log scalars every N steps (each log is a CPU-GPU sync point).", minimum=1)
     checkpoint_every: int = setting(
-        0, "Save checkpoints/last.pt every N steps (0: at evaluations and the end).", minimum=0
+        0,
+        "Also save checkpoints/last.pt every N steps (0: only at evaluations, every checkpoint_minutes and the "
+        "end).",
+        minimum=0,
+    )
+    checkpoint_minutes: float = setting(
+        10.0,
+        "Save checkpoints/last.pt after this many minutes of training since the last save, so a crash loses at "
+        "most that much (0: off). Saves also happen at every evaluation and at the end.",
+        minimum=0.0,
     )
     grad_clip: float = setting(
         0.0, "Clip the gradient norm to this (0: no clipping; the norm is logged either way).", minimum=0.0

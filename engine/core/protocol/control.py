@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -46,8 +47,10 @@ def send_control(
     if not path.parent.is_dir():
         raise UserError(f"no run folder {path.parent}")
     # One os.write on an O_APPEND descriptor: concurrent senders never interleave inside a line.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
+        if _ends_unterminated(fd):
+            data = b"\n" + data  # a torn fragment (a writer that died mid-line) must not swallow this command
         written = os.write(fd, data)
     finally:
         os.close(fd)
@@ -56,12 +59,36 @@ def send_control(
     return cid
 
 
+def _ends_unterminated(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def parse_commands(line: str) -> list[dict[str, Any]]:
+    """The commands of one line: normally one; when a torn fragment was glued to a whole command (an old
+    writer, or one that did not end the line), the fragment is answered as unusable and the command kept."""
+    first = parse_command(line)
+    if "error" not in first:
+        return [first]
+    starts = [match.start() for match in _COMMAND_START.finditer(line) if match.start() > 0]
+    if not starts:
+        return [first]
+    pieces = [line[a:b] for a, b in zip([0, *starts], [*starts, len(line)])]
+    return [parse_command(piece) for piece in pieces if piece.strip()]
+
+
+_COMMAND_START = re.compile(r'\{\s*"id"\s*:')
+"""How every line the CLI and the console write begins."""
+
+
 def parse_command(raw: str) -> dict[str, Any]:
     """A command dict from one line, or {"id": <id or None>, "error": why, "raw": raw} when unusable."""
     try:
         cmd = json.loads(raw)
     except ValueError as exc:
-        return {"id": None, "error": f"not JSON ({exc})", "raw": raw}
+        return {"id": None, "error": f"not JSON ({exc})", "raw": raw[:200]}
+    except RecursionError:
+        return {"id": None, "error": "not JSON (nested too deeply)", "raw": raw[:200]}
     if not isinstance(cmd, dict):
         return {"id": None, "error": "not a JSON object", "raw": raw}
     cid = cmd.get("id") if isinstance(cmd.get("id"), str) else None
@@ -109,4 +136,4 @@ class ControlReader:
         cut = data.rfind(b"\n") + 1  # a line still being written waits for the next poll
         self._offset += cut
         lines = data[:cut].decode("utf-8", "replace").split("\n")[:-1]
-        return [parse_command(line.rstrip("\r")) for line in lines if line.strip()]
+        return [command for line in lines if line.strip() for command in parse_commands(line.rstrip("\r"))]
