@@ -167,6 +167,13 @@ def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
             raise ConfigError(key, f"not a test set folder: {entry['path']} (folder not found)")
 
 
+def _is_test_set_text(field: str, value: Any) -> bool:
+    """A test set's fields are strings; a name may be a number (2017), split and format may be null."""
+    if field == "name" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True
+    return isinstance(value, str) or (value is None and field in ("split", "format"))
+
+
 def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
     """{name, path, split?, format?} with an absolute path (relative ones are under data.root; none: data.root)."""
     key = f"eval.test_sets[{index}]"
@@ -178,7 +185,10 @@ def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
         or not ("path" in item or "split" in item)
     ):
         raise ConfigError(key, f"expected {{name, path}} (and optionally split, format), got {shown(item)}")
-    path = Path(os.path.expandvars(os.path.expanduser(str(item.get("path", ".")))))
+    for field, text in item.items():
+        if not _is_test_set_text(field, text):
+            raise ConfigError(f"{key}.{field}", f"expected a string, got {shown(text)}")
+    path = Path(os.path.expandvars(os.path.expanduser(item.get("path", "."))))
     if not path.is_absolute():
         if root is None:
             raise ConfigError(

@@ -16,6 +16,8 @@ MAX_DEPTH = 32
 #: Most values (scalars, lists, mappings) in one config tree. Real configs hold a few hundred; YAML aliases
 #: can make a document of a few lines expand to billions ("billion laughs"), which this refuses.
 MAX_VALUES = 100_000
+#: Largest image side: 65,536 pixels is beyond any camera; a larger size is a typo that would exhaust memory.
+MAX_IMAGE_SIDE = 65_536
 
 #: Preset keys whose value may be either of several types (the preset's default shows only one).
 UNION_KEYS: dict[str, tuple[type, ...]] = {"pretrained": (bool, str), "stage": (str, int)}
@@ -129,15 +131,20 @@ def _plain_key(where: str, name: Any) -> bool:
 
 
 def _dotted(where: str, name: Any) -> str:
-    text = name if isinstance(name, str) else shown(name)
+    text = key_text(name)
     return f"{where}.{text}" if where else text
+
+
+def key_text(name: Any) -> str:
+    """A mapping key as it appears in a dotted key: a plain string as is; '' and other values as their repr."""
+    return name if isinstance(name, str) and name else shown(name)
 
 
 def check_keys(key: str, given: dict[str, Any], allowed: list[str]) -> None:
     """Unknown keys are errors, with the closest allowed key suggested."""
     for name in given:
         if name not in allowed:
-            text = name if isinstance(name, str) else shown(name)
+            text = key_text(name)
             raise ConfigError(
                 f"{key}.{text}" if key else text,
                 f"unknown key{did_you_mean(text, allowed)}; allowed: {', '.join(allowed)}",
@@ -145,16 +152,18 @@ def check_keys(key: str, given: dict[str, Any], allowed: list[str]) -> None:
 
 
 def check_size(key: str, value: Any) -> list[int]:
-    """An image size: an int (square) or [H, W] of positive ints."""
+    """An image size: an int (square) or [H, W] of positive ints, each at most MAX_IMAGE_SIDE."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value, value]
     if (
         not isinstance(value, list)
         or len(value) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_IMAGE_SIDE for v in value)
     ):
         raise ConfigError(
-            key, f"expected an image size [height, width] of positive integers, got {shown(value)}"
+            key,
+            f"expected an image size [height, width] of positive integers (at most {MAX_IMAGE_SIDE:,}), "
+            f"got {shown(value)}",
         )
     return list(value)
 
@@ -180,7 +189,8 @@ def check_typed(key: str, schema: type, values: dict[str, Any]) -> dict[str, Any
         value = out[f.name]
         kind = meta.get("kind", "")
         if kind == "size":
-            out[f.name] = None if value is None else check_size(where, value)
+            # null means "derive it" only where the default is null (eval.image_size), not for model.image_size
+            out[f.name] = None if value is None and f.default is None else check_size(where, value)
             continue
         if kind == "int_list":
             if (
@@ -197,7 +207,11 @@ def check_typed(key: str, schema: type, values: dict[str, Any]) -> dict[str, Any
         if kind == "float_pair":
             out[f.name] = check_range_pair(where, value)
             continue
-        if kind == "test_sets":
+        if kind == "test_sets":  # each entry is checked once data.root is known (derive._test_set)
+            if not isinstance(value, list):
+                raise ConfigError(
+                    where, f"expected a list of test sets [{{name, path}}, ...], got {shown(value)}"
+                )
             continue
         if isinstance(value, bool) and {"on", "off"} & set(meta.get("choices") or ()):
             value = "on" if value else "off"  # YAML 1.1 reads a bare on/off as a boolean
