@@ -290,13 +290,16 @@ class Trainer:
 
         Under DDP the logged values are averaged over the ranks (img/s summed: the job's throughput), so every
         rank sees the same NaN and stops at the same step. Returns whether last.pt is due by the clock (rank 0's
-        clock under DDP, so that every rank saves at the same step).
+        clock under DDP, so that every rank saves at the same step); ends the run when events cannot be written.
         """
         values = {key: float(value) for key, value in means.items()}
         system = {"img_per_s": images_per_s, **self.stats.sample()}
-        time_to_save = self._time_to_save()
+        main_says = (self._time_to_save(), self._event_write_failure())
         if self.dist.enabled:
-            values, system, time_to_save = self._reduce_logs(values, system, time_to_save)
+            values, system, main_says = self._reduce_logs(values, system, main_says)
+        time_to_save, write_failure = main_says
+        if write_failure:  # a run whose events cannot be written (full disk) is flying blind: end it
+            raise StopRun("failed", write_failure)
         if not math.isfinite(values.get("loss/total", 0.0)):
             self.events.emit(
                 "alert",
@@ -312,16 +315,20 @@ class Trainer:
         self._progress()
         return time_to_save
 
+    def _event_write_failure(self) -> str:
+        failed = getattr(self.events, "write_error", None)
+        return f"cannot write {self.paths.events}: {failed.strerror or failed}" if failed is not None else ""
+
     def _time_to_save(self) -> bool:
         minutes = self.train_cfg.checkpoint_minutes
         return bool(minutes) and time.monotonic() - self._last_save >= minutes * 60
 
     def _reduce_logs(
-        self, values: dict[str, float], system: dict[str, float], time_to_save: bool
-    ) -> tuple[dict[str, float], dict[str, float], bool]:
+        self, values: dict[str, float], system: dict[str, float], main_says: tuple[bool, str]
+    ) -> tuple[dict[str, float], dict[str, float], tuple[bool, str]]:
         """Mean scalars over the ranks, summed img/s, rank 0's memory plus each other GPU's as `gpu<N>/...`,
-        and rank 0's clock's say on saving."""
-        gathered = self.dist.all_gather((values, system, time_to_save))
+        and rank 0's word on saving by the clock and on its event writes (every rank acts on it alike)."""
+        gathered = self.dist.all_gather((values, system, main_says))
         means = {key: sum(v.get(key, math.nan) for v, _, _ in gathered) / len(gathered) for key in values}
         merged = {**system, "img_per_s": sum(s["img_per_s"] for _, s, _ in gathered)}
         for rank, (_, other, _) in enumerate(gathered[1:], start=1):

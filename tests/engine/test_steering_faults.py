@@ -223,3 +223,32 @@ def test_a_pickled_object_is_refused_without_advice_to_turn_the_safety_off(tmp_p
     with pytest.raises(UserError, match=r"corrupt or not a torch file") as corrupt:
         load_checkpoint(tmp_path / "garbage.pt")
     assert "weights_only" not in str(corrupt.value)
+
+
+def test_a_run_whose_events_cannot_be_written_ends_failed_naming_the_cause(trainer) -> None:  # type: ignore[no-untyped-def]
+    class FullDisk:
+        def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
+            self.real = real
+
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(self.real, name)
+
+    trainer.events.flush()
+    trainer.events._file = FullDisk(trainer.events._file)
+    trainer.events.flush_interval = 0.01
+    trainer.train_cfg.log_every = 1
+    original = trainer.task.next_batch
+
+    def slow_batch():  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(0.05)  # the writer thread meets the full disk between steps
+        return original()
+
+    trainer.task.next_batch = slow_batch
+    trainer.max_steps = trainer.schedule.max_steps = 50
+    assert trainer.train() == "failed"
+    assert trainer.step < 50 and trainer.failure.endswith("events.jsonl: No space left on device")

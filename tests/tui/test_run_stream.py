@@ -92,8 +92,8 @@ def test_a_run_reads_as_its_json_with_and_without_the_index(tmp_path: Path, inde
 def test_run_json_is_reread_only_when_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = new_run(tmp_path)
     reads: list[Path] = []
-    real = run_stream.read_json
-    monkeypatch.setattr(run_stream, "read_json", lambda p: reads.append(p) or real(p))
+    real = run_stream.read_run_info
+    monkeypatch.setattr(run_stream, "read_run_info", lambda p: reads.append(p) or real(p))
     stream = RunStream(folder, clock=frozen_clock)
     stream.poll()
     stream.poll()

@@ -13,6 +13,7 @@ from typing import Any
 from engine.core.config.overrides import parse_override
 from engine.core.errors import UserError
 from engine.core.protocol import EventReader, RunPaths, effective_status, read_json, send_control
+from engine.core.protocol.listing import read_run_info, run_status
 from tui.cli.common import RUNS_DIR_PARENT, lookup
 
 ANSWER_TIMEOUT_S = 30.0
@@ -39,9 +40,11 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
 
 def _live(args: argparse.Namespace) -> RunPaths:
     paths = lookup(args, args.run)
-    status = effective_status(read_json(paths.run_json) or {})
+    info = read_run_info(paths.root) or {}
+    status = run_status(info)
     if status not in ("running", "queued"):
-        raise UserError(f"run {paths.run_id} is not running (status {status})")
+        why = f": {info['damage']}" if info.get("damage") else ""
+        raise UserError(f"run {paths.run_id} is not running (status {status}){why}")
     return paths
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.protocol import EventReader, RunPaths, effective_status, read_json
+from engine.core.protocol import EventReader, RunPaths
 from engine.core.protocol.events import kept_after_resumes
+from engine.core.protocol.listing import read_run_info, run_status
 from tui.data.run_alerts import STALL_AFTER_S, LossWatch, dead_alert, stall_alert
 from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import Alert, EvalPoint, Marker, Series, Snapshot
@@ -105,7 +106,7 @@ class RunStream:
         """Re-read run.json, only when its mtime or size changed."""
         if not self._stamp_changed(self.paths.run_json):
             return False
-        info = read_json(self.paths.run_json)
+        info = read_run_info(self.paths.root)  # a damaged one comes with its reason and reads "damaged"
         if info is None or info == self.info:
             return False
         self.info = info
@@ -242,7 +243,7 @@ class RunStream:
     @property
     def status(self) -> str:
         """What to show: run.json's status (a vanished engine reads "interrupted"), "paused" while paused."""
-        status = effective_status(self.info) if self.info else "queued"
+        status = run_status(self.info) if self.info else "queued"
         if status == "running" and self.last_status_event == "paused":
             return "paused"
         return status

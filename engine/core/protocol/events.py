@@ -111,6 +111,8 @@ class EventWriter:
         self._io_lock = threading.Lock()  # serialises draining: background thread vs flush()/close()
         self._wake = threading.Event()
         self._closed = False
+        self.write_error: OSError | None = None
+        """The first failed write (a full disk, a quota): the engine ends the run on it, naming the cause."""
         self._seq = _last_seq(self.path) + 1  # a resumed run keeps seq increasing
         self._file = open(self.path, "ab")  # noqa: SIM115  (open for the whole run)
         self._end_torn_line()
@@ -166,6 +168,10 @@ class EventWriter:
             self._wake.clear()
             try:
                 self._drain()
+            except OSError as exc:  # a full disk: say it once; the trainer reads write_error and ends the run
+                if self.write_error is None:
+                    log.error("cannot write %s: %s", self.path, exc.strerror or exc)
+                    self.write_error = exc
             except Exception:  # a logging failure must never take the run down
                 log.exception("event writer for %s failed to write", self.path)
 
