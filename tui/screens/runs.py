@@ -299,12 +299,12 @@ class RunsScreen(Screen[None]):
         self._render_summary()
 
     def _render_title(self) -> None:
-        """'labconsole  24 runs · 2 running · 1 failed   (7 shown)   ~/runs' (the path last: it may be cut)."""
+        """'labconsole  24 runs · 2 running · 1 failed · 1 damaged   (7 shown)   ~/runs' (the path last: may be cut)."""
         table = self.query_one(RunsTable)
         rows = list(table.all_rows.values())
         dark = self.app.current_theme.dark
         title = Text.assemble(("labconsole", "bold"), "  ", f"{len(rows)} run{'s' if len(rows) != 1 else ''}")
-        for status in ("running", "queued", "failed"):
+        for status in ("running", "queued", "failed", "damaged"):
             count = sum(1 for r in rows if r.status == status)
             if count:
                 title.append(" · ")
