@@ -6,6 +6,7 @@ the run folder (events, run.json, checkpoints), the others train in lockstep and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -241,7 +242,9 @@ def _finish(paths: RunPaths, events: Any, status: str, error: str | None, code: 
         # another rank failed first: rank 0's interruption or lost connection is only the consequence
         status, error, code = "failed", earlier["error"], earlier.get("exit_code", code)
     events.emit("status", status=status, **({"message": error} if error else {}))
-    events.close()
+    # the disk that ended the run may refuse the last events: run.json still says how it ended
+    with contextlib.suppress(OSError):
+        events.close()
     # exit_code: what the CLI exits with; a launcher (torchrun, Slurm) in between reports its own code
     update_run_info(paths.run_json, status=status, ended=time.time(), error=error, exit_code=code)
     print(f"[labconsole] {paths.run_id}: {status}" + (f" ({error})" if error else ""), flush=True)

@@ -101,3 +101,22 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_in_one_line(
     run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     assert read_json(run_dir / "run.json")["status"] == "failed"
     assert not list((run_dir / "checkpoints").glob("*.tmp"))
+
+
+def test_events_that_cannot_be_written_fail_the_run_in_one_line(tiny_city: Path, tmp_path: Path) -> None:
+    steps = [*tiny_overrides(tiny_city, 100_000), "train.checkpoint_minutes=0", "train.eval_at_start=false"]
+    command = [
+        str(BINARY),
+        "run",
+        "demo",
+        *steps,
+        "data.cache=off",
+        "data.workers=0",
+        "--runs",
+        str(tmp_path),
+    ]
+    cli = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
+    assert cli.returncode == 1, (cli.stdout, cli.stderr)
+    assert "events.jsonl: File too large" in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert read_json(run_dir / "run.json")["status"] == "failed"
