@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -56,11 +58,23 @@ class LabConsoleApp(App[int]):
         """Seconds between rescans of the runs directory."""
         self.initial_run: Path | None = None
         """A run whose monitor opens on start (`labconsole demo`)."""
+        self.stop_on_signals = False
+        """Take SIGTERM/SIGHUP as a quit (the real console; not under tests, whose loop is pytest's)."""
 
     def on_mount(self) -> None:
         """Open the monitor of the run given on the command line, over the runs screen."""
+        if self.stop_on_signals:
+            self._exit_on_stop_signals()
         if self.initial_run is not None:
             self.open_monitor(self.initial_run)
+
+    def _exit_on_stop_signals(self) -> None:
+        """SIGTERM (kill, a closing tmux) and SIGHUP (a lost SSH session) end the console like `q` does, so the
+        driver gives the terminal back (main screen, no mouse tracking, a cursor) instead of leaving a shell
+        that needs `reset`."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.exit)
 
     def get_default_screen(self) -> Screen[Any]:
         """The runs screen is the console's home."""
@@ -119,5 +133,6 @@ def run_console(runs_dir: Path, open_run: Path | None = None) -> int:
     """Run the console on `runs_dir` until the user quits (monitoring `open_run` first); the CLI's exit code."""
     app = LabConsoleApp(Path(runs_dir))
     app.initial_run = open_run
+    app.stop_on_signals = True
     app.run()
     return app.return_code or 0

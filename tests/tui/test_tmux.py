@@ -110,3 +110,16 @@ def test_console_honours_no_color(tmux: Tmux, fixture_runs: Path) -> None:
     assert all(r == g == b for r, g, b in rgb), "NO_COLOR: only shades of grey"
     tmux.run("send-keys", "-t", tmux.session, "q")
     tmux.wait_for(EXIT_MARK, timeout=15)
+
+
+@pytest.mark.parametrize("signal_name", ["TERM", "HUP"])
+def test_a_killed_console_gives_the_terminal_back(tmux: Tmux, fixture_runs: Path, signal_name: str) -> None:
+    tmux.start(f"{BINARY} --runs-dir {fixture_runs}", base_env())
+    tmux.wait_for("r50-gem-baseline", "Quit")
+    modes = "#{alternate_on} #{mouse_any_flag} #{cursor_flag}"
+    assert tmux.run("display", "-p", "-t", tmux.session, modes).split() == ["1", "1", "0"]  # what to undo
+    shell = tmux.run("display", "-p", "-t", tmux.session, "#{pane_pid}").strip()
+    console = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()[0]
+    subprocess.run(["kill", f"-{signal_name}", console], check=True)
+    tmux.wait_for(EXIT_MARK, timeout=15)
+    assert tmux.run("display", "-p", "-t", tmux.session, modes).split() == ["0", "0", "1"]
