@@ -177,6 +177,7 @@ class EngineJob:
                 **summary,
                 main_metric=task.main_metric,
                 metric_order=task.metric_order(),
+                settable=trainer.steering.settable(),
                 **({"data": data} if data else {}),
             )
             for split, text in data.items():

@@ -41,6 +41,11 @@ class Steering:
         self.prefix_setters[prefix] = setter
         self.prefix_hints.append(hint)
 
+    def settable(self) -> list[str]:
+        """Every key `set` accepts on this run, families as their hint ("freeze.<group>"): run.json publishes
+        it, so the console lists exactly these."""
+        return [*self.setters, *self.prefix_hints]
+
     def _setter(self, key: str) -> Callable[[Any], Any] | None:
         if key in self.setters:
             return self.setters[key]

@@ -127,6 +127,11 @@ def test_the_run_folder_publishes_the_toy_metrics(toy_run: Path) -> None:
     info = read_json(toy_run / "run.json")
     assert info["status"] == "completed" and info["task"] == "toy"
     assert info["main_metric"] == MAIN and info["metric_order"] == [OTHER, MAIN]
+    assert info["settable"][:3] == [
+        "optim.lr",
+        "optim.lr_scale",
+        "train.max_steps",
+    ]  # the steering dialog's list
     assert list(info["best"]) == ["near", "far"]
     assert yaml.safe_load((toy_run / "config.yaml").read_text())["task"] == {"name": "toy"}
 

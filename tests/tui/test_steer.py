@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 
 from engine.core.errors import UserError
 from engine.core.protocol import EventWriter
-from tests.tui.fixtures import make_run, wait_for
+from tests.tui.fixtures import make_run, update_run, wait_for
 from tui.app import LabConsoleApp
 from tui.screens.monitor import MonitorScreen
 from tui.screens.steer import SteerDialog, parse_values, settable_keys
@@ -22,7 +22,19 @@ from tui.screens.steer import SteerDialog, parse_values, settable_keys
 @pytest.fixture
 def live_run(tmp_path: Path) -> Path:
     """A running run (its engine looks alive on another host)."""
-    return make_run(tmp_path / "runs", "live", status="running", loss="ce+lovasz", max_steps=1000)
+    run = make_run(tmp_path / "runs", "live", status="running", loss="ce+lovasz", max_steps=1000)
+    update_run(run, settable=PUBLISHED)
+    return run
+
+
+PUBLISHED = [
+    "optim.lr",
+    "optim.lr_scale",
+    "train.max_steps",
+    "loss.weight.ce",
+    "freeze.<group>=on|off|schedule",
+]
+"""What an engine with a ce+lovasz mix publishes in run.json (`settable`)."""
 
 
 def answer(dialog: SteerDialog) -> str:
@@ -75,20 +87,8 @@ def test_parse_values_and_settable_keys() -> None:
     }
     with pytest.raises(UserError, match="expected dotted.key=value"):
         parse_values("optim.lr")
-    config = {
-        "schedule": {"name": "poly", "power": 0.9, "warmup_steps": 0},
-        "loss": {"name": "mix", "components": [{"preset": "ce"}, {"preset": "lovasz"}]},
-    }
-    assert settable_keys(config) == [
-        "optim.lr",
-        "optim.lr_scale",
-        "train.max_steps",
-        "schedule.power",
-        "schedule.warmup_steps",
-        "loss.weight.ce",
-        "loss.weight.lovasz",
-        "freeze.<group>=on|off|schedule",
-    ]
+    assert settable_keys({"settable": PUBLISHED}) == PUBLISHED
+    assert settable_keys({}) == []  # the engine has not started: nothing is guessed
 
 
 async def test_set_is_sent_and_applied_answer_shown(

@@ -19,17 +19,12 @@ from textual.worker import get_current_worker
 
 from engine.core.config.overrides import parse_override
 from engine.core.errors import UserError
-from engine.core.freeze import FREEZE_HINT
 from engine.core.protocol import EventReader, RunPaths, read_json, send_control
 
 ANSWER_TIMEOUT = 30.0
 """Seconds to wait for the engine's control event (it answers at the next step boundary)."""
 ANSWER_POLL = 0.1
 """Seconds between two looks at events.jsonl while waiting."""
-FIXED_KEYS = ("optim.lr", "optim.lr_scale", "train.max_steps")
-"""Keys the engine accepts for every run."""
-NOT_SETTABLE = ("name", "preset", "description")
-"""Schedule keys that are labels, not parameters."""
 
 
 def parse_values(text: str) -> dict[str, Any]:
@@ -43,24 +38,10 @@ def parse_values(text: str) -> dict[str, Any]:
     return {".".join(parts): value for parts, value in map(parse_override, items)}
 
 
-def settable_keys(config: dict[str, Any]) -> list[str]:
-    """What `set` accepts for a run with this resolved config (the engine has the final word)."""
-    schedule = config.get("schedule")
-    params = [k for k in schedule if k not in NOT_SETTABLE] if isinstance(schedule, dict) else []
-    keys = [*FIXED_KEYS, *(f"schedule.{k}" for k in params)]
-    return [*keys, *(f"loss.weight.{c}" for c in loss_components(config.get("loss"))), FREEZE_HINT]
-
-
-def loss_components(loss: Any) -> list[str]:
-    """Names of a loss mix's components (`components` or `terms`, a mapping or a list), else the loss name."""
-    if not isinstance(loss, dict):
-        return []
-    parts = loss.get("components") or loss.get("terms")
-    if isinstance(parts, dict):
-        return [str(k) for k in parts]
-    if isinstance(parts, list):
-        return [str(p.get("name") or p.get("preset")) if isinstance(p, dict) else str(p) for p in parts]
-    return [str(loss["name"])] if loss.get("name") else []
+def settable_keys(info: dict[str, Any]) -> list[str]:
+    """What `set` accepts on this run, as its engine published it in run.json (empty until the engine starts)."""
+    keys = info.get("settable")
+    return [str(k) for k in keys] if isinstance(keys, list) else []
 
 
 def answer_text(event: dict[str, Any]) -> tuple[str, bool]:
@@ -129,7 +110,11 @@ class SteerDialog(ModalScreen[None]):
                 id="steer-input",
                 disabled=not self.live,
             )
-            yield Static("settable: " + "  ".join(settable_keys(config)), id="steer-hints")
+            keys = settable_keys(read_json(self.paths.run_json) or {})
+            hints = (
+                "settable: " + "  ".join(keys) if keys else "settable keys appear once the engine has started"
+            )
+            yield Static(hints, id="steer-hints")
             yield Static(self._idle_text(), id="steer-answer")
             yield Static(
                 Text.assemble(("enter", "bold"), " send   ", ("esc", "bold"), " close"), id="steer-keys"
