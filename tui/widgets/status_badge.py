@@ -17,6 +17,7 @@ SPINNER_FPS = 8
 
 GLYPHS = {
     "queued": "○",
+    "paused": "‖",
     "completed": "✓",
     "failed": "✗",
     "stopped": "■",
@@ -29,6 +30,7 @@ PALETTES = {
     True: {  # dark themes
         "running": "#5FB3F9",
         "queued": "#9AA5B1",
+        "paused": "#C792EA",
         "completed": "#4EBF71",
         "failed": "#F0506E",
         "stopped": "#E5C07B",
@@ -38,6 +40,7 @@ PALETTES = {
     False: {  # light themes
         "running": "#0E6FBF",
         "queued": "#6B7280",
+        "paused": "#7E57C2",
         "completed": "#1E8E3E",
         "failed": "#C62828",
         "stopped": "#9A5B00",
@@ -45,7 +48,8 @@ PALETTES = {
         "damaged": "#C62828",
     },
 }
-"""Status colours with meaning: running blue, done green, failed and damaged red, stopped/interrupted amber."""
+"""Status colours with meaning: running blue, paused violet, done green, failed and damaged red,
+stopped/interrupted amber."""
 
 STATUS_WIDTH = 13
 """Cells needed for the widest badge ("↯ interrupted")."""
