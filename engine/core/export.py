@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,47 @@ from engine.core.engine_calls import call_engine
 from engine.core.protocol import RunPaths, iter_events
 from engine.core.protocol.listing import read_run_info
 from engine.core.protocol.rundir import folder_error
+
+PERCENT_DECIMALS = 2
+"""Decimals of a percentage in every export, as compare shows them: more would be float noise, not news."""
+
+SIGNIFICANT_DIGITS = 7
+"""Significant digits of other exported numbers: the engine computes in float32, whose precision this is."""
+
+_PERCENT_NAME = re.compile(r"^(R@\d+|recall|m?IoU|top-?\d+|pixel_acc|acc|mAP|precision)", re.IGNORECASE)
+_LOWER_IS_BETTER_WORDS = ("loss", "err", "mae", "rmse")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Anything named like a loss or an error goes down; recall, IoU, accuracy and mAP go up."""
+    lowered = metric.lower()
+    return any(word in lowered for word in _LOWER_IS_BETTER_WORDS)
+
+
+def is_percent(metric: str, published: Iterable[str] = ()) -> bool:
+    """Whether an evaluation metric is on a 0–100 scale, so that its differences are percentage points.
+
+    Every task of the engine reports percentages (R@k, mIoU, pixel_acc, IoU/<class>, top-k) and publishes
+    them all in run.json `metric_order` (`published`); runs written before that are known by the metric's
+    name. A metric named like a loss or an error is never one.
+    """
+    if lower_is_better(metric):
+        return False
+    return metric in set(published) or bool(_PERCENT_NAME.match(metric))
+
+
+def fmt_number(value: float, percent: bool = False, signed: bool = False, decimals: int | None = None) -> str:
+    """A number for an exported cell with no float noise: `decimals` decimals when given, a percentage at
+    PERCENT_DECIMALS, anything else at SIGNIFICANT_DIGITS significant digits; whole numbers as they are;
+    never "-0.00"."""
+    sign = "+" if signed else ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:{sign}d}"
+    decimals = PERCENT_DECIMALS if percent and decimals is None else decimals
+    text = f"{value:{sign}.{decimals}f}" if decimals is not None else f"{value:{sign}.{SIGNIFICANT_DIGITS}g}"
+    if text.lstrip("+-").strip("0.") == "":  # rounds to zero: no sign left over from a tiny negative value
+        text = sign + text.lstrip("+-")
+    return text
 
 
 def collect(paths: RunPaths) -> dict[str, Any]:
@@ -45,6 +88,7 @@ def collect(paths: RunPaths) -> dict[str, Any]:
     return {
         "id": paths.run_id,
         "name": info.get("name") or paths.run_id,
+        "metric_order": info.get("metric_order") or [],
         "scalars": dict(scalars),
         "evals": evals,
         "skipped": skipped,
@@ -67,7 +111,8 @@ EXPORT_DIR_NEEDED = "--to must name a folder you can write"
 
 
 def write_csvs(run: dict[str, Any], folder: Path) -> list[Path]:
-    """scalars.csv (step + one column per key) and evals.csv (step, split, metric, value).
+    """scalars.csv (step + one column per key) and evals.csv (step, split, metric, value), numbers rounded to
+    what they hold (fmt_number).
 
     Raises:
         UserError: `folder` cannot be created or written (naming it and the cause).
@@ -87,11 +132,13 @@ def _write_csvs(run: dict[str, Any], folder: Path) -> list[Path]:
         writer.writerow(["step", *keys])
         for step in sorted(run["scalars"]):
             values = run["scalars"][step]
-            writer.writerow([step, *("" if values.get(k) is None else repr(values[k]) for k in keys)])
+            writer.writerow([step, *("" if values.get(k) is None else fmt_number(values[k]) for k in keys)])
+    published = run.get("metric_order") or ()
     with open(evals_csv, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["step", "split", "metric", "value"])
-        writer.writerows(run["evals"])
+        for step, split, metric, value in run["evals"]:
+            writer.writerow([step, split, metric, fmt_number(value, is_percent(metric, published))])
     return [scalars_csv, evals_csv]
 
 

@@ -246,21 +246,21 @@ async def test_markdown_and_csv_exports_cell_by_cell(
         await pilot.press("m", "v")
         await wait_for(pilot, lambda: (folder / "compare.md").exists() and (folder / "compare.csv").exists())
     lines = (folder / "compare.md").read_text().splitlines()
-    assert lines[0] == f"Baseline: `{pair['base'].name}`; candidates: `{pair['cand'].name}`"
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    base, cand = pair["base"].name, pair["cand"].name
+    assert lines[0] == f"Baseline: **{base}**; candidate: **{cand}**"
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:7]]
     assert cells[0] == ["Metric", "Baseline", "Candidate", "Delta"]
     assert cells[2:] == [
-        ["pitts30k R@1", "80.00%", "**82.50%**", "+2.50%"],
-        ["pitts30k R@5", "**90.00%**", "89.00%", "-1.00%"],
-        ["tokyo247 R@1", "60.00%", "**61.25%**", "+1.25%"],
+        ["pitts30k R@1", "80.00%", "**82.50%**", "+2.50 pp"],
+        ["pitts30k R@5", "**90.00%**", "89.00%", "-1.00 pp"],
+        ["tokyo247 R@1", "60.00%", "**61.25%**", "+1.25 pp"],
     ]
     rows = list(csv.reader((folder / "compare.csv").read_text().splitlines()))
-    base, cand = pair["base"].name, pair["cand"].name
     assert rows == [
-        ["split", "metric", base, cand, f"delta {cand}"],
-        ["pitts30k", "R@1", "80.00", "82.50", "+2.50"],
-        ["pitts30k", "R@5", "90.00", "89.00", "-1.00"],
-        ["tokyo247", "R@1", "60.00", "61.25", "+1.25"],
+        ["split", "metric", "unit", "delta unit", base, cand, f"delta {cand}"],
+        ["pitts30k", "R@1", "%", "pp", "80.00", "82.50", "+2.50"],
+        ["pitts30k", "R@5", "%", "pp", "90.00", "89.00", "-1.00"],
+        ["tokyo247", "R@1", "%", "pp", "60.00", "61.25", "+1.25"],
     ]
 
 

@@ -1,4 +1,5 @@
-"""`labconsole export RUN... --to DIR`: CSV scalars and evaluations per run, PNG curves, a markdown comparison."""
+"""`labconsole export RUN... --to DIR`: CSV scalars and evaluations per run, PNG curves, the comparison as
+markdown and CSV (what `labconsole compare --md` / `--csv` print)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from engine.core.export import EXPORT_DIR_NEEDED, collect, plot_curves, write_csvs
 from engine.core.protocol.rundir import folder_error
 from tui.cli.common import RUNS_DIR_PARENT, lookup, run_summary, warn_damage
-from tui.cli.compare_cmd import comparison_rows, render
+from tui.cli.compare_cmd import build_comparison, render_comparison
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
@@ -40,13 +41,14 @@ def export(args: argparse.Namespace) -> int:
             )
         written += write_csvs(run, args.to / run["id"])
     if len(paths) > 1:
-        rows = comparison_rows(infos, "final")
-        if rows:
-            written.append(
-                _write_comparison(
-                    args.to / "comparison.md", render(rows, [p.run_id for p in paths], "markdown")
-                )
-            )
+        from tui.data.compare_runs import load_run
+
+        comparison = build_comparison([load_run(p.root) for p in paths], [info for _, info in infos], "final")
+        if any(split for split, _, _ in comparison.rows):  # runs sharing no evaluated metric: no comparison
+            for warning in comparison.warnings:
+                print(f"labconsole: warning: {warning}", file=sys.stderr)
+            for fmt, name in (("markdown", "comparison.md"), ("csv", "comparison.csv")):
+                written.append(_write_comparison(args.to / name, render_comparison(comparison, fmt)))
     if not args.no_plots:
         written += plot_curves([p.root for p in paths], args.to)
     for path in written:
