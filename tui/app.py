@@ -44,6 +44,7 @@ class LabConsoleApp(App[int]):
     TITLE = "labconsole"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "toggle_theme", "Theme", tooltip="Switch between dark and light themes"),
+        Binding("question_mark", "toggle_keys", "Keys", tooltip="Show or hide every key of this screen"),
     ]
 
     def __init__(
@@ -112,6 +113,13 @@ class LabConsoleApp(App[int]):
         self.open_monitor(run_dir)
 
     # -- themes and palette -----------------------------------------------------------------------
+
+    def action_toggle_keys(self) -> None:
+        """`?`: Textual's keys panel beside the current screen (its keys, the focused widget's, the app's)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_toggle_theme(self) -> None:
         """Switch between the dark and the light theme."""
