@@ -122,8 +122,9 @@ def test_unknown_run_and_bad_id(tmp_path: Path) -> None:
 def test_check_prints_config_and_parameter_table(tiny_city: Path) -> None:
     done = labconsole("check", "demo", *tiny_overrides(tiny_city), runs=tiny_city, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "parameters" in done.stdout and "backbone" in done.stdout and "config OK" in done.stdout
-    assert "global batch: 8 images per step" in done.stdout  # 4 places × 2 images
+    # the YAML alone on stdout, the report on stderr
+    assert "parameters" in done.stderr and "backbone" in done.stderr and "config OK" in done.stderr
+    assert "global batch: 8 images per step" in done.stderr  # 4 places × 2 images
     ddp = labconsole(
         "check",
         "demo",
@@ -133,7 +134,7 @@ def test_check_prints_config_and_parameter_table(tiny_city: Path) -> None:
         runs=tiny_city,
         timeout=60,
     )
-    assert "global batch: 2 processes × 8 images × 2 accumulated = 32 images per step" in ddp.stdout, (
+    assert "global batch: 2 processes × 8 images × 2 accumulated = 32 images per step" in ddp.stderr, (
         ddp.stderr
     )
     as_json = json.loads(

@@ -23,8 +23,8 @@ def test_check_says_what_it_found(tmp_path: Path) -> None:
         runs=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert "data: Cityscapes: 3 train / 2 val images, 19 classes" in done.stdout
-    assert "test set val: Cityscapes: 2 images" in done.stdout
+    assert "data: Cityscapes: 3 train / 2 val images, 19 classes" in done.stderr  # check's report: stderr
+    assert "test set val: Cityscapes: 2 images" in done.stderr
 
 
 def test_a_wrong_layout_names_what_was_expected(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_check_prints_parameters_and_output_size(tiny_seg: Path, tiny_cls: Path,
     done = labconsole("check", "seg_demo", *seg_overrides(tiny_seg), runs=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (
-        "parameters" in done.stdout and "head" in done.stdout and "logits: 8 classes × 64×96" in done.stdout
+        "parameters" in done.stderr and "head" in done.stderr and "logits: 8 classes × 64×96" in done.stderr
     )
     as_json = json.loads(
         labconsole("check", "seg_demo", *seg_overrides(tiny_seg), "--json", runs=tmp_path).stdout

@@ -1,23 +1,36 @@
-"""`labconsole check CONFIG`: validate, print the resolved config and the parameter table; no training."""
+"""`labconsole check CONFIG`: validate, print the resolved config and the parameter table; no training.
+
+The resolved YAML is alone on stdout (`labconsole check demo > f.yaml` gives a loadable config equal to the
+resolved one); the report (parameter tables, output size, data, global batch, "config OK") goes to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
 from engine.core.config import dump_config, resolve_config
 from engine.core.engine_calls import call_engine
+from tui.cli.common import console_for, stderr_console
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
-    parser = verbs.add_parser("check", help="validate a config; print it resolved with its parameter table")
-    parser.add_argument("config", metavar="CONFIG")
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    parser = verbs.add_parser(
+        "check",
+        help="validate a config; print it resolved with its parameter table",
+        description="Validate CONFIG with its overrides and build the model on the CPU (no training). The "
+        "resolved config goes to stdout as YAML, alone, so it can be saved and run; the parameter tables, "
+        "output size, data found and global batch go to stderr.",
+    )
+    parser.add_argument("config", metavar="CONFIG", help="a YAML file or a run preset name")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. optim.lr=1e-4"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output (the composer uses it)")
     parser.add_argument(
         "--no-model", action="store_true", help="check the data only, build no model (no torch)"
@@ -33,19 +46,31 @@ def check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"config": cfg, "model": model}, indent=1))
         return 0
-    console = Console()
-    console.print(Syntax(dump_config(cfg), "yaml", theme="ansi_dark", background_color="default"))
+    print_config(dump_config(cfg))
+    report = stderr_console()
     if model:
-        console.print(parameter_table(model))
+        report.print(parameter_table(model))
         if len(model["phases"]) > 1:
             for phase in model["phases"]:
-                console.print(phase_parameter_table(phase))
-        console.print(model["output"])  # the task's own line: descriptor, logits size, backbone output
+                report.print(phase_parameter_table(phase))
+        report.print(
+            model["output"], markup=False
+        )  # the task's own line: descriptor, logits, backbone output
     if model and model.get("data"):
-        console.print(data_lines(model["data"]))
-    console.print(batch_line(cfg))
-    console.print("[green]config OK[/]")
+        report.print(data_lines(model["data"]), markup=False)
+    report.print(batch_line(cfg))
+    report.print("[green]config OK[/]")
     return 0
+
+
+def print_config(text: str) -> None:
+    """The YAML on stdout: highlighted on a terminal (long lines wrapped, never cut), verbatim when piped."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    syntax = Syntax(text, "yaml", theme="ansi_dark", background_color="default", word_wrap=True)
+    console_for(sys.stdout).print(syntax)
 
 
 def data_lines(report: dict[str, Any]) -> str:

@@ -6,7 +6,9 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+from rich.console import Console
 
 from engine.core.protocol import RunPaths, find_run, headline, resolve_runs_dir
 from engine.core.protocol.listing import DAMAGE, last_sign_of_life, read_run_info, run_status
@@ -19,6 +21,24 @@ RUNS_DIR_PARENT = argparse.ArgumentParser(add_help=False)
 RUNS_DIR_PARENT.add_argument(
     "--runs-dir", default=argparse.SUPPRESS, help="runs folder (default: $LABCONSOLE_RUNS or ./runs)"
 )
+
+
+PIPED_WIDTH = 100_000
+"""Console width when the output is a file or a pipe: wide enough that no line is ever cut or wrapped."""
+
+
+def console_for(stream: TextIO | None = None) -> Console:
+    """A rich console on `stream` (default stdout): the terminal's width on a terminal; piped or redirected,
+    no width at all in effect, so tables and lines come out whole (never cut at 80 columns with an ellipsis)."""
+    stream = stream or sys.stdout
+    if stream.isatty():
+        return Console(file=stream)
+    return Console(file=stream, width=PIPED_WIDTH, soft_wrap=True)
+
+
+def stderr_console() -> Console:
+    """`console_for(sys.stderr)`: for reports that must stay off a piped stdout."""
+    return console_for(sys.stderr)
 
 
 def runs_dir_of(args: argparse.Namespace) -> Path:

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from engine.core.config.overrides import parse_override
-from engine.core.errors import UserError
+from engine.core.errors import UserError, did_you_mean
 from engine.core.protocol import EventReader, RunPaths, effective_status, read_json, send_control
 from engine.core.protocol.listing import read_run_info, run_status
 from tui.cli.common import RUNS_DIR_PARENT, lookup
@@ -21,10 +21,14 @@ ANSWER_TIMEOUT_S = 30.0
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
     set_parser = verbs.add_parser(
-        "set", parents=[RUNS_DIR_PARENT], help="change a live run's settings (e.g. optim.lr)"
+        "set",
+        parents=[RUNS_DIR_PARENT],
+        help="change a live run's settings (e.g. optim.lr)",
+        description="Change settings of a live run; the engine applies them at its next step, all or none, "
+        "and answers applied (exit 0) or rejected with the reason and the settable keys (exit 2).",
     )
-    set_parser.add_argument("run", metavar="RUN")
-    set_parser.add_argument("values", nargs="+", metavar="key=value")
+    set_parser.add_argument("run", metavar="RUN", help="run id, unique id prefix, or unique name")
+    set_parser.add_argument("values", nargs="+", metavar="key=value", help="e.g. optim.lr=1e-4")
     set_parser.add_argument("--no-wait", action="store_true", help="do not wait for the engine's answer")
     set_parser.set_defaults(handler=set_values)
     for verb, text in (
@@ -33,7 +37,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
         ("unpause", "continue a paused run"),
     ):
         parser = verbs.add_parser(verb, parents=[RUNS_DIR_PARENT], help=text)
-        parser.add_argument("run", metavar="RUN")
+        parser.add_argument("run", metavar="RUN", help="run id, unique id prefix, or unique name")
         parser.add_argument("--no-wait", action="store_true", help="do not wait for the engine's answer")
         parser.set_defaults(handler=simple_action, action="resume" if verb == "unpause" else verb)
 
@@ -52,6 +56,25 @@ def set_values(args: argparse.Namespace) -> int:
     paths = _live(args)
     values = {".".join(parts): value for parts, value in map(parse_override, args.values)}
     return _send_and_wait(paths, "set", values, args.no_wait)
+
+
+CANNOT_SET, SETTABLE_MARK = "cannot set ", "; settable: "
+"""How the engine's rejection of unknown keys names them and the keys it accepts (engine/steering.py)."""
+
+
+def with_suggestions(reason: str) -> str:
+    """The engine's rejection with "(did you mean 'optim.lr'?)" after each mistyped key it names.
+
+    The engine answers `cannot set optim.lrr; settable: optim.lr, ..., freeze.<group>`; the closest settable
+    key is found against that list, so the CLI keeps no copy of it.
+    """
+    head, mark, listed = reason.partition(SETTABLE_MARK)
+    if not mark or not head.startswith(CANNOT_SET):
+        return reason
+    settable = [key.strip() for key in listed.split(",") if key.strip()]
+    unknown = head[len(CANNOT_SET) :].split(", ")
+    hinted = [key + did_you_mean(key, settable) for key in unknown]
+    return CANNOT_SET + ", ".join(hinted) + mark + listed
 
 
 def simple_action(args: argparse.Namespace) -> int:
@@ -138,4 +161,5 @@ def _report(event: dict[str, Any]) -> int:
         shown = " ".join(f"{k}={v}" for k, v in (event.get("values") or {}).items())
         print(f"applied at step {event.get('step')}: {event.get('action')} {shown}".rstrip())
         return 0
-    raise UserError(f"rejected: {event.get('reason', 'no reason given')}")
+    reason = str(event.get("reason") or "no reason given")
+    raise UserError(f"rejected: {with_suggestions(reason)}")

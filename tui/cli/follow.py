@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from engine.core.protocol import EventReader, RunPaths, read_json
+from tui.cli.common import console_for, stderr_console
 
 POLL_SECONDS = 0.25
 
@@ -26,7 +27,7 @@ def follow_run(
     paths: RunPaths, cfg: dict[str, Any], process: subprocess.Popen[bytes], quiet: bool = False
 ) -> dict[str, Any]:
     """Show progress until the engine process exits; returns the final run.json."""
-    err = Console(stderr=True)
+    err = stderr_console()
     reader = EventReader(paths.events)
     evals: dict[str, list[tuple[int, dict[str, float]]]] = {}
     columns = [
@@ -50,7 +51,7 @@ def follow_run(
             time.sleep(POLL_SECONDS)
     info = read_json(paths.run_json) or {}
     if evals:
-        Console().print(recall_table(evals, cfg))
+        console_for().print(recall_table(evals, cfg))
     return info
 
 

@@ -12,7 +12,6 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -20,6 +19,7 @@ from engine.core.protocol import list_runs
 from engine.core.protocol.listing import DAMAGE
 from tui.cli.common import (
     RUNS_DIR_PARENT,
+    console_for,
     fmt_duration,
     fmt_time,
     lookup,
@@ -43,10 +43,22 @@ STATUS_STYLE = {
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
-    ls = verbs.add_parser("ls", parents=[RUNS_DIR_PARENT], help="list runs, newest first")
+    ls = verbs.add_parser(
+        "ls",
+        parents=[RUNS_DIR_PARENT],
+        help="list runs, newest first",
+        description="List the runs of the runs folder, newest first: id, name, status, task, step, headline "
+        "metric, duration and start. Piped, every field is printed whole; --json gives every run.json field.",
+    )
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(handler=ls_runs)
-    show = verbs.add_parser("show", parents=[RUNS_DIR_PARENT], help="one run's summary, config and metrics")
+    show = verbs.add_parser(
+        "show",
+        parents=[RUNS_DIR_PARENT],
+        help="one run's summary, config and metrics",
+        description="One run's summary: status, task, model, progress, data, error, and its final and best "
+        "metrics per test set. --json gives run.json and config.yaml whole.",
+    )
     show.add_argument("run", metavar="RUN", help="run id, unique id prefix, or unique name")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(handler=show_run)
@@ -64,7 +76,7 @@ def ls_runs(args: argparse.Namespace) -> int:
         )
     for run in runs:
         table.add_row(*_ls_row(run))
-    Console().print(table if runs else f"no runs in {escape(str(runs_dir_of(args)))}")
+    console_for().print(table if runs else f"no runs in {escape(str(runs_dir_of(args)))}")
     for run in runs:
         if run.get(DAMAGE):
             print(f"labconsole: warning: run {run['id']}: {run[DAMAGE]}", file=sys.stderr)
@@ -100,7 +112,7 @@ def show_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run": info, "config": config, **({"damage": damage} if damage else {})}, indent=1))
         return 0
-    console = Console()
+    console = console_for()
     console.print(
         f"[bold]{escape(str(info.get('name') or paths.run_id))}[/]  {paths.run_id}  {styled_status(info['status'])}"
     )

@@ -20,11 +20,15 @@ def build_parser() -> argparse.ArgumentParser:
         export_cmd,
         listing_cmds,
         run_cmd,
+        verb_help,
     )
 
     parser = argparse.ArgumentParser(
         prog="labconsole",
         description="Terminal experiment console for vision research. With no verb, opens the console.",
+        epilog="examples:\n  labconsole                      # the console\n  labconsole run demo --detach\n"
+        "  labconsole ls\n  labconsole VERB --help          # each verb's arguments and examples",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--runs-dir", help="runs folder (default: $LABCONSOLE_RUNS or ./runs)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -39,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         data_cmd,
     ):
         module.add_parsers(verbs)
+    verb_help.document_verbs(verbs)
     return parser
 
 
@@ -50,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             args_list[:1] == ["--runs-dir"] and len(args_list) == 2
         ):
             return _open_console(args_list)
+        if args_list[:1] == ["data"]:
+            # the engine's data maker parses the rest, --help included (argparse would take it for ours)
+            from tui.cli.data_cmd import make_data
+
+            return make_data(argparse.Namespace(rest=args_list[1:]))
         parser = build_parser()
         args = parser.parse_args(args_list)
         if args.verb is None:
@@ -85,9 +95,7 @@ def disk_fault_line(exc: OSError) -> str:
 
 
 def _open_console(args_list: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="labconsole")
-    parser.add_argument("--runs-dir")
-    args = parser.parse_args(args_list)
+    args = build_parser().parse_args(args_list)  # `labconsole --help` lists the verbs
     from engine.core.protocol import resolve_runs_dir
     from tui.app import run_console
 

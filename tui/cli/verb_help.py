@@ -1,0 +1,49 @@
+"""Every verb's `--help`: a description, its arguments, and examples to copy.
+
+The examples live here, in one table, so that `labconsole VERB --help` of every verb ends the same way; a verb
+whose module gives no `description` gets its one-line help as one.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "run": (
+        "labconsole run demo optim.lr=1e-4 train.max_steps=2000",
+        "labconsole run my_config.yaml --name lr-sweep-3 --detach",
+    ),
+    "resume": ("labconsole resume 20251009-085320-demo",),
+    "demo": ("labconsole demo", "labconsole demo --headless train.max_steps=200"),
+    "check": (
+        "labconsole check demo optim.lr=3e-4",
+        "labconsole check demo > resolved.yaml        # the YAML alone; the tables go to stderr",
+        "labconsole check my_config.yaml --no-model   # the data only, no torch",
+    ),
+    "ls": ("labconsole ls", "labconsole ls --json | jq '.[].id'"),
+    "show": ("labconsole show demo", "labconsole show 20251009 --json"),
+    "compare": (
+        "labconsole compare base cand --baseline base",
+        "labconsole compare base cand --format markdown --use best",
+    ),
+    "export": ("labconsole export base cand --to results/",),
+    "set": ("labconsole set demo optim.lr=1e-4", "labconsole set demo freeze.backbone=on --no-wait"),
+    "stop": ("labconsole stop demo",),
+    "pause": ("labconsole pause demo",),
+    "unpause": ("labconsole unpause demo",),
+    "data": ("labconsole data synth-vpr", "labconsole data synth-seg ~/data/synth-seg"),
+}
+
+
+def document_verbs(verbs: argparse._SubParsersAction) -> None:
+    """Give every verb's parser a description (its help line when it has none) and an epilog of examples,
+    laid out as written (RawDescriptionHelpFormatter keeps the examples one per line)."""
+    one_liners = {action.dest: action.help or "" for action in verbs._choices_actions}
+    for name, parser in verbs.choices.items():
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        if not parser.description:
+            text = one_liners.get(name, "")
+            parser.description = text[:1].upper() + text[1:] + ("." if text else "")
+        examples = EXAMPLES.get(name)
+        if examples and not parser.epilog:
+            parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
