@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.screen import Screen
 
 from tui.screens.runs import RunsScreen
@@ -133,8 +134,17 @@ class LabConsoleApp(App[int]):
         )
         commands = getattr(screen, "palette_commands", None)
         if callable(commands):
+            keys = self._keys_by_action(screen)
             for title, help_text, callback in commands():
-                yield SystemCommand(title, help_text, callback)
+                key = keys.get(getattr(callback, "__name__", "").removeprefix("action_"))
+                yield SystemCommand(f"{title}  ({escape(key)})" if key else title, help_text, callback)
+
+    def _keys_by_action(self, screen: Screen[Any]) -> dict[str, str]:
+        """The key that runs each action of `screen` ("compare" -> "d"), as the footer shows it."""
+        keys: dict[str, str] = {}
+        for active in screen.active_bindings.values():
+            keys.setdefault(active.binding.action, self.get_key_display(active.binding))
+        return keys
 
 
 def run_console(runs_dir: Path, open_run: Path | None = None) -> int:
