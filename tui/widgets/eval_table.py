@@ -1,4 +1,5 @@
-"""Eval table: a row per test set with its metrics, change since the last eval, best so far, Δ vs baseline."""
+"""Eval table: a row per test set with its metrics and their change since the previous eval (the header says
+so), the evaluation of the best checkpoint (`best @step`), Δ vs baseline."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def column_label(name: str) -> str:
     return name.removeprefix("IoU/")
 
 
+DELTA_LEGEND = "Δ vs prev eval"
+"""After the first column's header: what the delta next to each latest value is against."""
+
+
 @dataclass(frozen=True)
 class SplitSummary:
     """What the table shows for one test set."""
@@ -46,22 +51,36 @@ class SplitSummary:
     latest: dict[str, float]
     previous: dict[str, float]
     best: dict[str, float]
+    """Every metric of the best checkpoint's evaluation (one step, not a per-metric maximum)."""
+    best_step: int | None = None
 
 
-def summarize(split: str, history: Iterable[EvalPoint]) -> SplitSummary:
-    """Latest and previous metrics, and the best value of each metric so far."""
+def best_point(history: Sequence[EvalPoint], main_metric: str) -> EvalPoint | None:
+    """The evaluation the best checkpoint was chosen at, as the trainer chooses it: the best `main_metric`
+    after step 0 (the first of equals); only step 0 when nothing came after it."""
+    scored = [p for p in history if not math.isnan(p.metrics.get(main_metric, math.nan))]
+    trained = [p for p in scored if p.step] or scored
+    if not trained:
+        return None
+    sign = 1 if higher_is_better(main_metric) else -1
+    return max(trained, key=lambda p: sign * p.metrics[main_metric])  # max keeps the first of equals
+
+
+def summarize(
+    split: str, history: Iterable[EvalPoint], main_metric: str | None = None, best_step: int | None = None
+) -> SplitSummary:
+    """Latest and previous metrics, and the evaluation of the best checkpoint: at `best_step` when the split
+    was evaluated then, else this split's best `main_metric` (default: its first metric)."""
     points = list(history)
-    best: dict[str, float] = {}
-    for point in points:
-        for name, value in point.metrics.items():
-            if math.isnan(value):
-                continue
-            old = best.get(name)
-            better = old is None or (value > old if higher_is_better(name) else value < old)
-            best[name] = value if better else old  # type: ignore[assignment]
     latest = points[-1] if points else EvalPoint(None, {})
+    main_metric = main_metric or next(iter(latest.metrics), "")
+    at_step = [p for p in points if best_step is not None and p.step == best_step]
+    best = at_step[-1] if at_step else best_point(points, main_metric)
     previous = points[-2].metrics if len(points) > 1 else {}
-    return SplitSummary(split, latest.step, dict(latest.metrics), dict(previous), best)
+    best_metrics = {k: v for k, v in best.metrics.items() if not math.isnan(v)} if best else {}
+    return SplitSummary(
+        split, latest.step, dict(latest.metrics), dict(previous), best_metrics, best.step if best else None
+    )
 
 
 def delta_text(delta: float | None, name: str, dark: bool = True, signed_zero: str = "±0.0") -> Text:
@@ -99,27 +118,34 @@ class EvalTable(DataTable):
         baseline_name: str | None = None,
         dark: bool = True,
         order: Sequence[str] = (),
+        main_metric: str | None = None,
     ) -> None:
         """Rebuild the rows (only when the evals, the baseline or the theme changed); `order`: the run's
-        published metric order."""
+        published metric order; `main_metric`: the one best.pt is chosen by on the first test set (run.json
+        main_metric; default: the first published)."""
         key = (
             tuple((s, len(h)) for s, h in evals.items()),
             repr(baseline),
             baseline_name,
             dark,
             tuple(order),
+            main_metric,
         )
         if key == self._shown:
             return
         self._shown = key
-        summaries = [summarize(split, history) for split, history in evals.items()]
+        main = main_metric or next(iter(order), None)
+        first = next(iter(evals.values()), ())
+        chosen = best_point(first, main or next(iter(first[-1].metrics), "")) if first else None
+        best_step = chosen.step if chosen else None  # one checkpoint: its evaluation on every test set
+        summaries = [summarize(split, history, main, best_step) for split, history in evals.items()]
         names = metric_order((n for s in summaries for n in s.latest), order)
         steps = [s.step for s in summaries if s.step is not None]
         self._latest_step = max(steps) if steps else None
         if len(names) > WIDE_METRICS:
             headers, rows = self._by_metric(summaries, names, baseline, dark)
         else:
-            headers = [Text("test set", style="bold")] + [
+            headers = [Text.assemble(("test set", "bold"), (f"  {DELTA_LEGEND}", "dim"))] + [
                 Text(column_label(n), style="bold", justify="right") for n in names
             ]
             rows = self._rows(summaries, names, baseline, dark)
@@ -150,9 +176,10 @@ class EvalTable(DataTable):
             if s.step is not None and s.step != self._latest_step:
                 label.append(f" @{s.step:,}", style="dim")
             rows.append((f"{s.split}:latest", [label] + [self._latest_cell(s, n, dark) for n in names]))
-            rows.append(
-                (f"{s.split}:best", [Text("  best", style="dim")] + [self._best_cell(s, n) for n in names])
+            best_label = Text(
+                "  best" + (f" @{s.best_step:,}" if s.best_step is not None else ""), style="dim"
             )
+            rows.append((f"{s.split}:best", [best_label] + [self._best_cell(s, n) for n in names]))
             base = baseline.get(s.split) if baseline else None
             if base is not None:
                 rows.append(
@@ -175,11 +202,12 @@ class EvalTable(DataTable):
         dark: bool,
     ) -> tuple[list[Text], list[tuple[str, list[Text]]]]:
         """Many metrics (per-class IoU): one row per metric, and per test set the value, best and Δ base."""
-        headers = [Text("metric", style="bold")]
+        headers = [Text.assemble(("metric", "bold"), (f"  {DELTA_LEGEND}", "dim"))]
         for s in summaries:
+            best_at = f" @{s.best_step:,}" if s.best_step is not None else ""
             headers += [
                 Text(s.split, style="bold", justify="right"),
-                Text("best", style="dim", justify="right"),
+                Text(f"best{best_at}", style="dim", justify="right"),
             ]
             if baseline and s.split in baseline:
                 headers.append(Text("Δ base", style="dim", justify="right"))
@@ -205,9 +233,9 @@ class EvalTable(DataTable):
         return cell
 
     def _best_cell(self, s: SplitSummary, name: str) -> Text:
-        """The best value so far; bold when the latest eval is the best."""
+        """The best checkpoint's value; bold when the latest eval is the best checkpoint's."""
         best = s.best.get(name)
-        is_latest = best is not None and s.latest.get(name) == best
+        is_latest = best is not None and s.best_step == s.step
         return Text(fmt_value(best), style="bold" if is_latest else "dim", justify="right")
 
     def _base_cell(self, s: SplitSummary, name: str, base: Mapping[str, float], dark: bool) -> Text:
