@@ -96,6 +96,7 @@ class Trainer:
             task.model = torch.compile(task.model)  # type: ignore[assignment]
         self.loss_fn = DataParallelLoss(task, self.dist) if self.dist.enabled else None
         self._last_progress = 0.0
+        self._control_seconds = 0.0  # spent on steered actions (evaluate, checkpoint, pause) since the start
         self._last_save = time.monotonic()
         self._register_setters()
 
@@ -149,18 +150,21 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         images = 0
-        start = time.perf_counter()
-        while self.step < self.max_steps:
-            self._take_control()
-            losses, seen = self._train_step()
-            images += seen
-            for key, value in losses.items():
-                sums[key] = sums[key] + value if key in sums else value
-                counts[key] = counts.get(key, 0) + 1
-            if self.step % self.train_cfg.log_every == 0 or self._due_for_eval():
-                break
-        elapsed = time.perf_counter() - start
-        self.train_seconds += elapsed
+        start, control_before = time.perf_counter(), self._control_seconds
+        try:
+            while self.step < self.max_steps:
+                self._take_control()
+                losses, seen = self._train_step()
+                images += seen
+                for key, value in losses.items():
+                    sums[key] = sums[key] + value if key in sums else value
+                    counts[key] = counts.get(key, 0) + 1
+                if self.step % self.train_cfg.log_every == 0 or self._due_for_eval():
+                    break
+        finally:  # a stop inside the window still counts its steps' time in train_seconds (run.json's step does)
+            not_training = self._control_seconds - control_before  # steered evaluations, saves, pauses
+            elapsed = max(time.perf_counter() - start - not_training, 0.0)
+            self.train_seconds += elapsed
         time_to_save = self._log(
             {key: total / counts[key] for key, total in sums.items()}, images / max(elapsed, 1e-9)
         )
@@ -276,6 +280,7 @@ class Trainer:
     def _stopped(self, stop: StopRun) -> str:
         self.task.close()  # first: workers dying with a job-wide SIGTERM must not interrupt the checkpoint
         self.failure = stop.message
+        self._final_progress()
         if stop.status != "failed":  # a diverged model is not worth a checkpoint over the last good one
             try:
                 self.save("last")
@@ -348,14 +353,27 @@ class Trainer:
                 train_seconds=round(self.train_seconds, 2),
             )
 
+    def _final_progress(self) -> None:
+        """run.json progress at the step the run stopped at: the runs table reads it, the monitor reads events,
+        and both must show the same last step (the 2 s throttle may have left run.json behind)."""
+        with contextlib.suppress(OSError):  # a full disk: the engine process records the end and says why
+            self._progress(force=True)
+
     def epoch(self) -> float:
         """Passes over the training set so far (a step takes one batch on each of world_size ranks)."""
         return self.task.epoch(self.step * self.dist.world_size)
 
     # -- control: stop signals, loop actions, and what `labconsole set` may change --------------------------------
     def _take_control(self) -> None:
-        for action in self._poll_control():
-            self._do(action)
+        """Apply what was asked since the last step. The time its actions take (evaluating, saving, paused) goes
+        to _control_seconds, not to training: img/s and train_seconds leave it out."""
+        actions = self._poll_control()
+        start = time.perf_counter()
+        try:
+            for action in actions:
+                self._do(action)
+        finally:
+            self._control_seconds += time.perf_counter() - start
 
     def _poll_control(self) -> list[str]:
         """Stop on a termination signal, else apply new steering commands; the loop actions to do now.

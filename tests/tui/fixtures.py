@@ -290,7 +290,8 @@ def make_run(
         "argv": ["labconsole", "run", "demo", f"model.backbone.name={backbone}"],
         "task": task,
         "tags": tags,
-        "progress": {"step": steps, "max_steps": max_steps, "epoch": steps // 500},
+        # epoch as the engine writes it: passes over the training set, a float rounded to 3 decimals
+        "progress": {"step": steps, "max_steps": max_steps, "epoch": round(steps / 480, 3)},
         "best": {k: dict(v) for k, v in metrics.items()},
         "final": {k: dict(v) for k, v in metrics.items()} if status == "completed" else {},
         "error": error if status == "failed" else None,

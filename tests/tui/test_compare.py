@@ -12,7 +12,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.screen import Screen
 
-from tests.tui.fixtures import FROZEN_NOW, HOUR, make_run, wait_for
+from tests.tui.fixtures import FROZEN_NOW, HOUR, make_run, update_run, wait_for
 from tui.app import LabConsoleApp
 from tui.data.compare_runs import MISSING, config_diff, load_run, metric_rows
 from tui.screens.compare import CompareScreen, export_folder
@@ -61,6 +61,9 @@ def pair(tmp_path: Path) -> dict[str, Path]:
             )
             + "\n"
         )
+    # what the engine records: images per step and the seconds spent in training windows
+    update_run(base, global_batch=36_000, train_seconds=HOUR)
+    update_run(cand, global_batch=90_000, train_seconds=2 * HOUR)
     return {"runs": runs, "base": base, "cand": cand}
 
 
@@ -99,7 +102,7 @@ def test_metric_rows_values_deltas_and_cells(pair: dict[str, Path]) -> None:
     assert rows["pitts30k R@1"].values == [80.0, 82.5] and rows["pitts30k R@1"].deltas == [None, 2.5]
     assert rows["tokyo247 R@1"].deltas == [None, 1.25]
     assert rows["train time"].values == [HOUR, 2 * HOUR]
-    assert rows["img/s"].values == [412.5, 425.0]  # mean of the system events
+    assert rows["img/s"].values == [400.0, 500.0]  # 40 steps × global_batch / train_seconds
     assert rows["peak memory"].values == [2150.0, 6144.0]  # RSS for the CPU run, GPU peak for the other
 
     r1, r5 = cell(rows["pitts30k R@1"], 1), cell(rows["pitts30k R@5"], 1)
@@ -109,7 +112,7 @@ def test_metric_rows_values_deltas_and_cells(pair: dict[str, Path]) -> None:
     assert _style_at(r5, 0) == "" and _style_at(r5, 7) == "red"
     assert _style_at(cell(rows["pitts30k R@5"], 0), 0) == "bold"  # the baseline is best on R@5
     assert cell(rows["train time"], 1).plain == "2h 00m +1h 00m"
-    assert cell(rows["img/s"], 1).plain == "425.0 +12.5" and _style_at(cell(rows["img/s"], 1), 7) == "green"
+    assert cell(rows["img/s"], 1).plain == "500.0 +100.0" and _style_at(cell(rows["img/s"], 1), 7) == "green"
     mem = cell(rows["peak memory"], 1)
     assert mem.plain == "6,144 MB +3,994 MB" and _style_at(mem, 10) == "red"  # more memory is worse
 

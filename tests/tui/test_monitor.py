@@ -88,7 +88,7 @@ async def test_header_shows_status_progress_and_gauges(running: Path) -> None:
         gauges = text_of(screen.query_one("#header-gauges"))
         assert "convnext-gem" in title and "convnext_tiny" in title
         assert "step 5,000/10,000" in gauges and "50%" in gauges
-        assert "epoch 10" in gauges and "img/s" in gauges
+        assert "epoch 10.4" in gauges and "train 419 img/s" in gauges  # 5,000 steps at 480 a pass
         assert "ETA 1h 00m" in gauges  # the events show 5,000 steps in 1 h; 5,000 to go
         assert "elapsed 2h 00m" in gauges
         assert screen.query_one("#header-status").status == "running"
@@ -175,7 +175,7 @@ async def test_live_appends_update_curves_and_tables(running: Path) -> None:
                 split="tokyo247",
                 metrics={"R@1": 99.0, "R@5": 99.5, "R@10": 99.7, "R@20": 99.9},
             )
-        update_run(running, progress={"step": 5_200, "max_steps": 10_000, "epoch": 10})
+        update_run(running, progress={"step": 5_200, "max_steps": 10_000, "epoch": 10.833})
         await loaded(pilot, screen, step=5_200)
         assert len(screen.snapshot.scalars["loss/total"][0]) == n_before + 20
         table = screen.query_one(EvalTable)

@@ -225,7 +225,7 @@ def test_vanished_engine_reads_interrupted(tmp_path: Path) -> None:
 
 
 def test_snapshot_header_numbers(tmp_path: Path) -> None:
-    folder = new_run(tmp_path, progress={"step": 100, "max_steps": 1000, "epoch": 2})
+    folder = new_run(tmp_path, progress={"step": 100, "max_steps": 1000, "epoch": 2.083})
     with EventWriter(folder / "events.jsonl") as w:
         w.scalar(100, {"loss/total": 0.5})
         w.system(100, {"img_per_s": 250.0})
@@ -234,7 +234,7 @@ def test_snapshot_header_numbers(tmp_path: Path) -> None:
     stream._pace.clear()
     stream._pace.extend([(FROZEN_NOW - 100, 0.0), (FROZEN_NOW, 100.0)])  # one step a second
     snap = stream.snapshot()
-    assert (snap.step, snap.max_steps, snap.epoch) == (100, 1000, 2)
+    assert (snap.step, snap.max_steps, snap.epoch) == (100, 1000, 2.083)
     assert snap.system_last("img_per_s") == 250.0
     assert snap.eta == pytest.approx(900.0)
     assert snap.elapsed == pytest.approx(100.0)

@@ -236,7 +236,7 @@ async def test_live_refresh_progress_end_new_and_removed_runs(
         await loaded(pilot)
         t = table(app)
         run = next(r for r in t.all_rows.values() if r.name == "convnext-gem-ms")
-        update_run(run.dir, progress={"step": 4_000, "max_steps": 10_000, "epoch": 8})
+        update_run(run.dir, progress={"step": 4_000, "max_steps": 10_000, "epoch": 8.333})
         await wait_for(pilot, lambda: t.all_rows[run.id].step == 4_000)
         assert "4,000/10k" in [c.plain for c in t.get_row(run.id)]
         update_run(

@@ -14,7 +14,7 @@ import yaml
 from engine.core.protocol import RunPaths, headline, read_json
 from tui.cli.compare_cmd import comparison_rows
 from tui.data.run_events import Chunk, read_events
-from tui.data.run_snapshot import Marker
+from tui.data.run_snapshot import TRAIN_THROUGHPUT_KEY, Marker, train_throughput
 
 MISSING = object()
 """A config key the run does not have."""
@@ -39,7 +39,7 @@ class CompareRun:
     steered: dict[str, list[tuple[float, Any]]] = field(default_factory=dict)
     """Keys set mid-run → (step, value) in the order applied."""
     img_per_s: float | None = None
-    """Mean throughput over the system events."""
+    """Training images per training second over the whole run (see `training_throughput`)."""
     peak_mem_mb: float | None = None
     """Max GPU peak memory, else max host RSS."""
 
@@ -132,12 +132,28 @@ def load_run(run_dir: Path) -> CompareRun:
                 for key, value in (event.get("values") or {}).items():
                     run.steered.setdefault(str(key), []).append((float(step), value))
     run.evals = {k: (np.asarray(x, float), np.asarray(y, float)) for k, (x, y) in evals.items()}
-    rates = _finite(chunk, "img_per_s")
-    run.img_per_s = float(rates.mean()) if len(rates) else None
+    run.img_per_s = training_throughput(run.info, chunk.series.get(("system", TRAIN_THROUGHPUT_KEY)))
     memory = _finite(chunk, "gpu_mem_peak_mb")
     memory = memory if len(memory) else _finite(chunk, "rss_mb")
     run.peak_mem_mb = float(memory.max()) if len(memory) else None
     return run
+
+
+def training_throughput(info: dict[str, Any], readings: Series | None) -> float | None:
+    """Images per training second: progress.step × global_batch / train_seconds from run.json (the engine
+    counts only training windows in train_seconds), else the step-weighted throughput readings of all windows
+    (the monitor's definition over the whole run). Evaluation time is in neither."""
+    progress = info.get("progress")
+    step = _number(progress.get("step")) if isinstance(progress, dict) else None
+    batch, seconds = _number(info.get("global_batch")), _number(info.get("train_seconds"))
+    if step is not None and batch is not None and seconds:
+        return step * batch / seconds
+    return train_throughput(*readings, windows=None) if readings is not None else None
+
+
+def _number(value: Any) -> float | None:
+    """A run.json number as a float; None for a bool, text or a missing value."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _finite(chunk: Chunk, key: str) -> np.ndarray:

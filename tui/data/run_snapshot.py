@@ -7,6 +7,32 @@ from typing import Any
 
 import numpy as np
 
+TRAIN_THROUGHPUT_KEY = "img_per_s"
+"""The system gauge the engine logs once per training window: that window's images / its training seconds
+(evaluations, checkpoints and pauses left out)."""
+THROUGHPUT_WINDOWS = 10
+"""Training windows (log points) the monitor's throughput covers, in the header and the system panel alike."""
+
+
+def train_throughput(
+    steps: np.ndarray, rates: np.ndarray, windows: int | None = THROUGHPUT_WINDOWS
+) -> float | None:
+    """Images per training second over the last `windows` training windows (all of them when None).
+
+    Each reading covers the steps since the previous one, so a window's seconds are its steps / its rate (in
+    units of the global batch, which cancel): the figure is total images / total seconds, the same definition
+    compare applies to the whole run, and a short window cut by an evaluation weighs only for its steps.
+    """
+    widths = np.diff(np.asarray(steps, dtype=float), prepend=0.0)
+    rates = np.asarray(rates, dtype=float)
+    usable = (widths > 0) & np.isfinite(rates) & (rates > 0)
+    widths, rates = widths[usable], rates[usable]
+    if windows is not None:
+        widths, rates = widths[-windows:], rates[-windows:]
+    if not len(widths):
+        return None
+    return float(widths.sum() / (widths / rates).sum())
+
 
 class Series:
     """A growable (x, y) float64 series; readers take `x`/`y` views, which appends never modify."""
@@ -99,7 +125,8 @@ class Snapshot:
     log: tuple[str, ...]
     step: int | None
     max_steps: int | None
-    epoch: int | None
+    epoch: float | None
+    """Passes over the training set, fractional (run.json progress.epoch)."""
     steps_per_s: float | None
     events_read: bool
     """False in the quick first snapshot taken before the events backlog is decoded."""
@@ -134,3 +161,8 @@ class Snapshot:
         """Latest value of a system gauge."""
         series = self.system.get(key)
         return float(series[1][-1]) if series is not None and len(series[1]) else None
+
+    def train_img_per_s(self) -> float | None:
+        """Training throughput over the last THROUGHPUT_WINDOWS logs (see `train_throughput`)."""
+        series = self.system.get(TRAIN_THROUGHPUT_KEY)
+        return None if series is None else train_throughput(*series)

@@ -309,13 +309,20 @@ class RunStream:
             log=tuple(self._log),
             step=self.current_step(),
             max_steps=max_steps if isinstance(max_steps, int) else None,
-            epoch=progress.get("epoch") if isinstance(progress.get("epoch"), int) else None,
+            epoch=_epoch(progress.get("epoch")),
             steps_per_s=self.steps_per_s(),
             events_read=self.events_read,
             last_event_t=self.last_event_t,
             now=self.clock(),
             version=self.version,
         )
+
+
+def _epoch(value: Any) -> float | None:
+    """run.json progress.epoch: the engine writes a float (3.47); anything else (a bool, text) is unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        return None
+    return float(value)
 
 
 def _marker(kind: str, step: float, ev: dict[str, Any]) -> Marker | None:

@@ -1,4 +1,4 @@
-"""The monitor's header: status badge, run name and what it is; progress, epoch, img/s, ETA and elapsed."""
+"""The monitor's header: status badge, run name and what it is; progress, epoch, training img/s, ETA, elapsed."""
 
 from __future__ import annotations
 
@@ -58,19 +58,20 @@ def header_lines(snap: Snapshot, dark: bool = True, narrow: bool = False) -> tup
     ):  # before the gauges: 80 columns cut
         second.append(sep, style="dim")
         second.append(snap.phase_message or snap.phase, style="italic")
-    for label, value in _gauges(snap):
+    for label, value in _gauges(snap, narrow):
         second.append(sep, style="dim")
         second.append(label, style="dim")
         second.append(value, style="bold")
     return first, second
 
 
-def _gauges(snap: Snapshot) -> list[tuple[str, str]]:
-    """(label, value) pairs of the header's second line."""
-    img = snap.system_last("img_per_s")
+def _gauges(snap: Snapshot, narrow: bool = False) -> list[tuple[str, str]]:
+    """(label, value) pairs of the header's second line; `narrow` shortens the labels to fit 80 columns (the
+    system panel still names the throughput "train")."""
+    img = snap.train_img_per_s()
     gauges = [
-        ("epoch ", str(snap.epoch) if snap.epoch is not None else "–"),
-        ("", f"{img:,.0f} img/s" if img is not None else "– img/s"),
+        ("ep " if narrow else "epoch ", f"{snap.epoch:.1f}" if snap.epoch is not None else "–"),
+        ("" if narrow else "train ", f"{img:,.0f} img/s" if img is not None else "– img/s"),
     ]
     if snap.status in ("running", "paused", "queued"):
         gauges.append(("ETA ", fmt_duration(snap.eta)))

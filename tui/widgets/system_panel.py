@@ -1,4 +1,4 @@
-"""System panel: GPU memory alloc/reserved/peak per device (or host RSS and CPU%), a throughput sparkline."""
+"""System panel: GPU memory alloc/reserved/peak per device (or host RSS and CPU%), training throughput + sparkline."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from tui.data.run_snapshot import Snapshot
+from tui.data.run_snapshot import THROUGHPUT_WINDOWS, TRAIN_THROUGHPUT_KEY, Snapshot
 
 SPARK_POINTS = 60
 """Most recent readings the sparkline shows."""
@@ -83,9 +83,14 @@ class SystemPanel(Vertical):
         y = y[np.isfinite(y)]
         spark.data = y.tolist()
         lo, hi = (float(y.min()), float(y.max())) if len(y) else (0.0, 0.0)
-        self.query_one("#system-spark-label", Static).update(
-            Text.assemble((f" {label}", "bold"), (f"  last {len(y)} readings · {lo:,.0f}–{hi:,.0f}", "dim"))
-        )
+        spread = f"{lo:,.0f}–{hi:,.0f}"
+        if key == TRAIN_THROUGHPUT_KEY:  # the header's figure, said the same way, then the sparkline's range
+            img = snapshot.train_img_per_s()
+            figure = f" train {img:,.0f} img/s" if img is not None else " train – img/s"
+            detail = f"  last {THROUGHPUT_WINDOWS} logs · range {spread}"
+        else:
+            figure, detail = f" {label}", f"  last {len(y)} readings · {spread}"
+        self.query_one("#system-spark-label", Static).update(Text.assemble((figure, "bold"), (detail, "dim")))
 
     def _table(self, snapshot: Snapshot) -> Table:
         """GPU rows (alloc / reserved / peak / device), else host RSS and CPU."""
@@ -118,7 +123,7 @@ class SystemPanel(Vertical):
     def _spark_key(self, snapshot: Snapshot) -> tuple[str | None, str]:
         """Which gauge the sparkline follows: throughput, else GPU allocated, else RSS."""
         for key, label in (
-            ("img_per_s", "img/s"),
+            (TRAIN_THROUGHPUT_KEY, "train img/s"),
             ("gpu_mem_alloc_mb", "GPU alloc MB"),
             ("rss_mb", "RSS MB"),
         ):
