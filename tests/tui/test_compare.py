@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widgets import Static
 
 from tests.tui.fixtures import FROZEN_NOW, HOUR, make_run, update_run, wait_for
 from tui.app import LabConsoleApp
@@ -249,8 +250,8 @@ async def test_markdown_and_csv_exports_cell_by_cell(
         await pilot.press("m", "v")
         await wait_for(pilot, lambda: (folder / "compare.md").exists() and (folder / "compare.csv").exists())
     lines = (folder / "compare.md").read_text().splitlines()
-    base, cand = pair["base"].name, pair["cand"].name
-    assert lines[0] == f"Baseline: **{base}**; candidate: **{cand}**"
+    assert lines[0] == "Baseline: **base**; candidate: **cand**"  # names; the ids in the footnote
+    assert f"base = `{pair['base'].name}`" in lines[-1] and f"cand = `{pair['cand'].name}`" in lines[-1]
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:7]]
     assert cells[0] == ["Metric", "Baseline", "Candidate", "Delta"]
     assert cells[2:] == [
@@ -259,7 +260,9 @@ async def test_markdown_and_csv_exports_cell_by_cell(
         ["tokyo247 R@1", "60.00%", "**61.25%**", "+1.25 pp"],
     ]
     rows = list(csv.reader((folder / "compare.csv").read_text().splitlines()))
-    assert rows == [
+    base, cand = "base", "cand"
+    assert {row[1] for row in rows[4:]} >= {"train time", "peak memory"}  # the screen's rows too
+    assert rows[:4] == [
         ["split", "metric", "unit", "delta unit", base, cand, f"delta {cand}"],
         ["pitts30k", "R@1", "%", "pp", "80.00", "82.50", "+2.50"],
         ["pitts30k", "R@5", "%", "pp", "90.00", "89.00", "-1.00"],
@@ -285,3 +288,17 @@ async def test_full_export_writes_csvs_and_plots(
     for run in (pair["base"], pair["cand"]):
         assert (folder / run.name / "scalars.csv").read_text().startswith("step,")
     assert (folder / "compare.md").exists() and (folder / "pitts30k_R1.png").exists()
+
+
+async def test_runs_of_different_tasks_are_said_in_the_title(
+    tmp_path: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
+    runs = tmp_path / "runs"
+    vpr = make_run(runs, "vpr-run", run_id="20251009-010000-vpr-run")
+    seg = make_run(runs, "seg-run", run_id="20251009-020000-seg-run", task="seg")
+    app = make_app(runs)
+    async with app.run_test(size=(120, 32)) as pilot:
+        app.open_compare([vpr, seg])
+        await compare_loaded(pilot)
+        title = str(app.screen.query_one("#cmp-title", Static).render())
+        assert "⚠ the runs are of different tasks" in title

@@ -16,8 +16,8 @@ from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from engine.core.errors import UserError
-from tui.cli.compare_cmd import render
-from tui.data.compare_runs import CompareRun, eval_rows, load_run, metric_rows, ordered
+from tui.cli.compare_cmd import build_comparison, render_comparison
+from tui.data.compare_runs import CompareRun, load_run, metric_rows, ordered
 from tui.widgets.compare_curves import CompareCurves
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable
@@ -36,11 +36,11 @@ def export_folder(runs_dir: Path, now: float) -> Path:
 def write_exports(runs: list[CompareRun], folder: Path, what: str) -> list[Path]:
     """Write the comparison (`runs[0]`: the baseline) as "markdown", "csv" or "full" (both, run CSVs, PNGs)."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows, ids = eval_rows(runs), [r.id for r in runs]
+    comparison = build_comparison(runs)  # what `labconsole compare` writes: names, pp, the screen's rows
     written = []
     for fmt, name in (("markdown", "compare.md"), ("csv", "compare.csv")):
         if what in (fmt, "full"):
-            (folder / name).write_text(str(render(rows, ids, fmt)), encoding="utf-8")
+            (folder / name).write_text(str(render_comparison(comparison, fmt)), encoding="utf-8")
             written.append(folder / name)
     if what == "full":
         from engine.core.export import collect, plot_curves, write_csvs
@@ -67,7 +67,7 @@ class CompareScreen(Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    CompareScreen #cmp-title { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    CompareScreen #cmp-title { height: auto; max-height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     CompareScreen TabbedContent { height: 1fr; }
     CompareScreen TabPane { padding: 0; height: 1fr; }
     CompareScreen #cmp-empty { padding: 1 2; color: $text-muted; }
@@ -167,6 +167,8 @@ class CompareScreen(Screen[None]):
         """'compare  3 runs · baseline r50-gem-baseline · final metrics (best when unfinished)'."""
         title = Text.assemble(("compare", "bold"), f"  {len(runs)} runs · baseline ", (runs[0].name, "bold"))
         title.append("   final metrics (best while unfinished) · Δ against the baseline", style="dim")
+        for warning in build_comparison(runs).warnings:  # different tasks, untrained runs: as the CLI says
+            title.append(f"\n⚠ {warning}", style="bold yellow")
         self.query_one("#cmp-title", Static).update(title)
 
     # -- actions ------------------------------------------------------------------------------------

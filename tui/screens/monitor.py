@@ -240,6 +240,7 @@ class MonitorScreen(Screen[None]):
             name,
             self.app.current_theme.dark,
             self._snapshot.info.get("metric_order") or (),
+            self._snapshot.info.get("main_metric"),
         )
         step = f" @ step {table.latest_step:,}" if table.latest_step is not None else ""
         table.border_title = f"2 eval{step}"
