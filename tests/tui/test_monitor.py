@@ -300,7 +300,11 @@ async def test_many_metrics_turn_the_eval_table(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot, app.screen)
         table = app.screen.query_one(EvalTable)
-        assert [str(c.label) for c in table.columns.values()][:3] == ["metric  Δ vs prev eval", "val", "best @1,000"]
+        assert [str(c.label) for c in table.columns.values()][:3] == [
+            "metric  Δ vs prev eval",
+            "val",
+            "best @1,000",
+        ]
         assert row_text(table, "mIoU")[0] == "mIoU" and row_text(table, "IoU/road")[0] == "road"
 
 
