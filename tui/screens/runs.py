@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from engine.core.protocol import RunPaths
-from tui.data.run_filter import RunFilter, next_status_filter
+from tui.data.run_filter import RunFilter, next_status_filter, terms_matching_nothing
 from tui.data.run_index import IndexUpdate, RunIndex
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.run_summary import RunSummary
@@ -46,7 +46,9 @@ class RunsScreen(Screen[None]):
         ),
         Binding("c", "compose", "Compose", tooltip="Compose a new run from presets"),
         Binding("C", "clone", "Clone", tooltip="Compose a run prefilled with the selected run's config"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by words, status:…, tag:… or #tag"),
+        Binding(
+            "slash", "filter", "Filter", tooltip="Filter by words, status:…, tag:…, #tag or R@1>80, step<1000"
+        ),
         Binding(
             "f", "cycle_status", "Status", tooltip="Show only running / completed / failed / stopped runs"
         ),
@@ -58,6 +60,18 @@ class RunsScreen(Screen[None]):
     ]
 
     AUTO_FOCUS = "#runs-table"
+
+    DEFAULT_CSS = """
+    RunsScreen #runs-filter-error {
+        display: none;
+        width: auto;
+        max-width: 60%;
+        padding: 0 1;
+        color: $text-error;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
 
     refresh_interval: float = 1.0
     """Seconds between two scans of the runs directory."""
@@ -231,10 +245,17 @@ class RunsScreen(Screen[None]):
         if found:
             return found.first(Input)
         field = Input(
-            placeholder="words  status:running  tag:baseline  #tag  task:seg", id="runs-filter", compact=True
+            placeholder="words  status:running  tag:baseline  #tag  task:seg  R@1>80  step<1000",
+            id="runs-filter",
+            compact=True,
         )
         await self.mount(
-            Horizontal(Static("filter", id="runs-filter-label"), field, id="runs-filter-bar"),
+            Horizontal(
+                Static("filter", id="runs-filter-label"),
+                field,
+                Static(id="runs-filter-error", markup=False),
+                id="runs-filter-bar",
+            ),
             before=self.query_one(RunsTable),
         )
         return field
@@ -274,7 +295,12 @@ class RunsScreen(Screen[None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         """Filter as the user types."""
         if event.input.id == "runs-filter":
-            self.query_one(RunsTable).set_filter(RunFilter.parse(event.value))
+            run_filter = RunFilter.parse(event.value)
+            self.query_one(RunsTable).set_filter(run_filter)
+            # a bad comparison is left out of the filter and said here, next to what the user typed
+            error = self.query_one("#runs-filter-error", Static)
+            error.update("  ".join(run_filter.errors))
+            error.display = bool(run_filter.errors)
             self._render_title()
             self._render_empty()
             self._render_summary()
@@ -332,13 +358,35 @@ class RunsScreen(Screen[None]):
         if table.display and self.focused is None:
             table.focus()
         if table.all_rows:
-            note.update(Text.assemble("No run matches the filter.  ", ("esc", "bold"), " clears it."))
+            note.update(self._no_match_note(table))
         else:
             note.update(
                 Text.assemble(
                     f"No runs in {_short_path(self.runs_dir)} yet.  Press ", ("n", "bold"), " to launch one."
                 )
             )
+
+    def _no_match_note(self, table: RunsTable) -> Text:
+        """'No run matches R@1>95 tag:baseline: R@1>95 keeps none (the highest is 91.2).  esc clears it.'"""
+        fields = self.query("#runs-filter")
+        text = fields.first(Input).value.strip() if fields else ""
+        note = Text("No run matches ")
+        note.append(text or "the filter", style="bold")
+        blocking = terms_matching_nothing(text, table.all_rows.values())
+        single_term = len(text.split()) == 1
+        if blocking and single_term:
+            note.append(blocking[0][len(text) :])  # the hint alone: the term is the whole filter
+        elif blocking:
+            note.append(f": {', '.join(blocking)} {'keeps' if len(blocking) == 1 else 'keep'} none")
+        elif not single_term:
+            note.append(": each term keeps some runs, but no run passes them all")
+        return (
+            note.append(".\n")
+            .append("esc", style="bold")
+            .append(" clears the filter, ")
+            .append("/", style="bold")
+            .append(" edits it.")
+        )
 
     # -- command palette ----------------------------------------------------------------------------
 
