@@ -30,6 +30,7 @@ from tui.cli.common import (
     runs_dir_of,
 )
 from tui.data.config_summary import summarize_config
+from tui.data.run_notes import notes_of
 
 STATUS_STYLE = {
     "running": "cyan",
@@ -56,8 +57,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
         "show",
         parents=[RUNS_DIR_PARENT],
         help="one run's summary, config and metrics",
-        description="One run's summary: status, task, model, progress, data, error, and its final and best "
-        "metrics per test set. --json gives run.json and config.yaml whole.",
+        description="One run's summary: status, task, model, progress, data, error, its final and best "
+        "metrics per test set, and its notes. --json gives run.json and config.yaml whole.",
     )
     show.add_argument("run", metavar="RUN", help="run id, unique id prefix, or unique name")
     show.add_argument("--json", action="store_true", help="machine-readable output")
@@ -127,6 +128,8 @@ def show_run(args: argparse.Namespace) -> int:
     for title, block in (("final", info.get("final") or {}), ("best", info.get("best") or {})):
         if block:
             console.print(metrics_table(title, block))
+    for note in notes_of(info):
+        console.print(f"[dim]note {fmt_time(note['t'])}[/]  {escape(note['text'])}")
     console.print(f"folder {paths.root}", markup=False)
     return 0
 

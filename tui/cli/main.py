@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         demo_cmd,
         export_cmd,
         listing_cmds,
+        note_cmd,
         run_cmd,
         verb_help,
     )
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         export_cmd,
         control_cmds,
         data_cmd,
+        note_cmd,
     ):
         module.add_parsers(verbs)
     verb_help.document_verbs(verbs)
