@@ -135,7 +135,13 @@ def _exit_code(info: dict[str, Any], process: subprocess.Popen[bytes], paths: Ru
         print(f"run failed: {info.get('error') or 'see output.log'}", file=sys.stderr)
         # the engine's own code: under torchrun or Slurm, the launcher's exit code says only "a rank failed"
         return 2 if info.get("exit_code", code) == 2 else 1
-    if code == 0 and info.get("status") in ("completed", "stopped", "interrupted"):
+    if info.get("status") in ("completed", "stopped", "interrupted"):
+        if code:  # e.g. a DDP rank that failed to leave its process group after the run's end was recorded
+            print(
+                f"warning: the run ended {info['status']}, but its launcher exited with code {code} "
+                f"(see {paths.output_log})",
+                file=sys.stderr,
+            )
         return 0
     print(f"run {paths.run_id} ended without finishing: {_engine_death(code, paths)}", file=sys.stderr)
     return 1
