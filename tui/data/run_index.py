@@ -12,6 +12,7 @@ from engine.core.errors import UserError
 from engine.core.protocol import RunPaths, headline, load_run_info, run_folders
 from engine.core.protocol.listing import DAMAGE, last_sign_of_life, run_status
 from tui.data.config_summary import ConfigSummary, load_config_summary
+from tui.data.run_notes import notes_of
 from tui.data.summary_cache import SummaryCache, default_cache_path
 
 LIVE_STATUSES = ("queued", "running")
@@ -46,6 +47,8 @@ class RunRow:
     """When the engine of a run that ended without writing `ended` last wrote (its duration stops there)."""
     best: dict[str, dict[str, float]] = field(default_factory=dict, compare=True, hash=False)
     """run.json "best": {split: {metric: value}}."""
+    latest_note: str = ""
+    """The text of the run's newest note ("" without notes): user text, never markup."""
 
     def duration(self, now: float) -> float | None:
         """Wall time from start to end (to `now` while live); None before it starts."""
@@ -224,6 +227,7 @@ def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSum
     metric_name, metric = main_metric(info)
     tags = info.get("tags")
     tags = tags if isinstance(tags, list) else []
+    notes = notes_of(info)
     return RunRow(
         id=run_id,
         dir=folder,
@@ -245,6 +249,7 @@ def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSum
         host=str(info.get("host") or ""),
         damage=str(info.get(DAMAGE) or ""),
         best=_best(info.get("best")),
+        latest_note=notes[-1]["text"] if notes else "",
     )
 
 

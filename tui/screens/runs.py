@@ -18,9 +18,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
+from engine.core.errors import UserError
 from engine.core.protocol import RunPaths
 from tui.data.run_filter import RunFilter, next_status_filter, terms_matching_nothing
 from tui.data.run_index import IndexUpdate, RunIndex
+from tui.data.run_notes import add_note
+from tui.screens.add_note import AddNoteScreen
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import COLUMNS, RunsTable
@@ -54,6 +57,7 @@ class RunsScreen(Screen[None]):
         ),
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (click a header to pick one)"),
         Binding("S", "sort_reverse", "Reverse", show=False),
+        Binding("N", "add_note", "Note", tooltip="Add a note to the selected run (kept in its run.json)"),
         Binding("escape", "clear_filter", "Clear", tooltip="Clear the filter"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("q", "app.quit", "Quit"),
@@ -219,6 +223,24 @@ class RunsScreen(Screen[None]):
         row = self.query_one(RunsTable).selected
         if row is not None:
             self.app.open_composer(RunPaths(row.dir).config)  # type: ignore[attr-defined]
+
+    def action_add_note(self) -> None:
+        """Ask for a note and add it to the selected run's run.json (the summary shows it after the rescan)."""
+        row = self.query_one(RunsTable).selected
+        if row is None:
+            return
+
+        def write(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                add_note(row.dir, text)
+            except (UserError, OSError) as exc:
+                self.notify(str(exc), title="Note not added", severity="error", markup=False)
+                return
+            self._wake.set()  # rescan now: the summary shows the new note at once
+
+        self.app.push_screen(AddNoteScreen(row.name), write)
 
     async def action_filter(self) -> None:
         """Show the filter input and focus it."""
@@ -398,6 +420,7 @@ class RunsScreen(Screen[None]):
         yield "Compare runs", "Metric table, config diff and curves of the marked runs", self.action_compare
         yield "Compose run", "Build a run from presets in the composer", self.action_compose
         yield "Clone run", "Open the composer on the selected run's config", self.action_clone
+        yield "Add note", "Add a note to the selected run (kept in its run.json)", self.action_add_note
         yield "Filter runs", "Filter by words, status:…, tag:… or #tag", self.action_filter
         yield "Clear filter", "Show every run again", self.action_clear_filter
         yield "Cycle status filter", "Running → completed → failed → stopped → all", self.action_cycle_status

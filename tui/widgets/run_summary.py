@@ -35,7 +35,7 @@ def identity_line(row: RunRow) -> Text:
 
 
 def timing_line(row: RunRow, now: float) -> Text:
-    """Start, end (or elapsed) and host."""
+    """Start, end (or elapsed), host, and the latest note (cut at the panel's edge)."""
     if row.started is None:
         text = Text(f"queued {_clock_time(row.created)}", style="dim")
     else:
@@ -47,6 +47,10 @@ def timing_line(row: RunRow, now: float) -> Text:
             text.append(f" · {fmt_duration(duration)}")
     if row.host:
         text.append(f" · {row.host}", style="dim")
+    if row.latest_note:
+        # appended as plain text: a note's brackets are shown, never read as markup
+        text.append("  ✎ ", style="dim")
+        text.append(" ".join(row.latest_note.split()), style="italic")
     return text
 
 
