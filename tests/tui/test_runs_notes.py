@@ -11,8 +11,8 @@ from textual.widgets import Input
 from tests.tui.fixtures import make_run, wait_for
 from tui.app import LabConsoleApp
 from tui.data.run_notes import add_note
-from tui.screens.add_note import AddNoteScreen
 from tui.screens.runs import RunsScreen
+from tui.screens.text_prompt import TextPromptScreen
 from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import RunsTable
 
@@ -30,10 +30,10 @@ async def test_n_adds_a_note_the_summary_shows_as_typed(
     async with app.run_test(size=(120, 32)) as pilot:
         await wait_for(pilot, lambda: "an older note" in summary_text(app))
         await pilot.press("N")
-        await wait_for(pilot, lambda: isinstance(app.screen, AddNoteScreen))
-        field = app.screen.query_one("#note-text", Input)
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        field = app.screen.query_one("#prompt-text", Input)
         await pilot.press("enter")  # a blank note is not added
-        assert isinstance(app.screen, AddNoteScreen)
+        assert isinstance(app.screen, TextPromptScreen)
         field.value = "[red]lr[/] too  high"
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
@@ -49,8 +49,8 @@ async def test_escape_adds_no_note(tmp_path: Path, make_app: Callable[..., LabCo
     async with app.run_test(size=(120, 32)) as pilot:
         await wait_for(pilot, lambda: app.screen.query_one(RunsTable).selected is not None)
         await pilot.press("N")
-        await wait_for(pilot, lambda: isinstance(app.screen, AddNoteScreen))
-        app.screen.query_one("#note-text", Input).value = "never mind"
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        app.screen.query_one("#prompt-text", Input).value = "never mind"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
         assert "notes" not in json.loads((run_dir / "run.json").read_text())

@@ -22,8 +22,8 @@ from engine.core.errors import UserError
 from engine.core.protocol import RunPaths
 from tui.data.run_filter import RunFilter, next_status_filter, terms_matching_nothing
 from tui.data.run_index import IndexUpdate, RunIndex
-from tui.data.run_notes import add_note
-from tui.screens.add_note import AddNoteScreen
+from tui.data.run_notes import MAX_NOTE_CHARS, add_note
+from tui.screens.text_prompt import TextPromptScreen
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import COLUMNS, RunsTable
@@ -240,7 +240,13 @@ class RunsScreen(Screen[None]):
                 return
             self._wake.set()  # rescan now: the summary shows the new note at once
 
-        self.app.push_screen(AddNoteScreen(row.name), write)
+        prompt = TextPromptScreen(
+            Text.assemble("Note on ", (row.name, "bold")),
+            placeholder="what to remember about this run",
+            hint="Enter adds the note to run.json · esc cancels",
+            max_length=MAX_NOTE_CHARS,
+        )
+        self.app.push_screen(prompt, write)
 
     async def action_filter(self) -> None:
         """Show the filter input and focus it."""
