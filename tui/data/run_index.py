@@ -49,6 +49,9 @@ class RunRow:
     """run.json "best": {split: {metric: value}}."""
     latest_note: str = ""
     """The text of the run's newest note ("" without notes): user text, never markup."""
+    config_values: dict[str, str] = field(default_factory=dict, compare=True, hash=False)
+    """config.yaml values of the config columns the user added ({"optim.lr": "0.0001"}); a key the run's
+    config lacks is absent."""
 
     def duration(self, now: float) -> float | None:
         """Wall time from start to end (to `now` while live); None before it starts."""
@@ -78,6 +81,9 @@ class _Cached:
     info: dict[str, Any] = field(default_factory=dict)
     config_stamp: tuple[int, int] = (0, 0)
     config: ConfigSummary = field(default_factory=ConfigSummary)
+    config_values: dict[str, str] = field(default_factory=dict)
+    config_values_of: tuple[tuple[int, int], tuple[str, ...]] = ((0, 0), ())
+    """(config_stamp, keys) `config_values` were read for: read again when either changes."""
     row: RunRow | None = None
 
 
@@ -108,6 +114,9 @@ class RunIndex:
         self._cache: dict[str, _Cached] = {}
         self._deadline = float("inf")
         self._pending = 0
+        self.config_keys: tuple[str, ...] = ()
+        """Dotted config.yaml keys whose values each row carries (the config columns); set from the UI
+        thread, read by the next refresh."""
 
     def refresh(self, config_budget: float | None = None) -> IndexUpdate:
         """Scan the runs directory once; cheap when nothing changed (one stat per run).
@@ -148,11 +157,13 @@ class RunIndex:
         if info_stamp is None:
             return False  # a folder being created: wait for its run.json
         info_changed = info_stamp != cached.info_stamp
+        config_keys = self.config_keys
         if (
             not info_changed
             and cached.config_stamp != (0, 0)
             and cached.row is not None
             and cached.row.status not in LIVE_STATUSES
+            and cached.config_values_of == (cached.config_stamp, config_keys)
         ):
             return False  # nothing on disk changed and no process to check
         if info_changed:
@@ -161,9 +172,13 @@ class RunIndex:
                 cached.info_stamp, cached.info = info_stamp, info
         if info_changed or cached.config_stamp == (0, 0):
             self._refresh_config(cached, paths.config)
+        if cached.config_values_of != (cached.config_stamp, config_keys):
+            self._refresh_config_values(cached, paths.config, config_keys)
         if not cached.info:
             return False
         row = build_row(run_id, Path(folder), cached.info, cached.config)
+        if config_keys:
+            row = replace(row, config_values=cached.config_values)
         if row.started is not None and row.ended is None and row.status not in LIVE_STATUSES:
             row = replace(row, last_seen=last_sign_of_life(folder))
         if row == cached.row:
@@ -190,6 +205,63 @@ class RunIndex:
         cached.config_stamp = stamp
         cached.config = load_config_summary(path)
         self._summaries.put(run_id, stamp, asdict(cached.config))
+
+    def _refresh_config_values(self, cached: _Cached, path: Path, keys: tuple[str, ...]) -> None:
+        """Read the config columns' values from config.yaml (within the parsing budget, like the summary)."""
+        if not keys or cached.config_stamp in ((0, 0), _NO_CONFIG):
+            cached.config_values, cached.config_values_of = {}, (cached.config_stamp, keys)
+            return
+        if time.perf_counter() > self._deadline:
+            self._pending += 1
+            return
+        cached.config_values = load_config_values(path, keys)
+        cached.config_values_of = (cached.config_stamp, keys)
+
+
+def load_config_values(path: Path, keys: tuple[str, ...]) -> dict[str, str]:
+    """The values of dotted `keys` ("optim.lr") in config.yaml as short text; absent keys are left out."""
+    import yaml  # lazily, as for the summary
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        config = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    values: dict[str, str] = {}
+    for key in keys:
+        found = _dotted(config, key)
+        if found is not _ABSENT:
+            values[key] = config_value_text(found)
+    return values
+
+
+_ABSENT = object()
+
+
+def _dotted(config: Any, key: str) -> Any:
+    """config["a"]["b"] for "a.b" (list items by index: "model.image_size.0"); _ABSENT when missing."""
+    node = config
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _ABSENT
+    return node
+
+
+def config_value_text(value: Any) -> str:
+    """A config value as a table cell: numbers compact (1e-04 stays short), a section by its name."""
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "null"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return str(value.get("name") or value.get("preset") or "{…}")
+    if isinstance(value, list):
+        return ",".join(config_value_text(v) for v in value)
+    return str(value)
 
 
 def _summary_from(data: dict[str, Any] | None) -> ConfigSummary | None:

@@ -58,6 +58,14 @@ class RunsScreen(Screen[None]):
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (click a header to pick one)"),
         Binding("S", "sort_reverse", "Reverse", show=False),
         Binding("N", "add_note", "Note", tooltip="Add a note to the selected run (kept in its run.json)"),
+        Binding(
+            "plus",
+            "config_column",
+            "Column",
+            key_display="+",
+            show=False,
+            tooltip="Show a config.yaml key (optim.lr) as a column; the same key again hides it",
+        ),
         Binding("escape", "clear_filter", "Clear", tooltip="Clear the filter"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("q", "app.quit", "Quit"),
@@ -248,6 +256,32 @@ class RunsScreen(Screen[None]):
         )
         self.app.push_screen(prompt, write)
 
+    def action_config_column(self) -> None:
+        """Ask for a dotted config key and show it as a column (or hide it when it is shown already)."""
+        shown = self.query_one(RunsTable).config_keys
+        hint = "Enter shows the key's value per run, read from config.yaml · esc cancels"
+        if shown:
+            hint += f"\nshown: {', '.join(shown)} (type one again to hide it)"
+        prompt = TextPromptScreen(Text("Config column", style="bold"), placeholder="optim.lr", hint=hint)
+        self.app.push_screen(prompt, self._toggle_config_column)
+
+    def _toggle_config_column(self, key: str | None) -> None:
+        """Add or remove the column of config key `key` (None: the prompt was cancelled)."""
+        if key is None:
+            return
+        keys = self.query_one(RunsTable).config_keys
+        self._set_config_keys(tuple(k for k in keys if k != key) if key in keys else (*keys, key))
+
+    def action_clear_config_columns(self) -> None:
+        """Hide every config column."""
+        self._set_config_keys(())
+
+    def _set_config_keys(self, keys: tuple[str, ...]) -> None:
+        """Show these config columns; the scanner reads their values from each run's config.yaml (once)."""
+        self._index.config_keys = keys
+        self.query_one(RunsTable).set_config_keys(keys)
+        self._wake.set()
+
     async def action_filter(self) -> None:
         """Show the filter input and focus it."""
         field = await self._filter_field()
@@ -431,6 +465,8 @@ class RunsScreen(Screen[None]):
         yield "Clear filter", "Show every run again", self.action_clear_filter
         yield "Cycle status filter", "Running → completed → failed → stopped → all", self.action_cycle_status
         yield "Reverse sort", "Flip the sort direction", self.action_sort_reverse
+        yield "Add config column", "Show a config.yaml key (optim.lr) as a column", self.action_config_column
+        yield "Remove config columns", "Hide every config column", self.action_clear_config_columns
         yield "Refresh runs", "Rescan the runs directory now", self.action_refresh
         for column in COLUMNS:
             what = "best metric" if column.key == "metric" else column.key

@@ -66,10 +66,28 @@ NEWEST_FIRST = ("started", True)
 """The default sort: most recent runs on top."""
 
 
-def visible_columns(width: int, padding: int = 1) -> tuple[tuple[Column, ...], int]:
-    """The columns that fit in `width` cells (dropping per DROP_ORDER) and the name column's width."""
-    shown = list(COLUMNS)
-    for victim in (None, *DROP_ORDER):
+CONFIG_PREFIX = "config:"
+"""Key prefix of the columns the user adds for config.yaml keys ("config:optim.lr")."""
+CONFIG_WIDTH_MIN, CONFIG_WIDTH_MAX = 7, 14
+"""Bounds of a config column's width (its header is the key's last part)."""
+
+
+def config_column(key: str) -> Column:
+    """The column of dotted config key `key`, headed by its last part ("optim.lr" → "lr")."""
+    label = key.rsplit(".", 1)[-1]
+    width = max(CONFIG_WIDTH_MIN, min(CONFIG_WIDTH_MAX, len(label) + 2))
+    return Column(CONFIG_PREFIX + key, label, width, right=True)
+
+
+def visible_columns(
+    width: int, padding: int = 1, config_keys: tuple[str, ...] = ()
+) -> tuple[tuple[Column, ...], int]:
+    """The columns that fit in `width` cells (dropping per DROP_ORDER, then the config columns, newest
+    first) and the name column's width; config columns come after the metric, in the order added."""
+    at = next(i for i, c in enumerate(COLUMNS) if c.key == "metric") + 1
+    added = [config_column(k) for k in config_keys]
+    shown = [*COLUMNS[:at], *added, *COLUMNS[at:]]
+    for victim in (None, *DROP_ORDER, *(c.key for c in reversed(added))):
         shown = [c for c in shown if c.key != victim]
         fixed = sum(c.width + 2 * padding for c in shown) + 2 * padding
         if width - fixed >= NAME_MIN:
@@ -92,9 +110,24 @@ SORT_VALUES: dict[str, Callable[[RunRow, float], Any]] = {
 """What each column sorts by (None sorts last in either direction)."""
 
 
+def config_sort_value(row: RunRow, key: str) -> tuple[int, float | str] | None:
+    """What a config column sorts by: numbers before text, numbers by value; None without the key."""
+    text = row.config_values.get(key)
+    if text is None:
+        return None
+    try:
+        return 0, float(text)
+    except ValueError:
+        return 1, text.lower()
+
+
 def sort_rows(rows: list[RunRow], key: str, reverse: bool, now: float) -> list[RunRow]:
     """Rows ordered by column `key`; rows without a value go last; ties keep newest first."""
-    value = SORT_VALUES[key]
+    if key.startswith(CONFIG_PREFIX):
+        config_key = key[len(CONFIG_PREFIX) :]
+        value: Callable[[RunRow, float], Any] = lambda row, now: config_sort_value(row, config_key)  # noqa: E731
+    else:
+        value = SORT_VALUES[key]
     newest = sorted(rows, key=lambda r: (r.when or 0.0, r.id), reverse=True)
     keyed = [(value(r, now), r) for r in newest]
     present = [(v, r) for v, r in keyed if v is not None]
@@ -136,6 +169,8 @@ class RunsTable(DataTable[Text]):
         self.sort_key, self.sort_reverse = NEWEST_FIRST
         self.marked: dict[str, None] = {}
         """Run ids marked for comparison, in the order they were marked."""
+        self.config_keys: tuple[str, ...] = ()
+        """Dotted config.yaml keys shown as extra columns, in the order added."""
 
     # -- public API used by the runs screen ------------------------------------------------------
 
@@ -191,6 +226,13 @@ class RunsTable(DataTable[Text]):
         self.run_filter = run_filter
         self._rebuild(self._compute_order())
 
+    def set_config_keys(self, keys: tuple[str, ...]) -> None:
+        """Show these config keys as columns (rows carry their values once the index has read them)."""
+        self.config_keys = keys
+        if self.sort_key.startswith(CONFIG_PREFIX) and self.sort_key[len(CONFIG_PREFIX) :] not in keys:
+            self.sort_key, self.sort_reverse = NEWEST_FIRST
+        self._rebuild(self._compute_order(), columns=True)
+
     def sort_by(self, key: str, reverse: bool | None = None) -> None:
         """Sort by column `key`; choosing the current column again flips the direction."""
         if reverse is None:
@@ -223,7 +265,7 @@ class RunsTable(DataTable[Text]):
 
     def on_resize(self, event: Resize) -> None:
         """Re-plan the columns when the width changes enough to show or hide one."""
-        layout = visible_columns(event.size.width - 1)
+        layout = visible_columns(event.size.width - 1, config_keys=self.config_keys)
         if layout != self._layout:
             self._rebuild(self._compute_order(), columns=True)
 
@@ -240,7 +282,9 @@ class RunsTable(DataTable[Text]):
     def _rebuild(self, order: list[str], columns: bool = False) -> None:
         """Replace the table's rows (and columns when asked or when the layout changed), keeping the cursor."""
         selected = self.selected.id if self.selected else None
-        layout = visible_columns(self.size.width - 1) if self.size.width else visible_columns(120)
+        layout = visible_columns(
+            self.size.width - 1 if self.size.width else 120, config_keys=self.config_keys
+        )
         columns = columns or layout != self._layout
         self._layout = layout
         self.clear(columns=columns)
@@ -303,6 +347,10 @@ class RunsTable(DataTable[Text]):
             return Text(fmt_duration(row.duration(now)), justify="right")
         if key == "started":
             return Text(fmt_started(row.when, now), style="dim", justify="right")
+        if key.startswith(CONFIG_PREFIX):
+            value = row.config_values.get(key[len(CONFIG_PREFIX) :])
+            width = config_column(key[len(CONFIG_PREFIX) :]).width
+            return Text(fit(value, width) if value is not None else "–", justify="right")
         plain = TASK_ABBREV.get(row.task, row.task[:4]) if key == "task" else str(getattr(row, key))
         return Text(fit(plain or "–", COLUMN_WIDTH[key]), style="dim" if key == "task" else "")
 
