@@ -149,3 +149,15 @@ async def test_empty_result_names_the_filter_and_how_to_clear_it(
         assert "No run matches mAP>50 (no run has mAP yet)." in str(empty.render())
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(shown_names(app)) == 3 and not empty.display)
+
+
+def test_comparison_on_a_config_column_shown() -> None:
+    rows = [
+        RunRow(id=i, dir=Path(i), name=i, status="completed", config_values=v)
+        for i, v in (
+            ("small", {"optim.lr": "1e-05"}),
+            ("big", {"optim.lr": "0.1"}),
+            ("named", {"optim.lr": "x"}),
+        )
+    ]
+    assert [r.id for r in rows if RunFilter.parse("optim.lr<1e-3").matches(r)] == ["small"]

@@ -43,7 +43,8 @@ RUN_NUMBERS: dict[str, Callable[[RunRow], float | None]] = {
 
 @dataclass(frozen=True)
 class Comparison:
-    """`name op value`: a run number (step, max_steps, best) or a metric on the run's first test set."""
+    """`name op value`: a run number (step, max_steps, best), a config column's value, or a metric on the
+    run's first test set."""
 
     name: str
     op: str
@@ -57,6 +58,11 @@ class Comparison:
         reader = RUN_NUMBERS.get(self.name.lower())
         if reader is not None:
             return reader(row)
+        if self.name in row.config_values:  # a config column on show (`optim.lr<1e-3`)
+            try:
+                return float(row.config_values[self.name])
+            except ValueError:
+                return None
         return first_test_set_metric(row, self.name)
 
     def matches(self, row: RunRow) -> bool:
