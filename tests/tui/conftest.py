@@ -29,6 +29,14 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
+@pytest.fixture(autouse=True)
+def private_user_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep presets saved by the composer and the launcher out of the user's ~/.config."""
+    folder = tmp_path / "user-presets"
+    monkeypatch.setenv("LABCONSOLE_USER_PRESETS", str(folder))
+    return folder
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     """A runs directory holding the varied fixture runs of `populate_runs`."""

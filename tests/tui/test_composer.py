@@ -316,7 +316,9 @@ async def test_clone_a_resolved_run_config_round_trips(tmp_path: Path) -> None:
         assert resolve_config(screen.compose_config()) == resolved
 
 
-async def test_save_writes_a_preset_that_resolves(tmp_path: Path, presets_copy: Path) -> None:
+async def test_save_writes_a_preset_that_resolves(
+    tmp_path: Path, presets_copy: Path, private_user_presets: Path
+) -> None:
     app = ComposerApp(tmp_path / "runs")
     async with app.run_test(size=(120, 32)) as pilot:
         await compose_dinov2_mix(pilot)
@@ -330,7 +332,10 @@ async def test_save_writes_a_preset_that_resolves(tmp_path: Path, presets_copy: 
         name.value = "dinov2_gem_mix"
         await pilot.press("enter")
         await pilot.pause()
-        saved = presets_copy / "runs" / "dinov2_gem_mix.yaml"
+        saved = private_user_presets / "runs" / "dinov2_gem_mix.yaml"
+        assert not (
+            presets_copy / "runs" / "dinov2_gem_mix.yaml"
+        ).exists()  # shipped presets stay as they are
         cfg = resolve_config(saved)
         assert cfg["name"] == "dinov2_gem_mix"
         assert cfg["model"]["backbone"]["preset"] == "dinov2_vits14"

@@ -26,7 +26,7 @@ async def test_launch_tiny_run_from_console_and_see_it_complete(tmp_path: Path) 
             "tab", *"train.max_steps=3", "enter", *"train.eval_at_start=false", "tab", *"e2e-console"
         )
         await validated(pilot)
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), timeout=60)
         monitor_dir = app.screen.run_dir
         await pilot.press("escape")

@@ -95,7 +95,7 @@ def composer_lr(screen: Screen[Any], text: str) -> None:
 SURFACES = {
     "launcher": Surface(
         "n",
-        "ctrl+s",
+        "ctrl+l",
         LauncherScreen,
         launcher_lr,
         lambda s: s.query_one(TextArea).has_class("-invalid"),

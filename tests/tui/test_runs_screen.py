@@ -389,8 +389,8 @@ async def test_launcher_validates_as_you_type(
         await wait_for(pilot, lambda: status_line(app).startswith("✓"))
         assert not editor.has_class("-invalid")
         assert fake_engine_config[-1] == ("demo", ["optim.lr=3e-4"])
-        await pilot.press("escape")
-        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("escape", "d")  # typed overrides: leaving asks first (d discards them)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
 
 
 async def test_launcher_validation_is_debounced(
@@ -437,7 +437,7 @@ async def test_launcher_launches_and_opens_the_monitor(
         await wait_for(pilot, lambda: status_line(app).startswith("✓"))
         await pilot.press("down")  # second preset
         await pilot.press("tab", *"optim.lr=1e-3", "tab", *"my-run")
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, FakeMonitor))
         assert launched == [
             {"config": "seg_demo", "overrides": ["optim.lr=1e-3"], "runs_dir": runs_dir, "name": "my-run"}
@@ -457,7 +457,7 @@ async def test_launcher_refuses_an_invalid_config(
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot)
-        await pilot.press("n", "tab", *"model.nope=1", "ctrl+s")
+        await pilot.press("n", "tab", *"model.nope=1", "ctrl+l")
         await wait_for(pilot, lambda: "model.nope: unknown key" in status_line(app))
         assert launched == [] and isinstance(app.screen, LauncherScreen)
         assert status_line(app) == "✗ line 1: model.nope: unknown key"

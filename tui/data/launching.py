@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from engine.core.errors import ConfigError, UserError
 from tui.format import fmt_count
@@ -133,3 +139,56 @@ def launch(request: LaunchRequest, runs_dir: Path) -> LaunchOutcome:
     except OSError as exc:
         return LaunchOutcome(failure=Resolved(error=f"cannot start the engine: {exc}"))
     return LaunchOutcome(run_dir=paths.root)
+
+
+_NUMBERED = re.compile(r"^(?P<stem>.*?)-(?P<number>\d+)$")
+"""A run name ending in `-<n>` (a clone's)."""
+
+
+def run_names(runs_dir: Path) -> set[str]:
+    """The names recorded in the run.json files under `runs_dir` (unreadable ones skipped)."""
+    names = set()
+    for run_json in Path(runs_dir).glob("*/run.json"):
+        try:
+            name = json.loads(run_json.read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
+def fresh_run_name(name: str, taken: set[str]) -> str:
+    """`name-2`, `name-3`, ...: the first not in `taken` (a clone of `name-2` becomes `name-3`, not `name-2-2`)."""
+    match = _NUMBERED.match(name)
+    stem, number = (match["stem"], int(match["number"])) if match else (name, 1)
+    while True:
+        number += 1
+        candidate = f"{stem}-{number}"
+        if candidate not in taken:
+            return candidate
+
+
+def composed_config_path(raw: dict[str, Any]) -> Path:
+    """Write a composed config to `$XDG_CACHE_HOME/labconsole/composed/<name>-<hash>.yaml` and return it.
+
+    Named by its content, so launching the same composition twice reuses one file. The run folder's config.yaml
+    holds the resolved config too; this file is what `labconsole run <file>` re-reads to repeat the run.
+    """
+    text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", str(raw.get("name") or "run")).strip("-.")[:60] or "run"
+    path = home / "labconsole" / "composed" / f"{stem}-{digest}.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def composed_argv(raw: dict[str, Any]) -> tuple[str, ...]:
+    """The command that repeats a composed run: `labconsole run <composed config file>` (composed_config_path)."""
+    try:
+        return ("labconsole", "run", str(composed_config_path(raw)))
+    except OSError:
+        return ("labconsole", "compose")  # nowhere to keep the file: at least say where the run came from

@@ -6,7 +6,6 @@ import copy
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import events, work
@@ -18,11 +17,21 @@ from textual.screen import Screen
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
 from engine.core.config import TYPED_SECTIONS, field_help
-from engine.core.config.presets import PRESETS_DIR, preset_path
+from engine.core.config.presets import (
+    PRESETS_DIR,
+    is_shipped_preset,
+    preset_path,
+    save_user_preset,
+    user_preset_path,
+    user_presets_dir,
+)
 from engine.core.config.schema import ModelConfig, TrainConfig
+from engine.core.errors import UserError
 from tui.data import check_runner
 from tui.data.composer_config import format_value, get_path, load_base, preview_yaml, split_section
-from tui.data.launching import LaunchRequest, Resolved, resolve
+from tui.data.drafts import clear_draft, draft_key, load_draft, store_draft
+from tui.data.launching import LaunchRequest, Resolved, composed_argv, fresh_run_name, resolve, run_names
+from tui.screens.confirm_discard import ConfirmDiscard, LeaveAnswer
 from tui.screens.save_preset import SavePresetScreen
 from tui.widgets.composer_loss import LossRow
 from tui.widgets.composer_lr import LRPlot
@@ -30,6 +39,9 @@ from tui.widgets.composer_params import ParamTable
 from tui.widgets.composer_slot import FieldInput, SlotRow
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.launch_status import LaunchStatus
+
+SAVE_PRESET_LABEL = "Save preset"
+"""The footer label of ctrl+s, the same on every launch surface (the launcher imports it)."""
 
 NARROW_WIDTH = 110
 """Terminal width below which the slot rows stack their fields (one per line)."""
@@ -71,6 +83,11 @@ def short_path(path: Path) -> str:
     return str(path)
 
 
+def is_run_config(path: Path) -> bool:
+    """Whether `path` is a run folder's config.yaml (the composer then clones that run)."""
+    return path.name == "config.yaml" and (path.parent / "run.json").is_file()
+
+
 def help_for(path: str) -> dict[str, str]:
     """Per-field help of a typed section (tooltips), plus the model- and train-level fields."""
     helps = field_help(TYPED_SECTIONS[path]) if path in TYPED_SECTIONS else {}
@@ -83,7 +100,7 @@ class ComposerScreen(Screen[Path | None]):
     CSS_PATH = "composer.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "launch", "Launch", priority=True),
-        Binding("ctrl+s", "save", "Save preset", priority=True),
+        Binding("ctrl+s", "save", SAVE_PRESET_LABEL, priority=True),
         Binding("t", "params", "Params"),
         Binding("ctrl+r", "params", "Params", show=False, priority=True),
         Binding("escape", "close", "Back"),
@@ -103,6 +120,21 @@ class ComposerScreen(Screen[Path | None]):
         self.base_path = Path(base) if base is not None else preset_path("runs", "demo")
         """The config the composer started from."""
         self.base_raw, self._base_problem = load_base(self.base_path)
+        if is_run_config(self.base_path) and isinstance(self.base_raw.get("name"), str):
+            # a clone is a new run: it must not share its source's name (nor an earlier clone's)
+            self.base_raw["name"] = fresh_run_name(self.base_raw["name"], run_names(self.runs_dir))
+        self.draft_key = draft_key("composer", self.base_path)
+        """Where this base config's unsent draft is kept."""
+        self._pristine: dict[str, Any] | None = None
+        """The config as the screen opened on it (no edits): leaving with anything else asks first."""
+        self._saved_preset: tuple[str, dict[str, Any]] | None = None
+        """(name, config) of the last save as a preset: launching it unchanged records `labconsole run <name>`."""
+        draft = load_draft(self.draft_key)
+        if draft and isinstance(draft.get("config"), dict) and isinstance(draft.get("pristine"), dict):
+            self.base_raw, self._pristine = draft["config"], draft["pristine"]
+            self._draft_restored = True
+        else:
+            self._draft_restored = False
         self.validation = Resolved(error="not validated yet")
         """The latest validation."""
 
@@ -160,9 +192,13 @@ class ComposerScreen(Screen[Path | None]):
 
     def on_mount(self) -> None:
         """Validate the base config at once (or say why it could not be read)."""
+        if self._pristine is None:
+            self._pristine = self.compose_config()
         self.revalidate()
         if self._base_problem:
             self.status.show(Resolved(error=self._base_problem))
+        if self._draft_restored:
+            self.notify("esc then d discards it", title="Draft restored", markup=False)
 
     def on_resize(self, event: events.Resize) -> None:
         """Below NARROW_WIDTH columns the rows show one field per line."""
@@ -281,27 +317,25 @@ class ComposerScreen(Screen[Path | None]):
         return result.ok
 
     def action_save(self) -> None:
-        """Ask for a name, then write `presets/runs/<name>.yaml`."""
+        """Ask for a name, then write the user preset `<user presets>/runs/<name>.yaml`."""
         if not self._valid_or_say("saving"):
             return
         suggestion = str(self.compose_config().get("name") or "")
-        self.app.push_screen(
-            SavePresetScreen(
-                suggestion,
-                lambda name: preset_path("runs", name).exists(),
-                short_path(preset_path("runs", "x").parent),
-            ),
-            self._save_as,
-        )
+        self.app.push_screen(save_preset_dialog(suggestion), self._save_as)
 
     def _save_as(self, name: str | None) -> None:
-        """Write the composed config as a run preset (named after itself)."""
+        """Write the composed config as a user run preset (named after itself); the draft is saved, so forget it."""
         if not name:
             return
         raw = {**self.compose_config(), "name": name}
-        path = preset_path("runs", name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        try:
+            path = save_user_preset("runs", name, raw)
+        except UserError as exc:
+            self.notify(str(exc), title="Preset not saved", severity="error", markup=False)
+            return
+        self._saved_preset = (name, raw)
+        self._pristine = self.compose_config()
+        clear_draft(self.draft_key)
         self.notify(f"saved {short_path(path)}", title="Preset saved", markup=False)
 
     def action_launch(self) -> None:
@@ -310,16 +344,51 @@ class ComposerScreen(Screen[Path | None]):
             return
         raw = self.compose_config()
         name = str(raw.get("name") or "") or None
-        self.status.launch(LaunchRequest(raw, (), name, ("labconsole", "compose")), self.runs_dir)
+        argv = composed_argv(raw)
+        if self._saved_preset is not None:
+            preset, saved = self._saved_preset
+            if {**raw, "name": preset} == saved:  # saved unchanged, launched under the rows' name
+                argv = ("labconsole", "run", preset, *([f"name={name}"] if name and name != preset else []))
+        self.status.launch(LaunchRequest(raw, (), name, argv), self.runs_dir)
 
     def on_launch_status_launched(self, message: LaunchStatus.Launched) -> None:
-        """Close with the new run folder (the app opens its monitor)."""
+        """Close with the new run folder (the app opens its monitor); the draft became a run."""
+        clear_draft(self.draft_key)
         self.dismiss(message.run_dir)
 
     def on_launch_status_failed(self, message: LaunchStatus.Failed) -> None:
         """The status line says why; the row owning the key the engine named shows it too."""
         self._mark_rows(message.failure.key, message.failure.error)
 
+    @property
+    def has_changes(self) -> bool:
+        """Whether the rows differ from the config the screen opened on (edits not launched nor saved)."""
+        return self.compose_config() != self._pristine
+
     def action_close(self) -> None:
-        """Back without launching."""
-        self.dismiss(None)
+        """Back without launching; with unsaved changes, ask first (keep editing, keep the draft, discard)."""
+        if not self.has_changes:
+            clear_draft(self.draft_key)
+            self.dismiss(None)
+            return
+        self.app.push_screen(ConfirmDiscard("this run"), self._leave)
+
+    def _leave(self, answer: LeaveAnswer | None) -> None:
+        """Act on the leave dialog's answer."""
+        if answer == "keep-draft":
+            assert self._pristine is not None
+            store_draft(self.draft_key, {"config": self.compose_config(), "pristine": self._pristine})
+            self.dismiss(None)
+        elif answer == "discard":
+            clear_draft(self.draft_key)
+            self.dismiss(None)
+
+
+def save_preset_dialog(suggestion: str) -> SavePresetScreen:
+    """The save-as-preset dialog of both launch surfaces: user run presets, never a shipped preset's name."""
+    return SavePresetScreen(
+        suggestion,
+        lambda name: user_preset_path("runs", name).exists(),
+        short_path(user_presets_dir() / "runs"),
+        shipped=lambda name: is_shipped_preset("runs", name),
+    )

@@ -1,9 +1,11 @@
-"""The launcher dialog: pick a run preset, edit `key=value` overrides with live validation, launch detached."""
+"""The launcher dialog: pick a run preset, edit `key=value` overrides with live validation, launch detached
+(ctrl+l) or save as a preset (ctrl+s, as in the composer); Esc asks before dropping unsaved overrides."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,9 +15,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from engine.core.config.presets import save_user_preset
+from engine.core.errors import UserError
+from tui.data.drafts import clear_draft, load_draft, store_draft
 from tui.data.launching import LaunchRequest, Resolved, resolve
+from tui.screens.composer import SAVE_PRESET_LABEL, save_preset_dialog, short_path
+from tui.screens.confirm_discard import ConfirmDiscard, LeaveAnswer
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.launch_status import LaunchStatus
+
+DRAFT_KEY = "launcher"
+"""The launcher keeps one draft: its preset, overrides and name."""
 
 OVERRIDES_HINT = "optim.lr=1e-4\nmodel.backbone.name=resnet50\ntrain.max_steps=2000"
 """Placeholder of the empty overrides editor: what a line looks like."""
@@ -60,7 +70,8 @@ class LauncherScreen(ModalScreen[Path | None]):
 
     CSS_PATH = "launcher.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "launch", "Launch", priority=True),
+        Binding("ctrl+l", "launch", "Launch", priority=True),
+        Binding("ctrl+s", "save", SAVE_PRESET_LABEL, priority=True),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -73,12 +84,16 @@ class LauncherScreen(ModalScreen[Path | None]):
         self.validation = Resolved(error="not validated yet")
         """The latest validation of the highlighted preset with the overrides."""
         self._error_line: int | None = None
+        self._draft = load_draft(DRAFT_KEY)
+        """The draft left last time (restored on mount), or None."""
 
     def compose(self) -> ComposeResult:
         """Title, preset list beside the overrides editor, name, status line, buttons."""
         with Vertical(id="launcher-dialog"):
             yield Static(
-                Text.assemble(("New run", "bold"), ("   ctrl+s launch · esc cancel", "dim")),
+                Text.assemble(
+                    ("New run", "bold"), ("   ctrl+l launch · ctrl+s save preset · esc cancel", "dim")
+                ),
                 id="launcher-title",
             )
             with Horizontal(id="launcher-body"):
@@ -117,6 +132,17 @@ class LauncherScreen(ModalScreen[Path | None]):
         else:
             self.status.show(Resolved(error="no run presets in presets/runs/"))
         presets.focus()
+        if self._draft is not None:
+            self._restore(self._draft)
+
+    def _restore(self, draft: dict[str, Any]) -> None:
+        """Put back the preset, overrides and name left last time."""
+        names = list(self._descriptions)
+        if draft.get("preset") in names:
+            self.query_one("#launcher-presets", OptionList).highlighted = names.index(draft["preset"])
+        self.query_one("#launcher-overrides", TextArea).text = str(draft.get("overrides") or "")
+        self.query_one("#launcher-name", Input).value = str(draft.get("name") or "")
+        self.notify("esc then d discards it", title="Draft restored", markup=False)
 
     @property
     def status(self) -> LaunchStatus:
@@ -204,13 +230,64 @@ class LauncherScreen(ModalScreen[Path | None]):
             editor.cursor_location = (line - 1, len(editor.document.get_line(line - 1)))
 
     def on_launch_status_launched(self, message: LaunchStatus.Launched) -> None:
-        """Close the dialog with the new run folder (the app opens its monitor)."""
+        """Close the dialog with the new run folder (the app opens its monitor); the draft became a run."""
+        clear_draft(DRAFT_KEY)
         self.dismiss(message.run_dir)
 
     def on_launch_status_failed(self, message: LaunchStatus.Failed) -> None:
         """The status line says why; mark the override line the engine's error names."""
         self._mark_line(error_line(self.overrides_text, message.failure.key))
 
+    # -- saving and leaving --------------------------------------------------------------------------
+
+    @property
+    def run_name(self) -> str:
+        """The name typed in the name field ('' for the preset's)."""
+        return self.query_one("#launcher-name", Input).value.strip()
+
+    def action_save(self) -> None:
+        """Ask for a name, then write the resolved preset + overrides as a user run preset (as the composer does)."""
+        if self.preset is None:
+            return
+        if not self.revalidate().ok:
+            self.status.refuse(self.validation, "saving")
+            self._go_to_error()
+            return
+        self.app.push_screen(save_preset_dialog(self.run_name or self.preset), self._save_as)
+
+    def _save_as(self, name: str | None) -> None:
+        """Write the validated config under `name`; the overrides live on in the preset, so the draft is done."""
+        if not name or self.validation.cfg is None:
+            return
+        raw = {**copy.deepcopy(self.validation.cfg), "name": name}
+        try:
+            path = save_user_preset("runs", name, raw)
+        except UserError as exc:
+            self.notify(str(exc), title="Preset not saved", severity="error", markup=False)
+            return
+        clear_draft(DRAFT_KEY)
+        self._initial_overrides = self.overrides_text
+        self.notify(f"saved {short_path(path)}", title="Preset saved", markup=False)
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether overrides or a name were typed (and neither launched nor saved): leaving then asks."""
+        return self.overrides_text.strip() != self._initial_overrides.strip() or bool(self.run_name)
+
     def action_cancel(self) -> None:
-        """Close without launching."""
-        self.dismiss(None)
+        """Close without launching; with unsaved overrides or a name, ask first."""
+        if not self.has_changes:
+            clear_draft(DRAFT_KEY)
+            self.dismiss(None)
+            return
+        self.app.push_screen(ConfirmDiscard("these overrides"), self._leave)
+
+    def _leave(self, answer: LeaveAnswer | None) -> None:
+        """Act on the leave dialog's answer."""
+        if answer == "keep-draft":
+            draft = {"preset": self.preset, "overrides": self.overrides_text, "name": self.run_name}
+            store_draft(DRAFT_KEY, draft)
+            self.dismiss(None)
+        elif answer == "discard":
+            clear_draft(DRAFT_KEY)
+            self.dismiss(None)

@@ -1,4 +1,5 @@
-"""Ask for a run preset's name: `[A-Za-z0-9._-]+`; overwriting an existing preset takes a second Enter."""
+"""Ask for a run preset's name: `[A-Za-z0-9._-]+`; overwriting a user preset takes a second Enter, a shipped
+preset's name is refused."""
 
 from __future__ import annotations
 
@@ -39,7 +40,13 @@ class SavePresetScreen(ModalScreen[str | None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, suggestion: str, exists: Callable[[str], bool], folder: str = "presets/runs") -> None:
+    def __init__(
+        self,
+        suggestion: str,
+        exists: Callable[[str], bool],
+        folder: str = "presets/runs",
+        shipped: Callable[[str], bool] = lambda name: False,
+    ) -> None:
         super().__init__()
         self.suggestion = suggestion
         """The name the Input starts with."""
@@ -47,6 +54,8 @@ class SavePresetScreen(ModalScreen[str | None]):
         """Whether a preset of that name already exists."""
         self.folder = folder
         """Where the preset goes (shown in the note)."""
+        self.shipped = shipped
+        """Whether a shipped preset has that name (never written over)."""
         self._confirmed = ""
 
     def compose(self) -> ComposeResult:
@@ -62,9 +71,11 @@ class SavePresetScreen(ModalScreen[str | None]):
         self._note(f"Enter saves to {self.folder}/{event.value.strip() or '<name>'}.yaml · esc cancels")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Accept a valid name; an existing preset needs a second Enter."""
+        """Accept a valid name; an existing user preset needs a second Enter, a shipped one's name is refused."""
         name = event.value.strip()
-        problem = name_problem(name)
+        problem = name_problem(name) or (
+            f"'{name}' is a shipped preset: choose another name" if self.shipped(name) else ""
+        )
         if problem:
             self._note(f"✗ {problem}", "-error")
         elif self.exists(name) and self._confirmed != name:

@@ -13,6 +13,10 @@ from engine.core.config.validate import check_tree
 from engine.core.errors import ConfigError, UserError, one_line, shown, shown_path, unknown_choice
 
 PRESETS_DIR = Path(os.environ.get("LABCONSOLE_PRESETS", Path(__file__).resolve().parents[3] / "presets"))
+"""The shipped presets (`LABCONSOLE_PRESETS` points elsewhere): never written by the console."""
+
+USER_PRESETS_ENV = "LABCONSOLE_USER_PRESETS"
+"""Environment variable naming the user presets folder (tests point it at a temporary folder)."""
 
 #: Keys a preset file may carry that are documentation, not parameters.
 PRESET_META_KEYS = ("description",)
@@ -22,17 +26,66 @@ _PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
 MAX_FILE_BYTES = 1_000_000
 
 
+def user_presets_dir() -> Path:
+    """Where saved presets go: `$LABCONSOLE_USER_PRESETS`, else `$XDG_CONFIG_HOME/labconsole/presets`
+    (~/.config by default). Read on every call so a changed environment takes effect at once."""
+    override = os.environ.get(USER_PRESETS_ENV)
+    if override:
+        return Path(override)
+    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config_home) / "labconsole" / "presets"
+
+
 def list_presets(slot: str) -> list[str]:
-    """Names of the presets available for `slot` (file stems), sorted; `default` is a base, not a choice."""
-    folder = PRESETS_DIR / slot
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "default")
+    """Names of the presets available for `slot` (file stems of the shipped and the user folder), sorted;
+    `default` is a base, not a choice."""
+    names: set[str] = set()
+    for folder in (PRESETS_DIR / slot, user_presets_dir() / slot):
+        if folder.is_dir():
+            names.update(p.stem for p in folder.glob("*.yaml") if p.stem != "default")
+    return sorted(names)
+
+
+def shipped_preset_path(slot: str, name: str) -> Path:
+    """Path of a shipped preset file (it may not exist)."""
+    return PRESETS_DIR / slot / f"{name}.yaml"
+
+
+def user_preset_path(slot: str, name: str) -> Path:
+    """Path of a user preset file (it may not exist)."""
+    return user_presets_dir() / slot / f"{name}.yaml"
 
 
 def preset_path(slot: str, name: str) -> Path:
-    """Path of a preset file (it may not exist)."""
-    return PRESETS_DIR / slot / f"{name}.yaml"
+    """Path of a preset file: the shipped one, else the user's when it exists (a shipped preset always wins,
+    so a user file can never change what a shipped name means); the shipped path when neither exists."""
+    shipped = shipped_preset_path(slot, name)
+    if not is_file(shipped):
+        user = user_preset_path(slot, name)
+        if is_file(user):
+            return user
+    return shipped
+
+
+def is_shipped_preset(slot: str, name: str) -> bool:
+    """Whether `name` is a preset shipped with labconsole (a user preset may not take its name)."""
+    return is_file(shipped_preset_path(slot, name))
+
+
+def save_user_preset(slot: str, name: str, data: dict[str, Any]) -> Path:
+    """Write `data` as the user preset `<slot>/<name>.yaml` and return its path; refuses (UserError) a name
+    that is not a file stem or that a shipped preset already has, so a shipped preset is never written over."""
+    if not _PRESET_NAME.fullmatch(name):
+        raise UserError(f"'{name}' cannot name a preset: use letters, digits, '.', '_', '+' and '-'")
+    if is_shipped_preset(slot, name):
+        raise UserError(f"'{name}' is a shipped {slot} preset: choose another name")
+    path = user_preset_path(slot, name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from None
+    return path
 
 
 def has_preset(slot: str, name: str) -> bool:
