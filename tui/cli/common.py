@@ -122,3 +122,10 @@ def main_metric(info: dict[str, Any]) -> tuple[str, float] | None:
     """The headline number of a run: its published main metric, best value on its first test set."""
     found = headline(info)
     return (found[1], found[2]) if found is not None else None
+
+
+def is_untrained(info: dict[str, Any]) -> bool:
+    """Evaluated but never trained (max_steps 0, or stopped at step 0): its "final" is the initial weights'."""
+    progress = info.get("progress") or {}
+    evaluated = bool(info.get("final") or info.get("best"))
+    return evaluated and isinstance(progress, dict) and progress.get("step") == 0

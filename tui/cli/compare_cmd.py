@@ -20,7 +20,7 @@ from rich.table import Table
 
 from engine.core.errors import UserError
 from engine.core.export import fmt_number, is_percent, lower_is_better
-from tui.cli.common import RUNS_DIR_PARENT, console_for, lookup, run_summary, warn_damage
+from tui.cli.common import RUNS_DIR_PARENT, console_for, is_untrained, lookup, run_summary, warn_damage
 
 if TYPE_CHECKING:  # tui.data.compare_runs imports this module: it is imported where used
     from tui.data.compare_runs import CompareRun, MetricRow
@@ -69,9 +69,7 @@ class ComparedRun:
     @property
     def untrained(self) -> bool:
         """Evaluated but never trained (max_steps 0, or stopped at step 0): its "final" is the initial weights'."""
-        progress = self.info.get("progress") or {}
-        evaluated = bool(self.info.get("final") or self.info.get("best"))
-        return evaluated and progress.get("step") == 0
+        return is_untrained(self.info)
 
     @property
     def label(self) -> str:

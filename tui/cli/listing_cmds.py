@@ -22,6 +22,7 @@ from tui.cli.common import (
     console_for,
     fmt_duration,
     fmt_time,
+    is_untrained,
     lookup,
     main_metric,
     read_config,
@@ -99,7 +100,9 @@ def _ls_row(run: dict[str, Any]) -> list[str]:
         styled_status(run["status"]),
         escape(str(run.get("task") or "")),
         f"{progress.get('step') or 0}/{progress.get('max_steps') or 0}" if progress else "-",
-        f"{escape(metric[0])} {metric[1]:.1f}" if metric else "-",
+        (f"{escape(metric[0])} {metric[1]:.1f}" + (" (untrained)" if is_untrained(run) else ""))
+        if metric
+        else "-",
         fmt_duration(run_duration(run, run["dir"])),
         fmt_time(run.get("started") or run.get("created")),
     ]
@@ -125,7 +128,9 @@ def show_run(args: argparse.Namespace) -> int:
         console.print(f"data {split}: {text}", markup=False)
     if info.get("error"):
         console.print(f"[red]error:[/] {escape(info['error'])}")
+    untrained = ", untrained (step 0)" if is_untrained(info) else ""
     for title, block in (("final", info.get("final") or {}), ("best", info.get("best") or {})):
+        title += untrained
         if block:
             console.print(metrics_table(title, block))
     for note in notes_of(info):
