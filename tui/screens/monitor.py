@@ -71,6 +71,7 @@ class MonitorScreen(Screen[None]):
         Binding("plus,equals_sign", "smooth(1)", "Smooth", key_display="+/-", tooltip="More smoothing"),
         Binding("minus", "smooth(-1)", "Less smoothing", show=False),
         Binding("b", "baseline", "Baseline", tooltip="Compare evals against another run"),
+        Binding("o", "open_log", "Log", tooltip="The whole output.log, followed live, with search"),
         Binding("1", "panel('curves')", "Curves", show=False),
         Binding("2", "panel('eval')", "Eval table", show=False),
         Binding("3", "panel('system')", "System", show=False),
@@ -377,6 +378,12 @@ class MonitorScreen(Screen[None]):
         """Pause a running run, resume a paused one."""
         paused = self._snapshot is not None and self._snapshot.status == "paused"
         self._send("resume" if paused else "pause")
+
+    def action_open_log(self) -> None:
+        """The whole output.log on its own screen (the log panel shows only its tail)."""
+        from tui.screens.log_view import LogViewScreen
+
+        self.app.push_screen(LogViewScreen(self._stream.paths.output_log))
 
     def action_eval(self) -> None:
         """Ask the engine to evaluate now."""
