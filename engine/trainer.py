@@ -85,7 +85,9 @@ class Trainer:
         world = self.dist.world_size
         self.global_batch = self.train_cfg.batch_size * self.train_cfg.grad_accum_steps * world
         self.data_sharded = shard_training_data(task, self.dist.rank, world)
-        self.steps_per_epoch = task.steps_per_epoch() / world  # one step takes a batch on every rank
+        # one optimizer step takes grad_accum_steps batches on every rank
+        self.batches_per_step = world * self.train_cfg.grad_accum_steps
+        self.steps_per_epoch = task.steps_per_epoch() / self.batches_per_step
         # bad paths fail here, before the first step
         self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, ModelPaths(task.modules()))
         self.phase: Phase | None = None  # the phase in force, with the freeze overrides steered so far
@@ -360,8 +362,8 @@ class Trainer:
             self._progress(force=True)
 
     def epoch(self) -> float:
-        """Passes over the training set so far (a step takes one batch on each of world_size ranks)."""
-        return self.task.epoch(self.step * self.dist.world_size)
+        """Passes over the training set so far (a step takes grad_accum_steps batches on each of world_size ranks)."""
+        return self.task.epoch(self.step * self.batches_per_step)
 
     # -- control: stop signals, loop actions, and what `labconsole set` may change --------------------------------
     def _take_control(self) -> None:

@@ -37,7 +37,12 @@ def summarise(
     from engine.freeze import build_freeze, phase_table
     from engine.param_counts import parameter_table
 
-    batch = max(cfg["train"]["batch_size"], 1)
+    # images per optimizer step: every process's batches, accumulated
+    batch = (
+        max(cfg["train"]["batch_size"], 1)
+        * cfg["train"]["grad_accum_steps"]
+        * cfg["device"].get("processes", 1)
+    )
     steps_per_epoch = train_images / batch if train_images else 1000.0
     phases = phase_table(groups, build_freeze(cfg["freeze"]), cfg["train"]["max_steps"], steps_per_epoch)
     return {

@@ -252,3 +252,11 @@ def test_a_run_whose_events_cannot_be_written_ends_failed_naming_the_cause(train
     trainer.max_steps = trainer.schedule.max_steps = 50
     assert trainer.train() == "failed"
     assert trainer.step < 50 and trainer.failure.endswith("events.jsonl: No space left on device")
+
+
+def test_epochs_count_every_accumulated_batch(tmp_path: Path, tiny_city: Path) -> None:
+    plain = _trainer(tmp_path / "a", tiny_city, 4)
+    accumulated = _trainer(tmp_path / "b", tiny_city, 4, "train.grad_accum_steps=2")
+    assert accumulated.steps_per_epoch == pytest.approx(plain.steps_per_epoch / 2)
+    plain.step = accumulated.step = 3
+    assert accumulated.epoch() == pytest.approx(2 * plain.epoch(), abs=1e-3)
