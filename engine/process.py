@@ -33,6 +33,9 @@ from engine.stopping import Interrupted, StopSignals
 class SilentEvents:
     """The event writer of ranks > 0: rank 0 alone writes events.jsonl, so the others drop theirs."""
 
+    write_error: OSError | None = None
+    """Never set: nothing is written."""
+
     def emit(self, kind: str, step: int | None = None, **fields: Any) -> None:
         """Drop the event."""
 

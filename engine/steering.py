@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from engine.core.config.derive import MAX_LR
 from engine.core.config.validate import coerce
 from engine.core.errors import ConfigError
 from engine.core.protocol import ControlReader, EventWriter
@@ -131,28 +132,19 @@ class Steering:
         self.events.emit("control", step=step, **fields)
 
 
-MAX_LR = 100.0
-"""No optimizer trains with a larger learning rate: a bigger value is a typo (and would end the run in NaN)."""
-
-
-def steered_number(
-    key: str, value: Any, default: float | int, minimum: float | None = None, maximum: float | None = None
-) -> Any:
-    """A `set` value checked as the config checks it: its type, a finite size, and the allowed range."""
+def steered_number(key: str, value: Any, default: float | int, minimum: float | None = None) -> Any:
+    """A `set` value checked as the config checks it (`coerce`: its type, finite, within 64 bits), at most 2^53
+    (a step count or weight beyond that is a typo, and a float could not hold it exactly), and `minimum`."""
     number = coerce(key, value, default)
     if isinstance(number, int) and not isinstance(number, bool) and abs(number) > 2**53:
         raise ConfigError(key, f"{str(number)[:20]}… is too large")
-    if isinstance(number, float) and not math.isfinite(number):
-        raise ConfigError(key, f"must be a finite number, got {number}")
     if minimum is not None and number < minimum:
         raise ConfigError(key, f"must be ≥ {minimum}, got {number}")
-    if maximum is not None and number > maximum:
-        raise ConfigError(key, f"must be ≤ {maximum:g}, got {number:g}")
     return number
 
 
 def learning_rate(key: str, value: float) -> float:
-    """A learning rate: finite, > 0 and at most MAX_LR."""
+    """A learning rate: finite, > 0 and at most the config's MAX_LR."""
     if not (math.isfinite(value) and 0 < value <= MAX_LR):
         raise ConfigError(key, f"must be a learning rate in (0, {MAX_LR:g}], got {value:g}")
     return value

@@ -323,7 +323,7 @@ class Trainer:
         return time_to_save
 
     def _event_write_failure(self) -> str:
-        failed = getattr(self.events, "write_error", None)
+        failed = self.events.write_error
         return f"cannot write {self.paths.events}: {failed.strerror or failed}" if failed is not None else ""
 
     def _time_to_save(self) -> bool:
