@@ -14,6 +14,7 @@ from engine.core.config.overrides import parse_override
 from engine.core.errors import UserError, did_you_mean
 from engine.core.protocol import EventReader, RunPaths, effective_status, read_json, send_control
 from engine.core.protocol.listing import read_run_info, run_status
+from engine.core.protocol.runinfo import paused_now
 from tui.cli.common import RUNS_DIR_PARENT, lookup
 
 ANSWER_TIMEOUT_S = 30.0
@@ -33,8 +34,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     set_parser.set_defaults(handler=set_values)
     for verb, text in (
         ("stop", "stop a run gracefully (checkpoint, status stopped)"),
-        ("pause", "pause a live run"),
-        ("unpause", "continue a paused run"),
+        ("pause", "hold a live run between steps (its process stays; unpause continues it)"),
+        ("unpause", "continue a paused run (a stopped or interrupted run: labconsole resume)"),
     ):
         parser = verbs.add_parser(verb, parents=[RUNS_DIR_PARENT], help=text)
         parser.add_argument("run", metavar="RUN", help="run id, unique id prefix, or unique name")
@@ -48,7 +49,10 @@ def _live(args: argparse.Namespace) -> RunPaths:
     status = run_status(info)
     if status not in ("running", "queued"):
         why = f": {info['damage']}" if info.get("damage") else ""
-        raise UserError(f"run {paths.run_id} is not running (status {status}){why}")
+        hint = ""
+        if getattr(args, "action", None) == "resume" and status in ("stopped", "interrupted"):
+            hint = f"; to continue it from its last checkpoint: labconsole resume {paths.run_id}"
+        raise UserError(f"run {paths.run_id} is not running (status {status}){why}{hint}")
     return paths
 
 
@@ -79,6 +83,13 @@ def with_suggestions(reason: str) -> str:
 
 def simple_action(args: argparse.Namespace) -> int:
     paths = _live(args)
+    paused = paused_now(paths.events)
+    if args.action == "pause" and paused:
+        print(f"run {paths.run_id} is already paused (labconsole unpause {paths.run_id} continues it)")
+        return 0
+    if args.action == "resume" and not paused:
+        print(f"run {paths.run_id} is not paused: nothing to unpause")
+        return 0
     info = read_json(paths.run_json) or {}
     if args.action == "stop" and info.get("slurm_job_id"):
         return _stop_slurm_run(paths, info, args.no_wait)

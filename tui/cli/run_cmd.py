@@ -13,6 +13,7 @@ from engine.core.launch import prepare_run, start_engine
 from engine.core.protocol import RunPaths, read_json, update_run_info
 from engine.core.protocol.checkpoints import newest_checkpoint
 from engine.core.protocol.listing import read_run_info, run_status
+from engine.core.protocol.runinfo import paused_now
 from tui.cli.common import RUNS_DIR_PARENT, lookup, read_config, runs_dir_of
 from tui.cli.follow import follow_run
 
@@ -34,8 +35,10 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     resume = verbs.add_parser(
         "resume",
         parents=[RUNS_DIR_PARENT],
-        help="continue an interrupted or stopped run exactly",
-        description="Continue a run from checkpoints/last.pt: step, LR, optimizer, data order, RNGs.",
+        help="restart a stopped or interrupted run from its checkpoint (a paused run: unpause)",
+        description="Restart a stopped or interrupted run from its newest checkpoint (last.pt or best.pt): step, "
+        "LR, optimizer, data order, RNGs, in the same run folder. A paused run still has its process: "
+        "labconsole unpause continues it.",
     )
     resume.add_argument("run", metavar="RUN")
     resume.add_argument("--detach", action="store_true", help="start in the background and return at once")
@@ -68,6 +71,11 @@ def resume_run(args: argparse.Namespace) -> int:
     if info.get("damage"):
         raise UserError(f"run {paths.run_id} cannot be resumed: {info['damage']}")
     status = run_status(info)
+    if status == "running" and paused_now(paths.events):
+        raise UserError(
+            f"run {paths.run_id} is paused, not stopped: labconsole unpause {paths.run_id} continues it "
+            "(resume restarts a stopped or interrupted run from its checkpoint)"
+        )
     if status in ("running", "queued"):
         raise UserError(f"run {paths.run_id} is still {status}")
     if status == "completed":

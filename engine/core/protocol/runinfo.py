@@ -145,6 +145,16 @@ def _skeleton(paths: RunPaths) -> dict[str, Any]:
 
 def _last_logged_status(events: Path) -> str | None:
     """The run.json status of the last `status` event in the end of events.jsonl ("paused" is none)."""
+    return _last_status_event(events, STATUSES)
+
+
+def paused_now(events: Path) -> bool:
+    """Whether the engine's last `status` event says paused (run.json keeps "running" while a run is paused)."""
+    return _last_status_event(events, (*STATUSES, "paused")) == "paused"
+
+
+def _last_status_event(events: Path, accepted: tuple[str, ...]) -> str | None:
+    """The last `status` event among `accepted` in the end of events.jsonl."""
     try:
         with open(events, "rb") as f:
             start = max(0, os.fstat(f.fileno()).st_size - _STATUS_TAIL_BYTES)
@@ -157,7 +167,7 @@ def _last_logged_status(events: Path) -> str | None:
             event = json.loads(line)
         except ValueError:
             continue
-        if isinstance(event, dict) and event.get("kind") == "status" and event.get("status") in STATUSES:
+        if isinstance(event, dict) and event.get("kind") == "status" and event.get("status") in accepted:
             return str(event["status"])
     return None
 
