@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from engine.core.errors import UserError
 from engine.data.samples import Batch, SampleError, keys_in_order
+from engine.data.wait_clock import TRAINING_WAITS, WaitClock
 
 
 class DataLoadingError(RuntimeError):
@@ -101,10 +102,21 @@ def ordered_batches(
 
 
 class BatchStream:
-    """Endless training batches from a resumable batch sampler (PlaceBatchSampler, ShuffleBatchSampler)."""
+    """Endless training batches from a resumable batch sampler (PlaceBatchSampler, ShuffleBatchSampler).
 
-    def __init__(self, dataset: Any, sampler: Any, workers: int, pin_memory: bool = False) -> None:
+    Every pull is timed on `waits`: the system readings say how much of training went into waiting for data.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        sampler: Any,
+        workers: int,
+        pin_memory: bool = False,
+        waits: WaitClock = TRAINING_WAITS,
+    ) -> None:
         self.dataset, self.sampler, self.workers, self.pin_memory = dataset, sampler, workers, pin_memory
+        self.waits = waits
         self._iterator: Iterator[Any] | None = None
         self._loader: DataLoader | None = None
 
@@ -121,6 +133,13 @@ class BatchStream:
         return self
 
     def __next__(self) -> Batch:
+        with self.waits.waiting():
+            batch = self._pull()
+        self.sampler.next_position()
+        return checked(batch)
+
+    def _pull(self) -> Batch | SampleError:
+        """The next batch from the workers (starting them first when needed)."""
         if self._iterator is None:
             self._loader = make_loader(self.dataset, _Endless(self._keys), self.workers, self.pin_memory)
             self._iterator = iter(self._loader)
@@ -132,8 +151,7 @@ class BatchStream:
             position = copy.copy(self.sampler)
             indices = position.batch_at(*position.next_position())
             raise _worker_died(exc, [self.dataset.describe(int(i)) for i in indices]) from None
-        self.sampler.next_position()
-        return checked(batch)
+        return batch
 
     def restart(self) -> None:
         """Read from the sampler's position again (after its state was loaded)."""
