@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from engine.core.config.warnings import feature_map_size
 from engine.core.registry import Registry
 
 MODEL_SUMMARIES = Registry("model summary", "task.name")
@@ -45,6 +46,8 @@ def summarise(
     )
     steps_per_epoch = train_images / batch if train_images else 1000.0
     phases = phase_table(groups, build_freeze(cfg["freeze"]), cfg["train"]["max_steps"], steps_per_epoch)
+    if extra.get("backbone_stride"):  # what the aggregator pools over (config warnings flag a tiny one)
+        extra["feature_map"] = feature_map_size(cfg["model"]["image_size"], int(extra["backbone_stride"]))
     return {
         "output": output,
         "parameters": parameter_table(groups),

@@ -11,11 +11,14 @@ import json
 import sys
 from typing import Any
 
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
 from engine.core.config import dump_config, resolve_config
+from engine.core.config.warnings import config_warnings
 from engine.core.engine_calls import call_engine
+from engine.core.gpus import visible_gpu_count
 from tui.cli.common import console_for, stderr_console
 
 
@@ -43,8 +46,10 @@ def check(args: argparse.Namespace) -> int:
     model = None if args.no_model else model_summary(cfg)
     if model is None:
         call_engine("engine.check", cfg, ["--data-only"])
+    warnings = config_warnings(cfg, model, visible_gpu_count())
+    print_warnings(warnings)
     if args.json:
-        print(json.dumps({"config": cfg, "model": model}, indent=1))
+        print(json.dumps({"config": cfg, "model": model, "warnings": warnings}, indent=1))
         return 0
     print_config(dump_config(cfg))
     report = stderr_console()
@@ -61,6 +66,13 @@ def check(args: argparse.Namespace) -> int:
     report.print(batch_line(cfg))
     report.print("[green]config OK[/]")
     return 0
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """`warning: ...` lines on stderr: the config is valid (the exit code stays 0) but may not do what it seems."""
+    report = stderr_console()
+    for line in warnings:
+        report.print(f"[yellow]warning:[/] {escape(line)}")
 
 
 def print_config(text: str) -> None:

@@ -18,8 +18,8 @@ PRESETS_DIR = Path(os.environ.get("LABCONSOLE_PRESETS", Path(__file__).resolve()
 USER_PRESETS_ENV = "LABCONSOLE_USER_PRESETS"
 """Environment variable naming the user presets folder (tests point it at a temporary folder)."""
 
-#: Keys a preset file may carry that are documentation, not parameters.
-PRESET_META_KEYS = ("description",)
+#: Keys a preset file may carry that are documentation, not parameters (`tasks`: the tasks it fits).
+PRESET_META_KEYS = ("description", "tasks")
 #: What a preset name looks like: a file stem in its slot's folder (no path separators, no `..`).
 _PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
 #: Largest config or preset file read; real ones are a few kB, so a larger one is the wrong file.
@@ -36,14 +36,31 @@ def user_presets_dir() -> Path:
     return Path(config_home) / "labconsole" / "presets"
 
 
-def list_presets(slot: str) -> list[str]:
+def list_presets(slot: str, task: str | None = None) -> list[str]:
     """Names of the presets available for `slot` (file stems of the shipped and the user folder), sorted;
-    `default` is a base, not a choice."""
+    `default` is a base, not a choice. With `task`, only the presets that fit it (see `preset_fits`)."""
     names: set[str] = set()
     for folder in (PRESETS_DIR / slot, user_presets_dir() / slot):
         if folder.is_dir():
             names.update(p.stem for p in folder.glob("*.yaml") if p.stem != "default")
-    return sorted(names)
+    return sorted(n for n in names if task is None or preset_fits(slot, n, task))
+
+
+def preset_tasks(slot: str, name: str) -> tuple[str, ...]:
+    """The tasks a preset declares it fits (its `tasks:` list); empty when it fits every task or is unreadable."""
+    try:
+        declared = load_preset(slot, name, slot).get("tasks")
+    except UserError:
+        return ()
+    if isinstance(declared, str):
+        return (declared,)
+    return tuple(str(t) for t in declared) if isinstance(declared, list) else ()
+
+
+def preset_fits(slot: str, name: str, task: str) -> bool:
+    """Whether a preset fits `task`: it declares that task, or declares none (it fits all)."""
+    tasks = preset_tasks(slot, name)
+    return not tasks or task in tasks
 
 
 def shipped_preset_path(slot: str, name: str) -> Path:
