@@ -316,11 +316,11 @@ async def test_plots_get_at_most_two_points_per_column(
     sizes: list[tuple[int, int]] = []
     real_draw = CurvePlot.draw
 
-    def draw(self: CurvePlot, lines: list, markers: list, x_range: tuple[float, float] | None) -> bool:
+    def draw(self: CurvePlot, lines: list, markers: list, *args: object) -> bool:
         real_plot = self.plt.plot
         self.plt.plot = lambda x, *a, **k: sizes.append((len(x), self.size.width)) or real_plot(x, *a, **k)
         try:
-            return real_draw(self, lines, markers, x_range)
+            return real_draw(self, lines, markers, *args)  # type: ignore[arg-type]
         finally:
             self.plt.plot = real_plot
 

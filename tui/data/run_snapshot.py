@@ -86,7 +86,8 @@ class EvalPoint:
 
 @dataclass(frozen=True)
 class Marker:
-    """Something that happened at a step, drawn on the curves (freeze phase, control change, checkpoint)."""
+    """Something that happened at a step, drawn on the curves (freeze phase, control change, checkpoint,
+    evaluation, pause, resume)."""
 
     step: float
     kind: str
@@ -135,6 +136,10 @@ class Snapshot:
     version: int
     phase_message: str | None = None
     """What the engine says it is doing before training ("caching 1,200 / 9,120 images (train)")."""
+    timeline: tuple[Marker, ...] = ()
+    """Evaluations, pauses and resumes, in order (drawn on the charts with `markers`)."""
+    clock_stamps: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+    """(steps, unix times) the events give, for an x axis in time."""
 
     @property
     def elapsed(self) -> float | None:

@@ -60,6 +60,8 @@ class RunStream:
         self.system: dict[str, Series] = {}
         self.evals: dict[str, list[EvalPoint]] = {}
         self.markers: list[Marker] = []
+        self.timeline: list[Marker] = []  # evaluations, pauses and resumes: drawn on the charts, not alerts
+        self.clock_stamps = Series()  # (step, t) of events that carry both: the time axis interpolates them
         self.controls: deque[dict[str, Any]] = deque(maxlen=CONTROLS_KEPT)
         self.engine_alerts: list[Alert] = []
         self.last_status_event: str | None = None
@@ -160,6 +162,7 @@ class RunStream:
             self.last_event_t = chunk.last_t
             if self.last_step is not None:
                 self._pace.append((chunk.last_t, float(self.last_step)))
+                self._stamp_clock(float(self.last_step), chunk.last_t)
         self._losses.update(chunk.series)
 
     def _drop_redone(self, resumed_from: float) -> None:
@@ -175,6 +178,8 @@ class RunStream:
             keep = kept_after_resumes(steps, [(len(points), resumed_from)])
             if keep is not None:
                 self.evals[split] = [p for p, kept in zip(points, keep.tolist()) if kept]
+        self.timeline = [m for m in self.timeline if m.step <= resumed_from]
+        self.clock_stamps.keep(self.clock_stamps.x <= resumed_from)
         if self.last_step is not None:
             self.last_step = min(self.last_step, int(resumed_from))
         self._pace.clear()  # the pace across a restart counts the time the run was down
@@ -185,6 +190,10 @@ class RunStream:
         if isinstance(step, int):
             self.last_step = max(self.last_step or 0, step)
         at = float(step) if isinstance(step, (int, float)) else float(self.last_step or 0)
+        t = ev.get("t")
+        if isinstance(step, (int, float)) and isinstance(t, (int, float)) and not isinstance(t, bool):
+            self._stamp_clock(float(step), float(t))
+        self._mark_timeline(kind, at, ev)
         if kind == "eval" and isinstance(ev.get("metrics"), dict):
             metrics = {k: float(v) for k, v in ev["metrics"].items() if isinstance(v, (int, float))}
             self.evals.setdefault(str(ev.get("split", "test")), []).append(EvalPoint(step, metrics))
@@ -202,6 +211,27 @@ class RunStream:
             marker = _marker(kind, at, ev)
             if marker is not None:
                 self.markers.append(marker)
+
+    def _stamp_clock(self, step: float, t: float) -> None:
+        """Remember when `step` was reached (only forward in steps: one stamp per step is enough)."""
+        stamps = self.clock_stamps
+        if not stamps.n or step > stamps.x[-1]:
+            stamps.extend(np.array([step]), np.array([t]))
+
+    def _mark_timeline(self, kind: Any, at: float, ev: dict[str, Any]) -> None:
+        """Evaluations (one marker per step, naming its test sets), pauses and resumes."""
+        timeline = self.timeline
+        if kind == "eval":
+            split = str(ev.get("split", "test"))
+            last = timeline[-1] if timeline else None
+            if last is not None and last.kind == "eval" and last.step == at:
+                timeline[-1] = Marker(at, "eval", f"{last.label}, {split}")
+            else:
+                timeline.append(Marker(at, "eval", f"eval {split}"))
+        elif kind == "status" and ev.get("status") == "paused":
+            timeline.append(Marker(at, "pause", "paused"))
+        elif kind == "status" and ev.get("status") == "running" and any(m.kind == "pause" for m in timeline):
+            timeline.append(Marker(at, "resume", "resumed"))
 
     # -- output.log ------------------------------------------------------------------------------------
 
@@ -304,6 +334,8 @@ class RunStream:
             system={k: (s.x, s.y) for k, s in self.system.items()},
             evals={k: tuple(v) for k, v in self.evals.items()},
             markers=tuple(self.markers),
+            timeline=tuple(self.timeline),
+            clock_stamps=(self.clock_stamps.x, self.clock_stamps.y),
             controls=tuple(self.controls),
             alerts=tuple(self.alerts()),
             log=tuple(self._log),

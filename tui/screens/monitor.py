@@ -21,12 +21,14 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.core.protocol import FINISHED, load_run_info, send_control
+from tui.data.chart_prefs import load_charts, store_charts
+from tui.data.chart_series import DEFAULT_CHARTS, chart_choices, flat_series
 from tui.data.run_stream import RunStream, Snapshot
 from tui.screens.baseline_picker import NO_BASELINE, BaselinePicker
 from tui.screens.confirm_stop import ConfirmStop
 from tui.screens.steer import SteerDialog
 from tui.widgets.alert_banner import AlertBanner
-from tui.widgets.curves import CurvesPanel
+from tui.widgets.curves import MARKER_COLOURS, CurvesPanel
 from tui.widgets.eval_table import EvalTable
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.log_tail import LogTail
@@ -54,6 +56,8 @@ class MonitorScreen(Screen[None]):
     """Follows one run folder live; `escape` returns to the runs list."""
 
     CSS_PATH = "monitor.tcss"
+    ALLOW_IN_MAXIMIZED_VIEW = "RunHeader, AlertBanner, KeyBar"
+    """A maximized panel keeps the header, the alerts and the key bar."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("q", "back", "Back", show=False),
@@ -70,6 +74,16 @@ class MonitorScreen(Screen[None]):
         Binding("z", "zoom", "Zoom", tooltip="Whole run / last 10k / 2k / 500 steps"),
         Binding("plus,equals_sign", "smooth(1)", "Smooth", key_display="+/-", tooltip="More smoothing"),
         Binding("minus", "smooth(-1)", "Less smoothing", show=False),
+        Binding("g", "pick_charts", "Charts", tooltip="Choose the charts: any logged series or eval metric"),
+        Binding("y", "log_y", "Log y", tooltip="Log scale on the charts' y axes"),
+        Binding("a", "x_axis", "x axis", tooltip="x by step → epoch → time"),
+        Binding(
+            "left_square_bracket", "cursor(-1)", "Cursor", key_display="[/]", tooltip="Read exact values"
+        ),
+        Binding("right_square_bracket", "cursor(1)", "Cursor right", show=False),
+        Binding("left_curly_bracket", "cursor(-10)", "Cursor far left", show=False),
+        Binding("right_curly_bracket", "cursor(10)", "Cursor far right", show=False),
+        Binding("m", "markers", "Markers", tooltip="Every marker: freeze, set, eval, pause"),
         Binding("b", "baseline", "Baseline", tooltip="Compare evals against another run"),
         Binding("o", "open_log", "Log", tooltip="The whole output.log, followed live, with search"),
         Binding("1", "panel('curves')", "Curves", show=False),
@@ -113,6 +127,7 @@ class MonitorScreen(Screen[None]):
         self._baseline: Path | None = None
         self._baseline_metrics: dict[str, dict[str, float]] | None = None
         self._panel = "curves"
+        self._charts_task: str | None = None  # the task whose chosen charts are shown
         self._sent: dict[str, str] = {}  # control id -> action, to report the engine's answer
 
     @property
@@ -201,6 +216,7 @@ class MonitorScreen(Screen[None]):
             self.call_after_refresh(self._first_frame.set)
         self.query_one(RunHeader).show(snap)
         self.query_one(AlertBanner).show(snap.alerts)
+        self._load_charts(snap)
         self.query_one(CurvesPanel).show(snap)
         self._render_eval()
         self.query_one(SystemPanel).show(snap)
@@ -294,13 +310,86 @@ class MonitorScreen(Screen[None]):
 
     def action_zoom(self) -> None:
         """Whole run → last 10k → 2k → 500 steps."""
-        zoom = self.query_one(CurvesPanel).next_zoom()
-        self.notify("whole run" if zoom is None else f"last {zoom:,} steps", title="Zoom", timeout=1.5)
+        curves = self.query_one(CurvesPanel)
+        span = curves.span()
+        zoom = curves.next_zoom()
+        if not span:
+            self.notify("no steps logged yet: the whole run is shown", title="Zoom", timeout=2)
+            return
+        shown = "whole run" if zoom is None else f"last {zoom:,} steps"
+        self.notify(f"{shown} (of {span:,.0f})", title="Zoom", timeout=1.5)
 
     def action_smooth(self, direction: int) -> None:
         """More (+1) or less (-1) smoothing."""
         weight = self.query_one(CurvesPanel).smoother(direction)
-        self.notify(f"EMA weight {weight:g}", title="Smoothing", timeout=1.5)
+        self.notify(
+            f"EMA weight {weight:g}" if weight else "raw (no smoothing)", title="Smoothing", timeout=1.5
+        )
+
+    def action_log_y(self) -> None:
+        """Log scale on every chart's y axis, or back to linear."""
+        curves = self.query_one(CurvesPanel)
+        curves.log_y = not curves.log_y
+        self.notify("log" if curves.log_y else "linear", title="y axis", timeout=1.5)
+
+    def action_x_axis(self) -> None:
+        """x by step → epoch → time (what the run cannot tell is skipped)."""
+        name = self.query_one(CurvesPanel).next_x_axis()
+        self.notify(f"x by {name}", title="x axis", timeout=1.5)
+
+    def action_cursor(self, columns: int) -> None:
+        """Move the cursor (it appears at the last step); the legends read every series there."""
+        if self.query_one(CurvesPanel).move_cursor(columns) is None:
+            self.notify("no data yet", title="Cursor", severity="warning", timeout=1.5)
+
+    def action_markers(self) -> None:
+        """The list of every marker; choosing one puts the cursor at its step."""
+        from tui.screens.marker_list import MarkerList
+
+        curves = self.query_one(CurvesPanel)
+        self.app.push_screen(MarkerList(curves.markers(), MARKER_COLOURS), self._cursor_to)
+
+    def _cursor_to(self, step: float | None) -> None:
+        if step is not None:
+            self.query_one(CurvesPanel).cursor_at_step(step)
+
+    def action_pick_charts(self) -> None:
+        """Choose the charts among every series the run logged."""
+        from tui.screens.series_picker import SeriesPicker
+
+        snap = self._snapshot
+        if snap is None:
+            return
+        names = flat_series(snap.scalars, snap.system, snap.evals)
+        curves = self.query_one(CurvesPanel)
+        self.app.push_screen(SeriesPicker(chart_choices(names), curves.charts), self._set_charts)
+
+    async def _set_charts(self, charts: list[str] | None) -> None:
+        """Show the picked charts and remember them for the run's task."""
+        if charts is None:
+            return
+        await self.query_one(CurvesPanel).set_charts(charts)
+        store_charts("monitor", self._run_task(), charts)
+
+    def _run_task(self) -> str:
+        """The run's task (vpr, segmentation, …): charts are remembered per task."""
+        snap = self._snapshot
+        task = snap.info.get("task") if snap else None
+        if not isinstance(task, str) and snap is not None:
+            section = snap.config.get("task")
+            task = section.get("name") if isinstance(section, dict) else section
+        return str(task or "default")
+
+    def _load_charts(self, snap: Snapshot) -> None:
+        """Once the task is known: the charts chosen for it last time."""
+        task = self._run_task()
+        if task == self._charts_task or not snap.info:
+            return
+        self._charts_task = task
+        charts = load_charts("monitor", task) or list(DEFAULT_CHARTS)
+        curves = self.query_one(CurvesPanel)
+        if charts != curves.charts:
+            self.run_worker(curves.set_charts(charts), group="charts", exclusive=True)
 
     # -- baseline -------------------------------------------------------------------------------------
 
@@ -337,8 +426,11 @@ class MonitorScreen(Screen[None]):
         return True
 
     def action_back(self) -> None:
-        """Return to the runs list (or close a maximized panel first)."""
-        if self.maximized is not None:
+        """Return to the runs list (or hide the cursor, or close a maximized panel, first)."""
+        curves = self.query_one(CurvesPanel)
+        if curves.cursor is not None:
+            curves.cursor = None
+        elif self.maximized is not None:
             self.minimize()
         else:
             self.dismiss(None)
@@ -442,6 +534,11 @@ class MonitorScreen(Screen[None]):
         yield "Zoom curves", "Whole run / last 10k / 2k / 500 steps", self.action_zoom
         yield "More smoothing", "Raise the EMA weight of the curves", lambda: self.action_smooth(1)
         yield "Less smoothing", "Lower the EMA weight of the curves", lambda: self.action_smooth(-1)
+        yield "Choose charts", "Any logged series or eval metric over steps (g)", self.action_pick_charts
+        yield "Log scale", "Toggle log y on the charts (y)", self.action_log_y
+        yield "x axis", "Step → epoch → time (a)", self.action_x_axis
+        yield "Cursor", "Exact values at a step ([ and ], { } jump; esc hides)", lambda: self.action_cursor(1)
+        yield "Marker list", "Every freeze, set, eval and pause (m)", self.action_markers
         yield "Pick baseline", "Compare the eval table against another run", self.action_baseline
         for i, panel in enumerate(PANELS, start=1):
             yield f"Show {panel} panel", f"Key {i}", _bind(self.action_panel, panel)

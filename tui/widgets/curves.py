@@ -1,23 +1,40 @@
-"""Training curves: loss (total + components, raw faint and smoothed), LR per group, grad norm, markers."""
+"""Training curves: charts of any logged series (raw faint and smoothed), markers, log scale, x axes, cursor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import ClassVar
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rich.markup import escape
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.color import Color
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from tui.data.chart_series import (
+    DEFAULT_CHARTS,
+    X_AXES,
+    XAxis,
+    chart_keys,
+    chart_title,
+    flat_series,
+    fmt_steps,
+    line_label,
+    nearest_at_or_before,
+    run_clock,
+    x_axis,
+)
 from tui.data.downsample import EmaState, ema_continue, minmax
 from tui.data.run_snapshot import Marker, Snapshot
+
+__all__ = ["ChartView", "CurveChart", "CurvePlot", "CurvesPanel", "Line", "fmt_steps", "fmt_value"]
 
 RGB = tuple[int, int, int]
 
@@ -32,17 +49,33 @@ PALETTE: tuple[RGB, ...] = (
 )
 """Okabe–Ito colours (colour-blind safe); the first is the total loss."""
 
-MARKER_COLOURS: dict[str, RGB] = {"freeze": (170, 120, 230), "control": (229, 192, 123)}
-"""Vertical markers: freeze phases purple, control changes amber."""
+NO_COLOR_MARKERS: tuple[str, ...] = ("braille", "•", "+", "x", "o", "*", "#")
+"""Point styles that tell series apart without colour (NO_COLOR), in legend order."""
+NO_COLOR_KEYS = {"braille": "⠶"}
+"""The legend key of a style whose marker is not a character."""
+
+MARKER_COLOURS: dict[str, RGB] = {
+    "freeze": (170, 120, 230),
+    "control": (229, 192, 123),
+    "eval": (120, 190, 120),
+    "pause": (200, 110, 110),
+    "resume": (200, 110, 110),
+}
+"""Vertical markers: freeze phases purple, control changes amber, evaluations green, pauses red."""
+MARKER_TAGS = {"freeze": "freeze", "control": "set", "eval": "eval", "pause": "pause", "resume": "resume"}
+"""The word at the top of a marker's line (its first letter when the word does not fit)."""
 
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
 """Smoothing weights `+`/`-` step through (TensorBoard's slider, in useful notches)."""
 
-ZOOM_LEVELS: tuple[int | None, ...] = (None, 10_000, 2_000, 500)
-"""Visible span in steps: the whole run, then the last N steps (levels wider than the run are skipped)."""
+ZOOM_LEVELS: tuple[int, ...] = (10_000, 2_000, 500)
+"""Visible spans in steps after the whole run (levels wider than the run are skipped)."""
 
 REDRAW_INTERVAL = 0.5
 """Seconds between redraws at most (2 Hz); nothing is redrawn while the data is unchanged."""
+
+Y_LABEL_WIDTH = 8
+"""Columns plotext leaves of a chart's width to y tick labels (what the downsampling keeps out)."""
 
 
 @dataclass
@@ -60,26 +93,36 @@ def blend(colour: RGB, background: RGB, amount: float) -> RGB:
     return tuple(int(b + (c - b) * amount) for c, b in zip(colour, background))  # type: ignore[return-value]
 
 
-def fmt_steps(x: float) -> str:
-    """Axis label for a step count: 950, 12k, 1.5M."""
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:.3g}M"
-    if abs(x) >= 1e4:
-        return f"{x / 1e3:.0f}k"
-    if abs(x) >= 1e3:
-        return f"{x / 1e3:.3g}k"
-    return f"{x:.0f}"
-
-
 @dataclass(frozen=True)
 class Line:
-    """One line of a chart: `shown` lines get a legend entry with their latest value."""
+    """One line of a chart: `shown` lines get a legend entry with their latest value.
+
+    `x` is in the chart's x units (steps, epochs or seconds); `raw` holds the unsmoothed values of a
+    smoothed line (the cursor reads both).
+    """
 
     label: str
     x: np.ndarray
     y: np.ndarray
     colour: RGB
     shown: bool = True
+    raw: np.ndarray | None = None
+    style: int = 0
+    """Index into NO_COLOR_MARKERS (the series' place in its chart)."""
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """How every chart of a panel is drawn: x axis, log y, cursor, colour."""
+
+    axis: XAxis = field(default_factory=lambda: XAxis("step"))
+    log_y: bool = False
+    cursor: float | None = None
+    """The cursor's x (in the axis' units), None when hidden."""
+    cursor_label: str = ""
+    """What the readout says the cursor is at: 'step 1,200'."""
+    no_color: bool = False
+    foreground: RGB = (200, 200, 200)
 
 
 def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
@@ -93,14 +136,39 @@ def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
     return [float(v) for v in np.arange(first, hi + step * 1e-9, step)]
 
 
-def fmt_value(v: float) -> str:
-    """A tick or legend value in at most 7 characters: 0.2312, 12.5, 1.5e-04."""
+def readable_ticks(lo: float, hi: float, count: int) -> list[float]:
+    """At least three round ticks within [lo, hi] (the range is widened to hold them when too narrow)."""
+    ticks = nice_ticks(lo, hi, max(3, count))
+    while len(ticks) < 3 and hi > lo:
+        count += 1
+        ticks = nice_ticks(lo, hi, count)
+        if count > 12:
+            return [lo, (lo + hi) / 2, hi]
+    return ticks
+
+
+def fmt_value(v: float, digits: int = 4) -> str:
+    """A tick or legend value in at most 7 characters: 0.2312, 12.5, 1.5e-04 (`digits` significant)."""
     a = abs(v)
     if a == 0:
         return "0"
+    if not np.isfinite(v):
+        return str(v)
     if a < 1e-3 or a >= 1e5:
-        return f"{v:.1e}"
-    return f"{v:.4g}"
+        return f"{v:.{max(0, digits - 3)}e}"
+    return f"{v:.{digits}g}"
+
+
+def fmt_exact(v: float) -> str:
+    """A cursor readout value: as many digits as the log has (up to 7 significant)."""
+    return f"{v:.7g}"
+
+
+def _log_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
+    """Ticks of a log10 axis spanning [lo, hi] (in log10 units), labelled with the values themselves."""
+    decades = [float(d) for d in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)]
+    ticks = decades if len(decades) >= 3 else readable_ticks(lo, hi, count)
+    return ticks, [fmt_value(10**t, 2) for t in ticks]
 
 
 class CurvePlot(PlotextPlot):
@@ -110,66 +178,155 @@ class CurvePlot(PlotextPlot):
     CurvePlot { height: 1fr; width: 1fr; }
     """
 
-    def draw(self, lines: list[Line], markers: Iterable[Marker], x_range: tuple[float, float] | None) -> bool:
-        """Replot `lines` and vertical `markers` over `x_range` (None: all data); False without data."""
+    class Clicked(Message):
+        """The chart was clicked at x (in the chart's x units)."""
+
+        def __init__(self, x: float) -> None:
+            super().__init__()
+            self.x = x
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._frame: tuple[int, float, float] | None = None  # (y label columns, left x, right x)
+        self.marker_columns: list[tuple[float, int]] = []
+        """(x, column) of each marker drawn, for tests: the same step sits at the same column everywhere."""
+
+    def draw(
+        self,
+        lines: list[Line],
+        markers: Iterable[Marker],
+        x_range: tuple[float, float] | None,
+        view: ChartView | None = None,
+    ) -> bool:
+        """Replot `lines` and vertical `markers` (x in the lines' units) over `x_range` (None: all data)."""
+        view = view or ChartView()
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.frame(False)
+        self.marker_columns = []
         span = x_range or _data_span(lines)
         if span is None:
+            self._frame = None
             self.refresh()
             return False
-        width = max(10, self.size.width - 8)  # the y labels take the rest
+        width = max(10, self.size.width - Y_LABEL_WIDTH)
         ys: list[np.ndarray] = []
         for line in lines:
             xs, yv = minmax(line.x, line.y, width, span)
+            if view.log_y:
+                positive = yv > 0
+                xs, yv = xs[positive], np.log10(yv[positive])
             if len(xs):
-                plt.plot(xs.tolist(), yv.tolist(), color=line.colour, marker="braille")
+                marker = NO_COLOR_MARKERS[line.style % len(NO_COLOR_MARKERS)] if view.no_color else "braille"
+                plt.plot(xs.tolist(), yv.tolist(), color=line.colour, marker=marker)
                 ys.append(yv)
-        for m in markers:
-            if span[0] <= m.step <= span[1]:
-                plt.vertical_line(m.step, color=MARKER_COLOURS.get(m.kind, (150, 150, 150)))
-        self._axes(span, ys)
+        y_range = self._axes(span, ys, view)
+        self._markers(list(markers), span, y_range, view)
+        if view.cursor is not None and span[0] <= view.cursor <= span[1]:
+            plt.vertical_line(view.cursor, color=view.foreground)
         self.refresh()
         return bool(ys)
 
-    def _axes(self, span: tuple[float, float], ys: list[np.ndarray]) -> None:
-        """Round ticks with short labels on both axes."""
+    def _axes(self, span: tuple[float, float], ys: list[np.ndarray], view: ChartView) -> tuple[float, float]:
+        """Round ticks with short labels on both axes (three at least on y); the y range drawn."""
         left, right = span
-        if right > left:
-            self.plt.xlim(left, right)
-            ticks = np.linspace(left, right, max(2, min(6, self.size.width // 12)))
-            self.plt.xticks(ticks.tolist(), [fmt_steps(t) for t in ticks])
-        if ys:
-            values = np.concatenate(ys)
-            lo, hi = float(values.min()), float(values.max())
-            if hi > lo:
-                self.plt.ylim(lo, hi)
-                y_ticks = nice_ticks(lo, hi, max(2, min(5, self.size.height // 2)))
-                self.plt.yticks(y_ticks, [fmt_value(t) for t in y_ticks])
+        if right <= left:
+            left, right = left - 1, right + 1
+        self.plt.xlim(left, right)
+        ticks = np.linspace(left, right, max(2, min(6, self.size.width // 12)))
+        self.plt.xticks(ticks.tolist(), [view.axis.fmt(t) for t in ticks])
+        values = np.concatenate(ys) if ys else np.zeros(0)
+        lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        if hi <= lo:  # a constant (an LR that never moves): centre it
+            pad = abs(lo) * 0.1 if lo else 1.0
+            lo, hi = lo - pad, hi + pad
+        count = max(3, min(5, self.size.height // 2))
+        if view.log_y:
+            y_ticks, labels = _log_ticks(lo, hi, count)
+        else:
+            y_ticks = readable_ticks(lo, hi, count)
+            labels = [fmt_value(t) for t in y_ticks]
+        lo, hi = min(lo, *y_ticks), max(hi, *y_ticks)
+        self.plt.ylim(lo, hi)
+        self.plt.yticks(y_ticks, labels)
+        self._frame = (max((len(label) for label in labels), default=0) + 2, left, right)
+        return lo, hi
+
+    def _markers(
+        self, markers: list[Marker], span: tuple[float, float], y_range: tuple[float, float], view: ChartView
+    ) -> None:
+        """A vertical line per marker in view, with its tag on the top row where it does not overlap."""
+        left, right = span
+        inside = [m for m in markers if left <= m.step <= right]
+        columns = self._plot_columns()
+        free_from = -1
+        for m in sorted(inside, key=lambda m: m.step):
+            self.plt.vertical_line(m.step, color=MARKER_COLOURS.get(m.kind, (150, 150, 150)))
+            column = self._column(m.step, span, columns)
+            self.marker_columns.append((m.step, column))
+            if column <= free_from:
+                continue
+            word = MARKER_TAGS.get(m.kind, m.kind)
+            room = columns - column - 1
+            tag = word if len(word) + 1 <= room else word[:1] if room >= 1 else ""
+            if tag:
+                colour = view.foreground if view.no_color else MARKER_COLOURS.get(m.kind, (150, 150, 150))
+                self.plt.text(tag, m.step, y_range[1], color=colour, alignment="left")
+                free_from = column + len(tag) + 1
+
+    def _plot_columns(self) -> int:
+        """Columns of the drawing area (the width less the y labels)."""
+        labels = self._frame[0] if self._frame else Y_LABEL_WIDTH
+        return max(1, self.size.width - labels)
+
+    @staticmethod
+    def _column(x: float, span: tuple[float, float], columns: int) -> int:
+        left, right = span
+        return round((x - left) / (right - left) * (columns - 1)) if right > left else 0
+
+    def x_at(self, column: int) -> float | None:
+        """The x drawn at a column of this widget (None outside the drawing area or before a draw)."""
+        if self._frame is None:
+            return None
+        labels, left, right = self._frame
+        columns = self._plot_columns()
+        inner = column - labels
+        if not 0 <= inner < columns:
+            return None
+        return left + (right - left) * inner / max(1, columns - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        """Put the cursor where the chart was clicked (terminals that report the mouse)."""
+        x = self.x_at(event.x)
+        if x is not None:
+            self.post_message(self.Clicked(x))
 
 
 def _data_span(lines: list[Line]) -> tuple[float, float] | None:
-    """First and last step over all lines (None when empty)."""
+    """First and last x over all lines (None when empty)."""
     firsts = [float(line.x[0]) for line in lines if len(line.x)]
     lasts = [float(line.x[-1]) for line in lines if len(line.x)]
     return (min(firsts), max(lasts)) if firsts else None
 
 
 class CurveChart(Vertical):
-    """A legend line (coloured keys with latest values, then a note) above a CurvePlot."""
+    """A legend (keys with names and latest values, or the values at the cursor) above a CurvePlot."""
 
     DEFAULT_CSS = """
     CurveChart { height: 1fr; width: 1fr; }
     CurveChart > .chart-legend { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    def __init__(self, title: str, **kwargs: object) -> None:
+    def __init__(self, title: str, chart: str = "", **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.title = title
+        self.chart = chart
+        """The chart's name in the series catalogue (`loss`, `eval/*/R@1`, …)."""
         self.note = ""
         """Dim text after the title (the loss chart names its smoothing there)."""
+        self.legend_lines = 1
+        """Rows the legend takes: 2 when names and values need them."""
 
     def compose(self) -> ComposeResult:
         """Legend, then plot."""
@@ -182,73 +339,199 @@ class CurveChart(Vertical):
         markers: Iterable[Marker],
         x_range: tuple[float, float] | None,
         loading: bool = False,
+        view: ChartView | None = None,
     ) -> None:
-        """Replot and rewrite the legend (without line names when they do not fit)."""
-        has_data = self.query_one(CurvePlot).draw(lines, markers, x_range)
-        room = self.size.width - 2
-        for names, values, note in (
-            (True, True, True),
-            (True, True, False),
-            (True, False, False),
-            (False, True, False),
-        ):
-            legend = self._legend(lines, names, values, note)
-            if legend.cell_len <= room:
+        """Replot and rewrite the legend: decimals go first when room is short, then values, names last."""
+        view = view or ChartView()
+        has_data = self.query_one(CurvePlot).draw(lines, markers, x_range, view)
+        room = max(10, self.size.width - 2)
+        candidates = [
+            (4, True, True, True),
+            (4, True, True, False),
+            (2, True, True, False),
+            (2, True, False, False),
+            (2, False, True, False),
+        ]
+        fits = None
+        for rows in (1, 2):
+            for digits, names, values, note in candidates:
+                entries = self._entries(lines, view, digits, names, values, note)
+                packed = _pack(entries, room, rows)
+                if packed is not None:
+                    fits = packed
+                    break
+            if fits is not None:
                 break
+        legend = fits if fits is not None else _join(self._entries(lines, view, 2, True, False, False), room)
         if not has_data:
             legend.append("  reading events…" if loading else "  no data yet", style="dim italic")
-        self.query_one(".chart-legend", Static).update(legend)
+        rows = legend.plain.count("\n") + 1
+        widget = self.query_one(".chart-legend", Static)
+        if rows != self.legend_lines:
+            self.legend_lines = rows
+            widget.styles.height = rows
+        widget.update(legend)
 
-    def _legend(self, lines: list[Line], names: bool, values: bool, note: bool) -> Text:
-        """'loss EMA 0.9  ━ total 0.2312  ━ ce 0.1800': a coloured key, name and latest value per line."""
-        legend = Text(self.title, style="bold")
+    def _entries(
+        self, lines: list[Line], view: ChartView, digits: int, names: bool, values: bool, note: bool
+    ) -> list[Text]:
+        """The title, then 'key name value' per shown line (values at the cursor when there is one)."""
+        title = Text(self.title, style="bold")
         if note and self.note:
-            legend.append(f" {self.note}", style="dim")
+            title.append(f" {self.note}", style="dim")
+        if view.cursor is not None:
+            title.append(f" @ {view.cursor_label}", style="bold")
+        entries = [title]
         for line in lines:
-            if line.shown and len(line.y):
-                legend.append("  ━", style="rgb({},{},{})".format(*line.colour))
-                if names and line.label:
-                    legend.append(f" {line.label}", style="dim")
-                if values or not line.label:
-                    legend.append(f" {fmt_value(float(line.y[-1]))}")
-        return legend
+            if not (line.shown and len(line.y)):
+                continue
+            entry = Text()
+            if view.no_color:
+                marker = NO_COLOR_MARKERS[line.style % len(NO_COLOR_MARKERS)]
+                entry.append(NO_COLOR_KEYS.get(marker, marker))
+            else:
+                entry.append("━", style="rgb({},{},{})".format(*line.colour))
+            if names and line.label:
+                entry.append(f" {line.label}", style="dim")
+            if view.cursor is not None:
+                i = nearest_at_or_before(line.x, view.cursor)
+                if i is not None and (values or not line.label):
+                    entry.append(f" {fmt_exact(float(line.y[i]))}")
+                    if line.raw is not None:
+                        entry.append(f" (raw {fmt_exact(float(line.raw[i]))})", style="dim")
+            elif values or not line.label:
+                entry.append(f" {fmt_value(float(line.y[-1]), digits)}")
+            entries.append(entry)
+        return entries
+
+
+def _pack(entries: list[Text], room: int, rows: int) -> Text | None:
+    """Entries two spaces apart on at most `rows` lines of `room` cells (None when they do not fit)."""
+    lines: list[Text] = [Text()]
+    for entry in entries:
+        if entry.cell_len > room:
+            return None
+        current = lines[-1]
+        if current.cell_len and current.cell_len + 2 + entry.cell_len > room:
+            lines.append(Text())
+            current = lines[-1]
+        if current.cell_len:
+            current.append("  ")
+        current.append_text(entry)
+    if len(lines) > rows:
+        return None
+    return Text("\n").join(lines)
+
+
+def _join(entries: list[Text], room: int) -> Text:
+    """Entries on one line, cut by the widget's ellipsis when they overflow."""
+    return Text("  ").join(entries)
+
+
+def _slug(chart: str) -> str:
+    """A widget id for a chart: loss-chart, eval___R_1-chart."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", chart) + "-chart"
+
+
+def chart_rows(charts: Sequence[str], per_row: int = 2) -> list[list[str]]:
+    """The first chart alone on top, the others `per_row` to a row below it."""
+    charts = list(charts)
+    rows = [charts[:1]] if charts else []
+    rest = charts[1:]
+    rows += [rest[i : i + per_row] for i in range(0, len(rest), per_row)]
+    return rows
+
+
+class ChartGrid(Vertical):
+    """Charts laid out as `chart_rows` says: the first tall, the rest two to a row."""
+
+    DEFAULT_CSS = """
+    ChartGrid { height: 1fr; }
+    ChartGrid > .chart-row { height: 2fr; }
+    ChartGrid > .chart-row.-first { height: 3fr; }
+    """
+
+    def compose_charts(self, charts: Sequence[str]) -> list[Horizontal]:
+        """The rows of charts (to mount)."""
+        rows = []
+        for i, row in enumerate(chart_rows(charts)):
+            box = Horizontal(
+                *(CurveChart(chart_title(c), chart=c, id=_slug(c)) for c in row),
+                classes="chart-row -first" if i == 0 else "chart-row",
+            )
+            rows.append(box)
+        return rows
+
+    async def set_charts(self, charts: Sequence[str]) -> None:
+        """Replace the charts shown."""
+        await self.remove_children()
+        await self.mount_all(self.compose_charts(charts))
+
+    def charts(self) -> list[CurveChart]:
+        """The charts, in layout order."""
+        return list(self.query(CurveChart))
+
+
+def _zoom_levels(span: float | None) -> list[int | None]:
+    """Whole run, then the fixed spans shorter than the run; a short run gets its last half and quarter."""
+    if span is None or span <= 0:
+        return [None]
+    levels: list[int | None] = [None, *(z for z in ZOOM_LEVELS if z < span)]
+    if len(levels) < 3:
+        extra = [int(span // 2), int(span // 4)]
+        levels += [z for z in extra if z >= 2 and z not in levels and all(z < (lv or span) for lv in levels)]
+    return levels
+
+
+def _smoothable(key: str) -> bool:
+    """Training scalars are smoothed; evaluations, gauges and learning rates are drawn as logged."""
+    return not key.startswith(("eval/", "system/", "lr/"))
 
 
 class CurvesPanel(Vertical):
-    """Loss on top; LR per parameter group and grad norm below. Redraws at most twice a second."""
+    """The monitor's charts: any logged series the researcher picks. Redraws at most twice a second."""
 
     ALLOW_MAXIMIZE = True
     """Keys 1–4 can give the panel the whole screen."""
 
     DEFAULT_CSS = """
     CurvesPanel { height: 1fr; }
-    CurvesPanel #loss-chart { height: 3fr; }
-    CurvesPanel #curves-lower { height: 2fr; }
     """
 
     smoothing: reactive[float] = reactive(0.9)
     """EMA weight of the smoothed lines (0 = raw only)."""
     zoom: reactive[int | None] = reactive(None)
     """Visible span in steps at the right end of the run (None = whole run)."""
+    log_y: reactive[bool] = reactive(False)
+    """Log scale on every chart's y axis (non-positive values are left out)."""
+    x_name: reactive[str] = reactive("step")
+    """What the x axis counts: step, epoch or time."""
+    cursor: reactive[float | None] = reactive(None)
+    """The cursor's step (None: hidden); every chart reads its series there."""
 
-    LOSS_PREFIX: ClassVar[str] = "loss/"
-
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, charts: Sequence[str] = DEFAULT_CHARTS, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.charts = list(charts)
+        """What the panel shows (names from tui.data.chart_series)."""
         self._snapshot: Snapshot | None = None
         self._dirty = False
         self._smoothed: dict[str, _Smoothed] = {}
 
     def compose(self) -> ComposeResult:
-        """The three charts."""
-        yield CurveChart("loss", id="loss-chart")
-        with Horizontal(id="curves-lower"):
-            yield CurveChart("lr", id="lr-chart")
-            yield CurveChart("grad norm", id="grad-chart")
+        """The charts."""
+        grid = ChartGrid()
+        with grid:
+            yield from grid.compose_charts(self.charts)
 
     def on_mount(self) -> None:
         """Check for new data at most REDRAW_INTERVAL apart."""
         self.set_interval(REDRAW_INTERVAL, self._redraw_if_dirty)
+
+    async def set_charts(self, charts: Sequence[str]) -> None:
+        """Show `charts` instead (the picker's answer)."""
+        self.charts = list(dict.fromkeys(charts)) or list(DEFAULT_CHARTS)
+        await self.query_one(ChartGrid).set_charts(self.charts)
+        self.call_after_refresh(self._redraw)
 
     def show(self, snapshot: Snapshot) -> None:
         """New data: drawn at once the first time, then at the next tick (at most REDRAW_INTERVAL apart)."""
@@ -268,6 +551,15 @@ class CurvesPanel(Vertical):
         """A new span: redraw now."""
         self._redraw()
 
+    def watch_log_y(self) -> None:
+        self._redraw()
+
+    def watch_x_name(self) -> None:
+        self._redraw()
+
+    def watch_cursor(self) -> None:
+        self._redraw()
+
     def on_resize(self) -> None:
         """The plots' widths changed: downsample again."""
         self._dirty = True
@@ -280,20 +572,79 @@ class CurvesPanel(Vertical):
         return self.smoothing
 
     def next_zoom(self) -> int | None:
-        """Cycle the span: whole run → last 10k → 2k → 500 steps (skipping spans wider than the run)."""
-        span = self._span()
-        levels = [z for z in ZOOM_LEVELS if z is None or span is None or z < span]
+        """Cycle the span: whole run → last 10k → 2k → 500 steps (a short run: its last half, quarter)."""
+        levels = _zoom_levels(self.span())
         i = levels.index(self.zoom) if self.zoom in levels else 0
         self.zoom = levels[(i + 1) % len(levels)]
         return self.zoom
 
-    def _span(self) -> float | None:
-        """Steps covered by the total loss (None when there is no data)."""
+    def next_x_axis(self) -> str:
+        """step → epoch → time (an axis the run cannot tell is skipped); returns the new axis."""
         snap = self._snapshot
-        series = snap.scalars.get("loss/total") if snap else None
-        if series is None or not len(series[0]):
+        i = X_AXES.index(self.x_name) if self.x_name in X_AXES else 0
+        for name in X_AXES[i + 1 :] + X_AXES[: i + 1]:
+            if snap is None or self._axis(snap, name).name == name:
+                self.x_name = name
+                break
+        return self.x_name
+
+    def span(self) -> float | None:
+        """Steps covered by the data (None when there is none)."""
+        steps = self._steps()
+        return float(steps[-1] - steps[0]) if len(steps) else None
+
+    def _steps(self) -> np.ndarray:
+        """The steps the cursor moves over: the total loss's, else the first charted series'."""
+        snap = self._snapshot
+        if snap is None:
+            return np.zeros(0)
+        if "loss/total" in snap.scalars and len(snap.scalars["loss/total"][0]):
+            return snap.scalars["loss/total"][0]
+        series = flat_series(snap.scalars, snap.system, snap.evals)
+        for chart in self.charts:
+            for key in chart_keys(chart, series):
+                if len(series[key][0]):
+                    return series[key][0]
+        return np.zeros(0)
+
+    def move_cursor(self, columns: int) -> float | None:
+        """Move the cursor by `columns` plot columns (at least one logged point); it appears at the end."""
+        steps = self._steps()
+        if not len(steps):
             return None
-        return float(series[0][-1] - series[0][0])
+        if self.cursor is None:
+            self.cursor = float(steps[-1])
+            return self.cursor
+        x_range = self._x_range(self._snapshot) if self._snapshot else None
+        lo, hi = x_range or (float(steps[0]), float(steps[-1]))
+        width = max(10, self.size.width - Y_LABEL_WIDTH)
+        target = self.cursor + columns * max(hi - lo, 1.0) / width
+        i = int(np.searchsorted(steps, self.cursor))
+        j = int(np.searchsorted(steps, target))
+        if columns > 0:
+            j = max(j, i + 1) if i < len(steps) and steps[i] == self.cursor else j
+        else:
+            j = min(j, i - 1)
+        self.cursor = float(steps[max(0, min(len(steps) - 1, j))])
+        return self.cursor
+
+    def cursor_at_x(self, x: float) -> None:
+        """Put the cursor on the logged step nearest to x (in the current axis' units)."""
+        snap = self._snapshot
+        steps = self._steps()
+        if snap is None or not len(steps):
+            return
+        xs = self._axis(snap, self.x_name).of(steps)
+        self.cursor = float(steps[int(np.argmin(np.abs(xs - x)))])
+
+    def cursor_at_step(self, step: float) -> None:
+        """Put the cursor on the logged step nearest to `step`."""
+        steps = self._steps()
+        if len(steps):
+            self.cursor = float(steps[int(np.argmin(np.abs(steps - step)))])
+
+    def on_curve_plot_clicked(self, message: CurvePlot.Clicked) -> None:
+        self.cursor_at_x(message.x)
 
     # -- drawing ----------------------------------------------------------------------------------
 
@@ -306,27 +657,71 @@ class CurvesPanel(Vertical):
         if self._dirty:
             self._redraw()
 
+    def markers(self) -> list[Marker]:
+        """Every marker of the run, in step order (freeze, control, evaluation, pause, resume)."""
+        snap = self._snapshot
+        if snap is None:
+            return []
+        found = [m for m in (*snap.markers, *snap.timeline) if m.kind in MARKER_COLOURS]
+        return sorted(found, key=lambda m: m.step)
+
+    def _axis(self, snap: Snapshot, name: str) -> XAxis:
+        stamps = zip(snap.clock_stamps[0].tolist(), snap.clock_stamps[1].tolist())
+        clock = run_clock(snap.info, stamps) if name == "time" else None
+        return x_axis(name, snap.info, clock)
+
+    def view(self, snap: Snapshot) -> ChartView:
+        """How the charts are drawn now."""
+        axis = self._axis(snap, self.x_name)
+        cursor = None if self.cursor is None else float(axis.of(np.array([self.cursor]))[0])
+        label = ""
+        if self.cursor is not None:
+            label = f"step {self.cursor:,.0f}"
+            if axis.name != "step":
+                label += f" ({axis.name} {axis.fmt(cursor or 0.0)})"
+        no_color = bool(getattr(self.app, "no_color", False))
+        foreground = Color.parse(self.app.theme_variables.get("foreground", "#e0e0e0")).rgb
+        return ChartView(axis, self.log_y, cursor, label, no_color, foreground)
+
     def _redraw(self) -> None:
-        """Replot the three charts from the latest snapshot."""
+        """Replot every chart from the latest snapshot."""
         self._dirty = False
         snap = self._snapshot
         if snap is None or not self.is_mounted:
             return
+        view = self.view(snap)
         x_range = self._x_range(snap)
-        markers = [m for m in snap.markers if m.kind in MARKER_COLOURS]
-        loss = self.query_one("#loss-chart", CurveChart)
-        loss.note = f"EMA {self.smoothing:g}" if self.smoothing else "raw"
+        if x_range is not None:
+            x_range = (
+                float(view.axis.of(np.array([x_range[0]]))[0]),
+                float(view.axis.of(np.array([x_range[1]]))[0]),
+            )
+        markers = [replace(m, step=float(view.axis.of(np.array([m.step]))[0])) for m in self.markers()]
+        series = flat_series(snap.scalars, snap.system, snap.evals)
         loading = not snap.events_read
-        loss.draw(self._loss_lines(snap), markers, x_range, loading)
-        self.border_subtitle = self._subtitle(snap.markers)
-        self.query_one("#lr-chart", CurveChart).draw(self._lr_lines(snap), markers, x_range, loading)
-        grad = [Line("", *snap.scalars["grad_norm"], PALETTE[0])] if "grad_norm" in snap.scalars else []
-        self.query_one("#grad-chart", CurveChart).draw(grad, markers, x_range, loading)
+        for chart in self.query(CurveChart):
+            lines = self._lines(chart.chart, series, view)
+            smoothable = any(_smoothable(k) for k in chart_keys(chart.chart, series))
+            chart.note = self._smoothing_note(view) if smoothable else ""
+            chart.draw(lines, markers, x_range, loading, view)
+        self.border_subtitle = self._subtitle()
 
-    def _subtitle(self, markers: Iterable[Marker]) -> str:
-        """Under the panel: the zoom, then the latest markers coloured like their lines."""
-        parts = [] if self.zoom is None else [f"[b]last {fmt_steps(self.zoom)} steps[/b]"]
-        for m in [m for m in markers if m.kind in MARKER_COLOURS][-2:]:
+    def _smoothing_note(self, view: ChartView) -> str:
+        """Raw vs smoothed, said: 'EMA 0.9 · raw faint', 'raw'."""
+        if not self.smoothing:
+            return "raw"
+        return f"EMA {self.smoothing:g}" + ("" if view.no_color else " · raw faint")
+
+    def _subtitle(self) -> str:
+        """Under the panel: axis, log, zoom, then the latest markers coloured like their lines."""
+        parts = []
+        if self.x_name != "step":
+            parts.append(f"[b]x {self.x_name}[/b]")
+        if self.log_y:
+            parts.append("[b]log y[/b]")
+        if self.zoom is not None:
+            parts.append(f"[b]last {fmt_steps(self.zoom)} steps[/b]")
+        for m in self.markers()[-2:]:
             colour = "rgb({},{},{})".format(*MARKER_COLOURS[m.kind])
             parts.append(f"[{colour}]│[/] {fmt_steps(m.step)} {escape(m.label)}")
         return "  ".join(parts)
@@ -338,28 +733,25 @@ class CurvesPanel(Vertical):
         last = snap.step if snap.step is not None else 0
         return (max(0.0, last - self.zoom), float(max(last, self.zoom)))
 
-    def _loss_lines(self, snap: Snapshot) -> list[Line]:
-        """Every loss/… key: raw faint first (no legend), then smoothed bright; the total first."""
-        keys = sorted(
-            (k for k in snap.scalars if k.startswith(self.LOSS_PREFIX)), key=lambda k: (k != "loss/total", k)
-        )
+    def _lines(
+        self, chart: str, series: dict[str, tuple[np.ndarray, np.ndarray]], view: ChartView
+    ) -> list[Line]:
+        """A chart's lines: smoothed bright over raw faint for training scalars, raw for evals and gauges."""
+        keys = chart_keys(chart, series)
         background = self._background()
-        raw, smooth = [], []
+        raw, shown = [], []
         for i, key in enumerate(keys):
-            x, y = snap.scalars[key]
-            colour = PALETTE[i % len(PALETTE)]
-            label = key[len(self.LOSS_PREFIX) :]
-            if self.smoothing > 0:
-                raw.append(Line(label, x, y, blend(colour, background, 0.35), shown=False))
-                smooth.append(Line(label, x, self._smooth(key, y), colour))
+            steps, y = series[key]
+            x = view.axis.of(steps)
+            colour = PALETTE[(i + (1 if chart == "lr" else 0)) % len(PALETTE)]
+            label = line_label(chart, key)
+            if self.smoothing > 0 and _smoothable(key):
+                if not view.no_color:
+                    raw.append(Line(label, x, y, blend(colour, background, 0.35), shown=False, style=i))
+                shown.append(Line(label, x, self._smooth(key, y), colour, raw=y, style=i))
             else:
-                smooth.append(Line(label, x, y, colour))
-        return raw + smooth
-
-    def _lr_lines(self, snap: Snapshot) -> list[Line]:
-        """One line per lr/<group>."""
-        keys = sorted(k for k in snap.scalars if k.startswith("lr/"))
-        return [Line(k[3:], *snap.scalars[k], PALETTE[(i + 1) % len(PALETTE)]) for i, k in enumerate(keys)]
+                shown.append(Line(label, x, y, colour, style=i))
+        return raw + shown
 
     def _smooth(self, key: str, y: np.ndarray) -> np.ndarray:
         """Smoothed `y`, extending the cached EMA over appended points only."""
