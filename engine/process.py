@@ -27,6 +27,7 @@ from engine.core.protocol import (
     update_run_info,
 )
 from engine.core.protocol.checkpoints import newest_checkpoint
+from engine.core.provenance import collect_provenance, differences
 from engine.stopping import Interrupted, StopSignals
 
 
@@ -123,6 +124,8 @@ class EngineJob:
             cfg, self.events
         )  # behind a file lock: with several ranks, one makes the data and the others wait
         self.events.emit("phase", phase="loading", message="importing torch and building the model")
+        if launch_rank() == 0:
+            self._record_provenance(cfg)
         trainer = self._build(cfg, resume)
         self.signals.hand_to_loop()  # from here a signal checkpoints and ends the run `interrupted`
         try:
@@ -131,6 +134,27 @@ class EngineJob:
         finally:
             trainer.task.close()  # the data loading workers
         return status, trainer.failure or None
+
+    def _record_provenance(self, cfg: dict[str, Any]) -> None:
+        """run.json's provenance at the first start; on a resume, an alert naming what changed since."""
+        from engine.gpu_facts import accelerator_facts
+
+        info = read_json(self.paths.run_json) or {}
+        current = collect_provenance(cfg, self.paths.root, info.get("argv") or [])
+        current["accelerators"] = accelerator_facts()
+        recorded = info.get("provenance")
+        if not isinstance(recorded, dict):
+            update_run_info(self.paths.run_json, provenance=current)
+            return
+        changed = differences(recorded, current)
+        if changed:
+            self.events.emit(
+                "alert",
+                level="warning",
+                code="provenance_changed",
+                message="resumed with other code or packages than the run started with: "
+                + "; ".join(changed),
+            )
 
     def _build(self, cfg: dict[str, Any], resume: bool) -> Any:
         """The task and its trainer, restored from checkpoints/last.pt when resuming."""

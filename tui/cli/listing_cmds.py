@@ -17,6 +17,7 @@ from rich.table import Table
 
 from engine.core.protocol import list_runs
 from engine.core.protocol.listing import DAMAGE
+from engine.core.provenance import provenance_lines
 from tui.cli.common import (
     RUNS_DIR_PARENT,
     console_for,
@@ -135,6 +136,10 @@ def show_run(args: argparse.Namespace) -> int:
             console.print(metrics_table(title, block))
     for note in notes_of(info):
         console.print(f"[dim]note {fmt_time(note['t'])}[/]  {escape(note['text'])}")
+    provenance = info.get("provenance")
+    if isinstance(provenance, dict):
+        for line in provenance_lines(provenance):
+            console.print(f"[dim]{escape(line)}[/]")
     console.print(f"folder {paths.root}", markup=False)
     return 0
 

@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         export_cmd,
         listing_cmds,
         note_cmd,
+        rerun_cmd,
         run_cmd,
         verb_help,
     )
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     for module in (
         run_cmd,
+        rerun_cmd,
         demo_cmd,
         check_cmd,
         listing_cmds,

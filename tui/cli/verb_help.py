@@ -14,6 +14,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "labconsole run my_config.yaml --name lr-sweep-3 --detach",
     ),
     "resume": ("labconsole resume 20251009-085320-demo",),
+    "rerun": (
+        "labconsole rerun base",
+        "labconsole rerun 20251009-085320-demo --name base-seed-check --detach",
+    ),
     "demo": ("labconsole demo", "labconsole demo --headless train.max_steps=200"),
     "check": (
         "labconsole check demo optim.lr=3e-4",

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -19,10 +19,11 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from engine.core.errors import UserError
-from engine.core.protocol import RunPaths
+from engine.core.protocol import RunPaths, update_run_info
 from tui.data.run_filter import RunFilter, next_status_filter, terms_matching_nothing
 from tui.data.run_index import IndexUpdate, RunIndex
 from tui.data.run_notes import MAX_NOTE_CHARS, add_note
+from tui.screens.confirm_rerun import ConfirmRerun
 from tui.screens.text_prompt import TextPromptScreen
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.run_summary import RunSummary
@@ -33,6 +34,9 @@ CONFIG_BUDGET = 0.15
 """Seconds per scan spent parsing new config.yaml files (a big runs folder fills in over a few scans)."""
 SUSPENDED_SLOWDOWN = 5
 """While another screen covers the runs list, it is rescanned this many times less often."""
+
+if TYPE_CHECKING:
+    from tui.data.launching import LaunchRequest
 
 PaletteCommand = tuple[str, str, Callable[[], object]]
 """(title, help, callback) for the command palette."""
@@ -49,6 +53,13 @@ class RunsScreen(Screen[None]):
         ),
         Binding("c", "compose", "Compose", tooltip="Compose a new run from presets"),
         Binding("C", "clone", "Clone", tooltip="Compose a run prefilled with the selected run's config"),
+        Binding(
+            "R",
+            "rerun",
+            "Rerun",
+            show=False,
+            tooltip="Launch the selected run's config again, naming what changed since it ran",
+        ),
         Binding(
             "slash", "filter", "Filter", tooltip="Filter by words, status:…, tag:…, #tag or R@1>80, step<1000"
         ),
@@ -231,6 +242,49 @@ class RunsScreen(Screen[None]):
         row = self.query_one(RunsTable).selected
         if row is not None:
             self.app.open_composer(RunPaths(row.dir).config)  # type: ignore[attr-defined]
+
+    def action_rerun(self) -> None:
+        """Ask, naming what changed since the selected run ran, then launch its config.yaml again."""
+        row = self.query_one(RunsTable).selected
+        if row is not None:
+            self._prepare_rerun(row.dir, row.name)
+
+    @work(thread=True, exclusive=True, group="rerun")
+    def _prepare_rerun(self, run_dir: Path, run_name: str) -> None:
+        """Read the config and compare provenance off the UI thread (git and weight hashes take a moment)."""
+        from tui.cli.common import read_config
+        from tui.data.rerun import changes_since, rerun_request
+
+        cfg, damage = read_config(RunPaths(run_dir))
+        if damage is not None:
+            self.app.call_from_thread(
+                self.notify, f"cannot rerun {run_name}: {damage}", severity="error", markup=False
+            )
+            return
+        request = rerun_request(run_dir, cfg)
+        changes = changes_since(run_dir, cfg)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._launch_rerun(request, run_dir)
+
+        self.app.call_from_thread(
+            self.app.push_screen, ConfirmRerun(run_name, str(request.name), changes), answered
+        )
+
+    @work(thread=True, exclusive=True, group="rerun")
+    def _launch_rerun(self, request: LaunchRequest, source: Path) -> None:
+        from tui.data.launching import launch
+
+        outcome = launch(request, self.runs_dir)
+        if outcome.run_dir is None:
+            problem = outcome.failure.problem if outcome.failure else "unknown"
+            self.app.call_from_thread(
+                self.notify, problem, title="Rerun failed", severity="error", markup=False
+            )
+            return
+        update_run_info(RunPaths(outcome.run_dir).run_json, rerun_of=source.name)
+        self.app.call_from_thread(self.app._on_launched, outcome.run_dir)  # type: ignore[attr-defined]
 
     def action_add_note(self) -> None:
         """Ask for a note and add it to the selected run's run.json (the summary shows it after the rescan)."""
@@ -460,6 +514,11 @@ class RunsScreen(Screen[None]):
         yield "Compare runs", "Metric table, config diff and curves of the marked runs", self.action_compare
         yield "Compose run", "Build a run from presets in the composer", self.action_compose
         yield "Clone run", "Open the composer on the selected run's config", self.action_clone
+        yield (
+            "Rerun exactly",
+            "Launch the selected run's config again, naming what changed since",
+            self.action_rerun,
+        )
         yield "Add note", "Add a note to the selected run (kept in its run.json)", self.action_add_note
         yield "Filter runs", "Filter by words, status:…, tag:… or #tag", self.action_filter
         yield "Clear filter", "Show every run again", self.action_clear_filter
