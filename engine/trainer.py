@@ -17,6 +17,7 @@ from engine.core.protocol import EventWriter, RunPaths, update_run_info
 from engine.core.schedules import validate_schedule
 from engine.data.stream import DataLoadingError, is_worker_death
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
+from engine.figures import write_figures
 from engine.freeze import (
     FREEZE_HINT,
     ModelPaths,
@@ -34,7 +35,7 @@ from engine.runtime import Runtime, rng_states, set_rng_states
 from engine.steering import Steering, learning_rate, steered_number
 from engine.stopping import StopRun, StopSignals
 from engine.system_stats import SystemStats
-from engine.tasks.base import Task
+from engine.tasks.base import Task, taken_figures
 
 Change = tuple[Any, Callable[[], None]]
 """A checked steering value: (the value reported in the control event, the function that applies it)."""
@@ -533,6 +534,7 @@ class Trainer:
             best = self.best.setdefault(split, {})
             for name, value in metrics.items():
                 best[name] = max(best.get(name, -math.inf), value)
+        write_figures(self.paths.root, self.events, self.step, taken_figures(self.task))
         update_run_info(self.paths.run_json, best=self.best, final=results)
         main = self.task.main_score(results)
         if main is not None and main > self.best_main and self.step > 0:

@@ -12,6 +12,7 @@ from engine.core.errors import ConfigError
 from engine.core.registry import Registry
 from engine.data.samples import Batch
 from engine.data.stream import BatchStream
+from engine.figures import Figure
 
 TASKS = Registry("task", "task.name")
 
@@ -65,6 +66,13 @@ class Task(Protocol):
         """Release what the task holds beyond memory (data loading workers)."""
 
 
+def taken_figures(task: Task) -> list[Figure]:
+    """The qualitative figures the task's last evaluate() drew, handed over once. Drawing them is optional: a
+    task without `take_figures()` (or with eval.figures off) has none."""
+    take = getattr(task, "take_figures", None)
+    return take() if take is not None else []
+
+
 class SampledTask:
     """What the tasks built here share: a training set of `train_size` items drawn by `sampler` and read by
     `stream` (DataLoader workers), the best checkpoint chosen by `main_metric` on the first test split, and a
@@ -83,6 +91,19 @@ class SampledTask:
     sampler: Any = None
     stream: BatchStream | None = None
     train_size = 0
+
+    _figures: list[Figure] | None = None
+
+    @property
+    def figures(self) -> list[Figure]:
+        """Figures drawn by evaluate() since the trainer last took them."""
+        if self._figures is None:
+            self._figures = []
+        return self._figures
+
+    def take_figures(self) -> list[Figure]:
+        taken, self._figures = self.figures, []
+        return taken
 
     def metric_order(self) -> list[str]:
         return [self.main_metric]

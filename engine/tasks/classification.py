@@ -14,7 +14,10 @@ from engine.data.formats import LabelIndex
 from engine.data.loading import data_report
 from engine.data.pair_augment import build_image_augment
 from engine.data.samples import ImageItems
+from engine.figures import Figure, FigureSettings
+from engine.figures.confusion import confused_pairs, render_confused_pairs, render_confusion
 from engine.metrics.classification import TopKCounter
+from engine.metrics.segmentation import ConfusionMatrix
 from engine.models.aggregator_init import initialise_aggregator
 from engine.models.cls_model import build_classification_model
 from engine.runtime import Runtime
@@ -81,15 +84,62 @@ class ClassificationTask(SupervisedTask):
         return self.augment(images, self.generator), labels
 
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Top-k accuracy (percent) of every test set at eval.image_size."""
+        """Top-k accuracy (percent) of every test set at eval.image_size.
+
+        With eval.figures on, also counts the confusion matrix (from the same logits) and draws it with the most
+        confused pairs per test set.
+        """
+        figures = FigureSettings.of(self.cfg)
         results = {}
         for name, items in self.test_sets:
             counter = TopKCounter(self.top_k)
+            confusion = (
+                ConfusionMatrix(len(self.class_names), -1, self.runtime.device) if figures.enabled else None
+            )
+            examples: dict[tuple[int, int], int] = {}
             for batch, logits in self.predict(items):
                 counter.update(logits, batch.targets)
+                if confusion is not None:
+                    predicted = logits.argmax(1)
+                    confusion.update(predicted, batch.targets.to(predicted.device))
+                    _first_mistakes(examples, batch.targets, predicted.cpu(), batch.indices)
             results[name] = counter.metrics()
+            if confusion is not None:
+                self.figures.extend(
+                    self._figures_of(name, items, confusion.counts.cpu().numpy(), examples, figures)
+                )
         self.model.train()
         return results
+
+    def _figures_of(
+        self,
+        split: str,
+        items: ImageItems,
+        counts: np.ndarray,
+        examples: dict[tuple[int, int], int],
+        figures: FigureSettings,
+    ) -> list[Figure]:
+        """The confusion matrix and the most confused pairs, each pair shown with one of its images."""
+        pairs = confused_pairs(counts, max(figures.samples, MOST_CONFUSED))
+        return [
+            render_confusion(split, counts, self.class_names, "images"),
+            render_confused_pairs(
+                split, pairs, self.class_names, examples, items.source.read, self.eval_size
+            ),
+        ]
+
+
+MOST_CONFUSED = 6
+"""Pairs the confused-pairs figure shows at least (eval.figure_samples when larger)."""
+
+
+def _first_mistakes(
+    examples: dict[tuple[int, int], int], labels: torch.Tensor, predicted: torch.Tensor, indices: torch.Tensor
+) -> None:
+    """Remember the first image of each (true, predicted) confusion, to show it next to the pair."""
+    for true, guess, index in zip(labels.tolist(), predicted.tolist(), indices.tolist()):
+        if true != guess:
+            examples.setdefault((true, guess), index)
 
 
 @TASKS.register("classification", "Image classification")

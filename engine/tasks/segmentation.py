@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 
 from engine.core.config import preset_params
 from engine.core.errors import ConfigError
@@ -15,6 +17,9 @@ from engine.data.loading import data_report
 from engine.data.pair_augment import PAIR_AUGMENTS
 from engine.data.samples import CropGeometry, MaskItems
 from engine.data.sources import MaskLabels
+from engine.figures import Figure, FigureSettings, sample_indices
+from engine.figures.confusion import render_confusion
+from engine.figures.overlays import OverlaySample, render_overlays, shrink_labels
 from engine.losses import IGNORE_INDEX
 from engine.metrics.segmentation import ConfusionMatrix, segmentation_metrics
 from engine.models.seg_model import build_segmentation_model
@@ -113,25 +118,71 @@ class SegmentationTask(SupervisedTask):
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Confusion matrix over each test set at each label's own resolution, then mIoU, pixel_acc, IoU/<class>."""
+        """Confusion matrix over each test set at each label's own resolution, then mIoU, pixel_acc, IoU/<class>.
+
+        With eval.figures on, also draws overlays of a few sample images and the confusion matrix per test set.
+        """
         results = {}
+        figures = FigureSettings.of(self.cfg)
         self.model.eval()
         for name, items in self.test_sets:
             confusion = ConfusionMatrix(len(self.class_names), IGNORE_MASK, self.runtime.device)
+            wanted = set(sample_indices(len(items), figures.samples).tolist()) if figures.enabled else set()
+            samples: list[OverlaySample] = []
             for batch in self.ordered(items):
                 with self.runtime.autocast():
                     logits = self._logits(self.normalise(batch.images.float().div_(255)))
                 masks = batch.targets
+                predictions: Any  # as the masks: B×H×W, or a list of each label at its own size
                 if isinstance(masks, torch.Tensor):  # every label of the batch has the same size
                     masks = masks.to(logits.device)
-                    confusion.update(predictions_at(logits, tuple(masks.shape[-2:])), masks)
-                    continue
-                for one_logits, mask in zip(logits, masks):
-                    mask = mask.to(logits.device)
-                    confusion.update(predictions_at(one_logits[None], tuple(mask.shape))[0], mask)
+                    predictions = predictions_at(logits, tuple(masks.shape[-2:]))
+                    confusion.update(predictions, masks)
+                else:
+                    masks = [mask.to(logits.device) for mask in masks]
+                    predictions = [
+                        predictions_at(one[None], tuple(m.shape))[0] for one, m in zip(logits, masks)
+                    ]
+                    for prediction, mask in zip(predictions, masks):
+                        confusion.update(prediction, mask)
+                samples += _overlay_samples(wanted, batch.indices, batch.images, masks, predictions)
             results[name] = segmentation_metrics(confusion.counts, self.class_names)
+            if figures.enabled:
+                self.figures.extend(self._figures_of(name, samples, confusion.counts, results[name]))
         self.model.train()
         return results
+
+    def _figures_of(
+        self, split: str, samples: list[OverlaySample], counts: torch.Tensor, metrics: dict[str, float]
+    ) -> list[Figure]:
+        """Overlays of the sample images and the confusion matrix the metrics were computed from."""
+        overlays = render_overlays(
+            split, samples, self.class_names, IGNORE_MASK, f"mIoU {metrics['mIoU']:.1f}%"
+        )
+        return [overlays, render_confusion(split, counts.cpu().numpy(), self.class_names, "pixels")]
+
+
+SAMPLE_HEIGHT = 160
+"""Pixels of height a sample image is kept at for the overlay figure (the figure shows it smaller)."""
+
+
+def _overlay_samples(
+    wanted: set[int], indices: torch.Tensor, images: torch.Tensor, masks: Any, predictions: Any
+) -> list[OverlaySample]:
+    """The batch's items among the `wanted` sample indices, shrunk to thumbnails at once (a Cityscapes image at
+    full size is not kept)."""
+    kept = []
+    for position, index in enumerate(indices.tolist()):
+        if index not in wanted:
+            continue
+        image = images[position].permute(1, 2, 0).cpu().numpy()
+        height, width = image.shape[:2]
+        size = (min(height, SAMPLE_HEIGHT), max(1, round(width * min(height, SAMPLE_HEIGHT) / height)))
+        image = np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR))
+        target = shrink_labels(masks[position].cpu().numpy(), size)
+        prediction = shrink_labels(predictions[position].cpu().numpy(), size)
+        kept.append(OverlaySample(index, image, target, prediction))
+    return kept
 
 
 def segmentation_classes(classes: list[str] | None, root: Path, synthetic: bool = False) -> list[str]:

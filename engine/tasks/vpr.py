@@ -20,6 +20,8 @@ from engine.data.place_sampler import PlaceBatchSampler
 from engine.data.samples import ImageItems
 from engine.data.stream import BatchStream, ordered_batches, pin_for
 from engine.feature_cache import FeatureCache, FeatureItems, cache_key, weights_fingerprint
+from engine.figures import FigureSettings, sample_indices
+from engine.figures.retrievals import render_retrievals, retrievals_of
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES
 from engine.losses.base import check_inputs
@@ -192,13 +194,37 @@ class VPRTask(SampledTask):
         )
 
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """gmberton protocol: k-NN of each query among the database; correct at N if a positive is in the top N."""
+        """gmberton protocol: k-NN of each query among the database; correct at N if a positive is in the top N.
+
+        With eval.figures on, also draws the top-k retrievals of a few sample queries per test set.
+        """
         ev = self.cfg["eval"]
+        figures = FigureSettings.of(self.cfg)
+        neighbours = max(max(ev["recall_at"]), figures.top_k if figures.enabled else 0)
         results = {}
         for name, (database, queries, database_utm, query_utm) in self.test_sets:
-            predictions = knn(self.describe(database), self.describe(queries), max(ev["recall_at"]))
+            predictions = knn(self.describe(database), self.describe(queries), neighbours)
             positives = positives_within(database_utm, query_utm, ev["positive_radius_m"])
             results[name] = recall_at(predictions, positives, ev["recall_at"])
+            if figures.enabled and len(predictions) and predictions.shape[1]:
+                retrievals = retrievals_of(
+                    sample_indices(len(predictions), figures.samples),
+                    predictions,
+                    positives,
+                    database_utm,
+                    query_utm,
+                    figures.top_k,
+                )
+                self.figures.append(
+                    render_retrievals(
+                        name,
+                        retrievals,
+                        queries.source.read,
+                        database.source.read,
+                        tuple(ev["image_size"]),
+                        ev["positive_radius_m"],
+                    )
+                )
         self.model.train()
         return results
 

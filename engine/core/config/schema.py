@@ -258,6 +258,21 @@ class EvalConfig:
         "logits averaged) instead of one pass over the whole image.",
         kind="size",
     )
+    figures: bool = setting(
+        True,
+        "Draw qualitative figures at every evaluation (PNGs under <run>/figures/): VPR top-k "
+        "retrievals marked right/wrong, segmentation overlays and confusion matrix, "
+        "classification confusion matrix and most confused pairs.",
+    )
+    figure_samples: int = setting(
+        4,
+        "Sample queries (VPR) or images (segmentation) per figure, the same ones at every evaluation.",
+        minimum=1,
+        maximum=16,
+    )
+    figure_top_k: int = setting(
+        5, "VPR: retrieved database images shown per sample query.", minimum=1, maximum=10
+    )
 
 
 @dataclass
