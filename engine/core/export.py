@@ -1,13 +1,16 @@
 """Export runs for papers and notes: scalars and evaluations as CSV here; PNG curves drawn by the engine side
-(matplotlib), asked for in a subprocess so the console needs no plotting library."""
+(matplotlib), asked for in a subprocess so the console needs no plotting library; the figures the engine drew at
+each evaluation (`image` events) copied under readable names with a markdown index."""
 
 from __future__ import annotations
 
 import csv
 import re
+import shutil
 from collections import defaultdict
 from collections.abc import Iterable
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from engine.core.engine_calls import call_engine
@@ -160,3 +163,115 @@ def plot_curves(run_dirs: list[Path], folder: Path) -> list[Path]:
     """
     written = call_engine("engine.plots", {"runs": [str(d) for d in run_dirs], "to": str(folder)})
     return [Path(p) for p in written]
+
+
+FIGURES_DIR = "figures"
+"""The folder of a run that holds the figures, and the one each run's figures are exported to."""
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """One figure of a run: the evaluation step, split and kind (`tag`) it shows, its PNG and its caption."""
+
+    step: int
+    split: str
+    tag: str
+    path: Path
+    caption: str
+
+    @property
+    def export_name(self) -> str:
+        """step_000500-retrievals-sim2real.png: sorts by step, says what it shows."""
+        return f"step_{self.step:06d}-{_safe(self.tag)}-{_safe(self.split)}.png"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text) or "_"
+
+
+def figure_file(root: Path, raw: Any) -> Path:
+    """The PNG an `image` event's `path` names, checked to lie inside the run's figures/ folder.
+
+    Raises:
+        ValueError: saying why the path is refused (not a path, absolute, '..', outside figures/).
+    """
+    if not isinstance(raw, str) or not raw or "\0" in raw:
+        raise ValueError(f"not a path: {raw!r}")
+    posix, windows = PurePosixPath(raw), PureWindowsPath(raw)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or raw.startswith("\\"):
+        raise ValueError(f"absolute path {raw!r} (figure paths are relative to the run folder)")
+    if ".." in posix.parts or ".." in windows.parts:
+        raise ValueError(f"{raw!r} climbs out with '..'")
+    run = root.resolve()
+    path = (run / posix).resolve()  # follows links: one pointing out of the run is refused
+    if posix.parts[0] != FIGURES_DIR or not path.is_relative_to(run / FIGURES_DIR):
+        raise ValueError(f"{raw!r} is not inside the run's {FIGURES_DIR}/ folder")
+    return path
+
+
+def collect_figures(paths: RunPaths) -> tuple[list[FigureFile], list[str]]:
+    """The run's figures from its `image` events (the latest of each step, split and tag; those a resume
+    redid replaced), and a warning for each event skipped (a refused path, a missing file, wrong fields)."""
+    figures: dict[tuple[int, str, str], FigureFile] = {}
+    warnings = []
+    for event in iter_events(paths.events):
+        kind, step = event.get("kind"), event.get("step", 0)
+        if kind == "resume" and _is_step(step):
+            figures = {key: f for key, f in figures.items() if key[0] <= step}
+        if kind != "image":
+            continue
+        split, tag, caption = event.get("split", ""), event.get("tag"), event.get("caption", "")
+        if not _is_step(step) or not all(isinstance(v, str) for v in (split, tag, caption)) or not tag:
+            warnings.append(
+                f"skipped an image event with fields of the wrong type (line seq {event.get('seq')})"
+            )
+            continue
+        try:
+            path = figure_file(paths.root, event.get("path"))
+        except ValueError as exc:
+            warnings.append(f"skipped a figure: {exc}")
+            continue
+        figures[(step, split, tag)] = FigureFile(step, split, tag, path, caption)
+    found = []
+    for figure in sorted(figures.values(), key=lambda f: f.step):  # within a step: the order drawn
+        if figure.path.is_file():
+            found.append(figure)
+        else:
+            warnings.append(f"skipped a figure whose file is missing: {figure.path}")
+    return found, warnings
+
+
+def write_figures(figures: list[FigureFile], folder: Path, title: str) -> list[Path]:
+    """Copy each figure into `folder` (step_000500-retrievals-sim2real.png) and write index.md: a table of step,
+    split, kind and caption, each linking its file. Returns the files written.
+
+    Raises:
+        UserError: `folder` cannot be created or written (naming it and the cause).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for figure in figures:
+            target = folder / figure.export_name
+            shutil.copyfile(figure.path, target)
+            written.append(target)
+        index = folder / "index.md"
+        index.write_text(figures_index(figures, title), encoding="utf-8")
+    except OSError as exc:
+        raise folder_error("cannot write the export folder", folder, exc, EXPORT_DIR_NEEDED) from None
+    return [*written, index]
+
+
+def figures_index(figures: list[FigureFile], title: str) -> str:
+    """Markdown: a heading, then one table row per figure (step, split, kind, caption, file link)."""
+    lines = [
+        f"# Figures of {title}",
+        "",
+        "| step | split | figure | caption | file |",
+        "|---:|---|---|---|---|",
+    ]
+    for figure in figures:
+        caption = figure.caption.replace("|", "\\|").replace("\n", " ")
+        name = figure.export_name
+        lines.append(f"| {figure.step} | {figure.split} | {figure.tag} | {caption} | [{name}]({name}) |")
+    return "\n".join(lines) + "\n"
