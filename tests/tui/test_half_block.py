@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from rich.color import Color
 from rich.style import Style
+from textual.strip import Strip
 
 from tui.widgets.half_block_image import (
     INK_RAMP,
@@ -16,8 +17,8 @@ from tui.widgets.half_block_image import (
     View,
     file_stamp,
     fit_scale,
-    grey_text,
-    half_block_text,
+    half_block_lines,
+    ink_lines,
     panned,
     render_figure,
     visible_box,
@@ -32,45 +33,41 @@ def png(tmp_path: Path, pixels: list[list[tuple[int, int, int]]], name: str = "f
     return path
 
 
-def cell_styles(text) -> list[list[Style]]:
+def cell_styles(lines: list[Strip]) -> list[list[Style | None]]:
     """The style of every cell, line by line."""
-    lines = text.split("\n")
-    styles = []
-    for line in lines:
-        row = [Style()] * len(line.plain)
-        for span in line.spans:
-            for x in range(span.start, span.end):
-                row[x] = span.style
-        styles.append(row)
-    return styles
+    return [[segment.style for segment in line for _ in segment.text] for line in lines]
+
+
+def plain(lines: list[Strip]) -> str:
+    return "\n".join(line.text for line in lines)
 
 
 def test_a_2x2_png_draws_two_cells_upper_pixel_on_lower(tmp_path: Path) -> None:
     path = png(tmp_path, [[RED, GREEN], [BLUE, WHITE]])
     text = render_figure(path, file_stamp(path), (2, 1), View(), True)
-    assert text.plain == UPPER_HALF * 2
+    assert plain(text) == UPPER_HALF * 2
     (row,) = cell_styles(text)
     assert row[0] == Style(color=Color.from_rgb(*RED), bgcolor=Color.from_rgb(*BLUE))
     assert row[1] == Style(color=Color.from_rgb(*GREEN), bgcolor=Color.from_rgb(*WHITE))
 
 
 def test_an_odd_last_row_has_no_background() -> None:
-    text = half_block_text(np.array([[RED], [GREEN], [BLUE]], dtype=np.uint8))
-    assert text.plain == f"{UPPER_HALF}\n{UPPER_HALF}"
+    text = half_block_lines(np.array([[RED], [GREEN], [BLUE]], dtype=np.uint8))
+    assert plain(text) == f"{UPPER_HALF}\n{UPPER_HALF}"
     styles = cell_styles(text)
     assert styles[0][0] == Style(color=Color.from_rgb(*RED), bgcolor=Color.from_rgb(*GREEN))
     assert styles[1][0] == Style(color=Color.from_rgb(*BLUE))
 
 
-def test_equal_neighbours_share_one_span() -> None:
-    text = half_block_text(np.array([[RED] * 5 + [BLUE] * 3] * 2, dtype=np.uint8))
-    assert [(s.start, s.end) for s in text.spans] == [(0, 5), (5, 8)]
+def test_equal_neighbours_share_one_segment() -> None:
+    (line,) = half_block_lines(np.array([[RED] * 5 + [BLUE] * 3, [RED] * 4 + [BLUE] * 4], dtype=np.uint8))
+    assert [len(segment.text) for segment in line] == [4, 1, 3]
 
 
 @pytest.mark.parametrize(
     ("image", "cells", "expected"),
     [
-        ((960, 400), (80, 19), (80, 33)),  # a wide strip: the width limits
+        ((960, 400), (80, 19), (80, 32)),  # a wide strip: the width limits (33 rounded to whole cells)
         ((400, 400), (80, 19), (38, 38)),  # square: the height limits (19 rows = 38 pixels)
         ((100, 50), (200, 45), (180, 90)),  # small: scaled up to fit
     ],
@@ -107,9 +104,9 @@ def test_zoomed_drawing_keeps_pixels_crisp(tmp_path: Path) -> None:
 
 def test_no_colour_draws_dark_as_ink_and_white_as_blank() -> None:
     pixels = np.array([[(0, 0, 0), WHITE, (128, 128, 128)]] * 2, dtype=np.uint8)
-    text = grey_text(pixels)
-    assert text.plain == INK_RAMP[0] + INK_RAMP[-1] + INK_RAMP[5]
-    assert not text.spans
+    (line,) = ink_lines(pixels)
+    assert line.text == INK_RAMP[0] + INK_RAMP[-1] + INK_RAMP[5]
+    assert all(segment.style is None for segment in line)
 
 
 def test_drawings_are_cached_and_a_rewritten_file_draws_again(tmp_path: Path) -> None:
