@@ -1,78 +1,227 @@
-"""System panel: GPU memory alloc/reserved/peak per device (or host RSS and CPU%), training throughput + sparkline."""
+"""System panel: per-GPU memory, utilisation, temperature and power; CPU, memory and data-loader wait with their
+history; training throughput and its sparkline."""
 
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import dataclass
-
 import numpy as np
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.widgets import Sparkline, Static
 
 from tui.data.run_snapshot import THROUGHPUT_WINDOWS, TRAIN_THROUGHPUT_KEY, Snapshot
+from tui.widgets.system_readings import (
+    Gauge,
+    GpuReadings,
+    fmt_mb,
+    fmt_used_of,
+    gauge_rows,
+    gpu_readings,
+)
+from tui.widgets.text_spark import bar, text_spark
 
 SPARK_POINTS = 60
-"""Most recent readings the sparkline shows."""
-
-_GPU_KEY = re.compile(
-    r"^(?:gpu(?P<pre>\d+)[/_])?gpu_mem_(?P<kind>alloc|reserved|peak|device_used)_mb(?:/(?P<post>\d+))?$"
+"""Most recent readings the throughput sparkline shows."""
+LABEL_WIDTH = 6
+MEMORY_BAR = 8
+"""Cells of a GPU's memory gauge."""
+WIDE_GPU_TABLE = 72
+"""Content width from which the GPU rows also show torch's allocated and peak memory."""
+GPU_COLUMNS_WIDTH = 84
+"""Cells the GPU table's figures take at most (with the allocator's), before the utilisation history."""
+STARVING_NOTE = "training waits on data: raise data.workers, or cache decoded images"
+_ALLOCATOR_KINDS = (
+    ("mem_alloc_mb", "alloc"),
+    ("mem_reserved_mb", "reserved"),
+    ("mem_peak_mb", "peak"),
+    ("mem_device_used_mb", "device"),
 )
-_GPU_KINDS = (("alloc", "alloc"), ("reserved", "reserved"), ("peak", "peak"), ("device_used", "device"))
-
-
-@dataclass(frozen=True)
-class GpuMemory:
-    """The latest memory readings of one device, in MB."""
-
-    device: str
-    values: dict[str, float]
-
-
-def gpu_memory(snapshot: Snapshot) -> list[GpuMemory]:
-    """Latest GPU memory per device from system keys like gpu_mem_alloc_mb, gpu1/gpu_mem_peak_mb, …/1."""
-    devices: dict[str, dict[str, float]] = {}
-    for key in snapshot.system:
-        m = _GPU_KEY.match(key)
-        value = snapshot.system_last(key)
-        if m and value is not None:
-            device = m["pre"] or m["post"] or "0"
-            devices.setdefault(device, {})[m["kind"]] = value
-    return [GpuMemory(d, devices[d]) for d in sorted(devices, key=int)]
-
-
-def fmt_mb(mb: float | None) -> str:
-    """Memory in MB as '812 MB' or '11.4 GB'."""
-    if mb is None or math.isnan(mb):
-        return "–"
-    return f"{mb:,.0f} MB" if mb < 1024 else f"{mb / 1024:.1f} GB"
 
 
 class SystemPanel(Vertical):
-    """Memory readings as a right-aligned table and a sparkline of img/s (or memory when no throughput)."""
+    """GPU rows, CPU / memory / data-wait gauges with text sparklines, and the throughput sparkline.
+
+    Beside the eval table the panel is as tall as its content and two gauges share a row. Given a height that
+    holds more (maximized with key 3, or alone in the compact layout), each gauge and GPU gets its own row and
+    history, and the throughput sparkline takes the rest.
+    """
 
     ALLOW_MAXIMIZE = True
     """Keys 1–4 can give the panel the whole screen."""
 
     DEFAULT_CSS = """
     SystemPanel { height: auto; }
-    SystemPanel #system-table { height: auto; }
+    SystemPanel #system-table, SystemPanel #system-gauges { height: auto; }
     SystemPanel #system-spark-label { height: 1; color: $text-muted; }
     SystemPanel Sparkline { height: 2; margin: 0 1; }
+    SystemPanel.-roomy Sparkline { height: 1fr; min-height: 2; max-height: 12; }
     """
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._snapshot: Snapshot | None = None
+        self._drawn: tuple[object, ...] | None = None
+
     def compose(self) -> ComposeResult:
-        """Readings, then the sparkline and its label."""
+        """GPU rows, gauges, then the throughput sparkline and its label."""
         yield Static(id="system-table")
+        yield Static(id="system-gauges")
         yield Static(id="system-spark-label")
         yield Sparkline([], id="system-spark")
 
+    def on_mount(self) -> None:
+        """Redraw when the theme (colours) or the maximized widget (room) changes."""
+        self.watch(self.app, "theme", lambda: self._redraw(force=True), init=False)
+        self.watch(self.screen, "maximized", self._on_maximized, init=False)
+
+    def _on_maximized(self) -> None:
+        """Maximized, fill the screen whatever height the layout gives the panel otherwise."""
+        self.styles.height = "1fr" if self.is_maximized else None
+        self._redraw(force=True)
+
+    def on_resize(self, event: Resize) -> None:
+        """Sparklines fill the width; the height decides one gauge a row or two."""
+        self._redraw()
+
     def show(self, snapshot: Snapshot) -> None:
         """Draw the latest readings."""
-        self.query_one("#system-table", Static).update(self._table(snapshot))
+        self._snapshot = snapshot
+        self._redraw()
+
+    def _redraw(self, force: bool = False) -> None:
+        """Draw the snapshot unless it was drawn at this size already (the monitor re-sends unchanged ones)."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return
+        width, height = max(self.content_size.width, 20), self.content_size.height
+        key = (snapshot.version, width, height)
+        if key == self._drawn and not force:
+            return
+        self._drawn = key
+        gpus, rows = gpu_readings(snapshot), gauge_rows(snapshot)
+        roomy = self._has_room_for(gpus, rows, height)
+        self.set_class(roomy, "-roomy")
+        table, gauges = self.query_one("#system-table", Static), self.query_one("#system-gauges", Static)
+        table.display, gauges.display = bool(gpus), bool(rows)  # no blank line for what the run did not log
+        table.update(self._gpu_table(snapshot, gpus, width, roomy))
+        gauges.update(self._gauges(rows, width, roomy))
+        self._throughput(snapshot)
+
+    def _has_room_for(
+        self, gpus: list[GpuReadings], rows: list[tuple[str, list[Gauge]]], height: int
+    ) -> bool:
+        """Whether the layout fixes the panel's height (not `auto`) and it holds one gauge a row."""
+        fixed = self.styles.height is not None and not self.styles.height.is_auto
+        gauges = sum(len(gauges) for _, gauges in rows)
+        needed = (len(gpus) + 1 if gpus else 0) + gauges + 1 + 1 + 2  # the note, the label, the sparkline
+        return fixed and height >= needed
+
+    # -- GPUs ------------------------------------------------------------------------------------------
+
+    def _gpu_table(
+        self, snapshot: Snapshot, gpus: list[GpuReadings], width: int, roomy: bool
+    ) -> Table | Text:
+        """A row per device: memory gauge, used/total, util, temperature, power (torch's allocated and peak
+        memory and the utilisation history when there is room); the allocator's figures alone without NVML."""
+        if not gpus:
+            return Text()
+        table = Table.grid(padding=(0, 1), expand=False)
+        table.add_column(style="bold", min_width=LABEL_WIDTH)
+        if not any(gpu.has_nvml for gpu in gpus):
+            for _ in _ALLOCATOR_KINDS:
+                table.add_column(justify="right")
+            table.add_row(Text("GPU mem", style="dim"), *(Text(t, style="dim") for _, t in _ALLOCATOR_KINDS))
+            for gpu in gpus:
+                table.add_row(f"cuda:{gpu.device}", *(fmt_mb(gpu.values.get(k)) for k, _ in _ALLOCATOR_KINDS))
+            return table
+        allocator = width >= WIDE_GPU_TABLE
+        titles = ["GPU", "memory", "", "util", "temp", "power"] + (["alloc", "peak"] if allocator else [])
+        readings = max((len(snapshot.system[k][1]) for g in gpus if (k := g.keys.get("util_pct"))), default=0)
+        spark_width = min(width - GPU_COLUMNS_WIDTH, readings) if roomy and allocator else 0
+        if spark_width >= 10:
+            titles.append("util history")
+        table.add_column()
+        for _ in titles[2:]:
+            table.add_column(justify="right")
+        if spark_width >= 10:
+            table.add_column(no_wrap=True, justify="left", width=spark_width)
+        table.add_row(*(Text(t, style="dim") for t in titles))
+        for gpu in gpus:
+            row = self._gpu_row(gpu)
+            if allocator:
+                row += [fmt_mb(gpu.values.get("mem_alloc_mb")), fmt_mb(gpu.values.get("mem_peak_mb"))]
+            if spark_width >= 10:
+                util = snapshot.system.get(gpu.keys.get("util_pct", ""), (None, np.zeros(0)))[1]
+                row.append(Text(text_spark(util, spark_width, high=100.0), style=self._color("primary")))
+            table.add_row(*row)
+        return table
+
+    def _gpu_row(self, gpu: GpuReadings) -> list[Text | str]:
+        v = gpu.values
+        used, total = v.get("mem_device_used_mb", v.get("mem_reserved_mb")), v.get("mem_device_total_mb")
+        gauge = Text()
+        if used is not None and total:
+            fraction = used / total
+            filled, empty = bar(fraction, MEMORY_BAR)
+            gauge.append(filled, style=self._color("warning" if fraction >= 0.95 else "primary"))
+            gauge.append(empty, style="dim")
+        util, temp = v.get("util_pct"), v.get("temp_c")
+        power, limit = v.get("power_w"), v.get("power_limit_w")
+        power_text = "–" if power is None else f"{power:.0f}" + (f"/{limit:.0f}" if limit else "") + " W"
+        return [
+            f"cuda:{gpu.device}",
+            gauge,
+            fmt_used_of(used, total),
+            "–" if util is None else f"{util:.0f}%",
+            "–" if temp is None else f"{temp:.0f}°C",
+            power_text,
+        ]
+
+    # -- CPU, memory, data wait ------------------------------------------------------------------------
+
+    def _gauges(self, rows: list[tuple[str, list[Gauge]]], width: int, roomy: bool) -> Group | Text:
+        """Each figure then its sparkline: two a row side by side, or one a row when there is room."""
+        if not rows:
+            return Text()
+        per_row = 1 if roomy else 2
+        lines: list[tuple[str, list[Gauge]]] = []
+        for label, gauges in rows:
+            for start in range(0, len(gauges), per_row):
+                lines.append((label if start == 0 else "", gauges[start : start + per_row]))
+        figure_width = [
+            max((len(g[i].figure) for _, g in lines if len(g) > i), default=0) for i in range(per_row)
+        ]
+        fixed = LABEL_WIDTH + sum(figure_width) + 2 * per_row + 1  # one space after each cell
+        spark_width = max(0, (width - fixed) // per_row)
+        table = Table.grid(padding=(0, 1), expand=False)
+        table.add_column(style="bold", min_width=LABEL_WIDTH)
+        for i in range(per_row):
+            table.add_column(min_width=figure_width[i])
+            table.add_column(no_wrap=True, width=spark_width)
+        spark_style = self._color("primary")
+        for label, gauges in lines:
+            cells: list[Text | str] = [label]
+            for gauge in gauges:
+                style = f"bold {self._color('warning')}" if gauge.alert else ""
+                spark = text_spark(gauge.values, spark_width, gauge.low, gauge.high)
+                cells += [Text(gauge.figure, style=style), Text(spark, style=style or spark_style)]
+            table.add_row(*cells)
+        if roomy and any(g.alert for _, gauges in rows for g in gauges):
+            return Group(table, Text(STARVING_NOTE, style="dim"))
+        return Group(table)
+
+    def _color(self, name: str) -> str:
+        """A colour of the current theme ('primary', 'warning'), for Rich styles (NO_COLOR drops them)."""
+        value = getattr(self.app.current_theme, name, None)
+        return value or ""
+
+    # -- throughput ------------------------------------------------------------------------------------
+
+    def _throughput(self, snapshot: Snapshot) -> None:
+        """The sparkline of img/s (or memory when the run has no throughput) and its label."""
         key, label = self._spark_key(snapshot)
         spark = self.query_one(Sparkline)
         if key is None:
@@ -91,34 +240,6 @@ class SystemPanel(Vertical):
         else:
             figure, detail = f" {label}", f"  last {len(y)} readings · {spread}"
         self.query_one("#system-spark-label", Static).update(Text.assemble((figure, "bold"), (detail, "dim")))
-
-    def _table(self, snapshot: Snapshot) -> Table:
-        """GPU rows (alloc / reserved / peak / device), else host RSS and CPU."""
-        table = Table.grid(padding=(0, 2), expand=False)
-        gpus = gpu_memory(snapshot)
-        if gpus:
-            table.add_column(style="bold")
-            for _, title in _GPU_KINDS:
-                table.add_column(header=title, justify="right")
-            table.add_row(Text("GPU mem", style="dim"), *(Text(t, style="dim") for _, t in _GPU_KINDS))
-            for gpu in gpus:
-                table.add_row(f"cuda:{gpu.device}", *(fmt_mb(gpu.values.get(k)) for k, _ in _GPU_KINDS))
-        table_host = self._host_row(snapshot)
-        if table_host is not None:
-            if not gpus:
-                table.add_column(style="bold")
-                table.add_column(justify="right")
-                table.add_column(justify="right")
-            table.add_row(*table_host[: len(table.columns)])
-        return table
-
-    def _host_row(self, snapshot: Snapshot) -> list[Text | str] | None:
-        """'host  2.1 GB  187%' (RSS and CPU of the engine process)."""
-        rss, cpu = snapshot.system_last("rss_mb"), snapshot.system_last("cpu_percent")
-        if rss is None and cpu is None:
-            return None
-        cpu_text = "–" if cpu is None else f"{cpu:.0f}% cpu"
-        return ["host", f"{fmt_mb(rss)} rss", cpu_text, "", "", ""]
 
     def _spark_key(self, snapshot: Snapshot) -> tuple[str | None, str]:
         """Which gauge the sparkline follows: throughput, else GPU allocated, else RSS."""
