@@ -200,3 +200,17 @@ async def test_skipped_events_are_named(figure_run: Path) -> None:
     async with FiguresApp(figure_run).run_test(size=(120, 24)) as pilot:
         screen = await opened(pilot)
         assert "1 skipped: image event skipped: absolute path '/etc/passwd'" in position(screen)
+
+
+async def test_no_color_draws_an_ink_sketch(figure_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR: Textual's monochrome filter runs over the drawing (it needs a style on every segment)."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = FiguresApp(figure_run)
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("down", "down")  # the confusion matrix: dense ink on its dark cells
+        await pilot.pause()
+        drawing = drawn_text(screen.query_one(HalfBlockImage))
+        assert "▀" not in drawing and "%" in drawing
+        assert app.export_screenshot()  # the whole screen goes through the filters without raising

@@ -237,7 +237,8 @@ class HalfBlockImage(Widget):
         index = y - (height - len(lines)) // 2
         if not 0 <= index < len(lines):
             return Strip.blank(width, blank)
-        line = lines[index]
+        # the widget's colours under the drawing's: Textual's NO_COLOR filter needs a style on every segment
+        line = lines[index].apply_style(blank)
         left = (width - line.cell_length) // 2
         right = width - left - line.cell_length
         return Strip([Segment(" " * left, blank), *line, Segment(" " * right, blank)], width)
