@@ -13,6 +13,12 @@ from tui.screens.monitor import MonitorScreen
 from tui.widgets.curves import CurvesPanel
 
 
+@pytest.fixture(autouse=True)
+def chart_prefs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Charts chosen in the user's ~/.config must not change the snapshots."""
+    monkeypatch.setenv("LABCONSOLE_CHART_PREFS", str(tmp_path / "charts.json"))
+
+
 class MonitorApp(App[None]):
     """A bare app showing one MonitorScreen with the fixtures' frozen clock."""
 

@@ -20,6 +20,8 @@ Series = tuple[np.ndarray, np.ndarray]
 
 DEFAULT_CHARTS = ("loss", "lr", "grad_norm")
 """What the monitor shows until the researcher picks: total loss with its components, LR, grad norm."""
+REDUNDANT_CONTROL_MARKERS = ("eval", "pause", "resume", "checkpoint")
+"""Applied commands whose own events (eval, status, checkpoint) mark the step already."""
 X_AXES = ("step", "epoch", "time")
 """What the x axis can count, in the order `a` cycles through."""
 
@@ -62,6 +64,8 @@ def chart_keys(chart: str, names: Iterable[str]) -> list[str]:
 
 def line_label(chart: str, key: str) -> str:
     """A line's name in its chart's legend: the part that tells it from the chart's other lines."""
+    if chart == key:
+        return ""  # the chart's title names its only line
     if chart in ("loss", "lr"):
         return key.split("/", 1)[1]
     if chart.startswith("eval/*/"):

@@ -13,6 +13,7 @@ import yaml
 
 from engine.core.protocol import RunPaths, headline, read_json
 from tui.cli.compare_cmd import comparison_rows
+from tui.data.chart_series import REDUNDANT_CONTROL_MARKERS
 from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import TRAIN_THROUGHPUT_KEY, Marker, train_throughput
 
@@ -31,11 +32,15 @@ class CompareRun:
     config: dict[str, Any]
     """config.yaml flattened to dotted keys."""
     scalars: dict[str, Series] = field(default_factory=dict)
-    """loss/total and lr/… over step."""
+    """Every scalar key (loss/…, lr/…, grad_norm, model scalars) over step."""
+    system: dict[str, Series] = field(default_factory=dict)
+    """System gauges over step."""
     evals: dict[tuple[str, str], Series] = field(default_factory=dict)
     """(split, metric) → values over step."""
     markers: list[Marker] = field(default_factory=list)
-    """Steps where a mid-run change was applied."""
+    """Steps where a mid-run change was applied, evaluations, pauses and resumes."""
+    clock_stamps: list[tuple[float, float]] = field(default_factory=list)
+    """(step, t) of the events that carry both: the time axis interpolates them."""
     steered: dict[str, list[tuple[float, Any]]] = field(default_factory=dict)
     """Keys set mid-run → (step, value) in the order applied."""
     img_per_s: float | None = None
@@ -112,31 +117,51 @@ def load_run(run_dir: Path) -> CompareRun:
     paths = RunPaths(run_dir)
     run = CompareRun(run_dir, read_json(paths.run_json) or {}, flatten(_read_yaml(paths.config)))
     chunk = read_events(paths.events)[0]
-    run.scalars = {
-        key: chunk.series[(kind, key)]
-        for kind, key in chunk.series
-        if kind == "scalar" and (key == "loss/total" or key.startswith("lr/"))
-    }
+    run.scalars = {key: series for (kind, key), series in chunk.series.items() if kind == "scalar"}
+    run.system = {key: series for (kind, key), series in chunk.series.items() if kind == "system"}
     evals: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for event in chunk.events:
         kind, step = event.get("kind"), event.get("step")
         if not isinstance(step, (int, float)):
             continue
+        t = event.get("t")
+        if isinstance(t, (int, float)) and not isinstance(t, bool):
+            run.clock_stamps.append((float(step), float(t)))
+        _mark_timeline(run.markers, kind, float(step), event)
         if kind == "eval":
             for metric, value in (event.get("metrics") or {}).items():
                 if isinstance(value, (int, float)):
                     _append(evals, (str(event.get("split")), metric), step, value)
         elif kind == "control" and event.get("status") == "applied":
-            run.markers.append(Marker(step, "control", _control_label(event)))
+            if event.get("action") not in REDUNDANT_CONTROL_MARKERS:
+                run.markers.append(Marker(step, "control", _control_label(event)))
             if event.get("action") == "set":
                 for key, value in (event.get("values") or {}).items():
                     run.steered.setdefault(str(key), []).append((float(step), value))
     run.evals = {k: (np.asarray(x, float), np.asarray(y, float)) for k, (x, y) in evals.items()}
+    last_steps = [float(x[-1]) for x, _ in run.scalars.values() if len(x)]
+    if chunk.last_t is not None and last_steps:
+        run.clock_stamps.append((max(last_steps), chunk.last_t))
     run.img_per_s = training_throughput(run.info, chunk.series.get(("system", TRAIN_THROUGHPUT_KEY)))
     memory = _finite(chunk, "gpu_mem_peak_mb")
     memory = memory if len(memory) else _finite(chunk, "rss_mb")
     run.peak_mem_mb = float(memory.max()) if len(memory) else None
     return run
+
+
+def _mark_timeline(markers: list[Marker], kind: Any, step: float, event: dict[str, Any]) -> None:
+    """Evaluations (one marker per step), pauses and resumes, as the monitor draws them."""
+    if kind == "eval":
+        last = markers[-1] if markers else None
+        split = str(event.get("split", "test"))
+        if last is not None and last.kind == "eval" and last.step == step:
+            markers[-1] = Marker(step, "eval", f"{last.label}, {split}")
+        else:
+            markers.append(Marker(step, "eval", f"eval {split}"))
+    elif kind == "status" and event.get("status") == "paused":
+        markers.append(Marker(step, "pause", "paused"))
+    elif kind == "status" and event.get("status") == "running" and any(m.kind == "pause" for m in markers):
+        markers.append(Marker(step, "resume", "resumed"))
 
 
 def training_throughput(info: dict[str, Any], readings: Series | None) -> float | None:

@@ -17,8 +17,9 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from engine.core.errors import UserError
 from tui.cli.compare_cmd import build_comparison, render_comparison
+from tui.data.chart_prefs import load_charts, store_charts
 from tui.data.compare_runs import CompareRun, load_run, metric_rows, ordered
-from tui.widgets.compare_curves import CompareCurves
+from tui.widgets.compare_curves import CompareCurves, compare_choices, default_charts
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable
 from tui.widgets.key_bar import KeyBar
@@ -64,6 +65,15 @@ class CompareScreen(Screen[None]):
         Binding("1", "tab('metrics')", "Metrics", show=False),
         Binding("2", "tab('config')", "Config", show=False),
         Binding("3", "tab('curves')", "Curves", show=False),
+        Binding("g", "pick_charts", "Charts", tooltip="Choose the curves: any series the runs logged"),
+        Binding("y", "log_y", "Log y", tooltip="Log scale on the curves' y axes"),
+        Binding("a", "x_axis", "x axis", tooltip="x by step → epoch → time"),
+        Binding(
+            "left_square_bracket", "cursor(-1)", "Cursor", key_display="[/]", tooltip="Read exact values"
+        ),
+        Binding("right_square_bracket", "cursor(1)", "Cursor right", show=False),
+        Binding("left_curly_bracket", "cursor(-10)", "Cursor far left", show=False),
+        Binding("right_curly_bracket", "cursor(10)", "Cursor far right", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -161,7 +171,15 @@ class CompareScreen(Screen[None]):
         self._render_title(runs)
         self.query_one(CompareTable).show(runs, metric_rows(runs), self.app.current_theme.dark)
         self.query_one(ConfigDiff).show(runs)
-        self.query_one(CompareCurves).show(runs)
+        curves = self.query_one(CompareCurves)
+        charts = None if curves.charts else load_charts("compare", self._charts_task(runs))
+        self.run_worker(curves.show(runs, charts), group="compare-curves", exclusive=True)
+
+    @staticmethod
+    def _charts_task(runs: list[CompareRun]) -> str:
+        """The baseline's task: the curves chosen are remembered per task."""
+        task = runs[0].info.get("task") if runs else None
+        return str(task) if isinstance(task, str) and task else "default"
 
     def _render_title(self, runs: list[CompareRun]) -> None:
         """'compare  3 runs · baseline r50-gem-baseline · final metrics (best when unfinished)'."""
@@ -174,8 +192,48 @@ class CompareScreen(Screen[None]):
     # -- actions ------------------------------------------------------------------------------------
 
     def action_back(self) -> None:
-        """Return to the runs list."""
+        """Hide the curves' cursor first, else return to the runs list."""
+        curves = self.query_one(CompareCurves)
+        if curves.cursor is not None:
+            curves.cursor = None
+            return
         self.dismiss(None)
+
+    def _curves(self) -> CompareCurves:
+        """The curves, shown (their keys act on them: the tab comes forward)."""
+        self.query_one(TabbedContent).active = "curves"
+        return self.query_one(CompareCurves)
+
+    def action_pick_charts(self) -> None:
+        """Choose the curves among every series the runs logged."""
+        from tui.screens.series_picker import SeriesPicker
+
+        runs = self.runs
+        if not runs:
+            self.notify("still reading the runs", severity="warning")
+            return
+        curves = self._curves()
+        self.app.push_screen(
+            SeriesPicker(compare_choices(runs), curves.charts, default_charts(runs)), self._set_charts
+        )
+
+    async def _set_charts(self, charts: list[str] | None) -> None:
+        if charts is None:
+            return
+        await self.query_one(CompareCurves).set_charts(charts)
+        store_charts("compare", self._charts_task(self.runs), charts)
+
+    def action_log_y(self) -> None:
+        curves = self._curves()
+        curves.log_y = not curves.log_y
+        self.notify("log" if curves.log_y else "linear", title="y axis", timeout=1.5)
+
+    def action_x_axis(self) -> None:
+        self.notify(f"x by {self._curves().next_x_axis()}", title="x axis", timeout=1.5)
+
+    def action_cursor(self, columns: int) -> None:
+        if self._curves().move_cursor(columns) is None:
+            self.notify("no curves yet", title="Cursor", severity="warning", timeout=1.5)
 
     def action_next_baseline(self) -> None:
         """Make the next run the baseline."""
@@ -243,6 +301,10 @@ class CompareScreen(Screen[None]):
             "Markdown, CSV, per-run scalars and PNG plots",
             _bind(self.action_export, "full"),
         )
+        yield "Choose curves", "Any series the runs logged (g)", self.action_pick_charts
+        yield "Log scale", "Toggle log y on the curves (y)", self.action_log_y
+        yield "x axis", "Step → epoch → time (a)", self.action_x_axis
+        yield "Cursor", "Exact values at a step ([ and ]; esc hides)", lambda: self.action_cursor(1)
         for i, tab in enumerate(TABS, start=1):
             yield f"Show {tab}", f"Key {i}", _bind(self.action_tab, tab)
 

@@ -20,6 +20,7 @@ from textual_plotext import PlotextPlot
 
 from tui.data.chart_series import (
     DEFAULT_CHARTS,
+    REDUNDANT_CONTROL_MARKERS,
     X_AXES,
     XAxis,
     chart_keys,
@@ -123,6 +124,8 @@ class ChartView:
     """What the readout says the cursor is at: 'step 1,200'."""
     no_color: bool = False
     foreground: RGB = (200, 200, 200)
+    background: RGB = (30, 30, 30)
+    """The plot's background (marker tags are drawn on it)."""
 
 
 def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
@@ -205,7 +208,7 @@ class CurvePlot(PlotextPlot):
         plt.clear_figure()
         plt.frame(False)
         self.marker_columns = []
-        span = x_range or _data_span(lines)
+        span = x_range or data_span(lines)
         if span is None:
             self._frame = None
             self.refresh()
@@ -234,8 +237,11 @@ class CurvePlot(PlotextPlot):
         if right <= left:
             left, right = left - 1, right + 1
         self.plt.xlim(left, right)
-        ticks = np.linspace(left, right, max(2, min(6, self.size.width // 12)))
-        self.plt.xticks(ticks.tolist(), [view.axis.fmt(t) for t in ticks])
+        count = max(2, min(6, self.size.width // 12))
+        ticks = nice_ticks(left, right, count) if view.axis.name != "time" else []
+        if len(ticks) < 2:
+            ticks = np.linspace(left, right, count).tolist()
+        self.plt.xticks(ticks, [view.axis.fmt(t) for t in ticks])
         values = np.concatenate(ys) if ys else np.zeros(0)
         lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
         if hi <= lo:  # a constant (an LR that never moves): centre it
@@ -249,6 +255,7 @@ class CurvePlot(PlotextPlot):
             labels = [fmt_value(t) for t in y_ticks]
         lo, hi = min(lo, *y_ticks), max(hi, *y_ticks)
         self.plt.ylim(lo, hi)
+        labels = [label.rjust(Y_LABEL_WIDTH - 1) for label in labels]  # same plot area in every chart
         self.plt.yticks(y_ticks, labels)
         self._frame = (max((len(label) for label in labels), default=0) + 2, left, right)
         return lo, hi
@@ -258,8 +265,8 @@ class CurvePlot(PlotextPlot):
     ) -> None:
         """A vertical line per marker in view, with its tag on the top row where it does not overlap."""
         left, right = span
-        inside = [m for m in markers if left <= m.step <= right]
         columns = self._plot_columns()
+        inside = [m for m in markers if left <= m.step <= right]
         free_from = -1
         for m in sorted(inside, key=lambda m: m.step):
             self.plt.vertical_line(m.step, color=MARKER_COLOURS.get(m.kind, (150, 150, 150)))
@@ -268,12 +275,17 @@ class CurvePlot(PlotextPlot):
             if column <= free_from:
                 continue
             word = MARKER_TAGS.get(m.kind, m.kind)
-            room = columns - column - 1
-            tag = word if len(word) + 1 <= room else word[:1] if room >= 1 else ""
-            if tag:
-                colour = view.foreground if view.no_color else MARKER_COLOURS.get(m.kind, (150, 150, 150))
-                self.plt.text(tag, m.step, y_range[1], color=colour, alignment="left")
-                free_from = column + len(tag) + 1
+            colour = view.foreground if view.no_color else MARKER_COLOURS.get(m.kind, (150, 150, 150))
+            if column + len(word) + 1 < columns:
+                tag, align, end = word, "left", column + len(word) + 1
+            elif column - len(word) > free_from:  # at the right edge: the tag ends at the line
+                tag, align, end = word, "right", column + 1
+            elif column + 1 < columns:
+                tag, align, end = word[:1], "left", column + 2
+            else:
+                continue
+            self.plt.text(tag, m.step, y_range[1], color=colour, background=view.background, alignment=align)
+            free_from = end
 
     def _plot_columns(self) -> int:
         """Columns of the drawing area (the width less the y labels)."""
@@ -303,7 +315,7 @@ class CurvePlot(PlotextPlot):
             self.post_message(self.Clicked(x))
 
 
-def _data_span(lines: list[Line]) -> tuple[float, float] | None:
+def data_span(lines: list[Line]) -> tuple[float, float] | None:
     """First and last x over all lines (None when empty)."""
     firsts = [float(line.x[0]) for line in lines if len(line.x)]
     lasts = [float(line.x[-1]) for line in lines if len(line.x)]
@@ -345,21 +357,9 @@ class CurveChart(Vertical):
         view = view or ChartView()
         has_data = self.query_one(CurvePlot).draw(lines, markers, x_range, view)
         room = max(10, self.size.width - 2)
-        candidates = [
-            (4, True, True, True),
-            (4, True, True, False),
-            (2, True, True, False),
-            (2, True, False, False),
-            (2, False, True, False),
-        ]
         fits = None
-        for rows in (1, 2):
-            for digits, names, values, note in candidates:
-                entries = self._entries(lines, view, digits, names, values, note)
-                packed = _pack(entries, room, rows)
-                if packed is not None:
-                    fits = packed
-                    break
+        for rows, digits, names, values, note in LEGEND_FALLBACKS:
+            fits = _pack(self._entries(lines, view, digits, names, values, note), room, rows)
             if fits is not None:
                 break
         legend = fits if fits is not None else _join(self._entries(lines, view, 2, True, False, False), room)
@@ -367,18 +367,17 @@ class CurveChart(Vertical):
             legend.append("  reading events…" if loading else "  no data yet", style="dim italic")
         rows = legend.plain.count("\n") + 1
         widget = self.query_one(".chart-legend", Static)
-        if rows != self.legend_lines:
-            self.legend_lines = rows
-            widget.styles.height = rows
+        self.legend_lines = rows  # the grid sets the height: the same for charts side by side
         widget.update(legend)
 
     def _entries(
-        self, lines: list[Line], view: ChartView, digits: int, names: bool, values: bool, note: bool
+        self, lines: list[Line], view: ChartView, digits: int, names: bool, values: bool, note: int
     ) -> list[Text]:
         """The title, then 'key name value' per shown line (values at the cursor when there is one)."""
         title = Text(self.title, style="bold")
-        if note and self.note:
-            title.append(f" {self.note}", style="dim")
+        text = self.note if note == 2 else self.note.split(" · ")[0] if note == 1 else ""
+        if text:
+            title.append(f" {text}", style="dim")
         if view.cursor is not None:
             title.append(f" @ {view.cursor_label}", style="bold")
         entries = [title]
@@ -403,6 +402,21 @@ class CurveChart(Vertical):
                 entry.append(f" {fmt_value(float(line.y[-1]), digits)}")
             entries.append(entry)
         return entries
+
+
+LEGEND_FALLBACKS = (
+    (1, 4, True, True, 2),
+    (1, 4, True, True, 1),
+    (1, 2, True, True, 1),
+    (2, 4, True, True, 2),
+    (2, 2, True, True, 1),
+    (1, 2, True, True, 0),
+    (2, 2, True, True, 0),
+    (2, 2, True, False, 0),
+    (2, 2, False, True, 0),
+)
+"""(rows, significant digits, names, values, note: 2 whole, 1 short, 0 none) a legend tries in turn: decimals
+go first, then a second row, then values; names last."""
 
 
 def _pack(entries: list[Text], room: int, rows: int) -> Text | None:
@@ -467,9 +481,15 @@ class ChartGrid(Vertical):
         await self.remove_children()
         await self.mount_all(self.compose_charts(charts))
 
-    def charts(self) -> list[CurveChart]:
-        """The charts, in layout order."""
-        return list(self.query(CurveChart))
+    def align_legends(self) -> None:
+        """Charts side by side get legends of the same height, so that their plots line up."""
+        for row in self.query(".chart-row"):
+            charts = list(row.query(CurveChart))
+            rows = max((c.legend_lines for c in charts), default=1)
+            for chart in charts:
+                legend = chart.query_one(".chart-legend")
+                if legend.styles.height is None or legend.styles.height.value != rows:
+                    legend.styles.height = rows
 
 
 def _zoom_levels(span: float | None) -> list[int | None]:
@@ -481,6 +501,17 @@ def _zoom_levels(span: float | None) -> list[int | None]:
         extra = [int(span // 2), int(span // 4)]
         levels += [z for z in extra if z >= 2 and z not in levels and all(z < (lv or span) for lv in levels)]
     return levels
+
+
+def thin_evals(markers: list[Marker], x_range: tuple[float, float] | None, width: int) -> list[Marker]:
+    """Without routine evaluations when more of them are in view than the narrowest chart shows legibly
+    (one per 10 columns): they would hide the curves. The same markers go to every chart."""
+    if x_range is None:
+        return markers
+    evals = sum(m.kind == "eval" and x_range[0] <= m.step <= x_range[1] for m in markers)
+    if evals > max(3, (width - Y_LABEL_WIDTH) // 10):
+        return [m for m in markers if m.kind != "eval"]
+    return markers
 
 
 def _smoothable(key: str) -> bool:
@@ -662,7 +693,11 @@ class CurvesPanel(Vertical):
         snap = self._snapshot
         if snap is None:
             return []
-        found = [m for m in (*snap.markers, *snap.timeline) if m.kind in MARKER_COLOURS]
+        found = [
+            m
+            for m in (*snap.markers, *snap.timeline)
+            if m.kind in MARKER_COLOURS and not (m.kind == "control" and m.label in REDUNDANT_CONTROL_MARKERS)
+        ]
         return sorted(found, key=lambda m: m.step)
 
     def _axis(self, snap: Snapshot, name: str) -> XAxis:
@@ -681,7 +716,7 @@ class CurvesPanel(Vertical):
                 label += f" ({axis.name} {axis.fmt(cursor or 0.0)})"
         no_color = bool(getattr(self.app, "no_color", False))
         foreground = Color.parse(self.app.theme_variables.get("foreground", "#e0e0e0")).rgb
-        return ChartView(axis, self.log_y, cursor, label, no_color, foreground)
+        return ChartView(axis, self.log_y, cursor, label, no_color, foreground, self._background())
 
     def _redraw(self) -> None:
         """Replot every chart from the latest snapshot."""
@@ -699,11 +734,15 @@ class CurvesPanel(Vertical):
         markers = [replace(m, step=float(view.axis.of(np.array([m.step]))[0])) for m in self.markers()]
         series = flat_series(snap.scalars, snap.system, snap.evals)
         loading = not snap.events_read
-        for chart in self.query(CurveChart):
-            lines = self._lines(chart.chart, series, view)
+        charts = [(chart, self._lines(chart.chart, series, view)) for chart in self.query(CurveChart)]
+        if x_range is None:  # one span for every chart: a step sits at the same column in each
+            x_range = data_span([line for _, lines in charts for line in lines])
+        markers = thin_evals(markers, x_range, min((c.size.width for c, _ in charts), default=0))
+        for chart, lines in charts:
             smoothable = any(_smoothable(k) for k in chart_keys(chart.chart, series))
             chart.note = self._smoothing_note(view) if smoothable else ""
             chart.draw(lines, markers, x_range, loading, view)
+        self.query_one(ChartGrid).align_legends()
         self.border_subtitle = self._subtitle()
 
     def _smoothing_note(self, view: ChartView) -> str:
