@@ -8,6 +8,8 @@ Under DDP each rank samples its own device; the trainer merges the ranks' readin
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,9 @@ import torch
 from engine.data.wait_clock import TRAINING_WAITS, WaitClock
 
 _MB = 1024 * 1024
+WORKER_RESCAN_SECONDS = 30.0
+"""How often the engine's children are looked for again: finding them reads every process of the machine (tens
+of ms on a busy node), while DataLoader workers are persistent and reading the known ones is cheap."""
 
 
 class SystemStats:
@@ -29,6 +34,7 @@ class SystemStats:
         self.process.cpu_percent(None)  # the first call only primes the counter
         psutil.cpu_percent(None)  # likewise for the whole machine
         self._workers: dict[int, psutil.Process] = {}  # kept: a child's CPU % needs its previous reading
+        self._workers_scanned = -float("inf")
         self.gpu = NvmlDevice.open(device)
 
     def sample(self) -> dict[str, float]:
@@ -62,10 +68,11 @@ class SystemStats:
         Forked workers share the engine's pages until they write them, so their RSS sum counts shared pages
         more than once: an upper bound, the figure `top` would add up too.
         """
-        try:
-            children = self.process.children(recursive=True)
-        except psutil.Error:
-            return 0, 0.0
+        children = list(self._workers.values())
+        if time.monotonic() - self._workers_scanned >= WORKER_RESCAN_SECONDS:
+            self._workers_scanned = time.monotonic()
+            with contextlib.suppress(psutil.Error):  # the known ones still count
+                children = self.process.children(recursive=True)
         alive: dict[int, psutil.Process] = {}
         rss, cpu = 0, 0.0
         for child in children:

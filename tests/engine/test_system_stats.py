@@ -70,6 +70,16 @@ def test_worker_processes_count_in_the_process_readings() -> None:
     assert stats.sample()["proc_rss_mb"] == pytest.approx(stats.sample()["rss_mb"], abs=64)
 
 
+def test_children_are_looked_for_once_per_rescan_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    stats = SystemStats(torch.device("cpu"), waits=WaitClock())
+    scans = []
+    real_children = stats.process.children
+    monkeypatch.setattr(stats.process, "children", lambda **kw: scans.append(1) or real_children(**kw))
+    for _ in range(5):
+        stats.sample()
+    assert len(scans) == 1  # reading every process of a busy node at each log would slow training
+
+
 class FakeNvml(types.ModuleType):
     """pynvml as nvidia-ml-py exposes it, for device 1 of a machine with two GPUs (no power reading on 0)."""
 

@@ -12,8 +12,10 @@ def text_spark(values: np.ndarray, width: int, low: float = 0.0, high: float | N
 
     A fixed scale (0–100 for percentages, the total for memory) keeps a flat line flat instead of magnifying noise.
     """
-    y = np.asarray(values, dtype=float)
-    y = y[np.isfinite(y)][-width:] if width > 0 else y[:0]
+    if width <= 0:
+        return ""
+    y = np.asarray(values[-4 * width :], dtype=float)  # a long run's history: only its end is drawn
+    y = y[np.isfinite(y)][-width:]
     if not len(y):
         return ""
     top = float(y.max()) if high is None else high
