@@ -57,6 +57,7 @@ async def opened(pilot: Pilot) -> ImageViewScreen:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ImageViewScreen))
     screen = pilot.app.screen
     assert isinstance(screen, ImageViewScreen)
+    await wait_for(pilot, lambda: screen.loaded)
     await pilot.pause()
     return screen
 
@@ -214,3 +215,19 @@ async def test_no_color_draws_an_ink_sketch(figure_run: Path, monkeypatch: pytes
         drawing = drawn_text(screen.query_one(HalfBlockImage))
         assert "▀" not in drawing and "%" in drawing
         assert app.export_screenshot()  # the whole screen goes through the filters without raising
+
+
+async def test_question_mark_shows_the_keys_in_the_console(figure_run: Path, make_app) -> None:
+    """In the console, `?` lists this screen's keys beside the figure, which fits itself into what is left."""
+    app = make_app(figure_run.parent)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.push_screen(ImageViewScreen(figure_run, poll_interval=0.05))
+        screen = await opened(pilot)
+        image = screen.query_one(HalfBlockImage)
+        wide = image.content_size.width
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: bool(screen.query("HelpPanel")))
+        await wait_for(pilot, lambda: image.content_size.width < wide)
+        assert "▀" in drawn_text(image)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: not screen.query("HelpPanel"))

@@ -179,3 +179,27 @@ def test_events_written_by_the_writer_round_trip(run_dir: Path) -> None:
     images.poll()
     (figure,) = images.figures(("overlay", "val"))
     assert figure.path == (run_dir / "figures/step_000500/o.png").resolve()
+
+
+def test_news_and_snapshots(run_dir: Path) -> None:
+    images = RunImages(run_dir)
+    assert not images.has_news()  # no events.jsonl
+    append(run_dir, image(500), image(500, "confusion", "val"))
+    assert images.has_news()
+    images.poll()
+    assert not images.has_news()
+    frozen = images.snapshot()
+    append(run_dir, image(1000))
+    images.poll()
+    assert [f.step for f in frozen.figures(("retrievals", "sim2real"))] == [500]  # unchanged by later reads
+    assert frozen.kinds() == [("retrievals", "sim2real"), ("confusion", "val")]
+    assert images.snapshot().version == frozen.version + 1
+
+
+def test_emptied_events_file_drops_every_figure(run_dir: Path) -> None:
+    append(run_dir, image(500))
+    images = RunImages(run_dir)
+    images.poll()
+    (run_dir / "events.jsonl").write_text("")
+    assert images.poll()
+    assert images.kinds() == []

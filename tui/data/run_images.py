@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -98,26 +98,31 @@ class RunImages:
         self._reader: EventReader | None = None
         self._offset = 0
 
+    def has_news(self) -> bool:
+        """Whether events.jsonl changed size since the last read (one os.stat: cheap enough for a UI timer)."""
+        try:
+            return os.stat(self.paths.events).st_size != self._offset
+        except OSError:
+            return False
+
     def poll(self) -> bool:
         """Read what events.jsonl appended since the last call; True when the figures changed."""
         try:
             size = os.stat(self.paths.events).st_size
         except OSError:
             return False
-        if size < self._offset:
+        changed = size < self._offset  # truncated or replaced: what was read is gone
+        if changed:
             self._reset()
-            self.version += 1
-        if size <= self._offset:
-            return False
-        chunk, self._reader = read_events(self.paths.events, self._reader)
-        self._offset = self._reader.offset
-        changed = False
-        for event in chunk.events:
-            kind = event.get("kind")
-            if kind == "image":
-                changed |= self._add(event)
-            elif kind == "resume" and isinstance(event.get("step"), (int, float)):
-                changed |= self._drop_after(event["step"])
+        if size > self._offset:
+            chunk, self._reader = read_events(self.paths.events, self._reader)
+            self._offset = self._reader.offset
+            for event in chunk.events:
+                kind = event.get("kind")
+                if kind == "image":
+                    changed |= self._add(event)
+                elif kind == "resume" and isinstance(event.get("step"), (int, float)):
+                    changed |= self._drop_after(event["step"])
         if changed:
             self.version += 1
         return changed
@@ -165,3 +170,25 @@ class RunImages:
         """The figures of one kind, one per evaluation, by step."""
         by_step = self._by_kind.get(kind, {})
         return [by_step[s] for s in sorted(by_step)]
+
+    def snapshot(self) -> FigureSet:
+        """What was read so far, frozen: the screen reads it while the next poll runs in a thread."""
+        return FigureSet(
+            {kind: tuple(self.figures(kind)) for kind in self.kinds()}, tuple(self.skipped), self.version
+        )
+
+
+@dataclass(frozen=True)
+class FigureSet:
+    """A run's figures at one moment: by kind (in listing order), each kind's by step."""
+
+    by_kind: dict[FigureKind, tuple[Figure, ...]] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+    """Why each refused `image` event was skipped."""
+    version: int = 0
+
+    def kinds(self) -> list[FigureKind]:
+        return list(self.by_kind)
+
+    def figures(self, kind: FigureKind) -> tuple[Figure, ...]:
+        return self.by_kind.get(kind, ())

@@ -9,16 +9,18 @@ the newest evaluation the view follows the run: a new evaluation's figure replac
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tui.data.run_images import Figure, FigureKind, RunImages, kind_label
+from tui.data.run_images import Figure, FigureKind, FigureSet, RunImages, kind_label
 from tui.widgets.half_block_image import HalfBlockImage
 from tui.widgets.key_bar import KeyBar
 
@@ -60,8 +62,13 @@ class ImageViewScreen(Screen[None]):
     def __init__(self, run_dir: Path, poll_interval: float = POLL_SECONDS) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.images = RunImages(self.run_dir)
-        """The run's figures, read incrementally."""
+        self.reader = RunImages(self.run_dir)
+        """Reads the run's figures incrementally, in a thread (a long run without index takes a while)."""
+        self.images = FigureSet()
+        """The figures shown: the reader's latest snapshot."""
+        self.loaded = False
+        """True once events.jsonl has been read to its end."""
+        self._reading = False
         self.poll_interval = poll_interval
         self.kind: FigureKind | None = None
         """The kind of figure shown."""
@@ -78,9 +85,8 @@ class ImageViewScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.images.poll()
-        self._settle()
         self._show(keep_view=False)
+        self._poll()
         self.set_interval(self.poll_interval, self._poll)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -95,9 +101,9 @@ class ImageViewScreen(Screen[None]):
     # -- state -----------------------------------------------------------------------------------------
 
     @property
-    def figures(self) -> list[Figure]:
+    def figures(self) -> tuple[Figure, ...]:
         """Every evaluation's figure of the shown kind."""
-        return self.images.figures(self.kind) if self.kind is not None else []
+        return self.images.figures(self.kind) if self.kind is not None else ()
 
     @property
     def figure(self) -> Figure | None:
@@ -105,16 +111,39 @@ class ImageViewScreen(Screen[None]):
         return figures[self.index] if figures else None
 
     def _poll(self) -> None:
-        """Look for new figures; redraw only when there are."""
-        if self.images.poll():
-            had_figure = self.figure is not None
-            self._settle()
-            if not had_figure:
-                self.refresh_bindings()
-            self._show()
-            self.query_one(
-                HalfBlockImage
-            ).refresh()  # a figure rewritten in place reads again (its stamp changed)
+        """Read new figures in a thread when events.jsonl grew (one os.stat otherwise, no redraw)."""
+        if self._reading or (self.loaded and not self.reader.has_news()):
+            return
+        self._reading = True
+        self._read()
+
+    @work(thread=True, group="figures")
+    def _read(self) -> None:
+        try:
+            changed = self.reader.poll()
+        except OSError:  # unreadable for now (permissions, a vanished mount): try again at the next poll
+            changed = False
+        figures = self.reader.snapshot() if changed else None
+        with suppress(RuntimeError):  # the console is closing
+            self.app.call_from_thread(self._took, figures)
+
+    def _took(self, figures: FigureSet | None) -> None:
+        """Show what the reading thread found (None: nothing new)."""
+        self._reading = False
+        first = not self.loaded
+        self.loaded = True
+        if not self.is_attached or (figures is None and not first):
+            return
+        had_figure = self.figure is not None
+        if figures is not None:
+            self.images = figures
+        self._settle()
+        if had_figure != (self.figure is not None):
+            self.refresh_bindings()
+        self._show()
+        self.query_one(
+            HalfBlockImage
+        ).refresh()  # a figure rewritten in place is read again (its stamp changed)
 
     def _settle(self) -> None:
         """Keep the kind and evaluation valid after new figures arrived (following: go to the newest)."""
@@ -137,7 +166,7 @@ class ImageViewScreen(Screen[None]):
     def _show(self, keep_view: bool = True) -> None:
         figure = self.figure
         image = self.query_one(HalfBlockImage)
-        image.show(figure.path if figure else None, EMPTY_MESSAGE, keep_view=keep_view)
+        image.show(figure.path if figure else None, EMPTY_MESSAGE if self.loaded else "", keep_view=keep_view)
         caption = figure.caption if figure else ""
         self.query_one("#figure-caption", Static).update(Text(caption))
         self._show_kinds()
