@@ -383,10 +383,10 @@ async def test_launch_refuses_an_invalid_config(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr("engine.core.launch.launch_run", lambda *a, **k: pytest.fail("launched a bad config"))
     app = ComposerApp(tmp_path / "runs")
     async with app.run_test(size=(120, 32)) as pilot:
-        field(pilot, "run", "train.max_steps").value = "-5"
+        field(pilot, "train", "train.max_steps").value = "-5"
         await pilot.press("ctrl+l")
         await pilot.pause()
-        assert isinstance(app.screen, ComposerScreen) and row(pilot, "run").has_class("-error")
+        assert isinstance(app.screen, ComposerScreen) and row(pilot, "train").has_class("-error")
 
 
 async def test_parameter_table_from_the_check_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -401,7 +401,7 @@ async def test_parameter_table_from_the_check_worker(tmp_path: Path, monkeypatch
     async with app.run_test(size=(120, 32)) as pilot:
         await compose_dinov2_mix(pilot)
         app.screen.query_one("#composer-launch", Button).focus()
-        await pilot.press("t")
+        await pilot.press("p")
         table = app.screen.query_one(ParamTable)
         await wait_for(pilot, lambda: "descriptor" in rendered(table.query_one(".params-body", Static)))
         body = rendered(table.query_one(".params-body", Static))
@@ -453,8 +453,9 @@ CE_LOVASZ = [("ce", "0.7"), ("lovasz", "0.3")]
 
 
 async def test_compose_dinov2_gem_projector_with_ce_lovasz_mix(tmp_path: Path) -> None:
-    """The issue's example: DINOv2 + GeM + projector with a CE 0.7 + Lovasz 0.3 mix (classification base)."""
-    app = ComposerApp(tmp_path / "runs", presets_module.PRESETS_DIR / "runs" / "cls_demo.yaml")
+    """The issue's example: DINOv2 + GeM + projector with a CE 0.7 + Lovasz 0.3 mix (a segmentation base: only a
+    segmentation run is offered Lovasz)."""
+    app = ComposerApp(tmp_path / "runs", presets_module.PRESETS_DIR / "runs" / "seg_demo.yaml")
     async with app.run_test(size=(120, 32)) as pilot:
         await pick(pilot, "backbone", "dinov2_vits14")
         await pick(pilot, "aggregator", "gem")

@@ -23,7 +23,7 @@ async def composed_with_params(pilot: Pilot[Any]) -> None:
     await compose_dinov2_mix(pilot)
     pilot.app.screen.query_one("#row-loss").scroll_visible(animate=False)
     pilot.app.screen.query_one("#composer-launch", Button).focus()
-    await pilot.press("t")
+    await pilot.press("p")
     body = pilot.app.screen.query_one(ParamTable).query_one(".params-body", Static)
     await wait_for(pilot, lambda: "descriptor 512-d" in rendered(body))
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ CHECK_TIMEOUT = 300.0
 
 CLI_PREFIX = "labconsole: error: "
 """How the CLI starts its one-line errors (the composer shows the rest)."""
+
+CANCELLED = "check cancelled"
+"""The error of a check stopped by a newer one."""
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout holding `engine/`, put on the subprocess's PYTHONPATH."""
@@ -36,6 +40,18 @@ class CheckResult:
     def ok(self) -> bool:
         """Whether the check succeeded."""
         return not self.error
+
+
+_running: set[subprocess.Popen[str]] = set()
+"""Checks under way: a newer one stops them (`cancel_checks`), so edits never queue model builds."""
+_running_lock = threading.Lock()
+
+
+def cancel_checks() -> None:
+    """Stop every check under way (their callers get a 'cancelled' result)."""
+    with _running_lock:
+        for process in _running:
+            process.terminate()
 
 
 def check_command(config_path: Path) -> list[str]:
@@ -62,22 +78,33 @@ def run_check(config: dict[str, Any], timeout: float = CHECK_TIMEOUT) -> CheckRe
         path = Path(folder) / "composer.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         try:
-            done = subprocess.run(
+            process = subprocess.Popen(
                 check_command(path),
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=timeout,
                 env=check_env(),
                 cwd=os.getcwd(),
                 stdin=subprocess.DEVNULL,
             )
-        except subprocess.TimeoutExpired:
-            return CheckResult(error=f"check timed out after {timeout:.0f} s")
         except OSError as exc:
             return CheckResult(error=f"cannot run the check: {exc}")
-    if done.returncode != 0:
-        return CheckResult(error=last_line(done.stderr) or f"check failed (exit {done.returncode})")
-    return parse_output(done.stdout)
+        with _running_lock:
+            _running.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            return CheckResult(error=f"check timed out after {timeout:.0f} s")
+        finally:
+            with _running_lock:
+                _running.discard(process)
+    if process.returncode < 0:
+        return CheckResult(error=CANCELLED)
+    if process.returncode != 0:
+        return CheckResult(error=last_line(stderr) or f"check failed (exit {process.returncode})")
+    return parse_output(stdout)
 
 
 def parse_output(stdout: str) -> CheckResult:

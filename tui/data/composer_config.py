@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from engine.core.config import PRESET_SECTIONS, TYPED_SECTIONS, list_presets, load_preset
+from engine.core.config.presets import PRESET_META_KEYS
 from engine.core.config.schema import defaults_of
 from engine.core.errors import UserError
 from engine.core.schedules import lr_curve
@@ -19,7 +20,7 @@ from engine.core.schedules import lr_curve
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 """A number as people type it (`1e-4` included, which YAML 1.1 would read as a string)."""
 
-META_KEYS = ("preset", "description")
+META_KEYS = ("preset", *PRESET_META_KEYS)
 """Section keys that are bookkeeping, never editable fields."""
 
 HIDDEN_FIELDS = ("name",)

@@ -19,6 +19,7 @@ from engine.core.config.presets import save_user_preset
 from engine.core.errors import UserError
 from tui.data.drafts import clear_draft, load_draft, store_draft
 from tui.data.launching import LaunchRequest, Resolved, resolve
+from tui.data.override_lines import OVERRIDES_HINT, error_line, parse_overrides
 from tui.screens.composer import SAVE_PRESET_LABEL, save_preset_dialog, short_path
 from tui.screens.confirm_discard import ConfirmDiscard, LeaveAnswer
 from tui.widgets.key_bar import KeyBar
@@ -26,33 +27,6 @@ from tui.widgets.launch_status import LaunchStatus
 
 DRAFT_KEY = "launcher"
 """The launcher keeps one draft: its preset, overrides and name."""
-
-OVERRIDES_HINT = "optim.lr=1e-4\nmodel.backbone.name=resnet50\ntrain.max_steps=2000"
-"""Placeholder of the empty overrides editor: what a line looks like."""
-
-
-def parse_overrides(text: str) -> tuple[list[str], tuple[int, str] | None]:
-    """Non-empty, non-comment lines as overrides; a line without '=' is a problem: (its number, why)."""
-    overrides = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" not in line or line.startswith("="):
-            return [], (number, f"expected key=value, got '{line}'")
-        overrides.append(line)
-    return overrides, None
-
-
-def error_line(text: str, key: str) -> int | None:
-    """The override line whose key is, contains or lies under the error's dotted `key`."""
-    if not key:
-        return None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        name = raw.split("=", 1)[0].strip()
-        if name and (name == key or key.startswith(name + ".") or name.startswith(key + ".")):
-            return number
-    return None
 
 
 def resolve_overrides(preset: str, text: str) -> tuple[Resolved, int | None]:

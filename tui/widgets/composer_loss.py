@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Label, Select
 
 from engine.core.config import list_presets
-from tui.data.composer_config import Section, component_value, format_value, parse_value, split_section
+from tui.data.composer_config import (
+    Section,
+    component_value,
+    format_value,
+    parse_value,
+    preset_fields,
+    split_section,
+)
 from tui.widgets.composer_slot import FieldInput, SlotRow
 
 MIX = "mix"
@@ -20,50 +27,87 @@ DEFAULT_COMPONENTS = (("cosface", "0.7"), ("multi_similarity", "0.3"))
 """What a new mix starts with when the single loss gives no hint (the VPR mix of the experiment logs)."""
 
 
-class MixComponent(Horizontal):
-    """One loss of a mix: its preset and its weight (its other keys are carried over from the base config)."""
+class MixComponent(Vertical):
+    """One loss of a mix: its preset, its weight and its own parameters (margin, scale, ...)."""
 
     DEFAULT_CSS = """
-    MixComponent { height: 1; }
+    MixComponent { height: auto; }
+    MixComponent .mix-head { height: 1; }
     MixComponent .mix-select { width: 24; }
     MixComponent .mix-weight-label { width: auto; padding: 0 1; color: $text-muted; }
-    MixComponent .slot-field { width: 10; }
+    MixComponent .mix-head .slot-field { width: 10; }
     MixComponent Button { min-width: 3; width: 3; margin-left: 1; }
+    MixComponent .mix-fields { height: auto; grid-size: 4; grid-columns: auto 1fr auto 1fr; grid-rows: auto;
+                               grid-gutter: 0 1; padding-left: 2; }
+    MixComponent .mix-fields.-empty { display: none; }
     """
 
-    def __init__(self, section: Section, weight: str, index: int) -> None:
+    def __init__(self, section: Section, weight: str, index: int, task: str | None = None) -> None:
         super().__init__()
         self.section = section
-        """The component's preset and carried-over keys."""
+        """The component's preset, the text of its own fields and carried-over keys."""
+        self.index = index
+        """Position in the mix (errors name `loss.components[i]`)."""
+        self.run_task = task
+        """The run's task: the losses made for it are offered."""
         self.weight = FieldInput("weight", f"loss.components[{index}].weight", weight)
         """The weight's Input; its path follows the component's position."""
 
     def compose(self) -> ComposeResult:
-        """Preset picker, weight, remove button."""
-        options = [(name, name) for name in list_presets("loss") if name != MIX]
-        yield Select(
-            options,
-            value=self.section.preset or Select.NULL,
-            allow_blank=False,
-            compact=True,
-            classes="mix-select",
-        )
-        yield Label("weight", classes="mix-weight-label")
-        yield self.weight
-        yield Button("✕", compact=True, classes="mix-remove", tooltip="Remove this loss")
+        """Preset picker, weight, remove button; the preset's own fields below."""
+        names = [n for n in list_presets("loss", self.run_task) if n != MIX]
+        if self.section.preset and self.section.preset not in names:
+            names = sorted([*names, self.section.preset])
+        with Horizontal(classes="mix-head"):
+            yield Select(
+                [(name, name) for name in names],
+                value=self.section.preset or Select.NULL,
+                allow_blank=False,
+                compact=True,
+                classes="mix-select",
+            )
+            yield Label("weight", classes="mix-weight-label")
+            yield self.weight
+            yield Button("✕", compact=True, classes="mix-remove", tooltip="Remove this loss")
+        fields = self._field_widgets()
+        yield Grid(*fields, classes="mix-fields" + ("" if fields else " -empty"))
 
-    def on_select_changed(self, event: Select.Changed) -> None:
+    def _field_widgets(self) -> list[Widget]:
+        widgets: list[Widget] = []
+        for key, text in self.section.fields.items():
+            widgets += [
+                Label(key, classes="field-label"),
+                FieldInput(key, f"loss.components[{self.index}].{key}", text),
+            ]
+        return widgets
+
+    async def on_select_changed(self, event: Select.Changed) -> None:
         """Another loss: its own defaults (the old one's keys no longer apply); the row posts Changed."""
-        if event.value != self.section.preset:
-            self.section = Section(str(event.value))
+        if event.value == self.section.preset:
+            return
+        name = str(event.value)
+        defaults = {k: format_value(v, v) for k, v in preset_fields("loss", name).items()}
+        self.section = Section(name, defaults)
+        grid = self.query_one(".mix-fields", Grid)
+        await grid.remove_children()
+        fields = self._field_widgets()
+        grid.set_class(not fields, "-empty")
+        await grid.mount_all(fields)
+
+    def current_section(self) -> Section:
+        """The section with the texts its Inputs hold now."""
+        texts = {i.key: i.value for i in self.query(FieldInput) if i is not self.weight}
+        return Section(self.section.preset, {**self.section.fields, **texts}, self.section.extras)
 
     def value(self) -> dict[str, Any]:
-        """`{preset: x, weight: w, ...}`."""
-        return component_value(self.section, self.weight.value)
+        """`{preset: x, weight: w, changed keys...}`."""
+        return component_value(self.current_section(), self.weight.value)
 
     def set_index(self, index: int) -> None:
         """Follow a new position in the mix (errors name `loss.components[i]`)."""
-        self.weight.path = f"loss.components[{index}].weight"
+        self.index = index
+        for field_input in self.query(FieldInput):
+            field_input.path = f"loss.components[{index}].{field_input.key}"
 
 
 class LossRow(SlotRow):
@@ -74,9 +118,9 @@ class LossRow(SlotRow):
     LossRow .mix-add { width: auto; min-width: 8; }
     """
 
-    def __init__(self, section: Section, id: str | None = None) -> None:
+    def __init__(self, section: Section, id: str | None = None, task: str | None = None) -> None:
         self._components = self._read_components(section)
-        super().__init__("loss", "loss", "loss", section, id=id)
+        super().__init__("loss", "loss", "loss", section, id=id, task=task)
 
     @staticmethod
     def _read_components(section: Section) -> list[tuple[Section, str]]:
@@ -94,15 +138,24 @@ class LossRow(SlotRow):
         """The component rows and an add button for a mix, else the single loss's fields."""
         if self.section.preset != MIX:
             return super().body_widgets()
-        rows = [MixComponent(section, weight, i) for i, (section, weight) in enumerate(self._components)]
+        rows = [
+            MixComponent(section, weight, i, self.run_task)
+            for i, (section, weight) in enumerate(self._components)
+        ]
         return [Vertical(*rows, Button("+ loss", compact=True, classes="mix-add"), classes="mix-rows")]
 
     def new_section(self, preset: str) -> Section:
         """Switching to mix starts from the current loss (weight 1) or the default VPR mix."""
         if preset == MIX:
             single = self.section.preset
-            pairs = [(single, "1.0")] if single and single != MIX else list(DEFAULT_COMPONENTS)
-            self._components = [(Section(name), weight) for name, weight in pairs]
+            if single and single != MIX:  # the loss so far, its edited fields kept, becomes the first term
+                self._components = [(self.current_section(), "1.0")]
+            else:
+                fitting = [n for n in list_presets("loss", self.run_task) if n != MIX]
+                pairs = list(DEFAULT_COMPONENTS)
+                if not all(name in fitting for name, _ in pairs):
+                    pairs = [(name, "1.0") for name in fitting[:2]]
+                self._components = [(Section(n, self._default_texts(n)), w) for n, w in pairs]
             return Section(MIX)
         return super().new_section(preset)
 
@@ -113,10 +166,16 @@ class LossRow(SlotRow):
         components = list(self.query(MixComponent))
         if event.button.has_class("mix-add"):
             used = {c.section.preset for c in components}
-            name = next((n for n in list_presets("loss") if n != MIX and n not in used), "multi_similarity")
-            await rows.mount(MixComponent(Section(name), "1.0", len(components)), before=event.button)
-        elif len(components) > 1 and isinstance(event.button.parent, MixComponent):
-            await event.button.parent.remove()
+            fitting = [n for n in list_presets("loss", self.run_task) if n != MIX]
+            name = next((n for n in fitting if n not in used), fitting[0] if fitting else "multi_similarity")
+            added = MixComponent(
+                Section(name, self._default_texts(name)), "1.0", len(components), self.run_task
+            )
+            await rows.mount(added, before=event.button)
+        elif len(components) > 1:
+            owner = next((c for c in components if event.button in c.query(Button)), None)
+            if owner is not None:
+                await owner.remove()
         for index, component in enumerate(self.query(MixComponent)):
             component.set_index(index)
         self.post_message(self.Changed(self))

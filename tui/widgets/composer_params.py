@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import LoadingIndicator, Static
 
-HINT = "Press t to count parameters (builds the model in a subprocess; no weights are downloaded)."
+HINT = "Press p to count parameters (builds the model in a subprocess; no weights are downloaded)."
 """What the table shows before the first check."""
 
 
@@ -88,26 +88,44 @@ class ParamTable(VerticalScroll):
     ParamTable LoadingIndicator { height: 3; display: none; }
     ParamTable.-loading LoadingIndicator { display: block; }
     ParamTable .params-body.-error { color: $text-error; }
+    ParamTable .params-stale { display: none; color: $text-warning; text-style: bold; }
+    ParamTable.-stale .params-stale { display: block; }
+    ParamTable.-stale .params-body { text-opacity: 50%; }
     """
 
     def compose(self) -> ComposeResult:
         """The loading indicator and the body."""
+        yield Static("stale: the config changed since this count", classes="params-stale")
         yield LoadingIndicator()
         yield Static(Text(HINT, style="dim"), classes="params-body")
 
+    @property
+    def stale(self) -> bool:
+        """Whether what the table shows is older than the config."""
+        return self.has_class("-stale")
+
+    def mark_stale(self, counting: bool = False) -> None:
+        """The config changed: the counts shown are old (`counting`: a new count is under way)."""
+        self.add_class("-stale")
+        note = "stale: recounting after the change…" if counting else "stale: the config changed (p recounts)"
+        self.query_one(".params-stale", Static).update(note)
+
     def show_loading(self) -> None:
-        """A check started."""
+        """A check started (over older counts, they stay, marked stale, until it lands)."""
+        if self.stale:
+            self.mark_stale(counting=True)
+            return
         self.add_class("-loading")
         self._body(Text("counting parameters…", style="dim"))
 
     def show_model(self, model: dict[str, Any]) -> None:
         """A check succeeded: the tables."""
-        self.remove_class("-loading")
+        self.remove_class("-loading", "-stale")
         self._body(model_summary(model))
 
     def show_error(self, message: str) -> None:
         """A check failed: its one-line error."""
-        self.remove_class("-loading")
+        self.remove_class("-loading", "-stale")
         self._body(Text(f"✗ {message}"), error=True)
 
     def _body(self, content: RenderableType, error: bool = False) -> None:

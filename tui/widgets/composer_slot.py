@@ -28,6 +28,23 @@ WIDE_TEXT = 16
 TEXT_PATHS = ("name", "description")
 """Fields taken as plain text, never parsed as YAML."""
 
+WORD_LIST_PATHS = ("tags",)
+"""Fields taken as comma-separated words (`demo, synthetic`), brackets optional."""
+
+
+def word_list(text: str) -> list[str]:
+    """`demo, synthetic` or `[demo, synthetic]` as ['demo', 'synthetic']."""
+    return [word.strip().strip("'\"") for word in text.strip().strip("[]").split(",") if word.strip()]
+
+
+def field_text_value(path: str, text: str) -> Any:
+    """An extra field's text as its config value (plain text, a word list, or a YAML value)."""
+    if path in TEXT_PATHS:
+        return text.strip()
+    if path in WORD_LIST_PATHS:
+        return word_list(text)
+    return parse_value(text)
+
 
 class FieldInput(Input):
     """An Input editing one config key; `path` is its full dotted key (what ConfigError.key names)."""
@@ -84,8 +101,11 @@ class SlotRow(Vertical):
         extra_fields: dict[str, str] | None = None,
         help: dict[str, str] | None = None,
         id: str | None = None,
+        task: str | None = None,
     ) -> None:
         super().__init__(id=id)
+        self.run_task = task
+        """The run's task: only presets made for it are offered (plus the current one, whatever it is)."""
         self.label = label
         """Row title (`backbone`)."""
         self.slot = slot
@@ -107,9 +127,8 @@ class SlotRow(Vertical):
         with Horizontal(classes="slot-head"):
             yield Label(self.label, classes="slot-label")
             if self.slot:
-                options = [(name, name) for name in list_presets(self.slot)]
                 yield Select(
-                    options,
+                    self._options(),
                     value=self.section.preset or Select.NULL,
                     allow_blank=False,
                     compact=True,
@@ -121,6 +140,31 @@ class SlotRow(Vertical):
         yield Grid(*body, classes="slot-fields" + ("" if body else " -empty"))
         yield Static(classes="slot-error")
 
+    def _options(self) -> list[tuple[str, str]]:
+        """The Select's choices: the presets fitting the task, and the current preset even if it does not."""
+        names = list_presets(str(self.slot), self.run_task)
+        current = self.section.preset
+        if current and current not in names and current in list_presets(str(self.slot)):
+            names = sorted([*names, current])
+        return [(name, name) for name in names]
+
+    def set_task(self, task: str | None) -> None:
+        """Offer the presets of another task (the chosen preset stays, a warning says when it does not fit)."""
+        if self.run_task == task or not self.slot:
+            return
+        self.run_task = task
+        select = self.query_one(".slot-select", Select)
+        with select.prevent(Select.Changed):
+            select.set_options(self._options())
+            if self.section.preset:
+                select.value = self.section.preset
+
+    def focus_target(self) -> Widget | None:
+        """Where a jump to this row lands: its preset picker, else its first field."""
+        if self.slot:
+            return self.query_one(".slot-select", Select)
+        return next(iter(self.query(FieldInput)), None)
+
     def body_widgets(self) -> list[Widget]:
         """Label + Input pairs for the section's fields and the extra fields."""
         inputs = [
@@ -128,7 +172,7 @@ class SlotRow(Vertical):
             for key, text in self.section.fields.items()
         ]
         inputs += [
-            FieldInput(path, path, text, self.help.get(path.rsplit(".", 1)[-1], ""))
+            FieldInput(path, path, text, self.help.get(path) or self.help.get(path.rsplit(".", 1)[-1], ""))
             for path, text in self.extra_fields.items()
         ]
         normal = [i for i in inputs if not i.has_class("-wide")]
@@ -201,7 +245,7 @@ class SlotRow(Vertical):
             set_path(raw, self.path, self.value())
         for path, text in {**self.extra_fields, **self._extra_texts()}.items():
             if text.strip():
-                set_path(raw, path, text.strip() if path in TEXT_PATHS else parse_value(text))
+                set_path(raw, path, field_text_value(path, text))
 
     # -- errors -----------------------------------------------------------------------------------------
 
