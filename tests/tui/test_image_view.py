@@ -231,3 +231,12 @@ async def test_question_mark_shows_the_keys_in_the_console(figure_run: Path, mak
         assert "▀" in drawn_text(image)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: not screen.query("HelpPanel"))
+
+
+async def test_a_click_on_a_kind_shows_it(figure_run: Path) -> None:
+    async with FiguresApp(figure_run).run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("left")  # step 1,000
+        kinds = text_of(screen, "#figure-kinds")
+        await pilot.click("#figure-kinds", offset=(1 + kinds.index("overlay · val") + 2, 0))
+        await wait_for(pilot, lambda: shown(screen) == ("overlay", "val", 1000))

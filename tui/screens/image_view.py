@@ -13,6 +13,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -26,7 +27,9 @@ from tui.widgets.key_bar import KeyBar
 
 POLL_SECONDS = 1.0
 """How often events.jsonl is checked for new figures (one os.stat when nothing changed)."""
-FIGURE_ACTIONS = frozenset(("arrow", "step_eval", "switch_figure", "zoom", "fit", "first", "last"))
+FIGURE_ACTIONS = frozenset(
+    ("arrow", "step_eval", "switch_figure", "select_kind", "zoom", "fit", "first", "last")
+)
 """Actions that need a figure shown."""
 EMPTY_MESSAGE = "no figures yet — the engine writes them at each evaluation (eval.figures)"
 
@@ -54,7 +57,7 @@ class ImageViewScreen(Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    ImageViewScreen #figure-kinds { height: 1; padding: 0 1; }
+    ImageViewScreen #figure-kinds { height: 1; padding: 0 1; link-style: none; }
     ImageViewScreen #figure-position { height: 1; padding: 0 1; color: $text-muted; }
     ImageViewScreen #figure-caption { height: auto; max-height: 2; padding: 0 1; }
     """
@@ -189,9 +192,12 @@ class ImageViewScreen(Screen[None]):
         while first < start and len(title) + 2 + sum(len(lb) + 1 for lb in labels[first : start + 1]) > room:
             first += 1
         text = title + Text("  " if first == 0 else " ‹", style="dim")
-        for kind, label in zip(kinds[first:], labels[first:]):
-            text.append(label, style="reverse bold" if kind == self.kind else "")
-            text.append(" ")
+        for number, (kind, label) in enumerate(zip(kinds, labels)):
+            if number >= first:
+                shown = kind == self.kind
+                click = {"@click": f"screen.select_kind({number})"}  # a click shows that kind
+                text.append(label, style=Style(reverse=shown, bold=shown, meta=click))
+                text.append(" ")
         text.truncate(room, overflow="ellipsis")
         line.update(text)
 
@@ -237,12 +243,18 @@ class ImageViewScreen(Screen[None]):
         self._go(len(self.figures) - 1)
 
     def action_switch_figure(self, delta: int) -> None:
-        """The next kind of figure, at the same step when it has one (else the closest before it)."""
+        """The next kind of figure (`delta` 1) or the previous one (-1)."""
         kinds = self.images.kinds()
-        if len(kinds) < 2 or self.kind not in kinds:
+        if len(kinds) > 1 and self.kind in kinds:
+            self.action_select_kind((kinds.index(self.kind) + delta) % len(kinds))
+
+    def action_select_kind(self, number: int) -> None:
+        """Show the `number`th kind of figure, at the same step when it has one (else the closest before it)."""
+        kinds = self.images.kinds()
+        if not 0 <= number < len(kinds) or kinds[number] == self.kind:
             return
         step = self.figure.step if self.figure else None
-        self.kind = kinds[(kinds.index(self.kind) + delta) % len(kinds)]
+        self.kind = kinds[number]
         figures = self.figures
         if self.following or step is None:
             index = len(figures) - 1
