@@ -38,8 +38,8 @@ def gpu_readings(rank: int, i: int) -> dict[str, float]:
     return {prefix + key: value for key, value in values.items()}
 
 
-def two_gpu_run(runs: Path, name: str = "ddp-two-gpus", wait_pct: float = 42.0) -> Path:
-    """A running two-GPU run whose last readings carry every gauge the engine samples, in its format."""
+def two_gpu_run(runs: Path, name: str = "ddp-two-gpus", wait_pct: float = 42.0, gpus: int = 2) -> Path:
+    """A running DDP run (two GPUs by default) whose last readings carry every gauge the engine samples."""
     folder = make_run(runs, name, "running", max_steps=10_000, steps=5_000)
     with EventWriter(folder / "events.jsonl") as w:
         for i in range(LOGS):
@@ -56,8 +56,7 @@ def two_gpu_run(runs: Path, name: str = "ddp-two-gpus", wait_pct: float = 42.0) 
                     "host_mem_total_mb": 64_000.0,
                     "data_wait_pct": wait_pct * i / (LOGS - 1),
                     "data_wait_ms": 2.0 + 0.5 * i,
-                    **gpu_readings(0, i),
-                    **gpu_readings(1, i),
+                    **{k: v for rank in range(gpus) for k, v in gpu_readings(rank, i).items()},
                 },
             )
     return folder
@@ -155,6 +154,24 @@ async def test_maximized_the_gauges_take_a_row_each_with_longer_history(tmp_path
         assert longest == LOGS  # every reading fits in the width
         table = "\n".join(lines_of(panel.query_one("#system-table")))
         assert "alloc" in table and "peak" in table  # torch's allocator too, when there is room
+
+
+async def test_eight_gpus_beside_the_eval_table_share_one_row_and_each_has_its_own_maximized(
+    tmp_path: Path,
+) -> None:
+    app = MonitorApp(two_gpu_run(tmp_path / "runs", gpus=8))
+    async with app.run_test(size=(120, 32)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.events_read)
+        panel = screen.query_one(SystemPanel)
+        await wait_for(
+            pilot, lambda: "8 GPUs" in "\n".join(lines_of(panel)) and "memory" in "\n".join(lines_of(panel))
+        )
+        table = "\n".join(lines_of(panel.query_one("#system-table")))
+        assert "cuda:" not in table
+        assert "0.5–17.6/24.0 GB" in table and "69–97%" in table and "70–77°C" in table and "1.9 kW" in table
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "cuda:7" in "\n".join(lines_of(panel.query_one("#system-table"))))
 
 
 async def test_a_cpu_run_of_an_older_engine_shows_what_it_logged(tmp_path: Path) -> None:

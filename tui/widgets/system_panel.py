@@ -32,6 +32,8 @@ WIDE_GPU_TABLE = 72
 """Content width from which the GPU rows also show torch's allocated and peak memory."""
 GPU_COLUMNS_WIDTH = 84
 """Cells the GPU table's figures take at most (with the allocator's), before the utilisation history."""
+GPU_ROWS_BESIDE = 4
+"""More GPUs than this beside the eval table are summed up in one row (maximized, each gets its own)."""
 STARVING_NOTE = "training waits on data: raise data.workers, or cache decoded images"
 _ALLOCATOR_KINDS = (
     ("mem_alloc_mb", "alloc"),
@@ -102,32 +104,40 @@ class SystemPanel(Vertical):
             return
         self._drawn = key
         gpus, rows = gpu_readings(snapshot), gauge_rows(snapshot)
-        roomy = self._has_room_for(gpus, rows, height)
+        each_gpu, roomy = self._room(gpus, rows, height)
         self.set_class(roomy, "-roomy")
         table, gauges = self.query_one("#system-table", Static), self.query_one("#system-gauges", Static)
         table.display, gauges.display = bool(gpus), bool(rows)  # no blank line for what the run did not log
-        table.update(self._gpu_table(snapshot, gpus, width, roomy))
+        table.update(self._gpu_table(snapshot, gpus, width, each_gpu, roomy))
         gauges.update(self._gauges(rows, width, roomy))
         self._throughput(snapshot)
 
-    def _has_room_for(
+    def _room(
         self, gpus: list[GpuReadings], rows: list[tuple[str, list[Gauge]]], height: int
-    ) -> bool:
-        """Whether the layout fixes the panel's height (not `auto`) and it holds one gauge a row."""
+    ) -> tuple[bool, bool]:
+        """(a row for each GPU, a row for each gauge). At `auto` height (beside the eval table) the panel keeps
+        small: up to GPU_ROWS_BESIDE GPUs get rows, gauges go two a row. A height set by the layout (maximized,
+        or alone in the compact layout) gives rows to what it holds, GPUs first."""
         fixed = self.styles.height is not None and not self.styles.height.is_auto
-        gauges = sum(len(gauges) for _, gauges in rows)
-        needed = (len(gpus) + 1 if gpus else 0) + gauges + 1 + 1 + 2  # the note, the label, the sparkline
-        return fixed and height >= needed
+        rest = 1 + 1 + 2  # the starving note, the throughput label, its sparkline
+        gpu_rows = len(gpus) + 1 if gpus else 0
+        if not fixed:
+            return len(gpus) <= GPU_ROWS_BESIDE, False
+        each_gpu = len(gpus) <= GPU_ROWS_BESIDE or height >= gpu_rows + len(rows) + rest
+        shown_gpu_rows = gpu_rows if each_gpu else 3
+        return each_gpu, height >= shown_gpu_rows + sum(len(gauges) for _, gauges in rows) + rest
 
     # -- GPUs ------------------------------------------------------------------------------------------
 
     def _gpu_table(
-        self, snapshot: Snapshot, gpus: list[GpuReadings], width: int, roomy: bool
-    ) -> Table | Text:
+        self, snapshot: Snapshot, gpus: list[GpuReadings], width: int, each_gpu: bool, roomy: bool
+    ) -> Table | Group | Text:
         """A row per device: memory gauge, used/total, util, temperature, power (torch's allocated and peak
         memory and the utilisation history when there is room); the allocator's figures alone without NVML."""
         if not gpus:
             return Text()
+        if not each_gpu:
+            return self._gpu_summary(gpus)
         table = Table.grid(padding=(0, 1), expand=False)
         table.add_column(style="bold", min_width=LABEL_WIDTH)
         if not any(gpu.has_nvml for gpu in gpus):
@@ -158,6 +168,45 @@ class SystemPanel(Vertical):
                 row.append(Text(text_spark(util, spark_width, high=100.0), style=self._color("primary")))
             table.add_row(*row)
         return table
+
+    def _gpu_summary(self, gpus: list[GpuReadings]) -> Group:
+        """Many GPUs beside the eval table: the range of each reading over the devices, the total power."""
+
+        def span(values: list[float], fmt: str) -> str:
+            low, high = fmt.format(min(values)), fmt.format(max(values))
+            return low if low == high else f"{low}–{high}"
+
+        def readings(kind: str) -> list[float]:
+            return [gpu.values[kind] for gpu in gpus if kind in gpu.values]
+
+        used = [
+            v
+            for gpu in gpus
+            if (v := gpu.values.get("mem_device_used_mb", gpu.values.get("mem_reserved_mb")))
+        ]
+        totals, power = readings("mem_device_total_mb"), readings("power_w")
+        memory = "–"
+        if used and len(set(totals)) == 1:
+            memory = f"{span([u / 1024 for u in used], '{:.1f}')}/{totals[0] / 1024:.1f} GB"
+        elif used:
+            memory = span([u / 1024 for u in used], "{:.1f}") + " GB"
+        util, temp = readings("util_pct"), readings("temp_c")
+        table = Table.grid(padding=(0, 1), expand=False)
+        table.add_column(style="bold", min_width=LABEL_WIDTH)
+        for _ in range(4):
+            table.add_column(justify="right")
+        table.add_row(
+            *(Text(t, style="dim") for t in (f"{len(gpus)} GPUs", "memory", "util", "temp", "power Σ"))
+        )
+        table.add_row(
+            "min–max",
+            memory,
+            span(util, "{:.0f}") + "%" if util else "–",
+            span(temp, "{:.0f}") + "°C" if temp else "–",
+            f"{sum(power) / 1000:.1f} kW" if power else "–",
+        )
+        fixed = self.styles.height is not None and not self.styles.height.is_auto
+        return Group(table, Text("each GPU: a taller terminal" if fixed else "each GPU: key 3", style="dim"))
 
     def _gpu_row(self, gpu: GpuReadings) -> list[Text | str]:
         v = gpu.values
