@@ -135,9 +135,8 @@ class RunImages:
                 raise UnsafeFigurePath(f"no integer step ({step!r})")
             path = figure_path(self.paths.root, event.get("path"))
         except UnsafeFigurePath as exc:
-            reason = f"image event skipped: {exc}"
-            log.warning("%s: %s", self.paths.events, reason)
-            self.skipped.append(reason)
+            log.warning("%s: image event skipped: %s", self.paths.events, exc)
+            self.skipped.append(str(exc))
             return False
         figure = Figure(
             tag=str(event.get("tag") or "figure"),

@@ -144,9 +144,8 @@ class ImageViewScreen(Screen[None]):
         if had_figure != (self.figure is not None):
             self.refresh_bindings()
         self._show()
-        self.query_one(
-            HalfBlockImage
-        ).refresh()  # a figure rewritten in place is read again (its stamp changed)
+        # a figure rewritten in place (same path, new stamp) is drawn again
+        self.query_one(HalfBlockImage).refresh()
 
     def _settle(self) -> None:
         """Keep the kind and evaluation valid after new figures arrived (following: go to the newest)."""
@@ -214,7 +213,8 @@ class ImageViewScreen(Screen[None]):
             text.append("   " + (f"zoom {view.zoom:g}× (arrows pan)" if not view.fitted else "fit"))
         skipped = self.images.skipped
         if skipped:
-            text.append(f"   {len(skipped)} skipped: {skipped[-1]}", style="bold yellow")
+            events = "image event" if len(skipped) == 1 else "image events"
+            text.append(f"   {len(skipped)} {events} skipped: {skipped[-1]}", style="bold yellow")
         self.query_one("#figure-position", Static).update(text)
 
     # -- keys ------------------------------------------------------------------------------------------

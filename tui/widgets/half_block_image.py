@@ -20,6 +20,7 @@ from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -180,6 +181,7 @@ class HalfBlockImage(Widget):
         """Shown when there is no image."""
         self.problem = ""
         """Why the image cannot be drawn (a missing or unreadable file), shown instead of it."""
+        self._lines: list[Strip] | None = None
 
     def show(self, path: Path | None, message: str = "", keep_view: bool = True) -> None:
         """Draw `path` (None: `message`), keeping the zoom and pan unless `keep_view` is False."""
@@ -227,9 +229,13 @@ class HalfBlockImage(Widget):
 
     # -- drawing -------------------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._lines = self._drawing()  # once per redraw, not once per line
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         """A line of the drawing, centred; the message (or what went wrong) when there is none."""
-        lines = self._drawing()
+        lines = self._lines
         if lines is None:
             return super().render_line(y)
         width, height = self.content_size
