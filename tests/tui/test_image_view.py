@@ -9,7 +9,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from tests.tui.figure_fixtures import add_evaluation, write_figure_run
+from engine.core.protocol import EventWriter
+from tests.tui.figure_fixtures import add_evaluation, atomic_png, retrievals, write_figure_run
 from tests.tui.fixtures import wait_for
 from tui.screens.image_view import EMPTY_MESSAGE, ImageViewScreen
 from tui.widgets.half_block_image import HalfBlockImage
@@ -51,6 +52,10 @@ def shown(screen: ImageViewScreen) -> tuple[str, str, int] | None:
 
 def drawn_text(image: HalfBlockImage) -> str:
     return "\n".join(strip.text for strip in image.render_lines(image.region.reset_offset))
+
+
+def drawn_segments(image: HalfBlockImage) -> list[list[object]]:
+    return [list(strip) for strip in image.render_lines(image.region.reset_offset)]
 
 
 async def opened(pilot: Pilot) -> ImageViewScreen:
@@ -240,3 +245,32 @@ async def test_a_click_on_a_kind_shows_it(figure_run: Path) -> None:
         kinds = text_of(screen, "#figure-kinds")
         await pilot.click("#figure-kinds", offset=(1 + kinds.index("overlay · val") + 2, 0))
         await wait_for(pilot, lambda: shown(screen) == ("overlay", "val", 1000))
+
+
+async def test_w_fills_the_width_of_a_tall_figure_and_the_arrows_scroll_it(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "tall"
+    run.mkdir(parents=True)
+    path = "figures/step_000500/retrievals-val.png"
+    atomic_png(retrievals(500, queries=8), run / path)  # 8 queries: tall, so height-bound at 80×24
+    with EventWriter(run / "events.jsonl") as events:
+        events.emit("image", step=500, split="val", tag="retrievals", path=path, caption="8 queries")
+    async with FiguresApp(run).run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot)
+        image = screen.query_one(HalfBlockImage)
+        await pilot.press("w")
+        assert image.view.zoom > 2 and "arrows pan" in position(screen)
+        await pilot.pause()
+        top = drawn_segments(image)
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert image.view.center[1] > 0.2 and drawn_segments(image) != top
+        assert screen.figure is not None and screen.figure.tag == "retrievals"  # scrolled, not switched
+        await pilot.press("f")
+        assert image.view.fitted
+
+
+async def test_w_on_a_wide_figure_is_the_whole_figure(figure_run: Path) -> None:
+    async with FiguresApp(figure_run).run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("w")  # the retrieval strip already fills the width
+        assert screen.query_one(HalfBlockImage).view.fitted

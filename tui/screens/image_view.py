@@ -28,7 +28,7 @@ from tui.widgets.key_bar import KeyBar
 POLL_SECONDS = 1.0
 """How often events.jsonl is checked for new figures (one os.stat when nothing changed)."""
 FIGURE_ACTIONS = frozenset(
-    ("arrow", "step_eval", "switch_figure", "select_kind", "zoom", "fit", "first", "last")
+    ("arrow", "step_eval", "switch_figure", "select_kind", "zoom", "fit", "fit_width", "first", "last")
 )
 """Actions that need a figure shown."""
 EMPTY_MESSAGE = "no figures yet — the engine writes them at each evaluation (eval.figures)"
@@ -52,6 +52,7 @@ class ImageViewScreen(Screen[None]):
         ),
         Binding("minus", "zoom(-1)", "Zoom out", show=False),
         Binding("f", "fit", "Fit", tooltip="Show the whole figure"),
+        Binding("w", "fit_width", "Fill width", show=False, tooltip="Fill the width; ↑/↓ then scroll"),
         Binding("home", "first", "First", tooltip="The first evaluation"),
         Binding("end", "last", "Last", tooltip="The newest evaluation, followed live"),
     ]
@@ -210,7 +211,7 @@ class ImageViewScreen(Screen[None]):
             if self.following:
                 text.append(" · newest, following")
             view = self.query_one(HalfBlockImage).view
-            text.append("   " + (f"zoom {view.zoom:g}× (arrows pan)" if not view.fitted else "fit"))
+            text.append("   " + (f"zoom {view.zoom:.2g}× (arrows pan)" if not view.fitted else "fit"))
         skipped = self.images.skipped
         if skipped:
             events = "image event" if len(skipped) == 1 else "image events"
@@ -271,11 +272,20 @@ class ImageViewScreen(Screen[None]):
         self.query_one(HalfBlockImage).fit()
         self._show_position()
 
+    def action_fit_width(self) -> None:
+        self.query_one(HalfBlockImage).fit_width()
+        self._show_position()
+
     def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         """Entries of the command palette (the app adds each one's key)."""
         return [
             ("Newest figure", "The newest evaluation's figure, followed live", self.action_last),
             ("First figure", "The first evaluation's figure", self.action_first),
             ("Fit figure", "Show the whole figure", self.action_fit),
+            (
+                "Fill width",
+                "Fill the width with the figure; the arrows then scroll it",
+                self.action_fit_width,
+            ),
             ("Back", "Back to the previous screen", self.action_back),
         ]

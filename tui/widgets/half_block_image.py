@@ -213,6 +213,15 @@ class HalfBlockImage(Widget):
         """Back to the whole image."""
         self._set_view(View())
 
+    def fit_width(self) -> None:
+        """Fill the width, from the top (a tall figure: its rows then scroll with the arrows)."""
+        size = self.image_size()
+        if size is None:
+            return
+        cols, _ = cells = self._cells()
+        zoom = cols / size[0] / fit_scale(size, cells)
+        self._set_view(View(zoom, (0.5, 0.0)) if zoom > 1.001 else View())
+
     def pan(self, dx: float, dy: float) -> None:
         """Move the view by pan steps (a quarter of what is shown); nothing when the whole image fits."""
         size = self.image_size()
