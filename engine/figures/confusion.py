@@ -148,7 +148,10 @@ def render_confused_pairs(
     """One row per pair: an example image of the true class taken for the predicted one, the pair, a bar of its
     share of the true class."""
     size = thumb_size(image_size, 6, 56, GAP)
-    row_h, name_w, bar_w = max(size[0], 20) + GAP, 280, 360
+    # "->": the bundled font has no arrow
+    names = [f"{class_names[p.true]} -> {class_names[p.predicted]}" for p in pairs]
+    row_h, bar_w = max(size[0], 20) + GAP, 360
+    name_w = min(320, max((text_width(name, 13) for name in names), default=0) + 24)
     width = GAP + size[1] + GAP + name_w + bar_w + 90
     body = Image.new("RGB", (width, GAP + max(len(pairs), 1) * row_h), BACKGROUND)
     draw = ImageDraw.Draw(body)
@@ -160,9 +163,8 @@ def render_confused_pairs(
         if example is not None:
             body.paste(Image.fromarray(read_image(example, size)).convert("RGB"), (GAP, top))
         left = GAP + size[1] + GAP
-        name = f"{class_names[pair.true]} -> {class_names[pair.predicted]}"  # the bundled font has no arrows
         middle = top + size[0] // 2 - 7
-        draw.text((left, middle), fit_text(name, name_w - 8, 13), fill=INK, font=font(13))
+        draw.text((left, middle), fit_text(names[row], name_w - 8, 13), fill=INK, font=font(13))
         bar = round(bar_w * pair.rate)
         draw.rectangle((left + name_w, middle + 2, left + name_w + max(bar, 1), middle + 14), fill=WRONG)
         draw.text(

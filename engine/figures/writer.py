@@ -13,6 +13,7 @@ from engine.figures.canvas import limit_width
 from engine.figures.figure import Figure
 
 FIGURES_DIR = "figures"
+PNG_LEVEL = 1  # zlib effort: level 6 (the default) takes 3× as long for files 10% smaller
 
 
 def figure_path(step: int, tag: str, split: str) -> str:
@@ -31,7 +32,7 @@ def write_figures(run_root: Path, events: EventWriter, step: int, figures: Seque
         temporary = path.with_name(f".{path.name}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            limit_width(figure.image.convert("RGB")).save(temporary, format="PNG")
+            limit_width(figure.image.convert("RGB")).save(temporary, format="PNG", compress_level=PNG_LEVEL)
             os.replace(temporary, path)
         except OSError as exc:
             events.emit(

@@ -156,10 +156,11 @@ class SegmentationTask(SupervisedTask):
         self, split: str, samples: list[OverlaySample], counts: torch.Tensor, metrics: dict[str, float]
     ) -> list[Figure]:
         """Overlays of the sample images and the confusion matrix the metrics were computed from."""
-        overlays = render_overlays(
-            split, samples, self.class_names, IGNORE_MASK, f"mIoU {metrics['mIoU']:.1f}%"
-        )
-        return [overlays, render_confusion(split, counts.cpu().numpy(), self.class_names, "pixels")]
+        confusion = render_confusion(split, counts.cpu().numpy(), self.class_names, "pixels")
+        if not samples:  # an empty test set
+            return [confusion]
+        score = f"mIoU {metrics['mIoU']:.1f}%"
+        return [render_overlays(split, samples, self.class_names, IGNORE_MASK, score), confusion]
 
 
 SAMPLE_HEIGHT = 160
