@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 
 from tests.tui.fixtures import frozen_clock, make_run, wait_for
 from tui.screens.monitor import MonitorScreen
-from tui.widgets.curves import CurvesPanel
+from tui.widgets.curves import CurvePlot, CurvesPanel
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +38,8 @@ async def until_loaded(pilot: Pilot) -> None:
     panel = screen.query_one(CurvesPanel)
     await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.events_read)
     await pilot.pause()
-    await wait_for(pilot, lambda: not panel._dirty)
+    plots = list(panel.query(CurvePlot))  # a legend that took a second row resizes its chart: that redraw too
+    await wait_for(pilot, lambda: not panel._dirty and all(p.drawn_size == p.size for p in plots))
 
 
 @pytest.fixture

@@ -111,9 +111,8 @@ def chart_choices(names: Iterable[str]) -> list[Choice]:
             choices.append(Choice("training", name, name))
     evals = [n for n in names if n.startswith("eval/")]
     metrics = list(dict.fromkeys(n.split("/", 2)[2] for n in evals))
-    splits = {n.split("/")[1] for n in evals}
     for metric in metrics:
-        if len(splits) > 1:
+        if sum(n.split("/", 2)[2] == metric for n in evals) > 1:
             choices.append(Choice("eval", f"eval/*/{metric}", f"{metric} — every test set"))
         choices += [Choice("eval", n, n) for n in evals if n.split("/", 2)[2] == metric]
     choices += [Choice("system", n, n) for n in names if n.startswith("system/")]

@@ -95,6 +95,7 @@ class CompareCurves(Vertical):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._runs: list[CompareRun] = []
+        self._redraw_pending = False
         self.charts: list[str] = []
         """What the tab shows (empty until the runs are read: then the defaults or the task's choice)."""
 
@@ -117,6 +118,17 @@ class CompareCurves(Vertical):
 
     def on_resize(self) -> None:
         """Downsample again for the new width."""
+        self.redraw()
+
+    def on_curve_plot_resized(self, message: CurvePlot.Resized) -> None:
+        """A chart's size changed (a legend took a second row, say): redraw once the layout settles."""
+        message.stop()
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.call_after_refresh(self._settled)
+
+    def _settled(self) -> None:
+        self._redraw_pending = False
         self.redraw()
 
     def watch_log_y(self) -> None:

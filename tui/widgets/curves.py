@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 from rich.markup import escape
@@ -150,6 +151,19 @@ def readable_ticks(lo: float, hi: float, count: int) -> list[float]:
     return ticks
 
 
+def three_ticks(lo: float, hi: float) -> list[float]:
+    """Three evenly spaced round ticks from below `lo` to above `hi` (the axis then spans exactly them, so
+    each lands on a row of its own even in a plot three rows high)."""
+    raw = (hi - lo) / 2
+    mag = 10 ** np.floor(np.log10(raw))
+    for m in (1, 2, 2.5, 5, 10, 20, 25, 50):
+        step = float(m * mag)
+        first = float(np.floor(lo / step) * step)
+        if first + 2 * step >= hi - 1e-9 * abs(step):
+            break
+    return [first, first + step, first + 2 * step]
+
+
 def fmt_value(v: float, digits: int = 4) -> str:
     """A tick or legend value in at most 7 characters: 0.2312, 12.5, 1.5e-04 (`digits` significant)."""
     a = abs(v)
@@ -181,6 +195,12 @@ class CurvePlot(PlotextPlot):
     CurvePlot { height: 1fr; width: 1fr; }
     """
 
+    class Resized(Message):
+        """The chart's size changed: its ticks and downsampling must follow."""
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
+
     class Clicked(Message):
         """The chart was clicked at x (in the chart's x units)."""
 
@@ -191,6 +211,8 @@ class CurvePlot(PlotextPlot):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._frame: tuple[int, float, float] | None = None  # (y label columns, left x, right x)
+        self.drawn_size = self.size
+        """The size the last draw was made for (ticks and downsampling depend on it)."""
         self.marker_columns: list[tuple[float, int]] = []
         """(x, column) of each marker drawn, for tests: the same step sits at the same column everywhere."""
 
@@ -203,6 +225,7 @@ class CurvePlot(PlotextPlot):
     ) -> bool:
         """Replot `lines` and vertical `markers` (x in the lines' units) over `x_range` (None: all data)."""
         view = view or ChartView()
+        self.drawn_size = self.size
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -247,8 +270,12 @@ class CurvePlot(PlotextPlot):
         if hi <= lo:  # a constant (an LR that never moves): centre it
             pad = abs(lo) * 0.1 if lo else 1.0
             lo, hi = lo - pad, hi + pad
-        count = max(3, min(5, self.size.height // 2))
-        if view.log_y:
+        rows = self.size.height - 1  # the last row holds the x labels
+        count = max(3, min(5, rows // 3))  # two rows apart at least: labels never share a row
+        if rows < 2 * 3:  # too short for round ticks to land on rows of their own: three that do
+            y_ticks = three_ticks(lo, hi)
+            labels = [fmt_value(10**t, 2) if view.log_y else fmt_value(t) for t in y_ticks]
+        elif view.log_y:
             y_ticks, labels = _log_ticks(lo, hi, count)
         else:
             y_ticks = readable_ticks(lo, hi, count)
@@ -276,6 +303,7 @@ class CurvePlot(PlotextPlot):
                 continue
             word = MARKER_TAGS.get(m.kind, m.kind)
             colour = view.foreground if view.no_color else MARKER_COLOURS.get(m.kind, (150, 150, 150))
+            align: Literal["left", "right"]
             if column + len(word) + 1 < columns:
                 tag, align, end = word, "left", column + len(word) + 1
             elif column - len(word) > free_from:  # at the right edge: the tag ends at the line
@@ -594,6 +622,12 @@ class CurvesPanel(Vertical):
     def on_resize(self) -> None:
         """The plots' widths changed: downsample again."""
         self._dirty = True
+
+    def on_curve_plot_resized(self, message: CurvePlot.Resized) -> None:
+        """A chart's size changed (a legend took a second row, say): redraw at the next tick."""
+        message.stop()
+        self._dirty = True
+        self.call_after_refresh(self._redraw_if_dirty)  # once the layout settled, not at the next tick
 
     def smoother(self, direction: int) -> float:
         """Step the smoothing weight up (+1) or down (-1) through SMOOTHING_STEPS; returns the new weight."""
