@@ -128,7 +128,7 @@ def test_an_unforeseen_os_error_is_one_line(
     # a fault no verb foresaw: the last net in main turns it into one line naming the file (cut short)
     import tui.cli.listing_cmds as listing_cmds
 
-    def failing_disk(*args: object) -> None:
+    def failing_disk(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EIO, "Input/output error", str(tmp_path / ("d" * 5000)))
 
     monkeypatch.setattr(listing_cmds, "list_runs", failing_disk)

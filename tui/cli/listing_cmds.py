@@ -31,6 +31,7 @@ from tui.cli.common import (
     run_summary,
     runs_dir_of,
 )
+from tui.cli.plain_table import Cell, Column, table_lines
 from tui.data.config_summary import summarize_config
 from tui.data.run_notes import notes_of
 
@@ -67,19 +68,28 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=show_run)
 
 
+LS_COLUMNS = (
+    Column("ID"),
+    Column("NAME", shrinks=True),
+    Column("STATUS"),
+    Column("TASK"),
+    Column("STEP", right=True),
+    Column("METRIC", right=True),
+    Column("DURATION", right=True),
+    Column("STARTED"),
+)
+
+
 def ls_runs(args: argparse.Namespace) -> int:
-    runs = list_runs(runs_dir_of(args))
+    runs = list_runs(runs_dir_of(args), whole=args.json)
     if args.json:
-        print(json.dumps([{k: v for k, v in r.items() if k != "dir"} for r in runs], indent=1))
+        print(json.dumps([{k: v for k, v in r.items() if k != "dir"} for r in runs], ensure_ascii=False))
         return 0
-    table = Table(box=None, header_style="bold")
-    for name in ("ID", "NAME", "STATUS", "TASK", "STEP", "METRIC", "DURATION", "STARTED"):
-        table.add_column(
-            name, justify="right" if name in ("STEP", "METRIC", "DURATION") else "left", no_wrap=True
-        )
-    for run in runs:
-        table.add_row(*_ls_row(run))
-    console_for().print(table if runs else f"no runs in {escape(str(runs_dir_of(args)))}")
+    console = console_for()
+    if not runs:
+        console.print(f"no runs in {escape(str(runs_dir_of(args)))}")
+    else:
+        sys.stdout.write("\n".join(table_lines(LS_COLUMNS, [_ls_row(run) for run in runs], console)) + "\n")
     for run in runs:
         if run.get(DAMAGE):
             print(f"labconsole: warning: run {run['id']}: {run[DAMAGE]}", file=sys.stderr)
@@ -92,18 +102,17 @@ def styled_status(status: str) -> str:
     return f"[{style}]{escape(status)}[/]" if style else escape(status)
 
 
-def _ls_row(run: dict[str, Any]) -> list[str]:
+def _ls_row(run: dict[str, Any]) -> list[Cell]:
     progress = run.get("progress") or {}
     metric = main_metric(run)
+    status = run["status"]
     return [
         run["id"],
-        escape(str(run.get("name") or "")),
-        styled_status(run["status"]),
-        escape(str(run.get("task") or "")),
+        str(run.get("name") or ""),
+        (status, STATUS_STYLE[status]) if status in STATUS_STYLE else status,
+        str(run.get("task") or ""),
         f"{progress.get('step') or 0}/{progress.get('max_steps') or 0}" if progress else "-",
-        (f"{escape(metric[0])} {metric[1]:.1f}" + (" (untrained)" if is_untrained(run) else ""))
-        if metric
-        else "-",
+        (f"{metric[0]} {metric[1]:.1f}" + (" (untrained)" if is_untrained(run) else "")) if metric else "-",
         fmt_duration(run_duration(run, run["dir"])),
         fmt_time(run.get("started") or run.get("created")),
     ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.core.errors import UserError
 from engine.core.protocol import RunPaths, headline, load_run_info, run_folders
+from engine.core.protocol.history import HistoryIndex
 from engine.core.protocol.listing import DAMAGE, last_sign_of_life, run_status
 from tui.data.config_summary import ConfigSummary, load_config_summary
 from tui.data.run_notes import notes_of
@@ -112,18 +113,21 @@ class RunIndex:
             summaries if summaries is not None else SummaryCache(default_cache_path(self.runs_dir))
         )
         self._cache: dict[str, _Cached] = {}
+        self._history = HistoryIndex(self.runs_dir)
         self._deadline = float("inf")
         self._pending = 0
         self.config_keys: tuple[str, ...] = ()
         """Dotted config.yaml keys whose values each row carries (the config columns); set from the UI
         thread, read by the next refresh."""
 
-    def refresh(self, config_budget: float | None = None) -> IndexUpdate:
+    def refresh(self, config_budget: float | None = None, full: bool = True) -> IndexUpdate:
         """Scan the runs directory once; cheap when nothing changed (one stat per run).
 
         Args:
             config_budget: Seconds to spend parsing config.yaml files; the rest wait for the next call
                 (`IndexUpdate.pending`), so a first listing of thousands of runs shows up at once.
+            full: Whether to stat every run; without it, only new folders and live runs are looked at (what
+                changes by itself) — a finished run's files change only when someone acts on them.
         """
         self._deadline = time.perf_counter() + config_budget if config_budget is not None else float("inf")
         self._pending = 0
@@ -131,6 +135,8 @@ class RunIndex:
         changed: set[str] = set()
         for entry in self._folders():
             seen.add(entry.name)
+            if not full and self._settled(entry.name):
+                continue
             if self._refresh_one(entry.name, entry.path):
                 changed.add(entry.name)
         removed = frozenset(set(self._cache) - seen)
@@ -139,7 +145,19 @@ class RunIndex:
         rows = {run_id: c.row for run_id, c in self._cache.items() if c.row is not None}
         if not self._pending:
             self._summaries.save(keep=seen)
+        self._history.save(keep=seen if full else None)
         return IndexUpdate(rows, frozenset(changed), removed, self._pending)
+
+    def _settled(self, run_id: str) -> bool:
+        """A finished run whose row and config are known: nothing of it changes by itself."""
+        cached = self._cache.get(run_id)
+        return (
+            cached is not None
+            and cached.row is not None
+            and cached.row.status not in LIVE_STATUSES
+            and cached.config_stamp != (0, 0)
+            and cached.config_values_of == (cached.config_stamp, self.config_keys)
+        )
 
     def _folders(self) -> list[os.DirEntry[str]]:
         """Run folders (valid ids, not hidden) of the runs directory; [] while it does not exist or cannot be
@@ -167,7 +185,11 @@ class RunIndex:
         ):
             return False  # nothing on disk changed and no process to check
         if info_changed:
-            info = load_run_info(folder)
+            info = self._history.get(run_id, info_stamp)
+            if info is None:
+                info = load_run_info(folder)
+                if info is not None:
+                    self._history.put(run_id, info_stamp, info)
             if info is not None:
                 cached.info_stamp, cached.info = info_stamp, info
         if info_changed or cached.config_stamp == (0, 0):

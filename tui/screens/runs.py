@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
@@ -32,6 +33,13 @@ from tui.widgets.status_badge import SPINNER_FPS, status_colour
 
 CONFIG_BUDGET = 0.15
 """Seconds per scan spent parsing new config.yaml files (a big runs folder fills in over a few scans)."""
+FULL_SWEEP_S = 30.0
+"""Seconds between scans that stat every run; the scans between look at new folders and live runs only (a
+finished run changes when someone acts on it, and actions here wake a full scan at once)."""
+FILTER_DEBOUNCE_S = 0.12
+"""In a long history the filter applies this long after the last key typed (Enter applies it at once)."""
+DEBOUNCE_ABOVE = 2_000
+"""Runs from which filtering waits for typing to pause; below, every key filters at once."""
 SUSPENDED_SLOWDOWN = 5
 """While another screen covers the runs list, it is rescanned this many times less often."""
 
@@ -118,6 +126,7 @@ class RunsScreen(Screen[None]):
         self._wake = threading.Event()
         self._loaded = False
         self._suspended = False
+        self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         """Title bar, table, empty-state note, selected-run summary, footer (the filter bar comes on first use)."""
@@ -156,14 +165,19 @@ class RunsScreen(Screen[None]):
     def _scan_runs(self) -> None:
         """Rescan the runs directory every `refresh_interval` seconds; post what changed."""
         worker = get_current_worker()
-        first = True
+        first, last_full, woken = True, 0.0, False
         while not worker.is_cancelled:
-            update = self._index.refresh(config_budget=CONFIG_BUDGET)
+            full = woken or time.monotonic() - last_full >= FULL_SWEEP_S
+            last_full = time.monotonic() if full else last_full
+            update = self._index.refresh(config_budget=CONFIG_BUDGET, full=full or first)
             if first or update.any:
                 self.post_message(self.RunsChanged(update))
             first = False
+            woken = False
             if not update.pending:  # configs left to parse: go on at once
-                self._wake.wait(self.refresh_interval * (SUSPENDED_SLOWDOWN if self._suspended else 1))
+                woken = self._wake.wait(
+                    self.refresh_interval * (SUSPENDED_SLOWDOWN if self._suspended else 1)
+                )
             self._wake.clear()
 
     def on_runs_screen_runs_changed(self, message: RunsChanged) -> None:
@@ -409,21 +423,37 @@ class RunsScreen(Screen[None]):
         self.refresh_bindings()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        """Filter as the user types."""
+        """Filter as the user types, once typing pauses (a long history re-sorts in a tenth of a second)."""
         if event.input.id == "runs-filter":
-            run_filter = RunFilter.parse(event.value)
-            self.query_one(RunsTable).set_filter(run_filter)
-            # a bad comparison is left out of the filter and said here, next to what the user typed
-            error = self.query_one("#runs-filter-error", Static)
-            error.update("  ".join(run_filter.errors))
-            error.display = bool(run_filter.errors)
-            self._render_title()
-            self._render_empty()
-            self._render_summary()
+            if self._filter_timer is not None:
+                self._filter_timer.stop()
+                self._filter_timer = None
+            if len(self.query_one(RunsTable).all_rows) < DEBOUNCE_ABOVE:
+                self._apply_filter(event.value)
+            else:
+                self._filter_timer = self.set_timer(
+                    FILTER_DEBOUNCE_S, lambda: self._apply_filter(event.value)
+                )
+
+    def _apply_filter(self, text: str) -> None:
+        """Filter the table by `text` and say what is wrong with it."""
+        self._filter_timer = None
+        run_filter = RunFilter.parse(text)
+        self.query_one(RunsTable).set_filter(run_filter)
+        # a bad comparison is left out of the filter and said here, next to what the user typed
+        error = self.query_one("#runs-filter-error", Static)
+        error.update("  ".join(run_filter.errors))
+        error.display = bool(run_filter.errors)
+        self._render_title()
+        self._render_empty()
+        self._render_summary()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter keeps the filter and returns to the table (an empty filter hides the input)."""
         if event.input.id == "runs-filter":
+            if self._filter_timer is not None:
+                self._filter_timer.stop()
+                self._apply_filter(event.value)
             self._show_filter(bool(event.value))
             self.query_one(RunsTable).focus()
 

