@@ -78,6 +78,13 @@ class RunsScreen(Screen[None]):
         Binding("S", "sort_reverse", "Reverse", show=False),
         Binding("N", "add_note", "Note", tooltip="Add a note to the selected run (kept in its run.json)"),
         Binding(
+            "i",
+            "images",
+            "Figures",
+            show=False,
+            tooltip="The selected run's evaluation figures (retrievals, overlays, confusion matrices)",
+        ),
+        Binding(
             "plus",
             "config_column",
             "Column",
@@ -256,6 +263,14 @@ class RunsScreen(Screen[None]):
         row = self.query_one(RunsTable).selected
         if row is not None:
             self.app.open_composer(RunPaths(row.dir).config)  # type: ignore[attr-defined]
+
+    def action_images(self) -> None:
+        """The selected run's evaluation figures, one at a time, followed live."""
+        row = self.query_one(RunsTable).selected
+        if row is not None:
+            from tui.screens.image_view import ImageViewScreen  # numpy and Pillow: not at console start
+
+            self.app.push_screen(ImageViewScreen(row.dir))
 
     def action_rerun(self) -> None:
         """Ask, naming what changed since the selected run ran, then launch its config.yaml again."""
@@ -548,6 +563,11 @@ class RunsScreen(Screen[None]):
             "Rerun exactly",
             "Launch the selected run's config again, naming what changed since",
             self.action_rerun,
+        )
+        yield (
+            "Figures",
+            "The selected run's evaluation figures (retrievals, overlays, confusion)",
+            self.action_images,
         )
         yield "Add note", "Add a note to the selected run (kept in its run.json)", self.action_add_note
         yield "Filter runs", "Filter by words, status:…, tag:… or #tag", self.action_filter

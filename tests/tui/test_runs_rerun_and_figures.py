@@ -1,4 +1,4 @@
-"""`R` on the runs screen reruns the selected run exactly, after naming what changed since it ran."""
+"""`R` on the runs screen reruns the selected run exactly, after naming what changed since it ran; `i` opens its figures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.protocol import read_json, update_run_info
+from engine.core.protocol import EventWriter, read_json, update_run_info
 from engine.core.provenance import collect_provenance
 from tests.tui.fixtures import make_run, wait_for
 from tui.app import LabConsoleApp
@@ -67,3 +67,22 @@ async def test_rerun_confirmed_launches_the_stored_config_and_opens_its_monitor(
     assert requests[0].source == str(source / "config.yaml") and requests[0].name == "gem-base-3"
     assert requests[0].argv == ("labconsole", "run", str(source / "config.yaml"), "--name", "gem-base-3")
     assert read_json(target / "run.json")["rerun_of"] == source.name
+
+
+async def test_i_opens_the_selected_runs_figures(
+    tmp_path: Path, make_app: Callable[..., LabConsoleApp]
+) -> None:
+    from tests.tui.figure_fixtures import figure_events
+    from tui.screens.image_view import ImageViewScreen
+
+    run = make_run(tmp_path / "runs", "gem-base", run_id="20251009-085320-gem-base")
+    with EventWriter(run / "events.jsonl") as events:
+        figure_events(run, 1000, events)
+    app = make_app(tmp_path / "runs")
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(RunsTable).selected is not None)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImageViewScreen))
+        assert app.screen.run_dir == run
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
