@@ -9,7 +9,17 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.figures.canvas import BACKGROUND, INK, MUTED, fit_text, font, palette, thumb_size, titled
+from engine.figures.canvas import (
+    BACKGROUND,
+    INK,
+    MUTED,
+    fit_text,
+    font,
+    palette,
+    text_width,
+    thumb_size,
+    titled,
+)
 from engine.figures.figure import Figure
 
 GAP = 8
@@ -75,10 +85,9 @@ def render_overlays(
         ):
             body.paste(Image.fromarray(pixels), (GAP + column * (size[1] + GAP), top))
         left = GAP + 2 * (size[1] + GAP)
-        draw.rectangle((left, top, left + 96, top + 15), fill=(0, 0, 0))
-        draw.text(
-            (left + 3, top + 1), f"acc {accuracy:.0f}%  #{sample.index}", fill=(255, 255, 255), font=font(11)
-        )
+        label = f"image {sample.index} · acc {accuracy:.0f}%"
+        draw.rectangle((left, top, left + text_width(label, 11) + 6, top + 15), fill=(0, 0, 0))
+        draw.text((left + 3, top + 1), label, fill=(255, 255, 255), font=font(11))
     legend = _legend(
         [(class_names[c], tuple(colours[c])) for c in sorted(shown) if c < len(class_names)], body.width
     )

@@ -39,6 +39,8 @@ class Retrieval:
     database: np.ndarray
     correct: np.ndarray
     distance_m: np.ndarray
+    has_positive: bool = True
+    """False for a query with no database image inside the radius: it can never be correct."""
 
 
 def retrievals_of(
@@ -55,9 +57,8 @@ def retrievals_of(
     for query in sample_queries:
         top = np.asarray(predictions[query][:top_k], np.int64)
         offsets = np.asarray(database_utm, np.float64)[top] - np.asarray(query_utm, np.float64)[query]
-        out.append(
-            Retrieval(int(query), top, np.isin(top, positives[query]), np.hypot(offsets[:, 0], offsets[:, 1]))
-        )
+        correct, distance = np.isin(top, positives[query]), np.hypot(offsets[:, 0], offsets[:, 1])
+        out.append(Retrieval(int(query), top, correct, distance, len(positives[query]) > 0))
     return out
 
 
@@ -79,7 +80,8 @@ def render_retrievals(
     draw = ImageDraw.Draw(body)
     for row, result in enumerate(retrievals):
         top = GAP + row * (cell_h + GAP)
-        cells = [(read_query(result.query, size), NEUTRAL, f"query {result.query}")]
+        name = f"query {result.query}" if result.has_positive else f"query {result.query} · no positive"
+        cells = [(read_query(result.query, size), NEUTRAL, name)]
         cells += [
             (read_database(int(index), size), CORRECT if ok else WRONG, f"#{rank} · {distance:.0f} m")
             for rank, (index, ok, distance) in enumerate(

@@ -24,7 +24,7 @@ from engine.core.protocol import (
     new_run_info,
     write_json_atomic,
 )
-from engine.figures import sample_indices
+from engine.figures import Figure, sample_indices, write_figures
 from engine.figures.confusion import confused_pairs, row_rates
 from engine.runtime import make_runtime, seed_everything
 from engine.steering import Steering
@@ -114,6 +114,9 @@ def test_vpr_retrievals_are_marked_by_the_ground_truth(
             distances = np.linalg.norm(database_utm[result.database] - query_utm[result.query], axis=1)
             assert result.correct.tolist() == (distances <= radius).tolist()
             assert np.allclose(result.distance_m, distances)
+            assert result.has_positive == bool(
+                (np.linalg.norm(database_utm - query_utm[result.query], axis=1) <= radius).any()
+            )
     # the same sample queries at every evaluation, so they can be stepped through
     first, last = calls[0][0][1], calls[len(splits)][0][1]
     assert [r.query for r in first] == [r.query for r in last]
@@ -189,3 +192,26 @@ def test_confused_pairs_rank_by_share_of_the_true_class() -> None:
 def test_sample_indices_are_spread_and_stable() -> None:
     assert sample_indices(30, 4).tolist() == [0, 10, 19, 29]
     assert sample_indices(2, 4).tolist() == [0, 1] and sample_indices(0, 4).tolist() == []
+
+
+def test_a_figure_that_cannot_be_written_is_an_alert_not_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "figures").write_text("a file where the folder should be")
+    events = EventWriter(tmp_path / "events.jsonl")
+    figure = Figure("val", "confusion", Image.new("RGB", (8, 8)), "c")
+    assert write_figures(tmp_path, events, 3, [figure]) == []
+    events.close()
+    (alert,) = list(iter_events(tmp_path / "events.jsonl"))
+    assert alert["kind"] == "alert" and alert["code"] == "figure_failed" and "figures" in alert["message"]
+
+
+def test_a_wide_figure_is_scaled_to_the_width_limit(tmp_path: Path) -> None:
+    events = EventWriter(tmp_path / "events.jsonl")
+    (path,) = write_figures(
+        tmp_path, events, 7, [Figure("a b", "overlay", Image.new("RGB", (3000, 300)), "c")]
+    )
+    events.close()
+    assert path == tmp_path / "figures/step_000007/overlay-a_b.png"
+    with Image.open(path) as image:
+        assert image.size == (1024, 102)
+    (event,) = list(iter_events(tmp_path / "events.jsonl"))
+    assert event["path"] == "figures/step_000007/overlay-a_b.png" and event["split"] == "a b"
