@@ -272,5 +272,12 @@ async def test_eval_key_reports_the_engines_answer(running: Path) -> None:
         with EventWriter(running / "events.jsonl") as w:  # what engine/steering.py answers an eval with
             w.emit("control", step=5_010, id=sent["id"], action="eval", status="applied", values={})
         await wait_for(
-            pilot, lambda: any("'eval' applied at step 5010" in n.message for n in app._notifications)
+            pilot,
+            lambda: any("'eval' applied at step 5010: evaluating" in n.message for n in app._notifications),
+        )
+        with EventWriter(running / "events.jsonl") as w:
+            for split in ("pitts30k", "tokyo247"):
+                w.emit("eval", step=5_010, split=split, metrics={"R@1": 70.0})
+        await wait_for(
+            pilot, lambda: any(n.message == "step 5,010: eval pitts30k, tokyo247" for n in app._notifications)
         )

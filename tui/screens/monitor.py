@@ -129,6 +129,7 @@ class MonitorScreen(Screen[None]):
         self._panel = "curves"
         self._charts_task: str | None = None  # the task whose chosen charts are shown
         self._sent: dict[str, str] = {}  # control id -> action, to report the engine's answer
+        self._evaluating: int | None = None  # the step of an evaluation asked for, until its results arrive
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -224,6 +225,7 @@ class MonitorScreen(Screen[None]):
         if previous is None or previous.status != snap.status:
             self.refresh_bindings()
         self._report_control_answers(snap)
+        self._report_evaluation(snap)
 
     def on_monitor_screen_poll_failed(self, message: PollFailed) -> None:
         """Say that the run folder could not be read (once per failure streak)."""
@@ -501,13 +503,26 @@ class MonitorScreen(Screen[None]):
         self._sent[command_id] = action
         self.notify(f"sent '{action}' to the engine", title="Control", timeout=2)
 
+    def _report_evaluation(self, snap: Snapshot) -> None:
+        """Once the evaluation asked for has written its results: say so, with the test sets it covered."""
+        step = self._evaluating
+        done = [m for m in snap.timeline if m.kind == "eval" and step is not None and m.step >= step]
+        if done:
+            self._evaluating = None
+            self.notify(
+                f"step {done[0].step:,.0f}: {done[0].label}", title="Evaluated", timeout=4, markup=False
+            )
+
     def _report_control_answers(self, snap: Snapshot) -> None:
         """Tell the user when the engine applied or rejected a command sent from here."""
         for ev in snap.controls:
             action = self._sent.pop(str(ev.get("id")), None)
             if action is None:
                 continue
-            if ev.get("status") == "applied":
+            if ev.get("status") == "applied" and action == "eval" and isinstance(ev.get("step"), int):
+                self._evaluating = ev["step"]  # the engine answers first, then evaluates at that step
+                self.notify(f"'eval' applied at step {ev['step']}: evaluating…", title="Control", timeout=3)
+            elif ev.get("status") == "applied":
                 self.notify(f"'{action}' applied at step {ev.get('step', '?')}", title="Control", timeout=3)
             else:
                 self.notify(

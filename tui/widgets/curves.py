@@ -284,7 +284,7 @@ class CurvePlot(PlotextPlot):
         self.plt.ylim(lo, hi)
         labels = [label.rjust(Y_LABEL_WIDTH - 1) for label in labels]  # same plot area in every chart
         self.plt.yticks(y_ticks, labels)
-        self._frame = (max((len(label) for label in labels), default=0) + 2, left, right)
+        self._frame = (max((len(label) for label in labels), default=0), left, right)  # plotext draws from there
         return lo, hi
 
     def _markers(
