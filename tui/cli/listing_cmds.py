@@ -52,9 +52,11 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
         parents=[RUNS_DIR_PARENT],
         help="list runs, newest first",
         description="List the runs of the runs folder, newest first: id, name, status, task, step, headline "
-        "metric, duration and start. Piped, every field is printed whole; --json gives every run.json field.",
+        "metric, duration and start. Piped, every field is printed whole; --json gives every run.json field. "
+        "Archived runs are left out unless --all.",
     )
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument("--all", action="store_true", help="archived runs too")
     ls.set_defaults(handler=ls_runs)
     show = verbs.add_parser(
         "show",
@@ -82,6 +84,10 @@ LS_COLUMNS = (
 
 def ls_runs(args: argparse.Namespace) -> int:
     runs = list_runs(runs_dir_of(args), whole=args.json)
+    archived = [r for r in runs if r.get("archived") is True]
+    if archived and not args.all:
+        runs = [r for r in runs if r.get("archived") is not True]
+        print(f"({len(archived)} archived run(s) not listed: ls --all)", file=sys.stderr)
     if args.json:
         print(json.dumps([{k: v for k, v in r.items() if k != "dir"} for r in runs], ensure_ascii=False))
         return 0

@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         data_cmd,
         demo_cmd,
         export_cmd,
+        history_cmds,
         listing_cmds,
         note_cmd,
         rerun_cmd,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         control_cmds,
         data_cmd,
         note_cmd,
+        history_cmds,
     ):
         module.add_parsers(verbs)
     verb_help.document_verbs(verbs)

@@ -35,6 +35,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "stop": ("labconsole stop demo",),
     "pause": ("labconsole pause demo",),
     "unpause": ("labconsole unpause demo",),
+    "archive": ("labconsole archive old-sweep-1 old-sweep-2", "labconsole archive old-sweep-1 --undo"),
+    "delete": ("labconsole delete smoke-test", "labconsole delete 20251009 --yes"),
+    "trash": (
+        "labconsole trash",
+        "labconsole trash --restore 20251009-085320-demo",
+        "labconsole trash --empty",
+    ),
     "data": ("labconsole data synth-vpr", "labconsole data synth-seg ~/data/synth-seg"),
 }
 

@@ -20,6 +20,9 @@ STATUS_CYCLE: tuple[tuple[str, ...], ...] = (
 )
 """The status filters the `f` key steps through (empty = every status)."""
 
+ARCHIVED_TERMS = ("is:archived",)
+"""The filter term that shows the archived runs instead of the others."""
+
 _FIELDS = {"status": "status", "s": "status", "is": "status", "tag": "tag", "t": "tag", "task": "task"}
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -113,6 +116,8 @@ class RunFilter:
     """Task prefixes (`task:seg` keeps segmentation runs)."""
     comparisons: tuple[Comparison, ...] = ()
     """Numbers a run must have and satisfy (`R@1>80`, `step<1000`)."""
+    archived: bool = False
+    """`is:archived`: show the archived runs (and only them); archived runs are hidden otherwise."""
     errors: tuple[str, ...] = ()
     """Why terms that look like comparisons were left out (`R@1>abc`): said in the filter bar."""
 
@@ -124,11 +129,14 @@ class RunFilter:
         words: list[str] = []
         comparisons: list[Comparison] = []
         errors: list[str] = []
+        archived = False
         for original in text.split():
             token = original.lower()
             name, sep, value = token.partition(":")
             comparison = None if sep else parse_comparison(original)
-            if isinstance(comparison, Comparison):
+            if token in ARCHIVED_TERMS:
+                archived = True
+            elif isinstance(comparison, Comparison):
                 comparisons.append(comparison)
             elif isinstance(comparison, str):
                 errors.append(comparison)
@@ -144,16 +152,21 @@ class RunFilter:
             tuple(fields["tag"]),
             tuple(fields["task"]),
             tuple(comparisons),
+            archived,
             tuple(errors),
         )
 
     @property
     def active(self) -> bool:
         """Whether this filter hides anything at all."""
-        return bool(self.words or self.statuses or self.tags or self.tasks or self.comparisons)
+        return bool(
+            self.words or self.statuses or self.tags or self.tasks or self.comparisons or self.archived
+        )
 
     def matches(self, row: RunRow) -> bool:
         """Whether `row` passes every term of the filter."""
+        if row.archived != self.archived:
+            return False
         if not all(c.matches(row) for c in self.comparisons):
             return False
         if self.statuses and not any(row.status.startswith(s) for s in self.statuses):

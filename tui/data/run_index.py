@@ -50,6 +50,8 @@ class RunRow:
     """run.json "best": {split: {metric: value}}."""
     latest_note: str = ""
     """The text of the run's newest note ("" without notes): user text, never markup."""
+    archived: bool = False
+    """Hidden from the table unless the filter asks for archived runs (`is:archived`)."""
     config_values: dict[str, str] = field(default_factory=dict, compare=True, hash=False)
     """config.yaml values of the config columns the user added ({"optim.lr": "0.0001"}); a key the run's
     config lacks is absent."""
@@ -344,6 +346,7 @@ def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSum
         damage=str(info.get(DAMAGE) or ""),
         best=_best(info.get("best")),
         latest_note=notes[-1]["text"] if notes else "",
+        archived=info.get("archived") is True,
     )
 
 

@@ -21,9 +21,11 @@ from textual.worker import get_current_worker
 
 from engine.core.errors import UserError
 from engine.core.protocol import RunPaths, update_run_info
+from engine.core.protocol.trash import move_to_trash, set_archived, trash_folder
 from tui.data.run_filter import RunFilter, next_status_filter, terms_matching_nothing
 from tui.data.run_index import IndexUpdate, RunIndex
 from tui.data.run_notes import MAX_NOTE_CHARS, add_note
+from tui.screens.confirm_delete import ConfirmDelete
 from tui.screens.confirm_rerun import ConfirmRerun
 from tui.screens.text_prompt import TextPromptScreen
 from tui.widgets.key_bar import KeyBar
@@ -77,6 +79,16 @@ class RunsScreen(Screen[None]):
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (click a header to pick one)"),
         Binding("S", "sort_reverse", "Reverse", show=False),
         Binding("N", "add_note", "Note", tooltip="Add a note to the selected run (kept in its run.json)"),
+        Binding(
+            "a",
+            "archive",
+            "Archive",
+            show=False,
+            tooltip="Hide the selected run from the list (is:archived shows archived runs; a again restores)",
+        ),
+        Binding(
+            "delete,x", "delete", "Delete", show=False, tooltip="Move the selected run to the trash (asks)"
+        ),
         Binding(
             "i",
             "images",
@@ -263,6 +275,43 @@ class RunsScreen(Screen[None]):
         row = self.query_one(RunsTable).selected
         if row is not None:
             self.app.open_composer(RunPaths(row.dir).config)  # type: ignore[attr-defined]
+
+    def action_archive(self) -> None:
+        """Archive the selected run (hidden from the list), or restore an archived one."""
+        row = self.query_one(RunsTable).selected
+        if row is None:
+            return
+        try:
+            set_archived(RunPaths(row.dir), not row.archived)
+        except (UserError, OSError) as exc:
+            self.notify(str(exc), title="Not archived", severity="error", markup=False)
+            return
+        if row.archived:
+            self.notify(f"{row.name} is back in the list", title="Restored", markup=False)
+        else:
+            self.notify(
+                f"{row.name} archived (filter is:archived to see it; a there restores it)", markup=False
+            )
+        self._wake.set()
+
+    def action_delete(self) -> None:
+        """Ask, then move the selected run's folder to the trash."""
+        row = self.query_one(RunsTable).selected
+        if row is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                move_to_trash(RunPaths(row.dir))
+            except (UserError, OSError) as exc:
+                self.notify(str(exc), title="Not deleted", severity="error", markup=False)
+                return
+            self.notify(f"{row.name} moved to the trash (labconsole trash --restore {row.id})", markup=False)
+            self._wake.set()
+
+        self.app.push_screen(ConfirmDelete(row.name, str(trash_folder(self.runs_dir))), answered)
 
     def action_images(self) -> None:
         """The selected run's evaluation figures, one at a time, followed live."""
@@ -569,6 +618,12 @@ class RunsScreen(Screen[None]):
             "The selected run's evaluation figures (retrievals, overlays, confusion)",
             self.action_images,
         )
+        yield (
+            "Archive run",
+            "Hide the selected run from the list (is:archived shows them)",
+            self.action_archive,
+        )
+        yield "Delete run", "Move the selected run to the trash (asks first)", self.action_delete
         yield "Add note", "Add a note to the selected run (kept in its run.json)", self.action_add_note
         yield "Filter runs", "Filter by words, status:…, tag:… or #tag", self.action_filter
         yield "Clear filter", "Show every run again", self.action_clear_filter
