@@ -20,7 +20,6 @@ from tests.tui.fixtures import wait_for
 from tui.data import check_runner
 from tui.data.check_runner import CheckResult
 from tui.data.composer_config import format_value, parse_value, split_section
-from tui.data.launching import resolve
 from tui.screens.composer import ComposerScreen
 from tui.screens.save_preset import SavePresetScreen
 from tui.widgets.composer_loss import LossRow, MixComponent
@@ -110,7 +109,8 @@ async def settle(pilot: Pilot[Any]) -> None:
     assert isinstance(screen, ComposerScreen)
     await pilot.pause()
     await wait_for(
-        pilot, lambda: not screen.status.pending and screen.validation == resolve(screen.compose_config())
+        pilot,
+        lambda: not screen.status.pending and screen.validation == screen.validate(screen.compose_config()),
     )
 
 

@@ -29,7 +29,8 @@ from engine.core.config.presets import (
 )
 from engine.core.config.schema import EvalConfig, ModelConfig, TrainConfig, defaults_of
 from engine.core.config.warnings import config_warnings, feature_map_size
-from engine.core.errors import UserError
+from engine.core.errors import ConfigError, UserError
+from engine.core.freeze import build_freeze
 from engine.core.gpus import visible_gpu_count
 from tui.data import check_runner
 from tui.data.composer_config import format_value, get_path, load_base, preview_yaml, split_section
@@ -140,6 +141,19 @@ def help_for(path: str) -> dict[str, str]:
     """Per-field help of a typed section (tooltips) by key, and of the extra fields by dotted path."""
     helps = field_help(TYPED_SECTIONS[path]) if path in TYPED_SECTIONS else {}
     return {**helps, **EXTRA_HELP}
+
+
+def checked_freeze(result: Resolved) -> Resolved:
+    """`result`, or the error of its freeze schedule: the config resolves without building the schedule (the
+    engine builds it at start), so a bad phase (a negative step, two phases at one step) is caught here."""
+    if result.cfg is None:
+        return result
+    cfg = result.cfg
+    try:
+        build_freeze(cfg["freeze"]).phases(int(cfg["train"]["max_steps"]), 1000.0)
+    except ConfigError as exc:
+        return Resolved(key=exc.key, error=exc.message)
+    return result
 
 
 class ComposerScreen(Screen[Path | None]):
@@ -347,15 +361,17 @@ class ComposerScreen(Screen[Path | None]):
         row = self._row_of(event.widget)
         self.query_one(SectionRail).current = row.label if row is not None else ""
 
+    def validate(self, raw: dict[str, Any]) -> Resolved:
+        """The validation of a composed config (`compose_config()`, which notes a bad override line)."""
+        overrides = self.query_one(OverridesRow)
+        if overrides.problem:
+            return Resolved(key="overrides", error=overrides.problem)
+        return checked_freeze(resolve(raw))
+
     def revalidate(self) -> Resolved:
         """Resolve the composed config now and show the outcome."""
         self.status.cancel_pending()
-        raw = self.compose_config()
-        overrides = self.query_one(OverridesRow)
-        if overrides.problem:
-            self.validation = Resolved(key="overrides", error=overrides.problem)
-        else:
-            self.validation = resolve(raw)
+        self.validation = self.validate(self.compose_config())
         self._show(self.validation)
         self._params_follow(self.validation)
         return self.validation

@@ -53,14 +53,27 @@ class MixComponent(Vertical):
         self.weight = FieldInput("weight", f"loss.components[{index}].weight", weight)
         """The weight's Input; its path follows the component's position."""
 
-    def compose(self) -> ComposeResult:
-        """Preset picker, weight, remove button; the preset's own fields below."""
+    def _options(self) -> list[tuple[str, str]]:
+        """The losses made for the task (no mix in a mix), and the current one whatever it is."""
         names = [n for n in list_presets("loss", self.run_task) if n != MIX]
         if self.section.preset and self.section.preset not in names:
             names = sorted([*names, self.section.preset])
+        return [(name, name) for name in names]
+
+    def set_task(self, task: str | None) -> None:
+        """Offer another task's losses (the chosen one stays)."""
+        self.run_task = task
+        select = self.query_one(".mix-select", Select)
+        with select.prevent(Select.Changed):
+            select.set_options(self._options())
+            if self.section.preset:
+                select.value = self.section.preset
+
+    def compose(self) -> ComposeResult:
+        """Preset picker, weight, remove button; the preset's own fields below."""
         with Horizontal(classes="mix-head"):
             yield Select(
-                [(name, name) for name in names],
+                self._options(),
                 value=self.section.preset or Select.NULL,
                 allow_blank=False,
                 compact=True,
@@ -179,6 +192,12 @@ class LossRow(SlotRow):
         for index, component in enumerate(self.query(MixComponent)):
             component.set_index(index)
         self.post_message(self.Changed(self))
+
+    def set_task(self, task: str | None) -> None:
+        """Another task: the single loss's and every component's choices follow."""
+        super().set_task(task)
+        for component in self.query(MixComponent):
+            component.set_task(task)
 
     def value(self) -> Any:
         """A single loss as usual; a mix as `{preset: mix, components: [...]}`."""
