@@ -168,9 +168,9 @@ def fmt_duration(seconds: float) -> str:
     """45s, 12m, 1h05, 2d3h."""
     s = max(0.0, float(seconds))
     if s < 60:
-        return f"{s:.0f}s"
+        return f"{int(s)}s"
     if s < 3600:
-        return f"{s / 60:.0f}m"
+        return f"{int(s // 60)}m"
     if s < 86400:
         return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}"
     return f"{int(s // 86400)}d{int(s % 86400 // 3600)}h"

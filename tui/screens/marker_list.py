@@ -52,7 +52,8 @@ class MarkerList(ModalScreen[float | None]):
     def _label(self, marker: Marker) -> Text:
         """'  12,000  eval    eval pitts30k, tokyo247'."""
         colour = self.colours.get(marker.kind, (150, 150, 150))
-        text = Text("│ ", style="rgb({},{},{})".format(*colour))
+        text = Text()
+        text.append("│ ", style="rgb({},{},{})".format(*colour))
         text.append(f"{marker.step:>10,.0f}  ", style="bold")
         text.append(f"{marker.kind:<8}", style="dim")
         text.append(marker.label)

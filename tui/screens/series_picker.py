@@ -16,13 +16,8 @@ from textual.widgets.selection_list import Selection
 from tui.data.chart_prefs import MAX_CHARTS
 from tui.data.chart_series import DEFAULT_CHARTS, Choice
 
-GROUP_NAMES = {
-    "loss": "loss",
-    "lr": "learning rate",
-    "training": "training scalars",
-    "eval": "evaluation (over steps)",
-    "system": "system",
-}
+GROUP_NAMES = {"loss": "loss", "lr": "lr", "training": "training", "eval": "eval", "system": "system"}
+"""The group column: loss components, learning rates, other training scalars, evaluations over steps, gauges."""
 
 
 class SeriesPicker(ModalScreen[list[str] | None]):
@@ -55,9 +50,7 @@ class SeriesPicker(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         """Title and one tickable line per chart, group names in front."""
         title = Text("Charts", style="bold")
-        title.append(
-            f"   space ticks · enter shows (at most {MAX_CHARTS}) · r defaults · esc cancels", style="dim"
-        )
+        title.append(f"  space tick · enter show (≤ {MAX_CHARTS}) · r defaults · esc", style="dim")
         with Vertical():
             yield Static(title, id="series-title")
             yield SelectionList[str](*self._selections(self.chosen), id="series-list")
@@ -65,7 +58,7 @@ class SeriesPicker(ModalScreen[list[str] | None]):
     def _selections(self, chosen: Sequence[str]) -> list[Selection[str]]:
         rows = []
         for choice in self.choices:
-            label = Text(f"{GROUP_NAMES.get(choice.group, choice.group):<14.14} ", style="dim")
+            label = Text(f"{GROUP_NAMES.get(choice.group, choice.group):<9.9} ", style="dim")
             label.append(choice.label)
             rows.append(Selection(label, choice.chart, choice.chart in chosen, id=choice.chart))
         return rows

@@ -173,6 +173,8 @@ def fmt_value(v: float, digits: int = 4) -> str:
         return str(v)
     if a < 1e-3 or a >= 1e5:
         return f"{v:.{max(0, digits - 3)}e}"
+    if a >= 10**digits:  # 1234 rather than 1.2e+03
+        return f"{v:.0f}"
     return f"{v:.{digits}g}"
 
 
@@ -182,9 +184,19 @@ def fmt_exact(v: float) -> str:
 
 
 def _log_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
-    """Ticks of a log10 axis spanning [lo, hi] (in log10 units), labelled with the values themselves."""
-    decades = [float(d) for d in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)]
-    ticks = decades if len(decades) >= 3 else readable_ticks(lo, hi, count)
+    """Ticks of a log10 axis spanning [lo, hi] (in log10 units) at round values (decades, else 1-2-5, else
+    every digit), labelled with the values themselves."""
+    ticks: list[float] = []
+    for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        decades = range(int(np.floor(lo)), int(np.ceil(hi)) + 1)
+        ticks = [float(np.log10(m)) + d for d in decades for m in mantissas]
+        ticks = [t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]
+        if len(ticks) >= 3:
+            break
+    if len(ticks) < 3:
+        ticks = readable_ticks(lo, hi, count)
+    if len(ticks) > count + 1:  # thin evenly, keeping both ends
+        ticks = [ticks[round(i)] for i in np.linspace(0, len(ticks) - 1, count)]
     return ticks, [fmt_value(10**t, 2) for t in ticks]
 
 
@@ -284,7 +296,11 @@ class CurvePlot(PlotextPlot):
         self.plt.ylim(lo, hi)
         labels = [label.rjust(Y_LABEL_WIDTH - 1) for label in labels]  # same plot area in every chart
         self.plt.yticks(y_ticks, labels)
-        self._frame = (max((len(label) for label in labels), default=0), left, right)  # plotext draws from there
+        self._frame = (
+            max((len(label) for label in labels), default=0),
+            left,
+            right,
+        )  # plotext draws from there
         return lo, hi
 
     def _markers(
@@ -386,7 +402,8 @@ class CurveChart(Vertical):
         has_data = self.query_one(CurvePlot).draw(lines, markers, x_range, view)
         room = max(10, self.size.width - 2)
         fits = None
-        for rows, digits, names, values, note in LEGEND_FALLBACKS:
+        fallbacks = LEGEND_FALLBACKS if view.cursor is None else CURSOR_FALLBACKS
+        for rows, digits, names, values, note in fallbacks:
             fits = _pack(self._entries(lines, view, digits, names, values, note), room, rows)
             if fits is not None:
                 break
@@ -423,9 +440,10 @@ class CurveChart(Vertical):
             if view.cursor is not None:
                 i = nearest_at_or_before(line.x, view.cursor)
                 if i is not None and (values or not line.label):
-                    entry.append(f" {fmt_exact(float(line.y[i]))}")
+                    exact = fmt_exact if digits >= 4 else fmt_value  # the readout's digits go last
+                    entry.append(f" {exact(float(line.y[i]))}")
                     if line.raw is not None:
-                        entry.append(f" (raw {fmt_exact(float(line.raw[i]))})", style="dim")
+                        entry.append(f" (raw {exact(float(line.raw[i]))})", style="dim")
             elif values or not line.label:
                 entry.append(f" {fmt_value(float(line.y[-1]), digits)}")
             entries.append(entry)
@@ -440,11 +458,22 @@ LEGEND_FALLBACKS = (
     (2, 2, True, True, 1),
     (1, 2, True, True, 0),
     (2, 2, True, True, 0),
+    (3, 2, True, True, 0),
     (2, 2, True, False, 0),
     (2, 2, False, True, 0),
 )
 """(rows, significant digits, names, values, note: 2 whole, 1 short, 0 none) a legend tries in turn: decimals
-go first, then a second row, then values; names last."""
+go first, then a second (and third) row, then values; names last."""
+CURSOR_FALLBACKS = (
+    (1, 4, True, True, 1),
+    (2, 4, True, True, 1),
+    (3, 4, True, True, 0),
+    (2, 2, True, True, 0),
+    (3, 2, True, True, 0),
+    (3, 2, True, False, 0),
+    (3, 2, False, True, 0),
+)
+"""The cursor's readout keeps every digit logged (4: up to 7 significant) over a row; 2 means 4 digits."""
 
 
 def _pack(entries: list[Text], room: int, rows: int) -> Text | None:
