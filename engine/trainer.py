@@ -341,8 +341,15 @@ class Trainer:
         merged = {**system, "img_per_s": sum(s["img_per_s"] for _, s, _ in gathered)}
         for rank, (_, other, _) in enumerate(gathered[1:], start=1):
             merged.update(
-                {f"gpu{rank}/{key}": value for key, value in other.items() if key.startswith("gpu_mem")}
+                {f"gpu{rank}/{key}": value for key, value in other.items() if key.startswith("gpu_")}
             )
+        for key in (
+            "data_wait_pct",
+            "data_wait_ms",
+        ):  # the slowest rank holds every rank back at the all-reduce
+            waits = [s[key] for _, s, _ in gathered if key in s]
+            if waits:
+                merged[key] = max(waits)
         return means, merged, gathered[0][2]
 
     def _progress(self, force: bool = False) -> None:
