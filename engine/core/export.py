@@ -10,11 +10,12 @@ import shutil
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from engine.core.engine_calls import call_engine
 from engine.core.protocol import RunPaths, iter_events
+from engine.core.protocol.figures import figure_file
 from engine.core.protocol.listing import read_run_info
 from engine.core.protocol.rundir import folder_error
 
@@ -165,7 +166,6 @@ def plot_curves(run_dirs: list[Path], folder: Path) -> list[Path]:
     return [Path(p) for p in written]
 
 
-FIGURES_DIR = "figures"
 """The folder of a run that holds the figures, and the one each run's figures are exported to."""
 
 
@@ -187,26 +187,6 @@ class FigureFile:
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text) or "_"
-
-
-def figure_file(root: Path, raw: Any) -> Path:
-    """The PNG an `image` event's `path` names, checked to lie inside the run's figures/ folder.
-
-    Raises:
-        ValueError: saying why the path is refused (not a path, absolute, '..', outside figures/).
-    """
-    if not isinstance(raw, str) or not raw or "\0" in raw:
-        raise ValueError(f"not a path: {raw!r}")
-    posix, windows = PurePosixPath(raw), PureWindowsPath(raw)
-    if posix.is_absolute() or windows.is_absolute() or windows.drive or raw.startswith("\\"):
-        raise ValueError(f"absolute path {raw!r} (figure paths are relative to the run folder)")
-    if ".." in posix.parts or ".." in windows.parts:
-        raise ValueError(f"{raw!r} climbs out with '..'")
-    run = root.resolve()
-    path = (run / posix).resolve()  # follows links: one pointing out of the run is refused
-    if posix.parts[0] != FIGURES_DIR or not path.is_relative_to(run / FIGURES_DIR):
-        raise ValueError(f"{raw!r} is not inside the run's {FIGURES_DIR}/ folder")
-    return path
 
 
 def collect_figures(paths: RunPaths) -> tuple[list[FigureFile], list[str]]:

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.core.protocol import EventWriter
+from engine.core.protocol.figures import FIGURES_DIR
 from engine.figures.canvas import limit_width
 from engine.figures.figure import Figure
 
-FIGURES_DIR = "figures"
 PNG_LEVEL = 1  # zlib effort: level 6 (the default) takes 3× as long for files 10% smaller
 
 

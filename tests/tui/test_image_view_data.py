@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from engine.core.protocol import EventWriter
+from engine.core.protocol.figures import UnsafeFigurePath
+from engine.core.protocol.figures import figure_file as figure_path
 from tests.tui.figure_fixtures import add_evaluation, write_figure_run
-from tui.data.run_images import RunImages, UnsafeFigurePath, figure_path, kind_label
+from tui.data.run_images import RunImages, kind_label
 
 
 @pytest.fixture

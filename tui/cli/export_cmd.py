@@ -11,7 +11,6 @@ from typing import Any
 
 from engine.core.export import (
     EXPORT_DIR_NEEDED,
-    FIGURES_DIR,
     collect,
     collect_figures,
     plot_curves,
@@ -19,6 +18,7 @@ from engine.core.export import (
     write_figures,
 )
 from engine.core.protocol import RunPaths
+from engine.core.protocol.figures import FIGURES_DIR
 from engine.core.protocol.rundir import folder_error
 from tui.cli.common import RUNS_DIR_PARENT, lookup, run_summary, warn_damage
 from tui.cli.compare_cmd import build_comparison, render_comparison

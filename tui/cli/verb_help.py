@@ -30,7 +30,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "labconsole compare base cand --baseline base",
         "labconsole compare base cand --format markdown --use best",
     ),
-    "export": ("labconsole export base cand --to results/",),
+    "export": ("labconsole export base cand --to results/", "labconsole export base --figures --to results/"),
     "set": ("labconsole set demo optim.lr=1e-4", "labconsole set demo freeze.backbone=on --no-wait"),
     "stop": ("labconsole stop demo",),
     "pause": ("labconsole pause demo",),

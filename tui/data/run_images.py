@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from engine.core.protocol import EventReader, RunPaths
+from engine.core.protocol.figures import UnsafeFigurePath, figure_file
 from tui.data.run_events import read_events
 
 log = logging.getLogger(__name__)
 
-FIGURES_DIR = "figures"
 """The folder of a run that holds every figure."""
 TAG_ORDER = ("retrievals", "overlay", "confusion", "confused_pairs")
 """Known figure tags in the order they are listed; other tags follow, alphabetically."""
@@ -43,30 +43,6 @@ class Figure:
     @property
     def kind(self) -> FigureKind:
         return (self.tag, self.split)
-
-
-class UnsafeFigurePath(ValueError):
-    """An `image` event's path that the console refuses to open."""
-
-
-def figure_path(run_dir: Path, raw: Any) -> Path:
-    """The file an `image` event's `path` names, absolute; UnsafeFigurePath says why it is refused."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise UnsafeFigurePath(f"not a path: {raw!r}")
-    if "\0" in raw:
-        raise UnsafeFigurePath("contains a NUL character")
-    posix, windows = PurePosixPath(raw), PureWindowsPath(raw)
-    if posix.is_absolute() or windows.is_absolute() or windows.drive or raw.startswith("\\"):
-        raise UnsafeFigurePath(f"absolute path {raw!r} (figure paths are relative to the run folder)")
-    if ".." in posix.parts or ".." in windows.parts:
-        raise UnsafeFigurePath(f"{raw!r} climbs out with '..'")
-    if posix.parts[0] != FIGURES_DIR or len(posix.parts) < 2:
-        raise UnsafeFigurePath(f"{raw!r} is not under {FIGURES_DIR}/")
-    root = Path(run_dir).resolve()
-    path = (root / posix).resolve()  # follows links: one pointing elsewhere is refused below
-    if not path.is_relative_to(root / FIGURES_DIR):
-        raise UnsafeFigurePath(f"{raw!r} resolves outside the run's {FIGURES_DIR}/ folder")
-    return path
 
 
 def kind_label(kind: FigureKind) -> str:
@@ -133,7 +109,7 @@ class RunImages:
         try:
             if type(step) is not int:
                 raise UnsafeFigurePath(f"no integer step ({step!r})")
-            path = figure_path(self.paths.root, event.get("path"))
+            path = figure_file(self.paths.root, event.get("path"))
         except UnsafeFigurePath as exc:
             log.warning("%s: image event skipped: %s", self.paths.events, exc)
             self.skipped.append(str(exc))
