@@ -166,9 +166,6 @@ def plot_curves(run_dirs: list[Path], folder: Path) -> list[Path]:
     return [Path(p) for p in written]
 
 
-"""The folder of a run that holds the figures, and the one each run's figures are exported to."""
-
-
 @dataclass(frozen=True)
 class FigureFile:
     """One figure of a run: the evaluation step, split and kind (`tag`) it shows, its PNG and its caption."""
