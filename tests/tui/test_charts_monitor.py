@@ -18,6 +18,7 @@ from tui.data.downsample import ema
 from tui.screens.marker_list import MarkerList
 from tui.screens.monitor import MonitorScreen
 from tui.screens.series_picker import SeriesPicker
+from tui.widgets.alert_banner import AlertBanner
 from tui.widgets.curves import CurveChart, CurvePlot, CurvesPanel, fmt_exact
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.run_header import RunHeader
@@ -252,15 +253,26 @@ async def test_zoom_on_a_short_run_shows_its_last_half(tmp_path: Path) -> None:
         assert any(f"last {span // 2:.0f} steps (of {span:,.0f})" in n.message for n in app._notifications)
 
 
-async def test_maximized_panel_keeps_header_and_keys(running: Path) -> None:
+async def test_keys_1_to_4_show_one_panel_at_every_size(running: Path) -> None:
     app = MonitorApp(running)
     async with app.run_test(size=(120, 32)) as pilot:
         screen, _ = await drawn(pilot)
+        await pilot.press("2")
+        assert (
+            screen.has_class("-compact", "-show-eval")
+            and screen.query_one("#panel-curves").region.height == 0
+        )
+        assert screen.query_one(RunHeader).region.height > 0 and screen.query_one(KeyBar).region.height > 0
+        assert "2 or esc: every panel" in str(screen.query_one("#mon-tabs").render())
         await pilot.press("1")
-        assert screen.maximized is screen.query_one("#panel-curves")
-        await pilot.pause()
-        assert screen.query_one(RunHeader).region.height > 0
-        assert screen.query_one(KeyBar).region.height > 0
+        assert screen.has_class("-show-curves") and screen.query_one("#panel-eval").region.height == 0
+        await pilot.press("1")  # its key again: every panel
+        assert not screen.has_class("-compact") and screen.query_one("#panel-eval").region.height > 0
+        await pilot.resize_terminal(80, 24)
+        await pilot.press("2")
+        assert screen.has_class("-compact", "-show-eval")
+        await pilot.press("2")  # a small screen shows one panel at a time: the key keeps it
+        assert screen.has_class("-compact", "-show-eval")
 
 
 async def test_eval_key_reports_the_engines_answer(running: Path) -> None:
@@ -281,3 +293,25 @@ async def test_eval_key_reports_the_engines_answer(running: Path) -> None:
         await wait_for(
             pilot, lambda: any(n.message == "step 5,010: eval pitts30k, tokyo247" for n in app._notifications)
         )
+
+
+async def test_one_panel_keeps_header_and_alerts_in_place(tmp_path: Path) -> None:
+    folder = make_run(
+        tmp_path / "runs",
+        "seg",
+        "failed",
+        task="segmentation",
+        max_steps=2_000,
+        steps=1_200,
+        error="CUDA oom",
+    )
+    app = MonitorApp(folder)
+    async with app.run_test(size=(120, 32)) as pilot:
+        screen, _ = await drawn(pilot)
+        banner = screen.query_one(AlertBanner)
+        await wait_for(pilot, lambda: banner.region.height > 0)
+        await pilot.press("1")
+        await pilot.pause()
+        header, curves = screen.query_one(RunHeader).region, screen.query_one("#panel-curves").region
+        assert header.y == 0 and header.bottom <= banner.region.y and banner.region.bottom <= curves.y
+        assert screen.query_one(KeyBar).region.bottom == 32
