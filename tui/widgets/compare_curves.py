@@ -34,6 +34,7 @@ from tui.widgets.curves import (
     CurvePlot,
     Line,
     data_span,
+    ink,
 )
 from tui.widgets.runs_table import fit
 
@@ -224,6 +225,7 @@ class CompareCurves(Vertical):
             bool(getattr(self.app, "no_color", False)),
             Color.parse(theme.get("foreground", "#e0e0e0")).rgb,
             Color.parse(theme.get("surface", "#1e1e1e")).rgb,
+            self.app.current_theme.dark,
         )
 
     def _lines(self, chart: str, series: list[dict[str, tuple[np.ndarray, np.ndarray]]]) -> list[Line]:
@@ -240,7 +242,7 @@ class CompareCurves(Vertical):
                     self._label(run),
                     self._axis(run, self.x_name).of(x),
                     shown,
-                    self._colour(i),
+                    ink(self._colour(i), self.app.current_theme.dark),
                     raw=y if chart == "loss" else None,
                     style=i,
                 )

@@ -90,6 +90,12 @@ class _Smoothed:
     state: EmaState
 
 
+def ink(colour: RGB, dark: bool) -> RGB:
+    """A series or marker colour as drawn: as is on a dark background, deeper on a light one (the palette's
+    yellow and sky blue would fade into it)."""
+    return colour if dark else tuple(int(c * 0.7) for c in colour)  # type: ignore[return-value]
+
+
 def blend(colour: RGB, background: RGB, amount: float) -> RGB:
     """`colour` faded towards `background` (amount 0 = background, 1 = colour)."""
     return tuple(int(b + (c - b) * amount) for c, b in zip(colour, background))  # type: ignore[return-value]
@@ -127,6 +133,8 @@ class ChartView:
     foreground: RGB = (200, 200, 200)
     background: RGB = (30, 30, 30)
     """The plot's background (marker tags are drawn on it)."""
+    dark: bool = True
+    """A dark theme; a light one gets deeper colours (see `ink`)."""
 
 
 def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
@@ -312,13 +320,17 @@ class CurvePlot(PlotextPlot):
         inside = [m for m in markers if left <= m.step <= right]
         free_from = -1
         for m in sorted(inside, key=lambda m: m.step):
-            self.plt.vertical_line(m.step, color=MARKER_COLOURS.get(m.kind, (150, 150, 150)))
+            self.plt.vertical_line(m.step, color=ink(MARKER_COLOURS.get(m.kind, (150, 150, 150)), view.dark))
             column = self._column(m.step, span, columns)
             self.marker_columns.append((m.step, column))
             if column <= free_from:
                 continue
             word = MARKER_TAGS.get(m.kind, m.kind)
-            colour = view.foreground if view.no_color else MARKER_COLOURS.get(m.kind, (150, 150, 150))
+            colour = (
+                view.foreground
+                if view.no_color
+                else ink(MARKER_COLOURS.get(m.kind, (150, 150, 150)), view.dark)
+            )
             align: Literal["left", "right"]
             if column + len(word) + 1 < columns:
                 tag, align, end = word, "left", column + len(word) + 1
@@ -776,7 +788,8 @@ class CurvesPanel(Vertical):
                 label += f" ({axis.name} {axis.fmt(cursor or 0.0)})"
         no_color = bool(getattr(self.app, "no_color", False))
         foreground = Color.parse(self.app.theme_variables.get("foreground", "#e0e0e0")).rgb
-        return ChartView(axis, self.log_y, cursor, label, no_color, foreground, self._background())
+        dark = self.app.current_theme.dark
+        return ChartView(axis, self.log_y, cursor, label, no_color, foreground, self._background(), dark)
 
     def _redraw(self) -> None:
         """Replot every chart from the latest snapshot."""
@@ -809,7 +822,7 @@ class CurvesPanel(Vertical):
         """Raw vs smoothed, said: 'EMA 0.9 · raw faint', 'raw'."""
         if not self.smoothing:
             return "raw"
-        return f"EMA {self.smoothing:g}" + ("" if view.no_color else " · raw faint")
+        return f"EMA {self.smoothing:g}" + (" · raw at the cursor" if view.no_color else " · raw faint")
 
     def _subtitle(self) -> str:
         """Under the panel: axis, log, zoom, then the latest markers coloured like their lines."""
@@ -842,7 +855,7 @@ class CurvesPanel(Vertical):
         for i, key in enumerate(keys):
             steps, y = series[key]
             x = view.axis.of(steps)
-            colour = PALETTE[(i + (1 if chart == "lr" else 0)) % len(PALETTE)]
+            colour = ink(PALETTE[(i + (1 if chart == "lr" else 0)) % len(PALETTE)], view.dark)
             label = line_label(chart, key)
             if self.smoothing > 0 and _smoothable(key):
                 if not view.no_color:
