@@ -253,26 +253,15 @@ async def test_zoom_on_a_short_run_shows_its_last_half(tmp_path: Path) -> None:
         assert any(f"last {span // 2:.0f} steps (of {span:,.0f})" in n.message for n in app._notifications)
 
 
-async def test_keys_1_to_4_show_one_panel_at_every_size(running: Path) -> None:
+async def test_maximized_panel_keeps_header_and_keys(running: Path) -> None:
     app = MonitorApp(running)
     async with app.run_test(size=(120, 32)) as pilot:
         screen, _ = await drawn(pilot)
-        await pilot.press("2")
-        assert (
-            screen.has_class("-compact", "-show-eval")
-            and screen.query_one("#panel-curves").region.height == 0
-        )
-        assert screen.query_one(RunHeader).region.height > 0 and screen.query_one(KeyBar).region.height > 0
-        assert "2 or esc: every panel" in str(screen.query_one("#mon-tabs").render())
         await pilot.press("1")
-        assert screen.has_class("-show-curves") and screen.query_one("#panel-eval").region.height == 0
-        await pilot.press("1")  # its key again: every panel
-        assert not screen.has_class("-compact") and screen.query_one("#panel-eval").region.height > 0
-        await pilot.resize_terminal(80, 24)
-        await pilot.press("2")
-        assert screen.has_class("-compact", "-show-eval")
-        await pilot.press("2")  # a small screen shows one panel at a time: the key keeps it
-        assert screen.has_class("-compact", "-show-eval")
+        assert screen.maximized is screen.query_one("#panel-curves")
+        await pilot.pause()
+        assert screen.query_one(RunHeader).region.height > 0
+        assert screen.query_one(KeyBar).region.height > 0
 
 
 async def test_eval_key_reports_the_engines_answer(running: Path) -> None:
@@ -295,7 +284,7 @@ async def test_eval_key_reports_the_engines_answer(running: Path) -> None:
         )
 
 
-async def test_one_panel_keeps_header_and_alerts_in_place(tmp_path: Path) -> None:
+async def test_maximized_panel_keeps_header_and_alerts_in_place(tmp_path: Path) -> None:
     folder = make_run(
         tmp_path / "runs",
         "seg",
@@ -312,6 +301,7 @@ async def test_one_panel_keeps_header_and_alerts_in_place(tmp_path: Path) -> Non
         await wait_for(pilot, lambda: banner.region.height > 0)
         await pilot.press("1")
         await pilot.pause()
+        assert screen.maximized is screen.query_one("#panel-curves")
         header, curves = screen.query_one(RunHeader).region, screen.query_one("#panel-curves").region
         assert header.y == 0 and header.bottom <= banner.region.y and banner.region.bottom <= curves.y
         assert screen.query_one(KeyBar).region.bottom == 32

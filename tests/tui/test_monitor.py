@@ -260,17 +260,15 @@ async def test_compact_layout_switches_panels(running: Path) -> None:
         assert not isinstance(app.screen, MonitorScreen)
 
 
-async def test_escape_brings_every_panel_back_first(running: Path) -> None:
+async def test_escape_returns_from_a_maximized_panel_first(running: Path) -> None:
     app = MonitorApp(running)
     async with app.run_test(size=(120, 32)) as pilot:
         screen = app.screen
         await loaded(pilot, screen)
         await pilot.press("1")
-        assert screen.has_class("-compact", "-show-curves")  # the curves alone, as on a small screen
-        assert screen.query_one("#panel-eval").region.height == 0
+        assert screen.maximized is screen.query_one("#panel-curves")
         await pilot.press("escape")
-        assert not screen.has_class("-compact") and app.screen is screen
-        assert screen.query_one("#panel-eval").region.height > 0
+        assert screen.maximized is None and app.screen is screen
         await pilot.press("q")
         assert app.screen is not screen
 

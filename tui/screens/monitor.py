@@ -56,6 +56,9 @@ class MonitorScreen(Screen[None]):
     """Follows one run folder live; `escape` returns to the runs list."""
 
     CSS_PATH = "monitor.tcss"
+    ALLOW_IN_MAXIMIZED_VIEW = "#mon-top, KeyBar"
+    """A maximized panel keeps the header with the alerts (docked on top: Textual puts a maximized widget that
+    is not a child of the screen first) and the key bar."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("q", "back", "Back", show=False),
@@ -125,8 +128,6 @@ class MonitorScreen(Screen[None]):
         self._baseline: Path | None = None
         self._baseline_metrics: dict[str, dict[str, float]] | None = None
         self._panel = "curves"
-        self._solo = False  # one panel at a time on a large screen too (a key 1–4 asked for it)
-        self._small = False  # below COMPACT_WIDTH × COMPACT_HEIGHT
         self._charts_task: str | None = None  # the task whose chosen charts are shown
         self._sent: dict[str, str] = {}  # control id -> action, to report the engine's answer
         self._evaluating: int | None = None  # the step of an evaluation asked for, until its results arrive
@@ -146,8 +147,9 @@ class MonitorScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """Header, alert banner, tab strip (compact only), panels, footer."""
-        yield RunHeader(clock=self._header_clock, id="mon-header")
-        yield AlertBanner(id="mon-alerts")
+        with Vertical(id="mon-top"):
+            yield RunHeader(clock=self._header_clock, id="mon-header")
+            yield AlertBanner(id="mon-alerts")
         yield Static(id="mon-tabs")
         with Horizontal(id="mon-body"):
             yield CurvesPanel(id="panel-curves", classes="panel")
@@ -266,15 +268,12 @@ class MonitorScreen(Screen[None]):
         table.border_subtitle = f"Δ base: {name}" if name else "b: pick a baseline"
 
     def _render_tabs(self) -> None:
-        """'1 curves  2 eval  3 system  4 log' with the shown panel highlighted (one panel at a time)."""
+        """'1 curves  2 eval  3 system  4 log' with the shown panel highlighted (compact layout)."""
         text = Text()
         for i, panel in enumerate(PANELS, start=1):
             style = "reverse bold" if panel == self._panel else "dim"
             text.append(f" {i} {panel} ", style=style)
             text.append(" ")
-        if self._solo and not self._small:
-            number = PANELS.index(self._panel) + 1
-            text.append(f"  {number} or esc: every panel", style="dim italic")
         self.query_one("#mon-tabs", Static).update(text)
 
     # -- layout -------------------------------------------------------------------------------------
@@ -284,24 +283,25 @@ class MonitorScreen(Screen[None]):
         self._apply_layout(event.size.width, event.size.height)
 
     def _apply_layout(self, width: int, height: int) -> None:
-        """One panel at a time (the tab strip and the current panel) below COMPACT_WIDTH × COMPACT_HEIGHT, or
-        when a key 1–4 asked for it; header, alerts and key bar always stay."""
-        self._small = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
-        compact = self._small or self._solo
+        """Compact below COMPACT_WIDTH × COMPACT_HEIGHT: the tab strip and only the current panel."""
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
         self.set_class(compact, "-compact")
         banner = self.query_one(AlertBanner)
-        banner.max_detail = 2 if self._small else 5
+        banner.max_detail = 2 if compact else 5
         for panel in PANELS:
             self.set_class(panel == self._panel, f"-show-{panel}")
         self._render_tabs()
 
     def action_panel(self, panel: str) -> None:
-        """Show `panel` alone, at every size; on a large screen its key again brings every panel back."""
-        if self._solo and panel == self._panel and not self._small:
-            self._solo = False
+        """Show `panel` (compact layout) or maximize it / restore (full layout)."""
+        widget = self.query_one(f"#panel-{panel}")
+        if self.has_class("-compact"):
+            self._panel = panel
+            self._apply_layout(self.size.width, self.size.height)
+        elif self.maximized is widget:
+            self.minimize()
         else:
-            self._solo, self._panel = True, panel
-        self._apply_layout(self.size.width, self.size.height)
+            self.maximize(widget, container=False)
 
     def action_next_panel(self) -> None:
         """Cycle through the panels."""
@@ -430,12 +430,12 @@ class MonitorScreen(Screen[None]):
         return True
 
     def action_back(self) -> None:
-        """Return to the runs list (or hide the cursor, or bring every panel back, first)."""
+        """Return to the runs list (or hide the cursor, or close a maximized panel, first)."""
         curves = self.query_one(CurvesPanel)
         if curves.cursor is not None:
             curves.cursor = None
-        elif self._solo and not self._small:
-            self.action_panel(self._panel)
+        elif self.maximized is not None:
+            self.minimize()
         else:
             self.dismiss(None)
 

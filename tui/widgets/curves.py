@@ -591,6 +591,9 @@ def _smoothable(key: str) -> bool:
 class CurvesPanel(Vertical):
     """The monitor's charts: any logged series the researcher picks. Redraws at most twice a second."""
 
+    ALLOW_MAXIMIZE = True
+    """Keys 1–4 can give the panel the whole screen."""
+
     DEFAULT_CSS = """
     CurvesPanel { height: 1fr; }
     """
