@@ -34,3 +34,18 @@ def test_composer_dinov2_mix_params_120x32(
     monkeypatch.setattr(check_runner, "run_check", lambda config: CheckResult(data={"model": CANNED_MODEL}))
     app = ComposerApp(tmp_path / "runs", BASE)
     assert snap_compare(app, terminal_size=(120, 32), run_before=composed_with_params)
+
+
+async def freeze_phases_narrow(pilot: Pilot[Any]) -> None:
+    """Progressive freeze picked, then `f` jumps to its phase rows (the rail marks the section); warnings below."""
+    from tests.tui.test_composer import pick, settle
+
+    await pick(pilot, "freeze", "progressive")
+    await settle(pilot)
+    await pilot.press("f")
+    await pilot.pause()
+
+
+def test_composer_freeze_phases_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    app = ComposerApp(tmp_path / "runs", BASE)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=freeze_phases_narrow)

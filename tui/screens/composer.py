@@ -91,7 +91,7 @@ EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
     "train": ("train.max_steps", "train.batch_size", "train.eval_every", "train.seed"),
     "backbone": ("model.image_size",),
     "head": ("model.descriptor_dim",),
-    "eval": ("eval.test_sets",),
+    "eval": tuple(f"eval.{k}" for k in ("val_sets", "test_sets") if k in defaults_of(EvalConfig)),
 }
 """Fields outside a slot's section, shown on a row: dotted paths."""
 
@@ -117,6 +117,9 @@ EXTRA_HELP: dict[str, str] = {
     **{f"eval.{k}": v for k, v in field_help(EvalConfig).items()},
 }
 """Tooltips of the extra fields, by dotted path."""
+
+TALL_HEIGHT = 32
+"""Terminal height from which every config warning gets its own line (below, one line sums them up)."""
 
 PARAMS_DEBOUNCE = 1.0
 """Seconds of quiet after an edit before the parameter table recounts (a count builds the model)."""
@@ -306,6 +309,7 @@ class ComposerScreen(Screen[Path | None]):
     def on_resize(self, event: events.Resize) -> None:
         """Below NARROW_WIDTH columns the rows show one field per line."""
         self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+        self._show_warnings(self.validation)
 
     @property
     def status(self) -> LaunchStatus:
@@ -392,7 +396,12 @@ class ComposerScreen(Screen[Path | None]):
         """The config warnings above the status line (none while the config is invalid)."""
         lines = config_warnings(result.cfg, self._model_for(result.cfg), self._gpus) if result.cfg else []
         box = self.query_one("#composer-warnings", Static)
-        box.update(Text("\n".join(f"⚠ {line}" for line in lines)))
+        if (
+            len(lines) > 1 and self.size.height < TALL_HEIGHT
+        ):  # one line: the count, the first, the rest on hover
+            box.update(Text(f"⚠ {len(lines)} warnings · {lines[0]}"))
+        else:
+            box.update(Text("\n".join(f"⚠ {line}" for line in lines)))
         box.display = bool(lines)
         box.tooltip = "\n".join(lines) or None
 

@@ -43,7 +43,10 @@ class PhaseRow(Horizontal):
     """One freeze phase: from <start> <step|epoch> train <group paths> ✕."""
 
     DEFAULT_CSS = """
-    PhaseRow { height: 1; }
+    PhaseRow { height: auto; }
+    PhaseRow > Horizontal { height: 1; }
+    PhaseRow .phase-when { width: auto; }
+    PhaseRow .phase-what { width: 1fr; }
     PhaseRow .phase-word { width: auto; padding: 0 1 0 0; color: $text-muted; }
     PhaseRow .phase-start { width: 8; }
     PhaseRow .phase-unit { width: 10; margin: 0 1; }
@@ -70,14 +73,20 @@ class PhaseRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         """from [start] [unit] train [paths] ✕"""
-        yield Label("from", classes="phase-word")
-        yield self.start
-        yield Select(
-            [(u, u) for u in UNITS], value=self.unit, allow_blank=False, compact=True, classes="phase-unit"
-        )
-        yield Label("train", classes="phase-word")
-        yield self.trainable
-        yield Button("✕", compact=True, classes="phase-remove", tooltip="Remove this phase")
+        with Horizontal(classes="phase-when"):
+            yield Label("from", classes="phase-word")
+            yield self.start
+            yield Select(
+                [(u, u) for u in UNITS],
+                value=self.unit,
+                allow_blank=False,
+                compact=True,
+                classes="phase-unit",
+            )
+        with Horizontal(classes="phase-what"):
+            yield Label("train", classes="phase-word")
+            yield self.trainable
+            yield Button("✕", compact=True, classes="phase-remove", tooltip="Remove this phase")
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """Steps or epochs; the row posts Changed."""

@@ -61,12 +61,18 @@ def phase_table(phase: dict[str, Any]) -> Table:
 
 def model_summary(model: dict[str, Any]) -> RenderableType:
     """The descriptor line and one table per freeze phase."""
-    head = Text.assemble(
-        ("descriptor ", "dim"),
-        (f"{model.get('descriptor_dim', '?')}-d", "bold"),
-        ("   backbone ", "dim"),
-        f"{model.get('backbone_channels', '?')} ch, stride {model.get('backbone_stride', '?')}",
-    )
+    feature_map = model.get("feature_map")
+    parts_of_head = [
+        ("descriptor", f"{model.get('descriptor_dim', '?')}-d"),
+        ("backbone", f"{model.get('backbone_channels', '?')} ch, stride {model.get('backbone_stride', '?')}"),
+    ]
+    if feature_map:
+        parts_of_head.append(("feature map", "×".join(str(n) for n in feature_map)))
+    head = Text()
+    for index, (name, value) in enumerate(parts_of_head):
+        start = len(head)
+        head.append(f"{'  ' if index else ''}{name} {value}")
+        head.stylize("dim", start, start + len(head.plain) - start - len(value))
     phases = model.get("phases") or [
         {"index": 0, "step": 0, "label": "all", "rows": model.get("parameters", [])}
     ]

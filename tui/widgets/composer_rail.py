@@ -22,7 +22,7 @@ def rail_text(sections: list[tuple[str, str]], current: str) -> Text:
             text.append(label, base + click)
             continue
         text.append(label[:at], base + click)
-        text.append(label[at], base + Style(bold=True, underline=True, color="bright_cyan") + click)
+        text.append(label[at], base + Style(bold=True, underline=True) + click)
         text.append(label[at + 1 :], base + click)
     return text
 
