@@ -290,3 +290,22 @@ async def test_warnings_show_above_the_status_line(tmp_path: Path, monkeypatch: 
         assert "⚠ the backbone (plain_cnn) is frozen from step 0 but not pretrained" in text
         assert "⚠ device.name is cuda but this host shows no CUDA GPU" in text
         assert screen_of(pilot).validation.ok  # warned, never refused
+
+
+def test_a_newer_check_stops_the_one_under_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import threading
+
+    monkeypatch.setattr(
+        check_runner, "check_command", lambda path: [sys.executable, "-c", "import time; time.sleep(60)"]
+    )
+    results: list[CheckResult] = []
+    worker = threading.Thread(target=lambda: results.append(check_runner.run_check({"name": "x"})))
+    worker.start()
+    for _ in range(500):
+        if check_runner._running:
+            break
+        threading.Event().wait(0.01)
+    check_runner.cancel_checks()
+    worker.join(timeout=10)
+    assert results == [CheckResult(error=check_runner.CANCELLED)]
