@@ -37,6 +37,14 @@ def private_user_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return folder
 
 
+@pytest.fixture(autouse=True)
+def private_chart_prefs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep the charts chosen in a test out of the user's ~/.config/labconsole/charts.json."""
+    path = tmp_path / "charts.json"
+    monkeypatch.setenv("LABCONSOLE_CHART_PREFS", str(path))
+    return path
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     """A runs directory holding the varied fixture runs of `populate_runs`."""

@@ -63,7 +63,7 @@ class MonitorScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("q", "back", "Back", show=False),
         Binding("s", "stop", "Stop", tooltip="Stop the run (asks first)"),
-        Binding("p", "pause", "Pause", tooltip="Pause or resume training"),
+        Binding("p", "pause", "Pause", tooltip="Pause training, or unpause it"),
         Binding("e", "eval", "Eval", tooltip="Evaluate now"),
         Binding("c", "checkpoint", "Ckpt", tooltip="Save a checkpoint now"),
         Binding(
@@ -87,6 +87,16 @@ class MonitorScreen(Screen[None]):
         Binding("m", "markers", "Markers", tooltip="Every marker: freeze, set, eval, pause"),
         Binding("b", "baseline", "Baseline", tooltip="Compare evals against another run"),
         Binding("o", "open_log", "Log", tooltip="The whole output.log, followed live, with search"),
+        Binding(
+            "i", "images", "Figures", tooltip="The run's evaluation figures (retrievals, overlays, confusion)"
+        ),
+        Binding(
+            "I",
+            "run_info",
+            "Info",
+            show=False,
+            tooltip="What the run ran on: code, versions, host, command, weights; checkpoints kept",
+        ),
         Binding("1", "panel('curves')", "Curves", show=False),
         Binding("2", "panel('eval')", "Eval table", show=False),
         Binding("3", "panel('system')", "System", show=False),
@@ -475,6 +485,18 @@ class MonitorScreen(Screen[None]):
         paused = self._snapshot is not None and self._snapshot.status == "paused"
         self._send("resume" if paused else "pause")
 
+    def action_images(self) -> None:
+        """The run's evaluation figures, one at a time, followed live."""
+        from tui.screens.image_view import ImageViewScreen  # numpy and Pillow: not at console start
+
+        self.app.push_screen(ImageViewScreen(self.run_dir))
+
+    def action_run_info(self) -> None:
+        """Provenance and stored checkpoints of the run."""
+        from tui.screens.run_info import RunInfoScreen
+
+        self.app.push_screen(RunInfoScreen(self.run_dir))
+
     def action_open_log(self) -> None:
         """The whole output.log on its own screen (the log panel shows only its tail)."""
         from tui.screens.log_view import LogViewScreen
@@ -540,7 +562,7 @@ class MonitorScreen(Screen[None]):
         """Every action of this screen, for the command palette."""
         yield "Back to runs", "Return to the runs list", self.action_back
         yield "Stop run", "Ask the engine to stop (confirm first)", self.action_stop
-        yield "Pause / resume run", "Pause training, or resume it", self.action_pause
+        yield "Pause / unpause run", "Pause training, or unpause it", self.action_pause
         yield "Evaluate now", "Ask the engine to evaluate every test set now", self.action_eval
         yield "Checkpoint now", "Ask the engine to save last.pt now", self.action_checkpoint
         yield (
@@ -557,6 +579,8 @@ class MonitorScreen(Screen[None]):
         yield "Cursor", "Exact values at a step ([ and ], { } jump; esc hides)", lambda: self.action_cursor(1)
         yield "Marker list", "Every freeze, set, eval and pause (m)", self.action_markers
         yield "Pick baseline", "Compare the eval table against another run", self.action_baseline
+        yield "Figures", "The run's evaluation figures, followed live (i)", self.action_images
+        yield "Run info", "Code, versions, host, command, weights; checkpoints kept (I)", self.action_run_info
         for i, panel in enumerate(PANELS, start=1):
             yield f"Show {panel} panel", f"Key {i}", _bind(self.action_panel, panel)
 
