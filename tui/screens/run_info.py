@@ -41,7 +41,8 @@ def run_info_text(info: dict[str, Any]) -> Text:
     if evaluations:
         text.append("\nRe-evaluations\n", style="bold")
         for item in evaluations:
-            metrics = item.get("metrics") if isinstance(item.get("metrics"), dict) else {}
+            found = item.get("metrics")
+            metrics: dict[str, Any] = found if isinstance(found, dict) else {}
             shown = "  ".join(
                 f"{k} {v:.2f}" for k, v in list(metrics.items())[:4] if isinstance(v, (int, float))
             )
