@@ -38,3 +38,19 @@ async def test_header_says_what_deltas_are_against_and_best_row_its_step() -> No
         assert [str(c) for c in table.get_row("pitts30k:best")] == ["  best @100", "60.0", "70.0"]
         # the same checkpoint on the other test set, although night's R@1 was higher later
         assert [str(c) for c in table.get_row("night:best")] == ["  best @100", "40.0", "50.0"]
+
+
+async def test_best_follows_the_validation_split_and_rows_say_val_or_test() -> None:
+    app = _Table()
+    async with app.run_test(size=(100, 12)):
+        table = app.query_one(EvalTable)
+        test = tuple(EvalPoint(p.step, p.metrics, "test") for p in HISTORY)  # listed first, peaks at 100
+        val = (
+            EvalPoint(0, {"R@1": 5.0, "R@5": 9.0}, "val"),
+            EvalPoint(100, {"R@1": 20.0, "R@5": 30.0}, "val"),
+            EvalPoint(200, {"R@1": 25.0, "R@5": 35.0}, "val"),  # the validation split peaks at 200
+        )
+        table.show({"pitts30k": test, "val": val}, None, order=("R@1", "R@5"), main_metric="R@1")
+        assert [str(c) for c in table.get_row("pitts30k:best")] == ["  best @200", "55.0", "90.0"]
+        assert str(table.get_row("pitts30k:latest")[0]) == "pitts30k test"
+        assert str(table.get_row("val:latest")[0]) == "val"  # a split named after its role says it once

@@ -82,6 +82,8 @@ class EvalPoint:
 
     step: int | None
     metrics: dict[str, float]
+    role: str = "test"
+    """"val" (it chooses the best checkpoint) or "test" (reported only); runs before roles are all "test"."""
 
 
 @dataclass(frozen=True)

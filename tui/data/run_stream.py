@@ -194,9 +194,11 @@ class RunStream:
         if isinstance(step, (int, float)) and isinstance(t, (int, float)) and not isinstance(t, bool):
             self._stamp_clock(float(step), float(t))
         self._mark_timeline(kind, at, ev)
-        if kind == "eval" and isinstance(ev.get("metrics"), dict):
+        if kind == "eval" and isinstance(ev.get("metrics"), dict) and not ev.get("reeval"):
+            # a re-evaluation of a stored checkpoint (labconsole eval) is not part of the training history
             metrics = {k: float(v) for k, v in ev["metrics"].items() if isinstance(v, (int, float))}
-            self.evals.setdefault(str(ev.get("split", "test")), []).append(EvalPoint(step, metrics))
+            role = "val" if ev.get("role") == "val" else "test"
+            self.evals.setdefault(str(ev.get("split", "test")), []).append(EvalPoint(step, metrics, role))
         elif kind == "status":
             self.last_status_event = str(ev.get("status"))
         elif kind == "phase":

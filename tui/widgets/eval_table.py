@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -53,6 +53,8 @@ class SplitSummary:
     best: dict[str, float]
     """Every metric of the best checkpoint's evaluation (one step, not a per-metric maximum)."""
     best_step: int | None = None
+    role: str = ""
+    """"val" or "test" when the run declares validation splits ("" for runs made before roles)."""
 
 
 def best_point(history: Sequence[EvalPoint], main_metric: str) -> EvalPoint | None:
@@ -135,10 +137,14 @@ class EvalTable(DataTable):
             return
         self._shown = key
         main = main_metric or next(iter(order), None)
-        first = next(iter(evals.values()), ())
+        # best.pt is chosen on the first validation split (the first split of runs made before roles)
+        chosen_on = [h for h in evals.values() if h and h[-1].role == "val"] or list(evals.values())
+        first = chosen_on[0] if chosen_on else ()
         chosen = best_point(first, main or next(iter(first[-1].metrics), "")) if first else None
         best_step = chosen.step if chosen else None  # one checkpoint: its evaluation on every test set
         summaries = [summarize(split, history, main, best_step) for split, history in evals.items()]
+        if any(h and h[-1].role == "val" for h in evals.values()):
+            summaries = [replace(s, role=evals[s.split][-1].role) for s in summaries]
         names = metric_order((n for s in summaries for n in s.latest), order)
         steps = [s.step for s in summaries if s.step is not None]
         self._latest_step = max(steps) if steps else None
@@ -173,6 +179,8 @@ class EvalTable(DataTable):
         rows: list[tuple[str, list[Text]]] = []
         for s in summaries:
             label = Text(s.split, style="bold")
+            if s.role and s.role != s.split:
+                label.append(f" {s.role}", style="dim italic")
             if s.step is not None and s.step != self._latest_step:
                 label.append(f" @{s.step:,}", style="dim")
             rows.append((f"{s.split}:latest", [label] + [self._latest_cell(s, n, dark) for n in names]))
