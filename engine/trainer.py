@@ -11,9 +11,12 @@ from typing import Any
 import torch
 
 from engine.checkpoint import CheckpointWriteError, save_checkpoint
+from engine.core.config.eval_sets import TEST, split_roles
 from engine.core.config.schema import TrainConfig
 from engine.core.errors import ConfigError
 from engine.core.protocol import EventWriter, RunPaths, update_run_info
+from engine.core.protocol.rundir import read_json
+from engine.core.protocol.runinfo import rounded_metrics, rounded_scalar
 from engine.core.schedules import validate_schedule
 from engine.data.stream import DataLoadingError, is_worker_death
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
@@ -35,7 +38,7 @@ from engine.runtime import Runtime, rng_states, set_rng_states
 from engine.steering import Steering, learning_rate, steered_number
 from engine.stopping import StopRun, StopSignals
 from engine.system_stats import SystemStats
-from engine.tasks.base import Task, taken_figures
+from engine.tasks.base import Task, taken_figures, task_fingerprints
 
 Change = tuple[Any, Callable[[], None]]
 """A checked steering value: (the value reported in the control event, the function that applies it)."""
@@ -77,8 +80,14 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=runtime.uses_scaler)
         self.stats = SystemStats(runtime.device)
         self.step = 0
-        self.best: dict[str, dict[str, float]] = {}
+        self.best: dict[str, dict[str, float]] = {}  # every set's metrics at the evaluation best.pt holds
+        self.best_step: int | None = None
         self.best_main = -math.inf
+        self.roles = split_roles(cfg)
+        self.keeping = cfg.get("checkpoint") or {}
+        self.kept: list[dict[str, Any]] = list(
+            (read_json(paths.run_json) or {}).get("checkpoints_kept") or []
+        )
         self.resumed = False
         self.failure = ""
         self.train_seconds = 0.0
@@ -162,7 +171,7 @@ class Trainer:
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value
                     counts[key] = counts.get(key, 0) + 1
-                if self.step % self.train_cfg.log_every == 0 or self._due_for_eval():
+                if self.step % self.train_cfg.log_every == 0 or self._due_for_eval() or self._due_to_keep():
                     break
         finally:  # a stop inside the window still counts its steps' time in train_seconds (run.json's step does)
             not_training = self._control_seconds - control_before  # steered evaluations, saves, pauses
@@ -177,6 +186,8 @@ class Trainer:
         every = self.train_cfg.checkpoint_every
         if evaluated or time_to_save or (every and self.step % every == 0):
             self.save("last", required=False)
+        if self._due_to_keep():
+            self.keep_checkpoint()
 
     def _train_step(self) -> tuple[dict[str, torch.Tensor], int]:
         """One optimizer step: forward, loss and backward over the accumulated batches, clip, step."""
@@ -318,7 +329,7 @@ class Trainer:
             )
             raise StopRun("failed", f"loss became {values['loss/total']} at step {self.step}")
         values.update(self.schedule.current())
-        self.events.scalar(self.step, values)
+        self.events.scalar(self.step, {key: rounded_scalar(value) for key, value in values.items()})
         self.events.system(self.step, system)
         self._progress()
         return time_to_save
@@ -534,18 +545,31 @@ class Trainer:
             self.dist.wait_for_main()
 
     def _evaluate_and_record(self) -> dict[str, dict[str, float]]:
+        """One eval event per set (its role and fingerprint with it); best.pt and run.json's `best` follow the
+        first validation set's main metric (the first test set's when the config declares none), and `best`
+        holds every set's metrics at that evaluation: test numbers are reported, never chosen on."""
         self.events.emit("phase", step=self.step, phase="evaluating")
-        results = self._evaluate_weights()
+        results = {split: rounded_metrics(metrics) for split, metrics in self._evaluate_weights().items()}
+        fingerprints = task_fingerprints(self.task)
         for split, metrics in results.items():
-            self.events.emit("eval", step=self.step, split=split, metrics=metrics)
-            best = self.best.setdefault(split, {})
-            for name, value in metrics.items():
-                best[name] = max(best.get(name, -math.inf), value)
+            extra = {"fingerprint": fingerprints[split]} if split in fingerprints else {}
+            role = self.roles.get(split, TEST)
+            self.events.emit("eval", step=self.step, split=split, role=role, metrics=metrics, **extra)
         write_figures(self.paths.root, self.events, self.step, taken_figures(self.task))
-        update_run_info(self.paths.run_json, best=self.best, final=results)
         main = self.task.main_score(results)
-        if main is not None and main > self.best_main and self.step > 0:
-            self.best_main = main
+        improved = main is not None and main > self.best_main and self.step > 0
+        if improved or not self.best:  # the untrained weights stand until a trained step beats them
+            self.best, self.best_step = results, self.step
+        update_run_info(
+            self.paths.run_json,
+            best=self.best,
+            best_step=self.best_step,
+            final=results,
+            roles={split: self.roles.get(split, TEST) for split in results},
+            fingerprints=fingerprints,
+        )
+        if improved:
+            self.best_main = main  # type: ignore[assignment]
             self.save("best", required=False)
         self.events.emit("phase", step=self.step, phase="training")
         self._progress(force=True)
@@ -560,6 +584,35 @@ class Trainer:
             return self.task.evaluate()
         finally:
             self.task.model = live
+
+    def _keep_interval(self) -> int:
+        """checkpoint.keep_every in steps (0: keep none); epochs convert at this run's steps per epoch."""
+        every = int(self.keeping.get("keep_every") or 0)
+        if every and self.keeping.get("keep_unit") == "epochs":
+            return max(1, round(every * self.steps_per_epoch))
+        return every
+
+    def _due_to_keep(self) -> bool:
+        interval = self._keep_interval()
+        return bool(interval) and self.step > 0 and self.step % interval == 0
+
+    def keep_checkpoint(self) -> None:
+        """checkpoints/step_<N>.pt besides last and best, listed in run.json `checkpoints_kept`; past
+        checkpoint.max_kept the oldest numbered one is deleted."""
+        name = f"step_{self.step:06d}"
+        self.save(name, required=False)
+        path = self.paths.checkpoints / f"{name}.pt"
+        if not self.dist.is_main or not path.is_file():
+            return
+        self.kept = [k for k in self.kept if k.get("step") != self.step]
+        relative = str(path.relative_to(self.paths.root))
+        self.kept.append({"step": self.step, "path": relative, "bytes": path.stat().st_size})
+        budget = int(self.keeping.get("max_kept") or 0)
+        while budget and len(self.kept) > budget:
+            dropped = self.kept.pop(0)
+            with contextlib.suppress(OSError):
+                (self.paths.root / dropped["path"]).unlink()
+        update_run_info(self.paths.run_json, checkpoints_kept=self.kept)
 
     def save(self, which: str, required: bool = True) -> None:
         """Write checkpoints/{last,best}.pt with everything needed to resume exactly.
@@ -592,7 +645,9 @@ class Trainer:
             if required:
                 raise
             return
-        extra = {"ranks_in_sync": in_sync} if self.dist.enabled and which == "last" else {}
+        extra: dict[str, Any] = {"ranks_in_sync": in_sync} if self.dist.enabled and which == "last" else {}
+        if which not in ("last", "best"):
+            extra["kept"] = True
         self.events.emit("checkpoint", step=self.step, path=str(path), best=which == "best", **extra)
 
     def _state(self) -> dict[str, Any]:
@@ -606,6 +661,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "rng": rng_states(),
             "best": self.best,
+            "best_step": self.best_step,
             "best_main": self.best_main,
             "freeze_overrides": list(self.freeze_overrides.items()),
         }
@@ -623,6 +679,7 @@ class Trainer:
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
         self.best_main = state.get("best_main", -math.inf)
+        self.best_step = state.get("best_step")
         self.freeze_overrides = dict(state.get("freeze_overrides", []))
         set_rng_states(state["rng"])
         self.resumed = True

@@ -105,6 +105,7 @@ def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "train.max_steps=6",
             "train.eval_every=3",
             "train.log_every=1",
+            "eval.val_sets=[]",
             "eval.test_sets=[]",
             "device.threads=1",
         ],

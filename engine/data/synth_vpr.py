@@ -18,12 +18,14 @@ from engine.data.synth_render import FACADE_DISTANCE_M, Camera, render
 from engine.data.synth_styles import STYLES
 
 SPLITS = ("sim2real", "night", "sim2sim")  # test sets; all share one database and one set of query poses
+VAL_SPLIT = "val"  # validation set: sim2real-style queries in a district of its own (never a test place)
 TRAIN_STREET_M = 600.0
 TEST_STREET_M = 400.0
 TRAIN_ORIGIN = (550_000.0, 4_100_000.0)  # UTM-like metres (zone 33S); the test district lies 8 km east
 TEST_ORIGIN = (558_000.0, 4_100_000.0)
+VAL_ORIGIN = (566_000.0, 4_100_000.0)  # the validation district, 8 km east of the test one
 MANIFEST = "synth_vpr.json"
-_TRAIN, _TEST = 1, 2  # street namespaces: the test city does not depend on the size of the train city
+_TRAIN, _TEST, _VAL = 1, 2, 3  # street namespaces: no district depends on the size of another
 _QUERY_POSE = 7  # RNG code for query poses, shared by the three splits
 _POOL_MIN_SHOTS = 400  # below this, starting worker processes costs more than it saves
 
@@ -41,7 +43,9 @@ class SynthParams:
     train_spacing_m: float = 30.0  # distance between neighbouring train places (> view width: no overlap)
     database_spacing_m: float = 5.0  # database images along the test streets
     query_offset_m: float = 4.0  # queries lie up to this far along the street from a database image
-    version: int = 5  # bump when the renderer changes, so old folders are rebuilt
+    val_database_size: int = 250
+    val_queries: int = 250
+    version: int = 6  # bump when the renderer changes, so old folders are rebuilt
 
 
 @dataclass
@@ -89,11 +93,13 @@ def make_synth_vpr(
         database_size,
         queries_per_split,
         (int(image_size[0]), int(image_size[1])),
+        val_database_size=max(database_size // 2, 1),
+        val_queries=max(queries_per_split // 2, 1),
     )
     root = Path(root)
 
     def write() -> dict:
-        shots = _train_shots(root, params) + _test_shots(root, params)
+        shots = _train_shots(root, params) + _test_shots(root, params) + _val_shots(root, params)
         for folder in {os.path.dirname(p) for shot in shots for p in shot.paths}:
             os.makedirs(folder, exist_ok=True)
         return {"counts": _counts(params), "bytes": _render_all(shots, params, workers)}
@@ -104,7 +110,9 @@ def make_synth_vpr(
 def _clear(root: Path) -> None:
     """Remove a stale manifest and the JPEGs of a previous (partial or different) build; nothing else."""
     (root / MANIFEST).unlink(missing_ok=True)
-    folders = [root / "train"] + [root / s / sub for s in SPLITS for sub in ("database", "queries")]
+    folders = [root / "train"] + [
+        root / s / sub for s in (*SPLITS, VAL_SPLIT) for sub in ("database", "queries")
+    ]
     for folder in folders:
         for path in folder.glob("*.jpg") if folder.is_dir() else ():
             path.unlink()
@@ -116,6 +124,8 @@ def _counts(params: SynthParams) -> dict[str, int]:
     for split in SPLITS:
         counts[f"{split}/database"] = params.database_size
         counts[f"{split}/queries"] = params.queries_per_split
+    counts[f"{VAL_SPLIT}/database"] = params.val_database_size
+    counts[f"{VAL_SPLIT}/queries"] = params.val_queries
     return counts
 
 
@@ -126,7 +136,11 @@ def _counts(params: SynthParams) -> dict[str, int]:
 def street_pose(namespace: int, index: int, seed: int) -> tuple[float, float, float]:
     """Origin (east, north) and heading (rad) of a street; streets are 150 m apart, so never neighbours."""
     rng = np.random.default_rng([seed, 100 + namespace, index])
-    origin, length = (TRAIN_ORIGIN, TRAIN_STREET_M) if namespace == _TRAIN else (TEST_ORIGIN, TEST_STREET_M)
+    origin, length = (
+        (TRAIN_ORIGIN, TRAIN_STREET_M)
+        if namespace == _TRAIN
+        else (VAL_ORIGIN if namespace == _VAL else TEST_ORIGIN, TEST_STREET_M)
+    )
     row, col = divmod(index, 6)
     east = origin[0] + col * (length + 300.0)
     return east, origin[1] + row * 150.0, float(rng.uniform(-0.06, 0.06))
@@ -184,6 +198,35 @@ def _test_shots(root: Path, p: SynthParams) -> list[Shot]:
             shots.append(
                 Shot([path], street, cam, "clean" if split == "sim2sim" else split, [p.seed, 20 + code, j])
             )
+    return shots
+
+
+def _val_shots(root: Path, p: SynthParams) -> list[Shot]:
+    """The validation district: its own database and sim2real-style queries near it (like a test set, no shared
+    place, so choosing a checkpoint on it says nothing about the test sets' images)."""
+    per_street = int(TEST_STREET_M // p.database_spacing_m)
+    db_pos = [
+        ((_VAL, i // per_street), (i % per_street + 0.5) * p.database_spacing_m)
+        for i in range(p.val_database_size)
+    ]
+    folder = root / VAL_SPLIT
+    shots = [
+        Shot(
+            [str(folder / "database" / _name(_utm(street, s, 0.0, p.seed), f"vdb{i:05d}"))],
+            street,
+            Camera(s),
+            "clean",
+            [p.seed, 13, i],
+        )
+        for i, (street, s) in enumerate(db_pos)
+    ]
+    for j in range(p.val_queries):
+        street, s = db_pos[j * p.val_database_size // max(p.val_queries, 1)]
+        rng = np.random.default_rng([p.seed, _QUERY_POSE + 1, j])
+        s = float(np.clip(s + rng.uniform(-1, 1) * p.query_offset_m, 0.0, TEST_STREET_M))
+        cam = _jitter(rng, s, "query")
+        name = _name(_utm(street, cam.s, FACADE_DISTANCE_M - cam.distance, p.seed), f"vq{j:05d}")
+        shots.append(Shot([str(folder / "queries" / name)], street, cam, "sim2real", [p.seed, 30, j]))
     return shots
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
+from engine.core.config.eval_sets import with_every_set
 from engine.core.errors import ConfigError
+from engine.core.protocol.fingerprints import digest
 from engine.core.registry import Registry
 from engine.data.samples import Batch
 from engine.data.stream import BatchStream
@@ -66,6 +69,34 @@ class Task(Protocol):
         """Release what the task holds beyond memory (data loading workers)."""
 
 
+def task_fingerprints(task: Task) -> dict[str, dict[str, Any]]:
+    """How each evaluated set is measured (engine.core.protocol.fingerprints); {} for a task that cannot say."""
+    fingerprints = getattr(task, "fingerprints", None)
+    return fingerprints() if fingerprints is not None else {}
+
+
+def set_paths(cfg: dict[str, Any]) -> dict[str, str]:
+    """Evaluated set name -> its folder (validation and test sets)."""
+    return {str(entry["name"]): str(entry["path"]) for entry in with_every_set(cfg)["eval"]["test_sets"]}
+
+
+def files_digest(sources: list[Any], under: str) -> str:
+    """The digest of the sorted file list of `sources` (ImageSource, LabelFiles) relative to the set's folder."""
+    names: list[str] = []
+    for source in sources:
+        paths = getattr(source, "paths", None)
+        if paths is not None:
+            names += [os.path.relpath(str(paths[i]), under) for i in range(len(paths))]
+        else:  # records (CIFAR batches): what describes each item
+            names += [source.describe(i) for i in range(len(source))]
+    return digest(names)
+
+
+def class_set_digest(classes: list[str]) -> str:
+    """The digest of the class names in index order (the order gives each index its meaning)."""
+    return digest(f"{index:05d} {name}" for index, name in enumerate(classes))
+
+
 def taken_figures(task: Task) -> list[Figure]:
     """The qualitative figures the task's last evaluate() drew, handed over once. Drawing them is optional: a
     task without `take_figures()` (or with eval.figures off) has none."""
@@ -75,7 +106,7 @@ def taken_figures(task: Task) -> list[Figure]:
 
 class SampledTask:
     """What the tasks built here share: a training set of `train_size` items drawn by `sampler` and read by
-    `stream` (DataLoader workers), the best checkpoint chosen by `main_metric` on the first test split, and a
+    `stream` (DataLoader workers), the best checkpoint chosen by `main_metric` on the first validation set, and a
     resumable data order.
 
     Subclasses set `cfg`, `model`, `loss`, `generator`, and (when the run has training data) `sampler`,
@@ -93,6 +124,7 @@ class SampledTask:
     train_size = 0
 
     _figures: list[Figure] | None = None
+    _fingerprints: dict[str, dict[str, Any]] | None = None
 
     @property
     def figures(self) -> list[Figure]:
@@ -109,7 +141,8 @@ class SampledTask:
         return [self.main_metric]
 
     def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
-        """`main_metric` on the first test split (None before any evaluation)."""
+        """`main_metric` on the first evaluated set: the first validation set, else the first test set (None before
+        any evaluation)."""
         if not results:
             return None
         return next(iter(results.values())).get(self.main_metric)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from engine.core.config import preset_params
+from engine.core.config.eval_sets import with_every_set
 from engine.core.errors import ConfigError
 from engine.data.formats import LabelIndex
 from engine.data.loading import data_report
@@ -21,7 +22,7 @@ from engine.metrics.segmentation import ConfusionMatrix
 from engine.models.aggregator_init import initialise_aggregator
 from engine.models.cls_model import build_classification_model
 from engine.runtime import Runtime
-from engine.tasks.base import TASKS
+from engine.tasks.base import TASKS, class_set_digest, files_digest, set_paths
 from engine.tasks.check_summary import MODEL_SUMMARIES, summarise
 from engine.tasks.supervised import SupervisedTask, checked_classes
 
@@ -62,6 +63,23 @@ class ClassificationTask(SupervisedTask):
 
     def metric_order(self) -> list[str]:
         return [f"top{k}" for k in self.top_k]
+
+    def fingerprints(self) -> dict[str, dict[str, Any]]:
+        """How each set is measured: its files, image count and class set."""
+        if self._fingerprints is not None:  # the sets never change during a run
+            return self._fingerprints
+        folders = set_paths(self.cfg)
+        self._fingerprints = {
+            name: {
+                "set": name,
+                "files_sha256": files_digest([items.source], folders.get(name, "")),
+                "images": len(items),
+                "classes": len(self.class_names),
+                "class_set_sha256": class_set_digest(self.class_names),
+            }
+            for name, items in self.test_sets
+        }
+        return self._fingerprints
 
     def _items(self, index: LabelIndex, size: tuple[int, int], name: str) -> ImageItems:
         """Images at `size` with their labels, cached when small."""
@@ -153,7 +171,7 @@ def build_classification_task(
 @MODEL_SUMMARIES.register("classification")
 def classification_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     """Parameter table and output size of the configured classification model; the data set is indexed, not read."""
-    report = data_report(cfg)
+    report = data_report(with_every_set(cfg))
     names = cfg["task"].get("classes") or report["classes"]
     if names is None and cfg["data"]["synthetic"]:
         from engine.data.synth_cls import CLASSES

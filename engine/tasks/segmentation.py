@@ -10,7 +10,9 @@ import torch
 from PIL import Image
 
 from engine.core.config import preset_params
+from engine.core.config.eval_sets import with_every_set
 from engine.core.errors import ConfigError
+from engine.core.protocol.fingerprints import size_text
 from engine.data.formats import MaskIndex
 from engine.data.formats.seg_folders import check_ignore_index, read_classes_json
 from engine.data.loading import data_report
@@ -24,7 +26,7 @@ from engine.losses import IGNORE_INDEX
 from engine.metrics.segmentation import ConfusionMatrix, segmentation_metrics
 from engine.models.seg_model import build_segmentation_model
 from engine.runtime import Runtime
-from engine.tasks.base import TASKS
+from engine.tasks.base import TASKS, class_set_digest, files_digest, set_paths
 from engine.tasks.check_summary import MODEL_SUMMARIES, summarise
 from engine.tasks.seg_inference import predictions_at, slide_logits
 from engine.tasks.supervised import SupervisedTask, checked_classes
@@ -61,6 +63,7 @@ class SegmentationTask(SupervisedTask):
         self.class_names = segmentation_classes(self.plan.classes(), Path(data["root"] or "."))
         num_classes = len(self.class_names)
         check_ignore_index(ignore_index, num_classes)
+        self.ignore_index = ignore_index
         self.plan.options.classes = self.class_names
         self._build_loss_and_augment(num_classes)
         self.geometry = (
@@ -75,6 +78,25 @@ class SegmentationTask(SupervisedTask):
 
     def metric_order(self) -> list[str]:
         return ["mIoU", "pixel_acc", *(f"IoU/{name}" for name in self.class_names)]
+
+    def fingerprints(self) -> dict[str, dict[str, Any]]:
+        """How each set is measured: its files, image count, class set, ignore index, eval size or window."""
+        if self._fingerprints is not None:  # the sets never change during a run
+            return self._fingerprints
+        folders, window = set_paths(self.cfg), self.cfg["eval"].get("window")
+        self._fingerprints = {
+            name: {
+                "set": name,
+                "files_sha256": files_digest([items.images, items.masks], folders.get(name, "")),
+                "images": len(items),
+                "classes": len(self.class_names),
+                "class_set_sha256": class_set_digest(self.class_names),
+                "ignore_index": self.ignore_index,
+                **({"window": size_text(window)} if window else {"eval_size": size_text(self.eval_size)}),
+            }
+            for name, items in self.test_sets
+        }
+        return self._fingerprints
 
     def _train_items(self, index: MaskIndex) -> MaskItems:
         """Training samples at model.image_size: resized (and cached when small), or random crops of large images."""
@@ -218,7 +240,7 @@ def build_segmentation_task(
 def segmentation_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     """Parameter table and logits size of the configured segmentation model; the data set is indexed, not read."""
     data = cfg["data"]
-    report = data_report(cfg)
+    report = data_report(with_every_set(cfg))
     names = segmentation_classes(
         cfg["task"].get("classes") or report["classes"], Path(data["root"] or "."), data["synthetic"]
     )

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from engine.core.config import preset_params
+from engine.core.config.eval_sets import with_every_set
 from engine.core.errors import ConfigError
 from engine.data.loading import DataPlan
 from engine.data.samples import Batch
@@ -41,7 +42,7 @@ class SupervisedTask(SampledTask):
         self.cfg, self.runtime, self.generator = cfg, runtime, generator
         self.image_size = tuple(cfg["model"]["image_size"])
         self.eval_size = tuple(cfg["eval"]["image_size"])
-        self.plan = DataPlan(cfg, runtime.world_size, runtime.notify)
+        self.plan = DataPlan(with_every_set(cfg), runtime.world_size, runtime.notify)
 
     def _build_loss_and_augment(self, num_classes: int) -> None:
         """The loss (checked to take logits) and the training augmentation."""

@@ -12,7 +12,9 @@ import torch
 from torch import nn
 
 from engine.core.config import preset_params
+from engine.core.config.eval_sets import with_every_set
 from engine.core.errors import ConfigError
+from engine.core.protocol.fingerprints import size_text
 from engine.data.augment import AUGMENTS
 from engine.data.formats import RetrievalIndex
 from engine.data.loading import DataPlan, data_report
@@ -30,7 +32,7 @@ from engine.metrics.recall import knn, positives_within, recall_at
 from engine.models.aggregator_init import initialise_aggregator
 from engine.models.vpr_model import build_vpr_model
 from engine.runtime import Runtime
-from engine.tasks.base import TASKS, SampledTask
+from engine.tasks.base import TASKS, SampledTask, files_digest, set_paths
 from engine.tasks.check_summary import MODEL_SUMMARIES, summarise
 
 # ImageNet statistics: timm backbones expect them, and the plain CNN does not care.
@@ -48,7 +50,7 @@ class VPRTask(SampledTask):
     ) -> None:
         self.cfg, self.runtime, self.generator = cfg, runtime, generator
         model_cfg, train = cfg["model"], cfg["train"]
-        self.plan = DataPlan(cfg, runtime.world_size, runtime.notify)
+        self.plan = DataPlan(with_every_set(cfg), runtime.world_size, runtime.notify)
         self.image_size = tuple(model_cfg["image_size"])
         places = self.plan.train_index()
         self.num_places = places.num_places if places is not None else 1
@@ -103,6 +105,25 @@ class VPRTask(SampledTask):
 
     def metric_order(self) -> list[str]:
         return [f"R@{n}" for n in self.cfg["eval"]["recall_at"]]
+
+    def fingerprints(self) -> dict[str, dict[str, Any]]:
+        """How each set is measured: its files, counts, queries no database image can answer, radius, resolution."""
+        if self._fingerprints is None:  # the sets never change during a run
+            ev, folders = self.cfg["eval"], set_paths(self.cfg)
+            self._fingerprints = {}
+            for name, (database, queries, database_utm, query_utm) in self.test_sets:
+                positives = positives_within(database_utm, query_utm, ev["positive_radius_m"])
+                self._fingerprints[name] = {
+                    "set": name,
+                    "files_sha256": files_digest([database.source, queries.source], folders.get(name, "")),
+                    "database": len(database_utm),
+                    "queries": len(query_utm),
+                    "queries_without_positive": sum(1 for found in positives if len(found) == 0),
+                    "radius_m": ev["positive_radius_m"],
+                    "resolution": size_text(ev["image_size"]),
+                    "descriptor_dim": int(self.model.descriptor_dim),
+                }
+        return self._fingerprints
 
     def modules(self) -> dict[str, nn.Module]:
         return {**self.model.module_groups(), "loss": self.loss}
@@ -255,7 +276,7 @@ def vpr_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     build_vpr_loss(
         cfg["loss"], model.descriptor_dim, num_places=2
     )  # the place count only sizes margin losses
-    report = data_report(cfg)
+    report = data_report(with_every_set(cfg))
     output = (
         f"descriptor: {model.descriptor_dim}-d   backbone output: {model.backbone.out_channels} channels, "
         f"stride {model.backbone.stride}"

@@ -41,11 +41,12 @@ def test_run_completes_with_events_in_order(two_runs: tuple[Path, list[str]]) ->
     run_dir = runs / ids[0]
     info = read_json(run_dir / "run.json")
     assert info["status"] == "completed" and info["progress"]["step"] == 4
-    assert set(info["final"]) == {"sim2real", "night", "sim2sim"}
+    assert set(info["final"]) == {"val", "sim2real", "night", "sim2sim"}
+    assert info["roles"] == {"val": "val", "sim2real": "test", "night": "test", "sim2sim": "test"}
     assert set(info["final"]["sim2real"]) == {"R@1", "R@5", "R@10", "R@20"}
     kinds = [(e["kind"], e.get("step")) for e in iter_events(run_dir / "events.jsonl")]
     evals = [step for kind, step in kinds if kind == "eval"]
-    assert evals == [0, 0, 0, 4, 4, 4]
+    assert evals == [0, 0, 0, 0, 4, 4, 4, 4]
     scalar_steps = [step for kind, step in kinds if kind == "scalar"]
     assert scalar_steps == [1, 2, 3, 4]
     assert kinds[-1] == ("status", None) and (run_dir / "checkpoints" / "last.pt").is_file()
@@ -82,10 +83,11 @@ def test_ls_show_compare(two_runs: tuple[Path, list[str]]) -> None:
         final[cand]["sim2real"]["R@1"] - final[base]["sim2real"]["R@1"], abs=0.011
     )
     as_json = json.loads(labconsole("compare", base, cand, "--format", "json", runs=runs).stdout)
-    assert as_json["baseline"] == base and len(as_json["rows"]) == 12
+    assert as_json["baseline"] == base and len(as_json["rows"]) == 16  # val, then three test sets
     csv_out = labconsole("compare", base, cand, "--format", "csv", runs=runs).stdout.splitlines()
     assert csv_out[0] == "split,metric,unit,delta unit,base,cand,delta cand"
-    assert csv_out[1].startswith("sim2real,R@1,%,pp,") and len(csv_out) > 13  # then train time, img/s…
+    assert csv_out[1].startswith("val,protocol,") and csv_out[2].startswith("val,R@1,%,pp,")
+    assert len(csv_out) > 21  # a protocol row and four metrics per set, then train time, img/s…
 
 
 def test_bad_config_exits_2_with_one_line_and_creates_nothing(tiny_city: Path, tmp_path: Path) -> None:
@@ -166,6 +168,6 @@ def test_export_csv_png_markdown(two_runs: tuple[Path, list[str]], tmp_path: Pat
             assert float(row[key]) == pytest.approx(value, rel=1e-6)  # float32's 7 digits
     evals = list(csv.DictReader((out / base / "evals.csv").read_text().splitlines()))
     assert {(r["split"], r["metric"]) for r in evals} >= {("sim2real", "R@1"), ("night", "R@5")}
-    for name in ("loss.png", "lr.png", "sim2real_R1.png"):
+    for name in ("loss.png", "lr.png", "val_R1.png"):  # the first evaluated set: validation
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| Metric | Baseline | Candidate | Delta |" in (out / "comparison.md").read_text()

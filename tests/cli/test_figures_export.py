@@ -42,7 +42,7 @@ def test_export_figures_end_to_end(tiny_city: Path, tmp_path: Path) -> None:
     assert f"run {without} has no figures" in done.stderr and "Traceback" not in done.stderr
     folder = out / with_figures / "figures"
     names = sorted(p.name for p in folder.glob("*.png"))
-    splits = ("sim2real", "night", "sim2sim")
+    splits = ("val", "sim2real", "night", "sim2sim")
     assert names == sorted(f"step_{s:06d}-retrievals-{split}.png" for s in (0, 2) for split in splits)
     for name in names:
         assert str(folder / name) in done.stdout.splitlines()

@@ -45,6 +45,7 @@ def test_defaults_fill_every_section(base: dict) -> None:
         "device",
         "train",
         "eval",
+        "checkpoint",
     ]
     assert cfg["model"]["backbone"]["name"] == "resnet18"
     assert cfg["model"]["aggregator"] == {

@@ -119,7 +119,13 @@ def test_config_mistakes(tiny_cls: Path) -> None:
         _config(tiny_cls, "train.batch_size=0")
     subset = TASKS.build(
         "classification",
-        _config(tiny_cls, "task.classes=[ring, circle]", "eval.test_sets=[]", "train.batch_size=4"),
+        _config(
+            tiny_cls,
+            "task.classes=[ring, circle]",
+            "eval.val_sets=[]",
+            "eval.test_sets=[]",
+            "train.batch_size=4",
+        ),
         runtime,
         seed_everything(0),
     )
@@ -135,7 +141,13 @@ def test_config_mistakes(tiny_cls: Path) -> None:
     with pytest.raises(ConfigError, match="task.classes: no training images of class 'oval'"):
         TASKS.build(
             "classification",
-            _config(tiny_cls, "task.classes=[ring, oval]", "eval.test_sets=[]", "train.batch_size=4"),
+            _config(
+                tiny_cls,
+                "task.classes=[ring, oval]",
+                "eval.val_sets=[]",
+                "eval.test_sets=[]",
+                "train.batch_size=4",
+            ),
             runtime,
             seed_everything(0),
         )

@@ -69,6 +69,7 @@ def test_cityscapes_random_crops_and_sliding_window_eval(tmp_path: Path) -> None
             "data.scale_range=[0.75,1.5]",
             "eval.image_size=[16,32]",
             "eval.window=[8,16]",
+            "eval.val_sets=[]",
             "eval.test_sets=[{name: cs_val, split: val}]",
             "task.classes=null",
             "augment=none",
@@ -93,6 +94,7 @@ def test_gsv_cities_training_with_an_msls_test_set(tmp_path: Path) -> None:
         [
             *tiny_overrides(gsv, steps=2),
             "train.places_per_batch=2",
+            "eval.val_sets=[]",
             f"eval.test_sets=[{{name: msls_val, path: {msls}}}]",
             "data.cache=off",
         ],
@@ -111,6 +113,7 @@ def test_cifar10_binary_records(tmp_path: Path) -> None:
             *cls_overrides(root, steps=2),
             "train.batch_size=4",
             "model.image_size=[32,32]",
+            "eval.val_sets=[]",
             "eval.test_sets=[{name: test, split: test}]",
         ],
     )
@@ -126,6 +129,7 @@ def test_evaluation_only_needs_no_training_data(tmp_path: Path, tiny_city: Path)
         [
             *tiny_overrides(tiny_city, steps=0),
             "data.root=",
+            "eval.val_sets=[]",
             f"eval.test_sets=[{{name: tokyo, path: {tiny_city / 'sim2real'}}}]",
         ],
     )
@@ -144,6 +148,7 @@ def test_evaluation_only_on_a_folder_without_a_training_split(tmp_path: Path) ->
         [
             *seg_overrides(root, steps=0),
             "model.image_size=[16,32]",
+            "eval.val_sets=[]",
             "eval.test_sets=[{name: val, split: val}]",
             "task.classes=null",
         ],

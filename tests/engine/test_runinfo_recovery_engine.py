@@ -42,6 +42,7 @@ def test_a_run_json_corrupted_mid_run_ends_with_every_field(
             "train.max_steps=6",
             "train.eval_every=3",
             "train.log_every=1",
+            "eval.val_sets=[]",
             "eval.test_sets=[]",
             "device.threads=1",
         ],

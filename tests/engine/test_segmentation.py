@@ -127,7 +127,7 @@ def test_class_names_from_config_or_classes_json(tiny_seg: Path, tmp_path: Path)
     bare = tmp_path / "bare"
     shutil.copytree(tiny_seg / "train", bare / "train")
     with pytest.raises(ConfigError, match="task.classes: required"):
-        model_summary(_config(bare, "eval.test_sets=[]"))
+        model_summary(_config(bare, "eval.val_sets=[]", "eval.test_sets=[]"))
     with pytest.raises(ConfigError, match="task.ignore_index"):
         TASKS.build(
             "segmentation", _config(tiny_seg, "task.ignore_index=3"), make_runtime(CPU), seed_everything(0)

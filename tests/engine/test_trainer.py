@@ -85,7 +85,9 @@ def test_evaluate_only(tmp_path: Path, tiny_city: Path) -> None:
     run_dir, status = train(tmp_path, tiny_city, steps=0)
     events = list(iter_events(run_dir / "events.jsonl"))
     assert status == "completed"
-    assert [e["split"] for e in events if e["kind"] == "eval"] == ["sim2real", "night", "sim2sim"]
+    evals = [e for e in events if e["kind"] == "eval"]
+    assert [e["split"] for e in evals] == ["val", "sim2real", "night", "sim2sim"]  # validation first
+    assert [e["role"] for e in evals] == ["val", "test", "test", "test"]
     assert not [e for e in events if e["kind"] == "scalar"]
     assert read_json(run_dir / "run.json")["final"]["sim2real"]["R@1"] >= 0
 

@@ -153,18 +153,25 @@ def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
         raise ConfigError(
             "data.root", f"folder not found: {root} (set data.synthetic: true to make {demo} there)"
         )
-    evaluation["test_sets"] = [_test_set(i, item, root) for i, item in enumerate(evaluation["test_sets"])]
-    names = [t["name"] for t in evaluation["test_sets"]]
+    for section in ("val_sets", "test_sets"):
+        evaluation[section] = [
+            _test_set(i, item, root, section) for i, item in enumerate(evaluation[section])
+        ]
+    names = [t["name"] for section in ("val_sets", "test_sets") for t in evaluation[section]]
     if len(set(names)) != len(names):
-        raise ConfigError("eval.test_sets", f"test set names must be unique, got {names}")
-    if evaluate_only and not evaluation["test_sets"]:
+        raise ConfigError(
+            "eval.test_sets", f"validation and test set names must be unique together, got {names}"
+        )
+    if evaluate_only and not names:
         raise ConfigError(
             "eval.test_sets", "an evaluation-only run (train.max_steps: 0) needs at least one test set"
         )
-    for index, entry in enumerate(evaluation["test_sets"]):  # their layouts are the engine's to check
-        key = f"eval.test_sets[{index}].path"
-        if check_paths and not pending and not is_dir(Path(entry["path"]), key):
-            raise ConfigError(key, f"not a test set folder: {entry['path']} (folder not found)")
+    for section in ("val_sets", "test_sets"):  # their layouts are the engine's to check
+        for index, entry in enumerate(evaluation[section]):
+            key = f"eval.{section}[{index}].path"
+            if check_paths and not pending and not is_dir(Path(entry["path"]), key):
+                what = "validation set" if section == "val_sets" else "test set"
+                raise ConfigError(key, f"not a {what} folder: {entry['path']} (folder not found)")
 
 
 def _is_test_set_text(field: str, value: Any) -> bool:
@@ -174,9 +181,9 @@ def _is_test_set_text(field: str, value: Any) -> bool:
     return isinstance(value, str) or (value is None and field in ("split", "format"))
 
 
-def _test_set(index: int, item: Any, root: Path | None) -> dict[str, str]:
+def _test_set(index: int, item: Any, root: Path | None, section: str = "test_sets") -> dict[str, str]:
     """{name, path, split?, format?} with an absolute path (relative ones are under data.root; none: data.root)."""
-    key = f"eval.test_sets[{index}]"
+    key = f"eval.{section}[{index}]"
     if isinstance(item, str):
         item = {"name": Path(item).name, "path": item}
     if (

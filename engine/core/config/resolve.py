@@ -47,6 +47,7 @@ TOP_LEVEL_KEYS = [
     "device",
     "train",
     "eval",
+    "checkpoint",
 ]
 MODEL_KEYS = ["backbone", "aggregator", "head", "descriptor_dim", "image_size"]
 
@@ -205,7 +206,7 @@ def resolve_config(
         "data": resolve_typed_section("data", TYPED_SECTIONS["data"], raw.get("data")),
         "model": resolve_model(raw.get("model")),
     }
-    for key in ("loss", "optim", "schedule", "freeze", "augment", "device", "train", "eval"):
+    for key in ("loss", "optim", "schedule", "freeze", "augment", "device", "train", "eval", "checkpoint"):
         if key in PRESET_SECTIONS:
             cfg[key] = resolve_preset_section(key, raw.get(key))
         else:

@@ -232,13 +232,19 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Evaluation: test sets and metrics."""
+    """Evaluation: validation and test sets, and metrics."""
 
+    val_sets: list = setting(
+        [],
+        "Validation sets, written like test_sets: the best checkpoint and every 'best so far' are "
+        "chosen on the first one's main metric. Empty: the first test set chooses (check warns).",
+        kind="test_sets",
+    )
     test_sets: list = setting(
         [],
         "Test sets: [{name, path, split, format}], path relative to data.root (default: "
         "data.root itself); split for published data sets (cityscapes val); format "
-        "detected when not given.",
+        "detected when not given. Reported, never used to choose a checkpoint.",
         kind="test_sets",
     )
     positive_radius_m: float = setting(
@@ -283,12 +289,30 @@ class ModelConfig:
     image_size: Any = setting([224, 224], "Training resolution [H, W] (an int means square).", kind="size")
 
 
+@dataclass
+class CheckpointConfig:
+    """Numbered checkpoints kept besides last.pt and best.pt (for `labconsole eval RUN --checkpoint N`)."""
+
+    keep_every: int = setting(
+        0,
+        "Keep checkpoints/step_<N>.pt every this many steps (or epochs, see keep_unit); 0: only last and best.",
+        minimum=0,
+    )
+    keep_unit: str = setting("steps", "Unit of keep_every.", choices=("steps", "epochs"))
+    max_kept: int = setting(
+        5,
+        "Most numbered checkpoints kept (the oldest is deleted first); 0: no limit.",
+        minimum=0,
+    )
+
+
 TYPED_SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "optim": OptimConfig,
     "device": DeviceConfig,
     "train": TrainConfig,
     "eval": EvalConfig,
+    "checkpoint": CheckpointConfig,
 }
 
 

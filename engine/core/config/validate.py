@@ -210,7 +210,8 @@ def check_typed(key: str, schema: type, values: dict[str, Any]) -> dict[str, Any
         if kind == "test_sets":  # each entry is checked once data.root is known (derive._test_set)
             if not isinstance(value, list):
                 raise ConfigError(
-                    where, f"expected a list of test sets [{{name, path}}, ...], got {shown(value)}"
+                    where,
+                    f"expected a list of {f.name.replace('_', ' ')} [{{name, path}}, ...], got {shown(value)}",
                 )
             continue
         if isinstance(value, bool) and {"on", "off"} & set(meta.get("choices") or ()):

@@ -36,6 +36,7 @@ def config_warnings(
         *_small_feature_map(cfg, model),
         *_cuda_missing(cfg, gpus),
         *_presets_off_task(cfg),
+        *_selects_on_test(cfg),
     ]
 
 
@@ -139,3 +140,16 @@ def _presets_off_task(cfg: dict[str, Any]) -> list[str]:
             if isinstance(preset, str) and not preset_fits(slot, preset, task):
                 out.append(f"{key}: the {slot} preset {preset} is not made for the {task} task")
     return out
+
+
+def _selects_on_test(cfg: dict[str, Any]) -> list[str]:
+    """A training run without validation sets chooses best.pt on a test set: its test numbers are then optimistic."""
+    from engine.core.config.eval_sets import TEST, selection_split
+
+    chosen = selection_split(cfg)
+    if not cfg["train"].get("max_steps") or chosen is None or chosen[1] != TEST:
+        return []
+    return [
+        f"best checkpoint is chosen on test set {chosen[0]}: declare eval.val_sets "
+        "(a validation split) so that test numbers never drive a choice"
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import os
 import socket
 import sys
@@ -244,3 +245,28 @@ def metric_order(info: dict[str, Any], names: Iterable[str]) -> list[str]:
     published = [n for n in info.get("metric_order") or [] if isinstance(n, str)]
     ordered = [n for n in published if n in names]
     return ordered + [n for n in names if n not in ordered]
+
+
+METRIC_DECIMALS = 4
+"""Decimals an evaluation metric is stored with (percentages: 85.3125, not 85.31250000000001)."""
+
+SCALAR_DIGITS = 6
+"""Significant digits a logged training scalar (loss, LR, grad norm) is stored with."""
+
+
+def rounded_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metric values rounded to METRIC_DECIMALS (what they mean, never float noise); other values as they are."""
+    return {name: _rounded(value, METRIC_DECIMALS) for name, value in metrics.items()}
+
+
+def _rounded(value: Any, decimals: int) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    number = float(value)
+    return round(number, decimals) if math.isfinite(number) else number
+
+
+def rounded_scalar(value: float) -> float:
+    """A training scalar to SCALAR_DIGITS significant digits (NaN and ±inf stay as they are)."""
+    number = float(value)
+    return float(f"{number:.{SCALAR_DIGITS}g}") if math.isfinite(number) else number
