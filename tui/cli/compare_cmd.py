@@ -3,6 +3,10 @@
 The markdown and CSV are what `labconsole export` writes too: the runs by name (ids in a footnote), every row
 the compare screen shows (test set metrics, then train time, params, img/s, peak memory), differences of
 percentages in percentage points, numbers rounded to the precision shown.
+
+Every format also carries how each set was measured (run.json `fingerprints`: a protocol row per set) and marks
+each value whose protocol differs from the baseline's: its delta reads "not comparable: 1,000 vs 740 queries".
+Re-evaluations (`labconsole eval`) follow as rows of their own, marked the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import csv
 import io
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -20,6 +24,7 @@ from rich.table import Table
 
 from engine.core.errors import UserError
 from engine.core.export import fmt_number, is_percent, lower_is_better
+from engine.core.protocol.fingerprints import differences, summary
 from tui.cli.common import RUNS_DIR_PARENT, console_for, is_untrained, lookup, run_summary, warn_damage
 
 if TYPE_CHECKING:  # tui.data.compare_runs imports this module: it is imported where used
@@ -33,6 +38,9 @@ CSV_UNITS = {PERCENT_UNIT: ("%", "pp"), "seconds": ("s", "s"), "rate": ("img/s",
 
 CSV_DECIMALS = {"seconds": 0, "rate": 1, "mb": 0}
 """Decimals of the CSV's train time, img/s and peak memory: those of the compare screen."""
+
+NOT_COMPARABLE = "not comparable"
+"""How a value measured under another protocol than the baseline's is marked, in every format."""
 
 UNTRAINED = "step 0 (untrained)"
 """After the name of a run evaluated only before its first training step (its metrics are the initial weights')."""
@@ -86,6 +94,15 @@ class Comparison:
     rows: list[tuple[str, str, MetricRow]]
     """(split, metric, row): split "" for the extra rows (train time, params, img/s, peak memory)."""
     warnings: list[str]
+    marks: list[list[str | None]] = field(default_factory=list)
+    """Per row, per run: "not comparable: …" where its protocol differs from the baseline's (None: it agrees or
+    is unknown); rows without an entry have no marks."""
+    fingerprints: dict[str, list[dict[str, Any] | None]] = field(default_factory=dict)
+    """Set name -> each run's fingerprint of it (None when the run recorded none)."""
+
+    def mark(self, row: int, column: int) -> str | None:
+        marks = self.marks[row] if row < len(self.marks) else []
+        return marks[column] if column < len(marks) else None
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -147,7 +164,56 @@ def build_comparison(
     published = [m for info in infos for m in info.get("metric_order") or []]
     screen_rows = metric_rows(loaded)
     extras = [("", row.label, row) for row in screen_rows[len(eval_rows(loaded)) :]]
+    evaluated = evaluated + reevaluation_rows(runs, evaluated)
     return _comparison(compared, evaluated, extras, published)
+
+
+def fingerprint_of(info: dict[str, Any], split: str) -> dict[str, Any] | None:
+    """How a run's latest evaluation of `split` was measured (run.json `fingerprints`); None when unrecorded."""
+    fingerprints = info.get("fingerprints")
+    found = fingerprints.get(split) if isinstance(fingerprints, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def reevaluation_rows(
+    runs: list[tuple[str, dict[str, Any]]], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A row per re-evaluated set × metric of any run (the latest of each checkpoint and settings): its value in
+    that run's column, its delta against the baseline's value of the same set and metric, its own fingerprint."""
+    baseline = {(row["split"], row["metric"]): row["values"][0] for row in rows}
+    out = []
+    for column, (_, info) in enumerate(runs):
+        latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for record in info.get("reevaluations") or []:
+            if isinstance(record, dict) and isinstance(record.get("metrics"), dict):
+                settings = " ".join(
+                    f"{k.removeprefix('eval.')}={v}" for k, v in (record.get("settings") or {}).items()
+                )
+                latest[(str(record.get("checkpoint")), str(record.get("split")), settings)] = record
+        for (checkpoint, split, settings), record in latest.items():
+            for metric, value in record["metrics"].items():
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    continue
+                values: list[float | None] = [None] * len(runs)
+                values[column] = value
+                base = baseline.get((split, metric))
+                deltas: list[float | None] = [None] * (len(runs) - 1)
+                if column > 0 and base is not None:
+                    deltas[column - 1] = value - base
+                fingerprints: list[dict[str, Any] | None] = [None] * len(runs)
+                fingerprints[column] = record.get("fingerprint")
+                tail = f", {settings}" if settings else ""
+                out.append(
+                    {
+                        "split": split,
+                        "metric": metric,
+                        "values": values,
+                        "deltas": deltas,
+                        "label": f"{split} {metric} ({checkpoint} re-evaluated{tail})",
+                        "fingerprints": fingerprints,
+                    }
+                )
+    return out
 
 
 def _comparison(
@@ -160,6 +226,8 @@ def _comparison(
     from tui.data.compare_runs import MetricRow
 
     rows: list[tuple[str, str, MetricRow]] = []
+    fingerprints = _split_fingerprints(runs, evaluated)
+    marks = [_marks(runs, row, fingerprints) for row in evaluated]
     for row in evaluated:
         unit = PERCENT_UNIT if is_percent(row["metric"], published) else VALUE_UNIT
         better = -1 if lower_is_better(row["metric"]) else 1
@@ -170,7 +238,33 @@ def _comparison(
                 MetricRow(_label(row), row["values"], [None, *row["deltas"]], better, unit),
             )
         )
-    return Comparison(runs, rows + extras, _warnings(runs))
+    return Comparison(runs, rows + extras, _warnings(runs), marks, fingerprints)
+
+
+def _split_fingerprints(
+    runs: list[ComparedRun], evaluated: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any] | None]]:
+    """Set name -> each run's fingerprint of it, for the sets some run recorded one of."""
+    splits = dict.fromkeys(row["split"] for row in evaluated if "fingerprints" not in row)
+    found = {split: [fingerprint_of(run.info, split) for run in runs] for split in splits}
+    return {split: fps for split, fps in found.items() if any(fps)}
+
+
+def _marks(
+    runs: list[ComparedRun], row: dict[str, Any], fingerprints: dict[str, list[dict[str, Any] | None]]
+) -> list[str | None]:
+    """Per run, the "not comparable: …" mark of the row's value (the baseline's own column is never marked,
+    but a re-evaluation of the baseline is, against the baseline's own protocol)."""
+    base = (fingerprints.get(row["split"]) or [None])[0]
+    own = row.get("fingerprints") or fingerprints.get(row["split"]) or [None] * len(runs)
+    marks: list[str | None] = []
+    for column, fingerprint in enumerate(own):
+        if column == 0 and "fingerprints" not in row:
+            marks.append(None)
+            continue
+        changed = differences(base, fingerprint)
+        marks.append(f"{NOT_COMPARABLE}: {', '.join(changed)}" if changed else None)
+    return marks
 
 
 def _warnings(runs: list[ComparedRun]) -> list[str]:
@@ -212,12 +306,23 @@ def render_comparison(comparison: Comparison, fmt: str) -> str | Table:
         table.add_column(escape(run.label) + (" (base)" if i == 0 else ""), justify="right")
         if i > 0:
             table.add_column(f"Δ {escape(run.name)}", justify="right")
-    for _, _, row in comparison.rows:
+    protocols = _protocol_rows(comparison)
+    for index, (_, _, row) in enumerate(comparison.rows):
+        if index in protocols:
+            label, texts = protocols[index]
+            cells = [f"[dim]{escape(label)}[/]"]
+            for i, text in enumerate(texts):
+                cells += [f"[dim]{escape(text)}[/]"] + ([""] if i > 0 else [])
+            table.add_row(*cells)
         cells = [escape(row.label)]  # split and metric names are the user's text, not markup
         for i in range(len(runs)):
-            cells.append(_value_text(row, i, bold="[bold]{}[/]"))
-            if i > 0:
-                cells.append(_delta_text(row, i, coloured=True))
+            mark = comparison.mark(index, i)
+            value = _value_text(row, i, bold="[bold]{}[/]")
+            if i == 0:
+                cells.append(value + (f" [yellow]({escape(mark)})[/]" if mark else ""))
+            else:
+                cells.append(value)
+                cells.append(f"[yellow]{escape(mark)}[/]" if mark else _delta_text(row, i, coloured=True))
         table.add_row(*cells)
     return table
 
@@ -239,12 +344,22 @@ def _markdown(comparison: Comparison) -> str:
         "| " + " | ".join(_md_cell(h) for h in header) + " |",
         "| :--- |" + " :---: |" * (len(header) - 1),
     ]
-    for _, _, row in comparison.rows:
+    protocols = _protocol_rows(comparison)
+    for index, (_, _, row) in enumerate(comparison.rows):
+        if index in protocols:
+            label, texts = protocols[index]
+            cells = [f"*{label}*"]
+            for i, text in enumerate(texts):
+                cells += [f"*{text}*"] + ([""] if i > 0 else [])
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         cells = [row.label]
         for i in range(len(runs)):
-            cells.append(_value_text(row, i, bold="**{}**"))
-            if i > 0:
-                cells.append(_delta_text(row, i))
+            mark = comparison.mark(index, i)
+            value = _value_text(row, i, bold="**{}**")
+            if i == 0:
+                cells.append(value + (f" ({mark})" if mark else ""))
+            else:
+                cells += [value, mark or _delta_text(row, i)]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     lines += ["", "Deltas against the baseline; of percentages, in percentage points (pp).", _ids_note(runs)]
     return "\n".join(lines) + "\n"
@@ -259,13 +374,21 @@ def _csv(comparison: Comparison) -> str:
         ["split", "metric", "unit", "delta unit", names[0]]
         + [c for n in names[1:] for c in (n, f"delta {n}")]
     )
-    for split, metric, row in comparison.rows:
+    protocols = _protocol_rows(comparison)
+    for index, (split, metric, row) in enumerate(comparison.rows):
+        if index in protocols:
+            texts = protocols[index][1]
+            writer.writerow(
+                [split, "protocol", "", ""]
+                + [c for i, t in enumerate(texts) for c in ([t] if i == 0 else [t, ""])]
+            )
         value_unit, delta_unit = CSV_UNITS.get(row.unit, ("", ""))
-        cells = [split, metric, value_unit, delta_unit]
+        cells = [split, _csv_metric(metric, row), value_unit, delta_unit]
         for i, value in enumerate(row.values):
-            cells.append(_csv_number(value, row.unit))
+            mark = comparison.mark(index, i)
+            cells.append(_csv_number(value, row.unit) + (f" ({mark})" if mark and i == 0 else ""))
             if i > 0:
-                cells.append(_csv_number(row.deltas[i], row.unit, signed=True))
+                cells.append(mark or _csv_number(row.deltas[i], row.unit, signed=True))
         writer.writerow(cells)
     return out.getvalue()
 
@@ -276,11 +399,17 @@ def _json(comparison: Comparison) -> str:
         {
             "split": split,
             "metric": metric,
+            "label": row.label,
             "unit": row.unit,
             "values": row.values,
             "deltas": [None if d is None else float(fmt_number(d)) for d in row.deltas[1:]],
+            **(
+                {"not_comparable": marks}
+                if any(marks := [comparison.mark(i, c) for c in range(len(runs))])
+                else {}
+            ),
         }
-        for split, metric, row in comparison.rows
+        for i, (split, metric, row) in enumerate(comparison.rows)
     ]
     document = {
         "baseline": runs[0].id,
@@ -288,6 +417,10 @@ def _json(comparison: Comparison) -> str:
         "names": {r.id: r.name for r in runs},
         "untrained": [r.id for r in runs if r.untrained],
         "warnings": comparison.warnings,
+        "fingerprints": {
+            split: {run.id: fp for run, fp in zip(runs, fps)}
+            for split, fps in comparison.fingerprints.items()
+        },
         "rows": [r for r in rows if r["split"]],
         "extras": [r for r in rows if not r["split"]],
     }
@@ -310,7 +443,24 @@ def _unique_names(runs: list[ComparedRun]) -> list[str]:
 
 
 def _label(row: dict[str, Any]) -> str:
-    return f"{row['split']} {row['metric']}"
+    return str(row.get("label") or f"{row['split']} {row['metric']}")
+
+
+def _protocol_rows(comparison: Comparison) -> dict[int, tuple[str, list[str]]]:
+    """Row index -> (label, each run's fingerprint summary) of the protocol row shown before a set's first row."""
+    out: dict[int, tuple[str, list[str]]] = {}
+    seen = set()
+    for index, (split, _, _) in enumerate(comparison.rows):
+        if split in comparison.fingerprints and split not in seen:
+            seen.add(split)
+            out[index] = (f"{split} protocol", [summary(fp) for fp in comparison.fingerprints[split]])
+    return out
+
+
+def _csv_metric(metric: str, row: MetricRow) -> str:
+    """The metric column: a re-evaluation row says which checkpoint and settings after the metric's name."""
+    label = row.label
+    return label[label.index(metric) :] if "re-evaluated" in label and metric in label else metric
 
 
 def _md_cell(text: str) -> str:
