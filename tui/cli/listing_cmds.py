@@ -145,10 +145,15 @@ def show_run(args: argparse.Namespace) -> int:
     if info.get("error"):
         console.print(f"[red]error:[/] {escape(info['error'])}")
     untrained = ", untrained (step 0)" if is_untrained(info) else ""
-    for title, block in (("final", info.get("final") or {}), ("best", info.get("best") or {})):
+    roles = info.get("roles") if isinstance(info.get("roles"), dict) else {}
+    best_step = info.get("best_step")
+    best_title = f"best (step {best_step})" if isinstance(best_step, int) else "best"
+    for title, block in (("final", info.get("final") or {}), (best_title, info.get("best") or {})):
         title += untrained
         if block:
-            console.print(metrics_table(title, block))
+            console.print(metrics_table(title, block, roles))
+    for line in kept_and_reevaluated_lines(info):
+        console.print(line, markup=False)
     for note in notes_of(info):
         console.print(f"[dim]note {fmt_time(note['t'])}[/]  {escape(note['text'])}")
     provenance = info.get("provenance")
@@ -171,13 +176,48 @@ def _facts_line(info: dict[str, Any], config: dict[str, Any], folder: Any) -> st
     )
 
 
-def metrics_table(title: str, block: dict[str, dict[str, float]]) -> Table:
-    """Splits as rows, metrics as right-aligned columns."""
+def kept_and_reevaluated_lines(info: dict[str, Any]) -> list[str]:
+    """`show`'s lines for the numbered checkpoints kept (checkpoint.keep_every) and the re-evaluations
+    (`labconsole eval`), each with how it was measured."""
+    from engine.core.protocol.fingerprints import summary
+
+    kept = [k for k in info.get("checkpoints_kept") or [] if isinstance(k, dict) and "step" in k]
+    lines = []
+    if kept:
+        sizes = ", ".join(f"step {k['step']} ({fmt_megabytes(k.get('bytes'))})" for k in kept)
+        lines.append(f"kept checkpoints: {sizes}")
+    for record in info.get("reevaluations") or []:
+        if not isinstance(record, dict) or not isinstance(record.get("metrics"), dict):
+            continue
+        values = "  ".join(
+            f"{name} {value:.2f}"
+            for name, value in record["metrics"].items()
+            if isinstance(value, (int, float))
+        )
+        settings = " ".join(f"{k}={v}" for k, v in (record.get("settings") or {}).items())
+        lines.append(
+            f"re-evaluated {record.get('checkpoint')} (step {record.get('step')}) {record.get('split')} "
+            f"({record.get('role', 'test')}): {values}   {summary(record.get('fingerprint'))}"
+            + (f"   [{settings}]" if settings else "")
+        )
+    return lines
+
+
+def fmt_megabytes(size: Any) -> str:
+    return f"{size / 1e6:.1f} MB" if isinstance(size, (int, float)) else "? MB"
+
+
+def metrics_table(
+    title: str, block: dict[str, dict[str, float]], roles: dict[str, Any] | None = None
+) -> Table:
+    """Splits as rows (a test set marked "(test)" when the run declared roles), metrics as right-aligned columns."""
     names = list(dict.fromkeys(name for metrics in block.values() for name in metrics))
     table = Table(title=title, title_justify="left")
     table.add_column("split")
     for name in names:
         table.add_column(escape(name), justify="right")
     for split, metrics in block.items():
-        table.add_row(escape(split), *(f"{metrics[n]:.2f}" if n in metrics else "-" for n in names))
+        role = (roles or {}).get(split)
+        label = f"{split} ({role})" if role else split
+        table.add_row(escape(label), *(f"{metrics[n]:.2f}" if n in metrics else "-" for n in names))
     return table

@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         control_cmds,
         data_cmd,
         demo_cmd,
+        eval_cmd,
         export_cmd,
         history_cmds,
         listing_cmds,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         compare_cmd,
         export_cmd,
         control_cmds,
+        eval_cmd,
         data_cmd,
         note_cmd,
         history_cmds,
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return make_data(argparse.Namespace(rest=args_list[1:]))
         parser = build_parser()
-        args = parser.parse_args(args_list)
+        args = parse_with_trailing_overrides(parser, args_list)
         if args.verb is None:
             return _open_console(args_list)
         return int(args.handler(args) or 0)
@@ -82,6 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the last net for a disk fault no verb foresaw (a file name too long, a full disk): one line, not a traceback
         print(f"labconsole: error: {disk_fault_line(exc)}", file=sys.stderr)
         return 2
+
+
+def parse_with_trailing_overrides(
+    parser: argparse.ArgumentParser, args_list: list[str]
+) -> argparse.Namespace:
+    """Parse the command line; key=value overrides after an option (`eval RUN --checkpoint 2 eval.x=1`) join the
+    verb's overrides (argparse alone takes a verb's positionals in one go, before the options)."""
+    args, extra = parser.parse_known_args(args_list)
+    if extra and (
+        not isinstance(getattr(args, "overrides", None), list) or any(e.startswith("-") for e in extra)
+    ):
+        return parser.parse_args(args_list)  # argparse's own message and exit code 2
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    return args
 
 
 _MAX_PATH_SHOWN = 120

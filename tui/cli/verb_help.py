@@ -31,6 +31,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "labconsole compare base cand --format markdown --use best",
     ),
     "export": ("labconsole export base cand --to results/", "labconsole export base --figures --to results/"),
+    "eval": (
+        "labconsole eval base --checkpoint 500 eval.image_size=[320,320]",
+        "labconsole eval base eval.positive_radius_m=10 eval.test_sets=[{name: tokyo, path: /data/tokyo}]",
+    ),
     "set": ("labconsole set demo optim.lr=1e-4", "labconsole set demo freeze.backbone=on --no-wait"),
     "stop": ("labconsole stop demo",),
     "pause": ("labconsole pause demo",),
