@@ -36,7 +36,10 @@ def ensure_data(cfg: dict[str, Any], events: EventWriter | None = None) -> None:
 
 
 def _vpr_ready(root: Path, data: dict[str, Any]) -> bool:
-    return (root / MARKER).is_file()
+    """A complete build by the current generator (an older one lacks the validation district), not just any."""
+    from engine.data.synth_vpr import is_complete
+
+    return is_complete(root, seed=data["synthetic_seed"], train_places=data["synthetic_places"])
 
 
 def _make_vpr(root: Path, data: dict[str, Any], events: EventWriter | None) -> None:

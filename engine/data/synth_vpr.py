@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from engine.data.synth_city import Street, make_street
-from engine.data.synth_manifest import build_once, check_sizes
+from engine.data.synth_manifest import build_once, check_sizes, stored_summary
 from engine.data.synth_render import FACADE_DISTANCE_M, Camera, render
 from engine.data.synth_styles import STYLES
 
@@ -105,6 +105,12 @@ def make_synth_vpr(
         return {"counts": _counts(params), "bytes": _render_all(shots, params, workers)}
 
     return build_once(root, MANIFEST, params, _clear, write)
+
+
+def is_complete(root: Path, seed: int = 0, train_places: int = 1520) -> bool:
+    """Whether `root` holds a finished build of the default sizes from this generator version (with its
+    validation district) for `seed` and `train_places`."""
+    return stored_summary(Path(root), MANIFEST, SynthParams(seed=seed, train_places=train_places)) is not None
 
 
 def _clear(root: Path) -> None:

@@ -69,13 +69,13 @@ async def test_run_train_and_eval_fields_reach_the_config(tmp_path: Path) -> Non
         await retype(pilot, field(pilot, "train", "train.eval_every"), "25")
         await retype(pilot, field(pilot, "train", "train.seed"), "7")
         await retype(pilot, field(pilot, "backbone", "model.image_size"), "[64, 64]")
-        await retype(pilot, field(pilot, "eval", "eval.test_sets"), "[{name: val, path: val}]")
+        await retype(pilot, field(pilot, "eval", "eval.test_sets"), "[{name: noisy, path: noisy}]")
         await settle(pilot)
         cfg = resolved(pilot)
         assert (cfg["description"], cfg["tags"]) == ("bigger batches", ["sweep", "batch"])
         assert (cfg["train"]["batch_size"], cfg["train"]["eval_every"], cfg["train"]["seed"]) == (128, 25, 7)
         assert cfg["model"]["image_size"] == [64, 64]
-        assert [t["name"] for t in cfg["eval"]["test_sets"]] == ["val"]
+        assert [t["name"] for t in cfg["eval"]["test_sets"]] == ["noisy"]  # val is the validation set
 
 
 async def test_a_vpr_run_sets_its_batch_as_places_times_images(tmp_path: Path) -> None:

@@ -166,10 +166,12 @@ def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
         raise ConfigError(
             "eval.test_sets", "an evaluation-only run (train.max_steps: 0) needs at least one test set"
         )
+    # the engine makes (or remakes, after a generator change) a synthetic set's folders before reading them
+    made_by_engine = bool(data["synthetic"])
     for section in ("val_sets", "test_sets"):  # their layouts are the engine's to check
         for index, entry in enumerate(evaluation[section]):
             key = f"eval.{section}[{index}].path"
-            if check_paths and not pending and not is_dir(Path(entry["path"]), key):
+            if check_paths and not made_by_engine and not is_dir(Path(entry["path"]), key):
                 what = "validation set" if section == "val_sets" else "test set"
                 raise ConfigError(key, f"not a {what} folder: {entry['path']} (folder not found)")
 
