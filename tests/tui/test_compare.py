@@ -302,3 +302,25 @@ async def test_runs_of_different_tasks_are_said_in_the_title(
         await compare_loaded(pilot)
         title = str(app.screen.query_one("#cmp-title", Static).render())
         assert "⚠ the runs are of different tasks" in title
+
+
+async def test_a_set_measured_otherwise_is_marked_not_comparable(
+    pair: dict[str, Path], make_app: Callable[..., LabConsoleApp]
+) -> None:
+    measured = {"set": "pitts30k", "database": 1000, "queries": 1000, "radius_m": 25.0, "resolution": "224x224"}
+    split = next(iter(json.loads((pair["base"] / "run.json").read_text())["best"]))
+    update_run(pair["base"], fingerprints={split: {**measured, "set": split}})
+    update_run(pair["cand"], fingerprints={split: {**measured, "set": split, "queries": 740}})
+    app = make_app(pair["runs"])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: len(table(app).all_rows) == 2)
+        await mark(pilot, pair["base"])
+        await mark(pilot, pair["cand"])
+        await pilot.press("d")
+        screen = await compare_loaded(pilot)
+        shown = screen.query_one(CompareTable).rows_shown
+        first = next(row for row in shown if row.label.startswith(f"{split} ") and row.unit == "pct")
+        assert first.marks == [None, "1,000 vs 740 queries"]
+        assert "≠ 1,000 vs 740 queries" in cell(first, 1).plain and "≠" not in cell(first, 0).plain
+        protocol = next(row for row in shown if row.label == f"{split} protocol")
+        assert "1,000 q" in protocol.texts[0] and "740 q" in protocol.texts[1]

@@ -12,6 +12,8 @@ import numpy as np
 import yaml
 
 from engine.core.protocol import RunPaths, headline, read_json
+from engine.core.protocol.fingerprints import differences
+from engine.core.protocol.fingerprints import summary as fingerprint_summary
 from tui.cli.compare_cmd import comparison_rows
 from tui.data.chart_series import REDUNDANT_CONTROL_MARKERS
 from tui.data.run_events import Chunk, read_events
@@ -95,6 +97,10 @@ class MetricRow:
     """+1 higher is better, -1 lower is better, 0 neither (no bold, no colour)."""
     unit: str = "pct"
     """pct | seconds | count | rate | mb: how the cells are formatted."""
+    marks: list[str | None] = field(default_factory=list)
+    """Per run: what makes its value not comparable with the baseline's ("1,000 vs 740 queries"), else None."""
+    texts: list[str] = field(default_factory=list)
+    """A text row (a set's protocol): one text per run in place of values."""
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -226,7 +232,13 @@ def eval_rows(runs: list[CompareRun]) -> list[dict[str, Any]]:
 def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
     """Eval rows, then training time, params (when recorded), img/s and peak memory; runs[0] is the baseline."""
     rows = [
-        MetricRow(f"{r['split']} {r['metric']}", r["values"], [None, *r["deltas"]]) for r in eval_rows(runs)
+        MetricRow(
+            f"{r['split']} {r['metric']}",
+            r["values"],
+            [None, *r["deltas"]],
+            marks=protocol_marks(runs, r["split"]),
+        )
+        for r in eval_rows(runs)
     ]
     extras: tuple[tuple[str, list[float | None], int, str], ...] = (
         ("train time", [r.train_seconds for r in runs], 0, "seconds"),
@@ -237,6 +249,40 @@ def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
     for label, values, better, unit in extras:
         if any(v is not None for v in values):
             rows.append(MetricRow(label, values, _deltas(values), better, unit))
+    return rows
+
+
+def fingerprints_of(runs: list[CompareRun], split: str) -> list[dict[str, Any] | None]:
+    """Each run's fingerprint of `split` (run.json `fingerprints`; None when it recorded none)."""
+    found = []
+    for run in runs:
+        table = run.info.get("fingerprints")
+        fingerprint = table.get(split) if isinstance(table, dict) else None
+        found.append(fingerprint if isinstance(fingerprint, dict) else None)
+    return found
+
+
+def protocol_marks(runs: list[CompareRun], split: str) -> list[str | None]:
+    """Per run, how its measurement of `split` differs from the baseline's (None for the baseline, for runs that
+    agree and for runs without a fingerprint)."""
+    fingerprints = fingerprints_of(runs, split)
+    marks: list[str | None] = [None]
+    for fingerprint in fingerprints[1:]:
+        changed = differences(fingerprints[0], fingerprint)
+        marks.append(", ".join(changed) if changed else None)
+    return marks
+
+
+def protocol_rows(runs: list[CompareRun]) -> list[MetricRow]:
+    """A text row per evaluated set saying how each run measured it (its fingerprint in short)."""
+    splits = dict.fromkeys(split for run in runs for split in (run.info.get("fingerprints") or {}))
+    rows = []
+    for split in splits:
+        fingerprints = fingerprints_of(runs, split)
+        if any(fingerprints):
+            texts = [fingerprint_summary(fp) for fp in fingerprints]
+            rows.append(MetricRow(f"{split} protocol", [None] * len(runs), [None] * len(runs), 0, "text",
+                                  marks=protocol_marks(runs, split), texts=texts))  # fmt: skip
     return rows
 
 

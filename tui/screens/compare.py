@@ -18,7 +18,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from engine.core.errors import UserError
 from tui.cli.compare_cmd import build_comparison, render_comparison
 from tui.data.chart_prefs import load_charts, store_charts
-from tui.data.compare_runs import CompareRun, load_run, metric_rows, ordered
+from tui.data.compare_runs import CompareRun, load_run, metric_rows, ordered, protocol_rows
 from tui.widgets.compare_curves import CompareCurves, compare_choices, default_charts
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable
@@ -169,7 +169,8 @@ class CompareScreen(Screen[None]):
         if not runs:
             return
         self._render_title(runs)
-        self.query_one(CompareTable).show(runs, metric_rows(runs), self.app.current_theme.dark)
+        rows = metric_rows(runs) + protocol_rows(runs)
+        self.query_one(CompareTable).show(runs, rows, self.app.current_theme.dark)
         self.query_one(ConfigDiff).show(runs)
         curves = self.query_one(CompareCurves)
         charts = None if curves.charts else load_charts("compare", self._charts_task(runs))

@@ -57,10 +57,22 @@ def delta_style(delta: float, better: int, dark: bool = True, shown: str | None 
     return DELTA_COLOURS[delta * better > 0][0 if dark else 1]
 
 
+NOT_COMPARABLE_STYLE = ("yellow", "#9a6700")
+"""(dark, light) colour of a value measured otherwise than the baseline's."""
+
+
 def cell(row: MetricRow, column: int, dark: bool = True) -> Text:
-    """'85.30 +1.20': the value (bold when the row's best) and its delta against the baseline."""
+    """'85.30 +1.20': the value (bold when the row's best) and its delta against the baseline; '85.30 ≠ 740 q…'
+    in place of the delta when the run measured it otherwise than the baseline."""
+    mark = row.marks[column] if column < len(row.marks) else None
+    style = NOT_COMPARABLE_STYLE[0 if dark else 1]
+    if row.texts:
+        return Text(row.texts[column], style=style if mark else "dim", justify="right")
     text = Text(justify="right")
     text.append(fmt_value(row.values[column], row.unit), style="bold" if column in best_index(row) else "")
+    if mark:
+        text.append(f" ≠ {mark}", style=style)
+        return text
     delta = row.deltas[column]
     if delta is not None:
         text.append(" ")
@@ -95,4 +107,6 @@ class CompareTable(DataTable[Text]):
             self.add_column(Text(fit(label, column), justify="right"), width=column, key=f"run{i}")
         for n, row in enumerate(rows):
             cells = [Text(row.label, style="dim" if row.unit != "pct" else "")]
+            if any(row.marks):
+                cells[0].append(" ≠", style=NOT_COMPARABLE_STYLE[0 if dark else 1])
             self.add_row(*cells, *(cell(row, i, dark) for i in range(len(runs))), key=str(n))
