@@ -68,7 +68,8 @@ def reevaluate(request: dict[str, Any], args: list[str]) -> list[dict[str, Any]]
 
 def _load_weights(task: Any, state: dict[str, Any]) -> None:
     """The checkpoint's weights; its EMA average when the run kept one (what its own evaluations measured)."""
-    task.load_state_dict({**state["model"], "sampler": None})
+    weights = {k.removeprefix("_orig_mod."): v for k, v in state["model"]["model"].items()}  # train.compile
+    task.load_state_dict({**state["model"], "model": weights, "sampler": None})
     ema = state.get("ema")
     if ema:
         averaged = {k.removeprefix("module."): v for k, v in ema.items() if k.startswith("module.")}

@@ -33,7 +33,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "export": ("labconsole export base cand --to results/", "labconsole export base --figures --to results/"),
     "eval": (
         "labconsole eval base --checkpoint 500 eval.image_size=[320,320]",
-        "labconsole eval base eval.positive_radius_m=10 eval.test_sets=[{name: tokyo, path: /data/tokyo}]",
+        "labconsole eval base eval.positive_radius_m=10 'eval.test_sets=[{name: tokyo, path: /data/tokyo}]'",
     ),
     "set": ("labconsole set demo optim.lr=1e-4", "labconsole set demo freeze.backbone=on --no-wait"),
     "stop": ("labconsole stop demo",),
