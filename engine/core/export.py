@@ -82,7 +82,7 @@ def collect(paths: RunPaths) -> dict[str, Any]:
                 skipped += 1
                 continue
             scalars[event["step"]].update(values)
-        elif kind == "eval":
+        elif kind == "eval" and not event.get("reeval"):  # a stored checkpoint re-evaluated is not history
             step, split, metrics = event.get("step", 0), event.get("split"), _numbers(event.get("metrics"))
             if not _is_step(step) or not isinstance(split, str) or metrics is None:
                 skipped += 1

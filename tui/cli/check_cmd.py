@@ -16,6 +16,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from engine.core.config import dump_config, resolve_config
+from engine.core.config.eval_sets import split_roles
 from engine.core.config.warnings import config_warnings
 from engine.core.engine_calls import call_engine
 from engine.core.gpus import visible_gpu_count
@@ -62,7 +63,7 @@ def check(args: argparse.Namespace) -> int:
             model["output"], markup=False
         )  # the task's own line: descriptor, logits, backbone output
     if model and model.get("data"):
-        report.print(data_lines(model["data"]), markup=False)
+        report.print(data_lines({**model["data"], "roles": split_roles(cfg)}), markup=False)
     report.print(batch_line(cfg))
     report.print("[green]config OK[/]")
     return 0
@@ -88,7 +89,11 @@ def print_config(text: str) -> None:
 def data_lines(report: dict[str, Any]) -> str:
     """ "data: Cityscapes: 2,975 train / 500 val images, 19 classes" and one line per test set."""
     lines = [f"data: {report['line']}"] if report.get("line") else []
-    lines += [f"test set {name}: {text}" for name, text in report.get("test_sets", {}).items()]
+    roles = report.get("roles") or {}
+    lines += [
+        f"{'validation' if roles.get(name) == 'val' else 'test'} set {name}: {text}"
+        for name, text in report.get("test_sets", {}).items()
+    ]
     return "\n".join(lines)
 
 

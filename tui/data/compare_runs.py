@@ -134,7 +134,7 @@ def load_run(run_dir: Path) -> CompareRun:
         if isinstance(t, (int, float)) and not isinstance(t, bool):
             run.clock_stamps.append((float(step), float(t)))
         _mark_timeline(run.markers, kind, float(step), event)
-        if kind == "eval":
+        if kind == "eval" and not event.get("reeval"):  # re-evaluations are rows of their own, not curves
             for metric, value in (event.get("metrics") or {}).items():
                 if isinstance(value, (int, float)):
                     _append(evals, (str(event.get("split")), metric), step, value)

@@ -86,30 +86,32 @@ def has_training_data(cfg: dict) -> bool:
 
 
 def preflight(cfg: dict) -> None:
-    """Check that data.root and every test set hold a layout of the task (cheap: a few names, no listing).
+    """Check that data.root and every validation and test set hold a layout of the task (cheap: a few names, no
+    listing).
 
     Raises:
-        ConfigError: at data.root / data.format or eval.test_sets[i].path, naming what was expected.
+        ConfigError: at data.root / data.format or eval.val_sets[i].path / eval.test_sets[i].path, naming what
+            was expected.
     """
     task, data = cfg["task"]["name"], cfg["data"]
     if has_training_data(cfg):
         _checked_format(task, data["format"], Path(data["root"]), data["train_dir"], "data.root")
-    for i, entry in enumerate(cfg["eval"]["test_sets"]):
-        key = f"eval.test_sets[{i}].path"
-        if not Path(entry["path"]).is_dir():
-            raise ConfigError(key, f"not a test set folder: {entry['path']} (folder not found)")
-        chosen = _checked_format(
-            task, entry.get("format") or "auto", Path(entry["path"]), entry.get("split"), key
+    for section, what in (("val_sets", "validation set"), ("test_sets", "test set")):
+        for i, entry in enumerate(cfg["eval"].get(section) or []):
+            _check_eval_set(task, entry, f"eval.{section}[{i}].path", what)
+
+
+def _check_eval_set(task: str, entry: dict, key: str, what: str) -> None:
+    if not Path(entry["path"]).is_dir():
+        raise ConfigError(key, f"not a {what} folder: {entry['path']} (folder not found)")
+    chosen = _checked_format(
+        task, entry.get("format") or "auto", Path(entry["path"]), entry.get("split"), key
+    )
+    split = test_split(chosen, entry)
+    if split is not None and split != entry.get("split") and not chosen.detect(Path(entry["path"]), split):
+        raise ConfigError(
+            key, f"{entry['path']} holds no '{split}' split of {chosen.title} ({chosen.layout})"
         )
-        split = test_split(chosen, entry)
-        if (
-            split is not None
-            and split != entry.get("split")
-            and not chosen.detect(Path(entry["path"]), split)
-        ):
-            raise ConfigError(
-                key, f"{entry['path']} holds no '{split}' split of {chosen.title} ({chosen.layout})"
-            )
 
 
 def _checked_format(task: str, name: str, root: Path, split: str | None, key: str) -> DataFormat:
