@@ -21,7 +21,10 @@ BASE = Path(__file__).parent / "configs" / "composer_base.yaml"
 async def composed_with_params(pilot: Pilot[Any]) -> None:
     """Compose the DINOv2 mix, show the loss row, count parameters (canned), focus the Launch button."""
     await compose_dinov2_mix(pilot)
-    pilot.app.screen.query_one("#row-loss").scroll_visible(animate=False)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()  # rows mounted by the changes above take their height first
+    pilot.app.screen.query_one("#row-loss").scroll_visible(animate=False, top=True)
+    await pilot.pause()
     pilot.app.screen.query_one("#composer-launch", Button).focus()
     await pilot.press("p")
     body = pilot.app.screen.query_one(ParamTable).query_one(".params-body", Static)
