@@ -120,6 +120,8 @@ EXTRA_HELP: dict[str, str] = {
 
 TALL_HEIGHT = 32
 """Terminal height from which every config warning gets its own line (below, one line sums them up)."""
+WARNING_ROWS = 3
+"""Lines the warnings box holds (composer.tcss max-height)."""
 
 PARAMS_DEBOUNCE = 1.0
 """Seconds of quiet after an edit before the parameter table recounts (a count builds the model)."""
@@ -400,6 +402,11 @@ class ComposerScreen(Screen[Path | None]):
             len(lines) > 1 and self.size.height < TALL_HEIGHT
         ):  # one line: the count, the first, the rest on hover
             box.update(Text(f"⚠ {len(lines)} warnings · {lines[0]}"))
+        elif len(lines) > WARNING_ROWS:  # the box holds WARNING_ROWS lines: the last says how many more
+            shown = [f"⚠ {line}" for line in lines[: WARNING_ROWS - 1]]
+            box.update(
+                Text("\n".join([*shown, f"⚠ {len(lines) - len(shown)} more (hover to read them all)"]))
+            )
         else:
             box.update(Text("\n".join(f"⚠ {line}" for line in lines)))
         box.display = bool(lines)
