@@ -12,8 +12,9 @@ from textual.widgets import Static
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 """Braille spinner shown in front of "running"; one frame per tick."""
 
-SPINNER_FPS = 8
-"""Spinner frames per second (the runs table ticks at this rate)."""
+SPINNER_FPS = 2
+"""Spinner frames per second (the runs table ticks at this rate): a calm pulse, as every redraw of a live line costs
+CPU and terminal output."""
 
 GLYPHS = {
     "queued": "○",
