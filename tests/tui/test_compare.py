@@ -307,7 +307,13 @@ async def test_runs_of_different_tasks_are_said_in_the_title(
 async def test_a_set_measured_otherwise_is_marked_not_comparable(
     pair: dict[str, Path], make_app: Callable[..., LabConsoleApp]
 ) -> None:
-    measured = {"set": "pitts30k", "database": 1000, "queries": 1000, "radius_m": 25.0, "resolution": "224x224"}
+    measured = {
+        "set": "pitts30k",
+        "database": 1000,
+        "queries": 1000,
+        "radius_m": 25.0,
+        "resolution": "224x224",
+    }
     split = next(iter(json.loads((pair["base"] / "run.json").read_text())["best"]))
     update_run(pair["base"], fingerprints={split: {**measured, "set": split}})
     update_run(pair["cand"], fingerprints={split: {**measured, "set": split, "queries": 740}})
