@@ -17,6 +17,8 @@ from tui.data.run_notes import notes_of
 from tui.data.summary_cache import SummaryCache, default_cache_path
 
 LIVE_STATUSES = ("queued", "running")
+PENDING_SAVE_EVERY_S = 5.0
+"""While config.yaml files are still being parsed, the summaries parsed so far are saved this often."""
 """Statuses whose engine process may die without rewriting run.json: rechecked on every refresh."""
 
 
@@ -116,6 +118,7 @@ class RunIndex:
         )
         self._cache: dict[str, _Cached] = {}
         self._history = HistoryIndex(self.runs_dir)
+        self._saved_at = 0.0
         self._deadline = float("inf")
         self._pending = 0
         self.config_keys: tuple[str, ...] = ()
@@ -145,8 +148,11 @@ class RunIndex:
         for run_id in removed:
             del self._cache[run_id]
         rows = {run_id: c.row for run_id, c in self._cache.items() if c.row is not None}
-        if not self._pending:
-            self._summaries.save(keep=seen)
+        if not self._pending or time.monotonic() - self._saved_at >= PENDING_SAVE_EVERY_S:
+            self._summaries.save(
+                keep=seen
+            )  # while configs are still parsed too: a console closed early keeps them
+            self._saved_at = time.monotonic()
         self._history.save(keep=seen if full else None)
         return IndexUpdate(rows, frozenset(changed), removed, self._pending)
 
@@ -172,6 +178,14 @@ class RunIndex:
     def _refresh_one(self, run_id: str, folder: str) -> bool:
         """Update the cached row of one folder; True when the row changed."""
         cached = self._cache.setdefault(run_id, _Cached())
+        if (
+            cached.row is not None
+            and cached.row.status not in LIVE_STATUSES
+            and cached.config_stamp == (0, 0)
+            and time.perf_counter() > self._deadline
+        ):
+            self._pending += 1  # a finished run listed already: its config waits for the next scan's budget
+            return False
         paths = RunPaths(Path(folder))
         info_stamp = _stamp(paths.run_json)
         if info_stamp is None:

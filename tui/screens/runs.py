@@ -33,8 +33,10 @@ from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import COLUMNS, RunsTable
 from tui.widgets.status_badge import SPINNER_FPS, status_colour
 
-CONFIG_BUDGET = 0.15
+CONFIG_BUDGET = 0.05
 """Seconds per scan spent parsing new config.yaml files (a big runs folder fills in over a few scans)."""
+PENDING_PAUSE_S = 0.1
+"""Pause between two scans while config.yaml files are left to parse (each scan parses for CONFIG_BUDGET)."""
 FULL_SWEEP_S = 30.0
 """Seconds between scans that stat every run; the scans between look at new folders and live runs only (a
 finished run changes when someone acts on it, and actions here wake a full scan at once)."""
@@ -193,7 +195,11 @@ class RunsScreen(Screen[None]):
                 self.post_message(self.RunsChanged(update))
             first = False
             woken = False
-            if not update.pending:  # configs left to parse: go on at once
+            if (
+                update.pending
+            ):  # configs left to parse: go on soon, leaving the UI thread the interpreter meanwhile
+                woken = self._wake.wait(PENDING_PAUSE_S)
+            else:
                 woken = self._wake.wait(
                     self.refresh_interval * (SUSPENDED_SLOWDOWN if self._suspended else 1)
                 )
