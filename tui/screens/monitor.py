@@ -274,8 +274,12 @@ class MonitorScreen(Screen[None]):
             self._snapshot.info.get("main_metric"),
         )
         step = f" @ step {table.latest_step:,}" if table.latest_step is not None else ""
-        table.border_title = f"2 eval{step}"
-        table.border_subtitle = f"Δ base: {name}" if name else "b: pick a baseline"
+        title, subtitle = f"2 eval{step}", f"Δ base: {name}" if name else "b: pick a baseline"
+        if (table.border_title, table.border_subtitle) != (
+            title,
+            subtitle,
+        ):  # setting repaints the whole table
+            table.border_title, table.border_subtitle = title, subtitle
 
     def _render_tabs(self) -> None:
         """'1 curves  2 eval  3 system  4 log' with the shown panel highlighted (compact layout)."""
