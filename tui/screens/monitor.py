@@ -37,8 +37,9 @@ from tui.widgets.system_panel import SystemPanel
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 0.25
-"""Seconds between two looks at the run folder while the run is live."""
+POLL_INTERVAL = 0.5
+"""Seconds between two looks at the run folder while the run is live (2 Hz: each look redraws the header and the
+system panel)."""
 FIRST_FRAME_WAIT = 0.5
 """Longest wait for the header frame to be drawn before the events backlog is decoded."""
 IDLE_POLL_INTERVAL = 2.0
