@@ -6,11 +6,10 @@ import argparse
 import sys
 
 from engine.core.errors import UserError
-from engine.core.launch import prepare_run, start_engine
+from engine.core.launch import prepare_run
 from engine.core.protocol import update_run_info
 from tui.cli.common import RUNS_DIR_PARENT, lookup, read_config, runs_dir_of
-from tui.cli.follow import follow_run
-from tui.cli.run_cmd import _exit_code, _interrupt, _say_where
+from tui.cli.run_cmd import start_and_follow
 from tui.data.rerun import NO_PROVENANCE, changes_since, rerun_request
 
 
@@ -41,15 +40,6 @@ def rerun(args: argparse.Namespace) -> int:
     request = rerun_request(source.root, cfg, args.name)
     paths, cfg = prepare_run(request.source, [], runs_dir_of(args), request.name, list(request.argv))
     update_run_info(paths.run_json, rerun_of=source.run_id)
-    process = start_engine(paths)
-    _say_where(paths)
-    if args.detach:
-        print(paths.run_id)
-        return 0
-    print(f"run {paths.run_id}  ({paths.root}), a rerun of {source.run_id}", file=sys.stderr)
-    try:
-        info = follow_run(paths, cfg, process)
-    except KeyboardInterrupt:
-        info = _interrupt(paths, cfg, process)
-    print(paths.run_id)
-    return _exit_code(info, process, paths)
+    return start_and_follow(
+        paths, cfg, args.detach, f"run {paths.run_id}  ({paths.root}), a rerun of {source.run_id}"
+    )

@@ -50,12 +50,21 @@ def run(args: argparse.Namespace) -> int:
     paths, cfg = prepare_run(
         args.config, args.overrides, runs_dir_of(args), args.name, ["labconsole", *sys.argv[1:]]
     )
-    process = start_engine(paths)
+    return start_and_follow(paths, cfg, args.detach, f"run {paths.run_id}  ({paths.root})")
+
+
+def start_and_follow(
+    paths: RunPaths, cfg: dict[str, Any], detach: bool, banner: str | None = None, resume: bool = False
+) -> int:
+    """Start the engine on a prepared run folder; detached, print the run id and return, else follow the run
+    (Ctrl-C stops it gracefully) and exit as it ended."""
+    process = start_engine(paths, resume=resume)
     _say_where(paths)
-    if args.detach:
+    if detach:
         print(paths.run_id)
         return 0
-    print(f"run {paths.run_id}  ({paths.root})", file=sys.stderr)
+    if banner:
+        print(banner, file=sys.stderr)
     try:
         info = follow_run(paths, cfg, process)
     except KeyboardInterrupt:
@@ -87,17 +96,7 @@ def resume_run(args: argparse.Namespace) -> int:
         raise UserError(f"run {paths.run_id} has no checkpoint to resume from (none in {paths.checkpoints})")
     cfg = _run_config(paths)
     update_run_info(paths.run_json, status="queued", ended=None, error=None)
-    process = start_engine(paths, resume=True)
-    _say_where(paths)
-    if args.detach:
-        print(paths.run_id)
-        return 0
-    try:
-        info = follow_run(paths, cfg, process)
-    except KeyboardInterrupt:
-        info = _interrupt(paths, cfg, process)
-    print(paths.run_id)
-    return _exit_code(info, process, paths)
+    return start_and_follow(paths, cfg, args.detach, resume=True)
 
 
 def _run_config(paths: RunPaths) -> dict[str, Any]:

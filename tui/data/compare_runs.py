@@ -17,7 +17,7 @@ from engine.core.protocol.fingerprints import summary as fingerprint_summary
 from tui.cli.compare_cmd import comparison_rows
 from tui.data.chart_series import REDUNDANT_CONTROL_MARKERS
 from tui.data.run_events import Chunk, read_events
-from tui.data.run_snapshot import TRAIN_THROUGHPUT_KEY, Marker, train_throughput
+from tui.data.run_snapshot import TRAIN_THROUGHPUT_KEY, Marker, mark_timeline, train_throughput
 
 MISSING = object()
 """A config key the run does not have."""
@@ -133,7 +133,7 @@ def load_run(run_dir: Path) -> CompareRun:
         t = event.get("t")
         if isinstance(t, (int, float)) and not isinstance(t, bool):
             run.clock_stamps.append((float(step), float(t)))
-        _mark_timeline(run.markers, kind, float(step), event)
+        mark_timeline(run.markers, kind, float(step), event)
         if kind == "eval" and not event.get("reeval"):  # re-evaluations are rows of their own, not curves
             for metric, value in (event.get("metrics") or {}).items():
                 if isinstance(value, (int, float)):
@@ -153,21 +153,6 @@ def load_run(run_dir: Path) -> CompareRun:
     memory = memory if len(memory) else _finite(chunk, "rss_mb")
     run.peak_mem_mb = float(memory.max()) if len(memory) else None
     return run
-
-
-def _mark_timeline(markers: list[Marker], kind: Any, step: float, event: dict[str, Any]) -> None:
-    """Evaluations (one marker per step), pauses and resumes, as the monitor draws them."""
-    if kind == "eval":
-        last = markers[-1] if markers else None
-        split = str(event.get("split", "test"))
-        if last is not None and last.kind == "eval" and last.step == step:
-            markers[-1] = Marker(step, "eval", f"{last.label}, {split}")
-        else:
-            markers.append(Marker(step, "eval", f"eval {split}"))
-    elif kind == "status" and event.get("status") == "paused":
-        markers.append(Marker(step, "pause", "paused"))
-    elif kind == "status" and event.get("status") == "running" and any(m.kind == "pause" for m in markers):
-        markers.append(Marker(step, "resume", "resumed"))
 
 
 def training_throughput(info: dict[str, Any], readings: Series | None) -> float | None:

@@ -173,3 +173,19 @@ class Snapshot:
         """Training throughput over the last THROUGHPUT_WINDOWS logs (see `train_throughput`)."""
         series = self.system.get(TRAIN_THROUGHPUT_KEY)
         return None if series is None else train_throughput(*series)
+
+
+def mark_timeline(markers: list[Marker], kind: Any, step: float, event: dict[str, Any]) -> None:
+    """Add the timeline marker an event makes: evaluations (one marker per step, naming its test sets), pauses
+    and resumes, as the monitor and compare draw them."""
+    if kind == "eval":
+        last = markers[-1] if markers else None
+        split = str(event.get("split", "test"))
+        if last is not None and last.kind == "eval" and last.step == step:
+            markers[-1] = Marker(step, "eval", f"{last.label}, {split}")
+        else:
+            markers.append(Marker(step, "eval", f"eval {split}"))
+    elif kind == "status" and event.get("status") == "paused":
+        markers.append(Marker(step, "pause", "paused"))
+    elif kind == "status" and event.get("status") == "running" and any(m.kind == "pause" for m in markers):
+        markers.append(Marker(step, "resume", "resumed"))

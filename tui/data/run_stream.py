@@ -16,7 +16,7 @@ from engine.core.protocol.events import kept_after_resumes
 from engine.core.protocol.listing import read_run_info, run_status
 from tui.data.run_alerts import STALL_AFTER_S, LossWatch, dead_alert, stall_alert
 from tui.data.run_events import Chunk, read_events
-from tui.data.run_snapshot import Alert, EvalPoint, Marker, Series, Snapshot
+from tui.data.run_snapshot import Alert, EvalPoint, Marker, Series, Snapshot, mark_timeline
 
 LOG_LINES = 200
 """Lines of output.log kept for the tail."""
@@ -193,7 +193,7 @@ class RunStream:
         t = ev.get("t")
         if isinstance(step, (int, float)) and isinstance(t, (int, float)) and not isinstance(t, bool):
             self._stamp_clock(float(step), float(t))
-        self._mark_timeline(kind, at, ev)
+        mark_timeline(self.timeline, kind, at, ev)
         if kind == "eval" and isinstance(ev.get("metrics"), dict) and not ev.get("reeval"):
             # a re-evaluation of a stored checkpoint (labconsole eval) is not part of the training history
             metrics = {k: float(v) for k, v in ev["metrics"].items() if isinstance(v, (int, float))}
@@ -219,21 +219,6 @@ class RunStream:
         stamps = self.clock_stamps
         if not stamps.n or step > stamps.x[-1]:
             stamps.extend(np.array([step]), np.array([t]))
-
-    def _mark_timeline(self, kind: Any, at: float, ev: dict[str, Any]) -> None:
-        """Evaluations (one marker per step, naming its test sets), pauses and resumes."""
-        timeline = self.timeline
-        if kind == "eval":
-            split = str(ev.get("split", "test"))
-            last = timeline[-1] if timeline else None
-            if last is not None and last.kind == "eval" and last.step == at:
-                timeline[-1] = Marker(at, "eval", f"{last.label}, {split}")
-            else:
-                timeline.append(Marker(at, "eval", f"eval {split}"))
-        elif kind == "status" and ev.get("status") == "paused":
-            timeline.append(Marker(at, "pause", "paused"))
-        elif kind == "status" and ev.get("status") == "running" and any(m.kind == "pause" for m in timeline):
-            timeline.append(Marker(at, "resume", "resumed"))
 
     # -- output.log ------------------------------------------------------------------------------------
 
