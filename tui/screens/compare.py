@@ -19,6 +19,7 @@ from engine.core.errors import UserError
 from tui.cli.compare_cmd import build_comparison, render_comparison
 from tui.data.chart_prefs import load_charts, store_charts
 from tui.data.compare_runs import CompareRun, load_run, metric_rows, ordered, protocol_rows
+from tui.widgets.chart_keys import CHART_VIEW_BINDINGS
 from tui.widgets.compare_curves import CompareCurves, compare_choices, default_charts
 from tui.widgets.compare_diff import ConfigDiff
 from tui.widgets.compare_table import CompareTable
@@ -66,14 +67,7 @@ class CompareScreen(Screen[None]):
         Binding("2", "tab('config')", "Config", show=False),
         Binding("3", "tab('curves')", "Curves", show=False),
         Binding("g", "pick_charts", "Charts", tooltip="Choose the curves: any series the runs logged"),
-        Binding("y", "log_y", "Log y", tooltip="Log scale on the curves' y axes"),
-        Binding("a", "x_axis", "x axis", tooltip="x by step → epoch → time"),
-        Binding(
-            "left_square_bracket", "cursor(-1)", "Cursor", key_display="[/]", tooltip="Read exact values"
-        ),
-        Binding("right_square_bracket", "cursor(1)", "Cursor right", show=False),
-        Binding("left_curly_bracket", "cursor(-10)", "Cursor far left", show=False),
-        Binding("right_curly_bracket", "cursor(10)", "Cursor far right", show=False),
+        *CHART_VIEW_BINDINGS,
     ]
 
     DEFAULT_CSS = """

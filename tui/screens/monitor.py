@@ -28,6 +28,7 @@ from tui.screens.baseline_picker import NO_BASELINE, BaselinePicker
 from tui.screens.confirm_stop import ConfirmStop
 from tui.screens.steer import SteerDialog
 from tui.widgets.alert_banner import AlertBanner
+from tui.widgets.chart_keys import CHART_VIEW_BINDINGS
 from tui.widgets.curves import MARKER_COLOURS, CurvesPanel
 from tui.widgets.eval_table import EvalTable
 from tui.widgets.key_bar import KeyBar
@@ -77,14 +78,7 @@ class MonitorScreen(Screen[None]):
         Binding("plus,equals_sign", "smooth(1)", "Smooth", key_display="+/-", tooltip="More smoothing"),
         Binding("minus", "smooth(-1)", "Less smoothing", show=False),
         Binding("g", "pick_charts", "Charts", tooltip="Choose the charts: any logged series or eval metric"),
-        Binding("y", "log_y", "Log y", tooltip="Log scale on the charts' y axes"),
-        Binding("a", "x_axis", "x axis", tooltip="x by step → epoch → time"),
-        Binding(
-            "left_square_bracket", "cursor(-1)", "Cursor", key_display="[/]", tooltip="Read exact values"
-        ),
-        Binding("right_square_bracket", "cursor(1)", "Cursor right", show=False),
-        Binding("left_curly_bracket", "cursor(-10)", "Cursor far left", show=False),
-        Binding("right_curly_bracket", "cursor(10)", "Cursor far right", show=False),
+        *CHART_VIEW_BINDINGS,
         Binding("m", "markers", "Markers", tooltip="Every marker: freeze, set, eval, pause"),
         Binding("b", "baseline", "Baseline", tooltip="Compare evals against another run"),
         Binding("o", "open_log", "Log", tooltip="The whole output.log, followed live, with search"),
