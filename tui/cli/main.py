@@ -22,8 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
         history_cmds,
         listing_cmds,
         note_cmd,
+        recipes_cmd,
         rerun_cmd,
         run_cmd,
+        sweep_cmd,
         verb_help,
     )
 
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         data_cmd,
         note_cmd,
         history_cmds,
+        sweep_cmd,
+        recipes_cmd,
     ):
         module.add_parsers(verbs)
     verb_help.document_verbs(verbs)
