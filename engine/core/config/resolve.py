@@ -17,6 +17,17 @@ from engine.core.config.presets import (
     load_yaml_file,
     preset_path,
 )
+from engine.core.config.recipes import (
+    REAL_SUFFIX,
+    RECIPE_KEY,
+    RECIPES_SLOT,
+    list_recipes,
+    load_recipe,
+    mark_run_config,
+    names_recipe,
+    recipe_from,
+    split_variant,
+)
 from engine.core.config.schema import TYPED_SECTIONS, ModelConfig, defaults_of
 from engine.core.config.validate import check_keys, check_tree, check_typed, coerce
 from engine.core.errors import ConfigError, UserError, shown, shown_path
@@ -59,28 +70,70 @@ def is_preset_section(parts: list[str]) -> bool:
 
 
 def load_source(source: str | os.PathLike | dict) -> tuple[dict[str, Any], str]:
-    """The raw config and a default run name: from a mapping, a YAML file, or a run preset's name.
+    """The raw config and a default run name: from a mapping, a YAML file, a run preset's name, or a recipe's
+    (`NAME`, or `NAME@real` for its real-data version: its `real:` overrides applied).
 
     Either is checked with `check_tree` before anything else walks it (plain data, finite numbers, bounded
-    depth and size).
+    depth and size). A recipe's `recipe:` block is dropped (it is metadata, not a section) and the config is
+    tagged with the recipe and its log.
     """
     if isinstance(source, dict):
         check_tree(source)  # before deepcopy, which a deep or alias-shared tree would overwhelm
-        return copy.deepcopy(source), str(source.get("name") or "run")
+        raw = copy.deepcopy(source)
+        default_name = str(raw.get("name") or "run")
+        if RECIPE_KEY in raw:
+            raw = mark_run_config(raw, recipe_from(raw, default_name, Path("<config>")), False)
+        raw.pop(RECIPE_KEY, None)
+        return raw, default_name
     path = Path(source)
-    if not _is_readable_file(path) and has_preset("runs", str(source)):
-        path = preset_path("runs", str(source))
+    if not _is_readable_file(path):
+        if has_preset("runs", str(source)):
+            path = preset_path("runs", str(source))
+        elif isinstance(source, str) and (names_recipe(source) or source.endswith(REAL_SUFFIX)):
+            return recipe_source(source)
     if not _is_readable_file(path):
         raise UserError(
             f"config file not found: {shown_path(source)} "
-            f"(or name a run preset: {', '.join(list_presets('runs'))})"
+            f"(or name a run preset: {', '.join(list_presets('runs'))}; "
+            f"or a recipe: {', '.join(list_recipes()) or 'none'})"
         )
     raw = load_yaml_file(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a run config must be a YAML mapping of sections")
+    if RECIPE_KEY in raw:  # a recipe file given by its path: its small variant
+        recipe = recipe_from(raw, path.stem, path)
+        raw = mark_run_config(recipe.config, recipe, False)
     return raw, path.stem
+
+
+def recipe_source(source: str) -> tuple[dict[str, Any], str]:
+    """A recipe's run config (`NAME@real`: with its real-data overrides) and its default run name."""
+    name, real = split_variant(source)
+    if real and not has_preset(RECIPES_SLOT, name) and has_preset("runs", name):
+        raise UserError(
+            f"'{name}' is a run preset, not a recipe: only recipes have a real-data version "
+            f"(NAME{REAL_SUFFIX}); recipes: {', '.join(list_recipes()) or 'none'}"
+        )
+    recipe = load_recipe(name)
+    raw = copy.deepcopy(recipe.config)
+    if real:
+        raw = apply_overrides(raw, order_overrides(recipe.real), is_preset_section)
+    raw = mark_run_config(raw, recipe, real)
+    return raw, str(raw.get("name") or recipe.name)
+
+
+def _real_data_hint(source: Any, error: ConfigError) -> str:
+    """For a missing data folder of a recipe's real-data version: what that version needs, how to point at it."""
+    if not isinstance(source, str) or not source.endswith(REAL_SUFFIX):
+        return ""
+    if error.key not in ("data.root", "data.format") and "not found" not in error.message:
+        return ""
+    name, _ = split_variant(source)
+    if not has_preset(RECIPES_SLOT, name):
+        return ""
+    return f"recipe {source} needs {load_recipe(name).real_data} (labconsole run {source} data.root=DIR)"
 
 
 def _is_readable_file(path: Path) -> bool:
@@ -196,6 +249,21 @@ def resolve_config(
 ) -> dict[str, Any]:
     """Return the fully resolved config; any mistake raises ConfigError/UserError naming the key."""
     raw, default_name = load_source(source)
+    try:
+        return _resolve(raw, default_name, overrides, check_paths)
+    except ConfigError as exc:
+        hint = _real_data_hint(source, exc)
+        if hint:
+            # the synthetic-data advice of a missing folder does not apply to a real-data version
+            message = exc.message.split(" (set data.synthetic")[0]
+            raise ConfigError(exc.key, f"{message}; {hint}") from None
+        raise
+
+
+def _resolve(
+    raw: dict[str, Any], default_name: str, overrides: list[str] | tuple[str, ...], check_paths: bool
+) -> dict[str, Any]:
+    """The resolved config of a loaded raw config and the command line's overrides."""
     raw = apply_overrides(raw, order_overrides(overrides), is_preset_section)
     check_keys("", raw, TOP_LEVEL_KEYS)
     cfg: dict[str, Any] = {
