@@ -10,7 +10,15 @@ from typing import Any
 from torch import nn
 
 from engine.core.freeze.schedule import ALL, FreezeSchedule, Phase
-from engine.freeze.stages import ModelPaths, backbone_stages, group_paths, resolve_paths
+from engine.freeze.stages import (
+    ModelPaths,
+    backbone_stages,
+    group_paths,
+    is_pattern,
+    match_pattern,
+    module_at,
+    resolve_paths,
+)
 from engine.param_counts import parameter_counts, parameter_table
 
 
@@ -66,13 +74,21 @@ def phase_table(
 
     Returns:
         One dict per phase: `index`, `step`, `label`, `in_run`, `rows` (`parameter_table` rows per group
-        plus total) and `stages` (rows per backbone stage, stem first).
+        plus total), `stages` (rows per backbone stage, stem first, then one row per module a pattern of the
+        phase matched, named `path (pattern)`) and `matched` (pattern -> the module paths it matched).
     """
     stages = backbone_stages(modules["backbone"]) if "backbone" in modules else {}
     table = []
     with _restored(modules):
         for phase in schedule.phases(max_steps, steps_per_epoch, ModelPaths(modules)):
             apply_phase(modules, phase)
+            matched = _pattern_matches(modules, phase.written)
+            available = group_paths(modules)
+            by_pattern = {
+                f"{path} ({pattern})": module_at(modules, available, path)
+                for pattern, found in matched.items()
+                for path in found
+            }
             table.append(
                 {
                     "index": phase.index,
@@ -80,10 +96,17 @@ def phase_table(
                     "label": phase.label,
                     "in_run": phase.in_run,
                     "rows": parameter_table(modules),
-                    "stages": parameter_table({f"backbone.{k}": v for k, v in stages.items()})[:-1],
+                    "stages": parameter_table({f"backbone.{k}": v for k, v in stages.items()})[:-1]
+                    + parameter_table({k: v for k, v in by_pattern.items() if v is not None})[:-1],
+                    "matched": matched,
                 }
             )
     return table
+
+
+def _pattern_matches(modules: dict[str, nn.Module], written: tuple[str, ...]) -> dict[str, list[str]]:
+    """Each pattern a phase was written with -> the module paths it matches on this model."""
+    return {path: match_pattern(modules, path, "freeze") for path in written if is_pattern(path)}
 
 
 def parameter_counts_in(modules: dict[str, nn.Module], phase: Phase) -> dict[str, Any]:
@@ -126,11 +149,12 @@ def _make_plan(modules: dict[str, nn.Module], phase: Phase) -> _Plan:
         chosen = list(modules.values())
     else:  # already canonical when `phases` had the modules; resolving again is a no-op then
         names = resolve_paths(modules, sorted(phase.trainable), "freeze.trainable")
-        chosen = [paths[name] for name in names if name in paths]
+        found = (module_at(modules, paths, name) for name in names)
+        chosen = [module for module in found if module is not None]
     trainable = {id(p) for module in chosen for p in module.parameters()}
     inside = {id(m) for module in chosen for m in module.modules()}
     for path, on in phase.overrides:  # steered mid-run: later overrides win over earlier ones and the phase
-        module = paths.get(path)
+        module = module_at(modules, paths, path)
         if module is None:
             continue  # "loss" on a task without a loss module
         params = {id(p) for p in module.parameters()}

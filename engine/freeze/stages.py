@@ -12,10 +12,17 @@ wrapper's `vit`, or the backbone itself), so they match its state dict:
 - plain_cnn: `layers.0` … `layers.N` (no stem: its first conv is `layers.0`)
 
 Plus `backbone.norm`: every normalization layer of the backbone (BatchNorm, LayerNorm, GroupNorm).
+
+Task-neutral names, so one freeze preset fits every task: `non_backbone` is every top-level group but the
+backbone (aggregator, neck, head; the loss follows the head), and `aggregator` names the part between backbone
+and head where the model has one (a segmentation model's `neck`, else nothing). A path with `*`, `?` or `[`
+is a pattern, matched with fnmatch against the paths above and every module's own name under its group
+(`backbone.layer3*`, `neck.*`, `backbone.body.layer4.1.*`); the outermost matches count.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -36,6 +43,16 @@ _HINT = (
     "a stage may also be given by index (backbone.-1 = last) "
     "or as backbone.<stage>+ for it and all later ones"
 )
+#: Every top-level group but the backbone: what trains while the backbone is frozen, on any task.
+NON_BACKBONE = "non_backbone"
+#: Groups that may stand for `aggregator` on a model without one (segmentation models call it a neck).
+_AGGREGATOR_ROLES = ("aggregator", "neck")
+_PATTERN_CHARS = frozenset("*?[")
+
+
+def is_pattern(path: str) -> bool:
+    """Whether a user-written path is an fnmatch pattern (`backbone.layer3*`, `neck.*`)."""
+    return bool(_PATTERN_CHARS & set(path))
 
 
 class StageView(nn.Module):
@@ -160,24 +177,76 @@ def group_paths(modules: dict[str, nn.Module]) -> OrderedDict[str, nn.Module]:
 
 
 def resolve_paths(modules: dict[str, nn.Module], paths: Sequence[str], key: str) -> tuple[str, ...]:
-    """Canonical paths for user-written ones: indices and `stage+` ranges become stage names.
+    """Canonical paths for user-written ones: indices and `stage+` ranges become stage names, `non_backbone` the
+    groups it stands for, a pattern the module paths it matches.
 
     `loss` is always accepted (a task without a loss module simply has nothing there).
 
     Raises:
-        ConfigError: at `key`, for an unknown path, listing the model's real paths.
+        ConfigError: at `key`, for an unknown path, listing the model's real paths; for a pattern that matches
+            nothing, listing the top-level groups.
     """
     available = group_paths(modules)
     stages = list(backbone_stages(modules["backbone"])) if "backbone" in modules else []
     out: list[str] = []
     for path in paths:
-        out += _resolve_one(path, available, stages, key)
+        if is_pattern(path):
+            out += match_pattern(modules, path, key)
+        else:
+            out += _resolve_one(path, available, stages, key, modules)
     return tuple(dict.fromkeys(out))
 
 
-def _resolve_one(path: str, available: dict[str, nn.Module], stages: list[str], key: str) -> list[str]:
+def match_pattern(modules: dict[str, nn.Module], pattern: str, key: str) -> list[str]:
+    """The outermost module paths an fnmatch `pattern` matches: group paths (stages included) and every module's
+    own name under its group (`head.aspp.0`).
+
+    Raises:
+        ConfigError: at `key` when nothing matches, listing the top-level groups.
+    """
+    candidates = dict.fromkeys(group_paths(modules))
+    for group, module in modules.items():
+        candidates.update(dict.fromkeys(f"{group}.{name}" for name, _ in module.named_modules() if name))
+    matched = [path for path in candidates if fnmatch.fnmatchcase(path, pattern)]
+    outermost = [path for path in matched if not any(path.startswith(f"{other}.") for other in matched)]
+    if not outermost:
+        raise ConfigError(
+            key,
+            f"the pattern '{pattern}' matches no module; top-level groups: {', '.join(modules)} "
+            f"(patterns match module names under them, e.g. backbone.layer3*, head.*)",
+        )
+    return outermost
+
+
+def module_at(modules: dict[str, nn.Module], available: dict[str, nn.Module], path: str) -> nn.Module | None:
+    """The module (or view) a canonical path names: a group path, or a module's own name under its group."""
+    if path in available:
+        return available[path]
+    group, _, inner = path.partition(".")
+    if group not in modules or not inner:
+        return None
+    try:
+        return modules[group].get_submodule(inner)
+    except AttributeError:
+        return None
+
+
+def _resolve_one(
+    path: str,
+    available: dict[str, nn.Module],
+    stages: list[str],
+    key: str,
+    modules: dict[str, nn.Module] | None = None,
+) -> list[str]:
+    groups = tuple(modules or ())
     if path in available or path == "loss":
         return [path]
+    if modules and "." in path and module_at(modules, available, path) is not None:
+        return [path]  # a module's own name under its group (what a pattern matches): head.classifier
+    if path == NON_BACKBONE:
+        return [group for group in groups if group not in ("backbone", "loss")]
+    if path == "aggregator":  # the role between backbone and head; a model without one has nothing there
+        return [group for group in _AGGREGATOR_ROLES if group in groups][:1]
     if path.endswith("+"):
         first = _resolve_one(path[:-1], available, stages, key)
         if len(first) == 1 and first[0].removeprefix("backbone.") in stages:
@@ -190,8 +259,11 @@ def _resolve_one(path: str, available: dict[str, nn.Module], stages: list[str], 
         underscored = "_".join(token.rsplit(".", 1))  # "stages.0" as timm's full model spells "stages_0"
         if f"backbone.{underscored}" in available:
             return [f"backbone.{underscored}"]
-    names = [p for p in available] + ([] if "loss" in available else ["loss"])
-    raise ConfigError(key, f"unknown group '{path}'; available: {', '.join(names)} ({_HINT})")
+    names = [p for p in available] + ([] if "loss" in available else ["loss"]) + [NON_BACKBONE]
+    raise ConfigError(
+        key,
+        f"unknown group '{path}'; available: {', '.join(names)} ({_HINT}; or a pattern such as backbone.layer3*)",
+    )
 
 
 class ModelPaths:

@@ -13,6 +13,8 @@ from engine.core.errors import ConfigError, UserError, shown
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: After `freeze.`, a group path as `set` takes it: a stage index (-1), a range (layer3+), a pattern (layer3*).
+_FREEZE_PATH_PART = re.compile(r"[A-Za-z0-9_*?\[\]+-]+")
 #: Longest number literal read: more digits are a typo (and Python refuses to read an int beyond 4,300 digits).
 MAX_NUMBER_DIGITS = 400
 
@@ -53,12 +55,18 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     """Split 'a.b.c=value' into (['a', 'b', 'c'], parsed value); the value is checked as `check_tree` does."""
     key, sep, value = item.partition("=")
     parts = key.strip().split(".")
-    if not sep or not all(_KEY_PART.fullmatch(p) for p in parts):
+    if not sep or not _key_parts_fit(parts):
         raise UserError(f"bad override {shown(item)}: expected dotted.key=value, e.g. optim.lr=1e-4")
     dotted = ".".join(parts)
     parsed = parse_value(value, dotted)
     check_tree(parsed, dotted)
     return parts, parsed
+
+
+def _key_parts_fit(parts: list[str]) -> bool:
+    if parts[0] == "freeze" and len(parts) > 1:
+        return all(_FREEZE_PATH_PART.fullmatch(p) for p in parts[1:])
+    return all(_KEY_PART.fullmatch(p) for p in parts)
 
 
 def apply_overrides(

@@ -11,8 +11,9 @@ from engine.core.registry import Registry
 
 FREEZE = Registry("freeze schedule", "freeze.name")
 _KEY = "freeze"
-#: Groups besides the backbone that train whenever the backbone (or part of it) is frozen.
-_NOT_BACKBONE = ("aggregator", "head", "loss")
+#: What trains whenever the backbone (or part of it) is frozen: every other top-level group, whatever the task
+#: calls them (aggregator and head for VPR, head or neck for segmentation); the loss follows the head.
+_NOT_BACKBONE = ("non_backbone",)
 #: The progressive preset's phases: head → neck (aggregator) → last stage → all, as in the experiment logs.
 DEFAULT_PHASES: list[dict[str, Any]] = [
     {"at_step": 0, "trainable": ["head", "aggregator"]},
@@ -67,9 +68,11 @@ def progressive(
     Args:
         phases: `[{at_step: int} or {at_epoch: number}, trainable: [group paths] or "all"]`; each phase
             lists what trains from its start on, everything else is frozen, so a phase may freeze again.
-            Paths: backbone, aggregator, head, loss, backbone.stem, backbone.<stage> (or its index,
-            backbone.-1 = last stage), backbone.<stage>+ (that stage and later ones), backbone.norm (every
-            norm layer). `loss` trains whenever `head` does. None: `DEFAULT_PHASES`.
+            Paths: backbone, aggregator, head, loss, non_backbone (every group but the backbone), backbone.stem,
+            backbone.<stage> (or its index, backbone.-1 = last stage), backbone.<stage>+ (that stage and later
+            ones), backbone.norm (every norm layer), or an fnmatch pattern over module names (backbone.layer3*,
+            neck.*). `aggregator` is nothing on a model without one (segmentation). `loss` trains whenever
+            `head` does. None: `DEFAULT_PHASES`.
         norm_eval: Keep BatchNorm layers of frozen parts in eval mode.
         unfreeze_warmup_steps: Linear LR warmup for the param groups a phase unfreezes (0: none).
     """

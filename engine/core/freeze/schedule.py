@@ -72,6 +72,7 @@ class Phase:
         warmup_groups: Optimizer param groups (top-level module groups) that gain trainable parameters here.
         in_run: Whether the phase starts before `max_steps` (phase 0 always does).
         overrides: Paths steered mid-run, `(path, trainable)` in the order set; they win over `trainable`.
+        written: The paths as the config wrote them (patterns such as `backbone.layer3*` before matching).
     """
 
     index: int
@@ -83,6 +84,7 @@ class Phase:
     warmup_groups: tuple[str, ...] = ()
     in_run: bool = True
     overrides: tuple[tuple[str, bool], ...] = ()
+    written: tuple[str, ...] = ()
     # What apply_phase derives from a model for this phase (trainable params, frozen BatchNorms), per model.
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
@@ -123,6 +125,7 @@ class Phase:
             self.warmup_groups,
             self.in_run,
             tuple(overrides.items()),
+            self.written,
         )
 
 
@@ -174,7 +177,9 @@ class FreezeSchedule:
         for index, (step, spec) in enumerate(placed):
             paths = _resolve(spec, model)
             gained = () if previous is None else _gained_groups(previous, paths, groups)
-            label = _fixed_label(spec.label, paths) or _label(previous, paths)
+            label = (
+                _fixed_label(spec.label, paths) or _written_label(spec.trainable) or _label(previous, paths)
+            )
             phases.append(
                 Phase(
                     index,
@@ -185,6 +190,7 @@ class FreezeSchedule:
                     self.warmup_steps,
                     gained,
                     in_run=index == 0 or step < max_steps,
+                    written=() if spec.trainable == ALL else tuple(spec.trainable),
                 )
             )
             previous = paths
@@ -273,6 +279,13 @@ def _fixed_label(label: str | None, paths: tuple[str, ...] | str) -> str | None:
         return label
     first = next((_short(p).rstrip("+") for p in paths if p.startswith("backbone.")), "?")
     return label.format(stage=first)
+
+
+def _written_label(written: tuple[str, ...] | str) -> str | None:
+    """A phase written with patterns is labelled as written ("backbone.layer4*+head"): the matches may be many."""
+    if written == ALL or not any(set("*?[") & set(path) for path in written):
+        return None
+    return "+".join(_short(p) for p in written)
 
 
 def _label(previous: tuple[str, ...] | str | None, paths: tuple[str, ...] | str) -> str:
