@@ -11,7 +11,13 @@ from typing import Any
 from engine.core.errors import UserError
 from engine.core.protocol import RunPaths, headline, load_run_info, run_folders
 from engine.core.protocol.history import HistoryIndex
-from engine.core.protocol.listing import DAMAGE, last_sign_of_life, run_status
+from engine.core.protocol.listing import (
+    DAMAGE,
+    SweepMembership,
+    last_sign_of_life,
+    run_status,
+    sweep_membership,
+)
 from tui.data.config_summary import ConfigSummary, load_config_summary
 from tui.data.run_notes import notes_of
 from tui.data.summary_cache import SummaryCache, default_cache_path
@@ -57,6 +63,8 @@ class RunRow:
     config_values: dict[str, str] = field(default_factory=dict, compare=True, hash=False)
     """config.yaml values of the config columns the user added ({"optim.lr": "0.0001"}); a key the run's
     config lacks is absent."""
+    sweep: SweepMembership | None = None
+    """The sweep the run is a point of (run.json "sweep"), None outside sweeps."""
 
     def duration(self, now: float) -> float | None:
         """Wall time from start to end (to `now` while live); None before it starts."""
@@ -361,6 +369,7 @@ def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSum
         best=_best(info.get("best")),
         latest_note=notes[-1]["text"] if notes else "",
         archived=info.get("archived") is True,
+        sweep=sweep_membership(info),
     )
 
 

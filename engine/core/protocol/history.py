@@ -21,15 +21,15 @@ from typing import Any
 from engine.core.protocol.runinfo import headline
 
 INDEX_NAME = ".labconsole-index.sqlite"
-SCHEMA_VERSION = 3
-"""Bumped when the rows' meaning changes: an index of another version is rebuilt."""
+SCHEMA_VERSION = 4
+"""Bumped when the rows' meaning changes: an index of another version is rebuilt (4: summaries carry "sweep")."""
 Stamp = tuple[int, int]
 """(mtime_ns, size) of a run.json."""
 _Row = tuple[Stamp, str, str]
 """A run's stamp, its listing summary and its whole run.json, as JSON text."""
 LISTED_FIELDS = (
     "name", "status", "task", "tags", "progress", "created", "started", "ended", "pid", "host", "error",
-    "damage", "main_metric", "slurm_job_id", "archived",
+    "damage", "main_metric", "slurm_job_id", "archived", "sweep",
 )  # fmt: skip
 """What a listing reads of a run.json (besides its headline metric)."""
 

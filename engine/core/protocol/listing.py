@@ -8,6 +8,7 @@ import logging
 import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,10 @@ def _is_status(value: Any) -> bool:
     return value is None or value in STATUSES
 
 
+def _is_sweep(value: Any) -> bool:
+    return value is None or sweep_membership({"sweep": value}) is not None
+
+
 _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "id": (_is_text, "text"),
     "name": (lambda v: v is None or isinstance(v, str), "text"),
@@ -125,8 +130,67 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "main_metric": (_is_text, "text"),
     "metric_order": (_is_texts, "a list of text"),
     "data": (_is_text_map, "an object {split: text}"),
+    "sweep": (_is_sweep, "an object {id, name, index, total, varied}"),
 }
 """The run.json fields readers show, each with its check and what it should hold (DESIGN.md, "Run directory")."""
+
+
+@dataclass(frozen=True)
+class SweepMembership:
+    """run.json "sweep": which sweep a run belongs to, its point, and the values that point varies."""
+
+    id: str
+    name: str
+    index: int
+    """The point's place in the sweep (0-based)."""
+    total: int
+    """Points in the sweep when the run was queued (an extended sweep's later runs carry a larger total)."""
+    varied: tuple[tuple[str, str], ...]
+    """(dotted key, value as written) per varied key, in the sweep's order."""
+
+
+def sweep_membership(info: dict[str, Any]) -> SweepMembership | None:
+    """The run's sweep from its run.json (None when it is in none or the field is malformed)."""
+    value = info.get("sweep")
+    if not isinstance(value, dict):
+        return None
+    sweep_id, index, total, varied = (
+        value.get("id"),
+        value.get("index"),
+        value.get("total"),
+        value.get("varied"),
+    )
+    if not (isinstance(sweep_id, str) and RUN_ID_RE.match(sweep_id)):
+        return None
+    point, points = _whole(index), _whole(total)
+    if point is None or points is None or point < 0:
+        return None
+    if varied is not None and not isinstance(varied, dict):
+        return None
+    name = value.get("name")
+    return SweepMembership(
+        id=sweep_id,
+        name=name if isinstance(name, str) and name else sweep_id,
+        index=point,
+        total=max(points, point + 1),
+        varied=tuple((str(k), _written(v)) for k, v in (varied or {}).items()),
+    )
+
+
+def _whole(value: Any) -> int | None:
+    """A whole number of run.json, or None when it is missing or anything else."""
+    return int(value) if _is_number(value) and _is_count(value) else None
+
+
+def _written(value: Any) -> str:
+    """A varied value as text ("1e-3" stays as written; a number read back from JSON prints compactly)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
 
 
 def _shown(value: Any, limit: int = 40) -> str:
