@@ -25,6 +25,7 @@ from engine.core.protocol.trash import move_to_trash, set_archived, trash_folder
 from tui.data.run_filter import RunFilter, next_status_filter, terms_matching_nothing
 from tui.data.run_index import IndexUpdate, RunIndex
 from tui.data.run_notes import MAX_NOTE_CHARS, add_note
+from tui.data.sweep_groups import split_sweep_terms
 from tui.screens.confirm_delete import ConfirmDelete
 from tui.screens.confirm_rerun import ConfirmRerun
 from tui.screens.text_prompt import TextPromptScreen
@@ -32,6 +33,7 @@ from tui.widgets.key_bar import KeyBar
 from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import COLUMNS, RunsTable
 from tui.widgets.status_badge import SPINNER_FPS, status_colour
+from tui.widgets.sweep_runs_table import SweepRunsTable
 
 CONFIG_BUDGET = 0.05
 """Seconds per scan spent parsing new config.yaml files (a big runs folder fills in over a few scans)."""
@@ -73,13 +75,22 @@ class RunsScreen(Screen[None]):
             tooltip="Launch the selected run's config again, naming what changed since it ran",
         ),
         Binding(
-            "slash", "filter", "Filter", tooltip="Filter by words, status:…, tag:…, #tag or R@1>80, step<1000"
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="Filter by words, status:…, tag:…, #tag, sweep:NAME or R@1>80, step<1000",
         ),
         Binding(
             "f", "cycle_status", "Status", tooltip="Show only running / completed / failed / stopped runs"
         ),
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (click a header to pick one)"),
         Binding("S", "sort_reverse", "Reverse", show=False),
+        Binding(
+            "w",
+            "sweep_table",
+            "Sweep",
+            tooltip="The sweep table of the sweep under the cursor: one row per point, Delta vs a baseline",
+        ),
         Binding("N", "add_note", "Note", tooltip="Add a note to the selected run (kept in its run.json)"),
         Binding(
             "a",
@@ -148,11 +159,13 @@ class RunsScreen(Screen[None]):
         self._loaded = False
         self._suspended = False
         self._filter_timer: Timer | None = None
+        self._on_sweep = False
+        """Whether the cursor is on a sweep's group row or one of its runs (the `w` key shows then)."""
 
     def compose(self) -> ComposeResult:
         """Title bar, table, empty-state note, selected-run summary, footer (the filter bar comes on first use)."""
         yield Static(id="runs-title")
-        yield RunsTable(clock=self._clock, id="runs-table")
+        yield SweepRunsTable(clock=self._clock, id="runs-table")
         yield Static(id="runs-empty")
         yield RunSummary(clock=self._clock, id="runs-summary")
         yield KeyBar()
@@ -215,8 +228,12 @@ class RunsScreen(Screen[None]):
         self._render_summary()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """The cursor moved: describe the run under it."""
+        """The cursor moved: describe the run under it (the sweep key shows on a sweep's rows only)."""
         self._render_summary()
+        on_sweep = self.query_one(SweepRunsTable).selected_sweep is not None
+        if on_sweep != self._on_sweep:
+            self._on_sweep = on_sweep
+            self.refresh_bindings()
 
     # -- actions ------------------------------------------------------------------------------------
 
@@ -226,10 +243,28 @@ class RunsScreen(Screen[None]):
         self.action_open_run()
 
     def action_open_run(self) -> None:
-        """Open the live monitor of the run under the cursor."""
-        row = self.query_one(RunsTable).selected
+        """Open the live monitor of the run under the cursor; on a sweep's group row, fold or unfold it."""
+        table = self.query_one(SweepRunsTable)
+        if table.selected_group is not None:
+            table.toggle_group()
+            return
+        row = table.selected
         if row is not None:
             self.app.open_monitor(row.dir)  # type: ignore[attr-defined]
+
+    def action_sweep_table(self) -> None:
+        """Open the sweep table of the sweep under the cursor (its group row or one of its runs)."""
+        group = self.query_one(SweepRunsTable).selected_sweep
+        if group is None:
+            self.notify(
+                "Put the cursor on a sweep (its group row or one of its runs), then press w.",
+                title="Sweep table",
+                severity="warning",
+            )
+            return
+        from tui.screens.sweep_table import SweepTableScreen
+
+        self.app.push_screen(SweepTableScreen(self.runs_dir, group.id, clock=self._clock))
 
     def action_new_run(self) -> None:
         """Open the launcher."""
@@ -445,7 +480,7 @@ class RunsScreen(Screen[None]):
         if found:
             return found.first(Input)
         field = Input(
-            placeholder="words  status:running  tag:baseline  #tag  task:seg  R@1>80  step<1000",
+            placeholder="words  status:running  tag:baseline  #tag  sweep:lr  R@1>80  step<1000",
             id="runs-filter",
             compact=True,
         )
@@ -484,6 +519,8 @@ class RunsScreen(Screen[None]):
         if action == "clear_filter":
             bars = self.query("#runs-filter-bar")
             return bool(bars) and bars.first().has_class("-shown")
+        if action == "sweep_table":
+            return self._on_sweep
         return True
 
     def _show_filter(self, shown: bool) -> None:
@@ -508,8 +545,11 @@ class RunsScreen(Screen[None]):
     def _apply_filter(self, text: str) -> None:
         """Filter the table by `text` and say what is wrong with it."""
         self._filter_timer = None
-        run_filter = RunFilter.parse(text)
-        self.query_one(RunsTable).set_filter(run_filter)
+        rest, sweep_names = split_sweep_terms(text)
+        run_filter = RunFilter.parse(rest)
+        table = self.query_one(SweepRunsTable)
+        table.set_sweep_names(sweep_names)
+        table.set_filter(run_filter)
         # a bad comparison is left out of the filter and said here, next to what the user typed
         error = self.query_one("#runs-filter-error", Static)
         error.update("  ".join(run_filter.errors))
@@ -542,7 +582,7 @@ class RunsScreen(Screen[None]):
 
     def _render_title(self) -> None:
         """'labconsole  24 runs · 2 running · 1 failed · 1 damaged   (7 shown)   ~/runs' (the path last: may be cut)."""
-        table = self.query_one(RunsTable)
+        table = self.query_one(SweepRunsTable)
         rows = list(table.all_rows.values())
         dark = self.app.current_theme.dark
         title = Text.assemble(("labconsole", "bold"), "  ", f"{len(rows)} run{'s' if len(rows) != 1 else ''}")
@@ -551,8 +591,10 @@ class RunsScreen(Screen[None]):
             if count:
                 title.append(" · ")
                 title.append(f"{count} {status}", style=status_colour(status, dark))
-        if table.run_filter.active:
-            title.append(f" · {len(table.visible_ids)} shown", style="bold")
+        if table.groups:
+            title.append(f" · {len(table.groups)} sweep{'s' if len(table.groups) != 1 else ''}")
+        if table.run_filter.active or table.sweep_names:
+            title.append(f" · {table.shown_runs} shown", style="bold")
         if table.marked:
             title.append(f" · {len(table.marked)} marked", style="bold")
         title.append(f"   {_short_path(self.runs_dir)}", style="dim")
@@ -609,6 +651,11 @@ class RunsScreen(Screen[None]):
     def palette_commands(self) -> Iterator[PaletteCommand]:
         """Every action of this screen, for the command palette."""
         yield "Open run", "Open the live monitor of the selected run", self.action_open_run
+        yield (
+            "Sweep table",
+            "One row per point of the selected sweep, Delta vs a baseline, stop/pause/extend",
+            self.action_sweep_table,
+        )
         yield "New run", "Pick a preset, edit overrides, launch", self.action_new_run
         yield "Mark run", "Mark or unmark the selected run for comparison", self.action_mark
         yield "Compare runs", "Metric table, config diff and curves of the marked runs", self.action_compare
