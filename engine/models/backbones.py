@@ -26,7 +26,8 @@ class TimmBackbone(nn.Module):
     """A timm model cut before its pooling and classifier, via `features_only` (last stage only).
 
     Channels and stride are read from timm's `feature_info`, so anything downstream sizes itself.
-    Models with a fixed input size (Swin, ViTs outside the registry) are built for `image_size`; timm
+    `output_stride` 16 or 8 asks timm to replace the last strides by dilation (DeepLab's dilated
+    backbones: same weights, denser maps); 32 leaves the model as published. Models with a fixed input size (Swin, ViTs outside the registry) are built for `image_size`; timm
     resamples their position embeddings when it loads weights trained at another size. Models whose
     features come channels-last as tensors (Swin: B×h×w×C) are permuted back to B×C×h×w.
 
@@ -41,19 +42,24 @@ class TimmBackbone(nn.Module):
         name: str,
         pretrained: bool | str | None = False,
         channels_last: bool = False,
+        output_stride: int = 32,
         *,
         image_size: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.timm_name = name
         self.load_report: LoadReport | None = None
-        size = _size_kwargs(name, image_size)
+        kwargs = _size_kwargs(name, image_size) | _stride_kwargs(name, output_stride)
         if isinstance(pretrained, str):
-            self.body, self.load_report = _timm_features_from_file(name, pretrained, size)
+            self.body, self.load_report = _timm_features_from_file(name, pretrained, kwargs)
         else:
-            self.body = _timm_features(name, bool(pretrained), **size)
+            self.body = _timm_features(name, bool(pretrained), **kwargs)
         self.out_channels = int(self.body.feature_info.channels()[-1])
         self.stride = int(self.body.feature_info.reduction()[-1])
+        if output_stride != 32 and self.stride != output_stride:
+            raise ConfigError(
+                f"{_KEY}.output_stride", _not_dilatable(name, f"timm built stride {self.stride}")
+            )
         self.nhwc = str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC")
         self.channels_last = channels_last
         if channels_last:
@@ -73,6 +79,27 @@ def _size_kwargs(name: str, image_size: tuple[int, int] | None) -> dict[str, Any
     return {"img_size": tuple(image_size)} if image_size and cfg and cfg.fixed_input_size else {}
 
 
+#: model.backbone.output_stride values: 32 = the model as published, 16 and 8 = its last strides dilated.
+OUTPUT_STRIDES = (32, 16, 8)
+
+
+def _stride_kwargs(name: str, output_stride: int) -> dict[str, Any]:
+    """`{"output_stride": 16|8}` for timm (dilated last stages), nothing for 32 (the model unchanged)."""
+    if isinstance(output_stride, bool) or output_stride not in OUTPUT_STRIDES:
+        raise ConfigError(
+            f"{_KEY}.output_stride",
+            f"must be 32 (unchanged), 16 or 8 (last stages dilated), got {output_stride!r}",
+        )
+    return {"output_stride": output_stride} if output_stride != 32 else {}
+
+
+def _not_dilatable(name: str, why: str) -> str:
+    return (
+        f"{name} cannot be dilated ({why}); allowed: 32 for it, 16 or 8 only for CNNs "
+        "(resnet*, resnext*, resnest*, convnext*, efficientnet*, mobilenetv3*, plain_cnn)"
+    )
+
+
 def create_timm_model(name: str, download: bool, **kwargs: Any) -> nn.Module:
     """timm.create_model with its failures turned into one-line user errors instead of tracebacks.
 
@@ -88,6 +115,10 @@ def create_timm_model(name: str, download: bool, **kwargs: Any) -> nn.Module:
     try:
         return timm.create_model(name, pretrained=download, **kwargs)
     except Exception as exc:  # hub/network/"no weights"/"no feature support" errors come in many types
+        if isinstance(exc, TypeError) and "output_stride" in str(exc):  # ViTs, Swin: no dilated variant
+            raise ConfigError(
+                f"{_KEY}.output_stride", _not_dilatable(name, "no output_stride in timm")
+            ) from None
         reason = f"{type(exc).__name__}: {_first_line(exc)}"
         if download and "pretrained_cfg_overlay" not in kwargs:
             raise UserError(
@@ -108,18 +139,19 @@ def _timm_features(
     )
 
 
-def _timm_features_from_file(name: str, path: str, size: dict[str, Any]) -> tuple[nn.Module, LoadReport]:
+def _timm_features_from_file(name: str, path: str, build: dict[str, Any]) -> tuple[nn.Module, LoadReport]:
     """Load a local file into the full timm model at its default size, then let timm cut it to features.
 
     The full model is the target because checkpoints use its names; features_only wrappers rename
     modules for some families (convnext `stages_0`, ViT `model.`), so loading there would miss keys.
-    Its default input size is the checkpoint's, and timm's own loader then adapts it to `size`.
+    Its default input size is the checkpoint's, and timm's own loader then adapts it to the `build` keywords
+    (input size, output stride: dilation changes no weight shape).
     """
     full = create_timm_model(name, False)
     report = load_weights_file(full, path, ignore=classifier_prefixes(full))
     # timm reports the dropped head as "unexpected keys"; our own report already said what matters.
     with _quiet("timm.models._builder"):
-        body = _timm_features(name, False, state_dict=full.state_dict(), **size)
+        body = _timm_features(name, False, state_dict=full.state_dict(), **build)
     return body, report
 
 
@@ -145,92 +177,124 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0]
 
 
-# One entry per architecture the experiment logs use; sizes are those of the features_only body.
+# One entry per architecture the experiment logs use; sizes are those of the features_only body (at
+# output_stride 32: 16 or 8 dilate the last stages, same channels and weights).
 @BACKBONES.register("resnet18")
-def resnet18(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def resnet18(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """ResNet-18 (timm): 512 channels at stride 32, 11.2M params."""
-    return TimmBackbone("resnet18", pretrained, channels_last)
+    return TimmBackbone("resnet18", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("resnet50")
-def resnet50(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def resnet50(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """ResNet-50 (timm): 2048 channels at stride 32, 23.5M params."""
-    return TimmBackbone("resnet50", pretrained, channels_last)
+    return TimmBackbone("resnet50", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("resnet101")
-def resnet101(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def resnet101(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """ResNet-101 (timm): 2048 channels at stride 32, 42.5M params."""
-    return TimmBackbone("resnet101", pretrained, channels_last)
+    return TimmBackbone("resnet101", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("resnext50_32x4d")
-def resnext50_32x4d(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def resnext50_32x4d(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """ResNeXt-50 32×4d (timm): 2048 channels at stride 32, 23.0M params."""
-    return TimmBackbone("resnext50_32x4d", pretrained, channels_last)
+    return TimmBackbone("resnext50_32x4d", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("resnest50d")
-def resnest50d(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def resnest50d(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """ResNeSt-50d split-attention (timm): 2048 channels at stride 32, 25.4M params."""
-    return TimmBackbone("resnest50d", pretrained, channels_last)
+    return TimmBackbone("resnest50d", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("convnext_tiny")
-def convnext_tiny(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def convnext_tiny(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """ConvNeXt-Tiny (timm): 768 channels at stride 32, 27.8M params."""
-    return TimmBackbone("convnext_tiny", pretrained, channels_last)
+    return TimmBackbone("convnext_tiny", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("efficientnet_b0")
-def efficientnet_b0(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def efficientnet_b0(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """EfficientNet-B0 (timm), last block before conv_head: 320 channels at stride 32, 3.6M params."""
-    return TimmBackbone("efficientnet_b0", pretrained, channels_last)
+    return TimmBackbone("efficientnet_b0", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("efficientnet_b1")
-def efficientnet_b1(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def efficientnet_b1(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """EfficientNet-B1 (timm), last block before conv_head: 320 channels at stride 32, 6.1M params."""
-    return TimmBackbone("efficientnet_b1", pretrained, channels_last)
+    return TimmBackbone("efficientnet_b1", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("efficientnet_b2")
-def efficientnet_b2(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def efficientnet_b2(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """EfficientNet-B2 (timm), last block before conv_head: 352 channels at stride 32, 7.2M params."""
-    return TimmBackbone("efficientnet_b2", pretrained, channels_last)
+    return TimmBackbone("efficientnet_b2", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("efficientnetv2_s")
-def efficientnetv2_s(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def efficientnetv2_s(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """EfficientNetV2-S, the paper's (timm tf_efficientnetv2_s): 256 channels at stride 32, 19.8M params."""
-    return TimmBackbone("tf_efficientnetv2_s", pretrained, channels_last)
+    return TimmBackbone("tf_efficientnetv2_s", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("mobilenetv3_small")
-def mobilenetv3_small(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def mobilenetv3_small(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """MobileNetV3-Small 1.0 (timm mobilenetv3_small_100): 576 channels at stride 32, 0.9M params."""
-    return TimmBackbone("mobilenetv3_small_100", pretrained, channels_last)
+    return TimmBackbone("mobilenetv3_small_100", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("mobilenetv3_large")
-def mobilenetv3_large(pretrained: bool | str = False, channels_last: bool = False) -> nn.Module:
+def mobilenetv3_large(
+    pretrained: bool | str = False, channels_last: bool = False, output_stride: int = 32
+) -> nn.Module:
     """MobileNetV3-Large 1.0 (timm mobilenetv3_large_100): 960 channels at stride 32, 3.0M params."""
-    return TimmBackbone("mobilenetv3_large_100", pretrained, channels_last)
+    return TimmBackbone("mobilenetv3_large_100", pretrained, channels_last, output_stride)
 
 
 @BACKBONES.register("swin_tiny")
 def swin_tiny(
-    pretrained: bool | str = False, channels_last: bool = False, *, image_size: tuple[int, int] | None = None
+    pretrained: bool | str = False,
+    channels_last: bool = False,
+    output_stride: int = 32,
+    *,
+    image_size: tuple[int, int] | None = None,
 ) -> nn.Module:
     """Swin-T (timm swin_tiny_patch4_window7_224) for model.image_size: 768 channels at stride 32."""
-    return TimmBackbone("swin_tiny_patch4_window7_224", pretrained, channels_last, image_size=image_size)
+    return TimmBackbone(
+        "swin_tiny_patch4_window7_224", pretrained, channels_last, output_stride, image_size=image_size
+    )
 
 
 def build_backbone(section: dict[str, Any], image_size: tuple[int, int] | None = None) -> nn.Module:
     """Build the backbone a resolved `model.backbone` section describes.
 
     Args:
-        section: `{"name": ..., "pretrained": false | true | "path", "channels_last": bool, **params}`;
+        section: `{"name": ..., "pretrained": false | true | "path", "channels_last": bool,
+            "output_stride": 32 | 16 | 8, **params}`;
             `name` is a registry entry or any timm model name (built with `TimmBackbone`).
         image_size: (H, W) from `model.image_size`, for models whose input size is fixed at
             construction; registry factories get it when they declare an `image_size` keyword.

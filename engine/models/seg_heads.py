@@ -16,6 +16,7 @@ from torch import nn
 from engine.core.config.presets import preset_params
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
+from engine.models.deeplab_heads import ASPPv2Head, DeepLabV3Head
 
 SEG_HEADS = Registry("segmentation head", "model.head.name")
 _KEY = "model.head"
@@ -96,6 +97,48 @@ def fpn(
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"{_KEY}.dropout", f"must be in [0, 1), got {dropout}")
     return FPNHead(in_channels, strides, num_classes, channels, dropout)
+
+
+@SEG_HEADS.register("aspp")
+def aspp(
+    in_channels: list[int],
+    strides: list[int],
+    num_classes: int,
+    rates: list[int] = [6, 12, 18, 24],  # noqa: B006 (never mutated; the preset lists the same values)
+) -> nn.Module:
+    """DeepLabv2 ASPP: parallel 3×3 atrous convs to logits on the deepest map, summed (pair with output_stride 8)."""
+    _check_rates(rates)
+    return ASPPv2Head(in_channels[-1], strides[-1], num_classes, list(rates))
+
+
+@SEG_HEADS.register("deeplabv3")
+def deeplabv3(
+    in_channels: list[int],
+    strides: list[int],
+    num_classes: int,
+    rates: list[int] = [6, 12, 18],  # noqa: B006 (never mutated; the preset lists the same values)
+    channels: int = 256,
+    dropout: float = 0.1,
+) -> nn.Module:
+    """DeepLabv3 ASPP (1×1, atrous 3×3 per rate, image pooling; concatenated, projected) and a 1×1 classifier."""
+    _check_rates(rates)
+    if channels < 1:
+        raise ConfigError(f"{_KEY}.channels", f"must be a positive integer, got {channels}")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"{_KEY}.dropout", f"must be in [0, 1), got {dropout}")
+    return DeepLabV3Head(in_channels[-1], strides[-1], num_classes, list(rates), channels, dropout)
+
+
+def _check_rates(rates: list[int]) -> None:
+    if (
+        not isinstance(rates, list)
+        or not rates
+        or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates)
+    ):
+        raise ConfigError(
+            f"{_KEY}.rates",
+            f"must be a list of positive integer dilation rates, e.g. [6, 12, 18], got {rates!r}",
+        )
 
 
 def build_seg_head(
