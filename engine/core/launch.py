@@ -35,9 +35,10 @@ def prepare_run(
     runs_dir: Path | None = None,
     name: str | None = None,
     argv: Sequence[str] | None = None,
+    sweep: dict[str, Any] | None = None,
 ) -> tuple[RunPaths, dict[str, Any]]:
     """Validate first (nothing is created for a bad config or data the engine cannot read), then write config.yaml
-    and a queued run.json."""
+    and a queued run.json (with `sweep`: {id, name, index, total, varied} for a point of a sweep)."""
     cfg = resolve_config(config, list(overrides))
     check_data(cfg)
     if name:
@@ -50,6 +51,7 @@ def prepare_run(
         list(argv or sys.argv),
         tags=cfg["tags"],
         max_steps=cfg["train"]["max_steps"],
+        sweep=sweep,
     )
     try:
         paths.config.write_text(dump_config(cfg), encoding="utf-8")

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from engine.core.errors import UserError
 from engine.core.protocol import RunPaths, update_run_info
 
@@ -144,6 +146,39 @@ def submit_engine(paths: RunPaths, device: dict[str, Any], resume: bool = False)
         job = executor.submit(run_engine_task, str(paths.root), resume)
     info = update_run_info(paths.run_json, slurm_job_id=str(job.job_id))  # status: queued, or already running
     return SlurmEngine(job, info)
+
+
+def submit_engine_array(
+    runs: list[tuple[RunPaths, bool]], parallel: int, folder: Path, log: Path
+) -> list[SlurmEngine]:
+    """A sweep's runs (each with whether it resumes) submitted together as ONE Slurm job array (submitit's
+    batch), at most `parallel` of them running at a time; each run.json gets its array task's job id.
+
+    The job takes its resources from the first run's device section (a sweep runs all its points one way).
+    """
+    submitit = _submitit()
+    require_sbatch()
+    first = runs[0][0]
+    device = yaml.safe_load(first.config.read_text(encoding="utf-8"))["device"]
+    executor = submitit.AutoExecutor(folder=folder, cluster=cluster())
+    params = executor_parameters(first, device)
+    params["name"] = f"labconsole-sweep-{folder.parent.name}"
+    params["slurm_array_parallelism"] = int(parallel)
+    executor.update_parameters(**params)
+    for paths, _ in runs:
+        update_run_info(
+            paths.run_json, pid=None, launcher="slurm", slurm_cluster=cluster(), slurm_folder=str(folder)
+        )
+    with contextlib.ExitStack() as stack:
+        if cluster() == "local":  # the local controllers inherit our stdout/stderr: give them the sweep's log
+            stack.enter_context(_output_to(log))
+        with executor.batch():
+            jobs = [executor.submit(run_engine_task, str(paths.root), resume) for paths, resume in runs]
+    engines = []
+    for (paths, _), job in zip(runs, jobs):
+        info = update_run_info(paths.run_json, slurm_job_id=str(job.job_id))
+        engines.append(SlurmEngine(job, info))
+    return engines
 
 
 def cancel_job(info: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ OPTIONAL_FIELDS = {
     "main_metric": "the metric the task is judged and best.pt chosen by, on the first test set (R@1, mIoU, top1)",
     "metric_order": "every metric an evaluation reports, in reading order",
     "data": 'what was read per split: format and counts ("train": "Cityscapes: 2,975 images")',
+    "sweep": "{id, name, index (0-based), total, varied: {dotted key: value as written}} of a run in a sweep",
 }
 """Fields the engine and launcher add to run.json when they apply (readers must not require them)."""
 
@@ -57,9 +58,11 @@ def new_run_info(
     argv: Iterable[str],
     tags: Iterable[str] = (),
     max_steps: int = 0,
+    sweep: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A fresh run.json dict for a queued run; times are unix seconds (like event "t")."""
-    return {
+    """A fresh run.json dict for a queued run; times are unix seconds (like event "t"). `sweep`: the point of a
+    sweep the run is ({id, name, index, total, varied}), kept as given."""
+    info: dict[str, Any] = {
         "id": run_id,
         "name": name,
         "status": "queued",
@@ -76,6 +79,9 @@ def new_run_info(
         "final": {},
         "error": None,
     }
+    if sweep is not None:
+        info["sweep"] = dict(sweep)
+    return info
 
 
 def update_run_info(path: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
