@@ -1,4 +1,5 @@
-"""Place-balanced batches for metric learning: P places x K images each, resumable exactly from a state dict."""
+"""Training batches of VPR: P places x K images each (pair and triplet losses), or one image of each of B
+classes (classification losses, CosPlace groups); both resumable exactly from a state dict."""
 
 from __future__ import annotations
 
@@ -73,4 +74,86 @@ class PlaceBatchSampler(EpochPosition):
             self.images_per_place,
         ]:
             raise ValueError("sampler state was saved for a different data set or batch shape")
+        self._load_position(state)
+
+
+class ClassBatchSampler(EpochPosition):
+    """Infinite iterator of index arrays: one image of each of `batch_size` distinct classes (CosFace, ArcFace).
+
+    Classification losses learn a centre per class and need no pair of the same place in a batch, so a batch
+    covers as many classes as it has images (CosPlace's sampling: a data set of classes, a random image of each).
+    The classes come from one group at a time (`group_sizes`: classes are numbered group after group):
+
+    - without groups (one group of every class) an epoch is one pass over a random permutation of the classes;
+    - with CosPlace groups an epoch is `batches_per_group` steps on one group (CosPlace's epoch), cycling
+      through permutations of its classes, and epoch e trains group e mod G.
+
+    Images labelled -1 are never drawn. Every batch is a pure function of (seed, epoch, batch index).
+    """
+
+    def __init__(
+        self,
+        labels: np.ndarray,
+        batch_size: int,
+        seed: int = 0,
+        group_sizes: list[int] | None = None,
+        batches_per_group: int = 0,
+    ) -> None:
+        labels = np.asarray(labels, dtype=np.int64)
+        used = np.flatnonzero(labels >= 0)
+        order = used[np.argsort(labels[used], kind="stable")]
+        classes, starts = np.unique(labels[order], return_index=True)
+        if len(classes) and not np.array_equal(classes, np.arange(len(classes))):
+            raise ValueError("class labels must be 0..C-1, each with at least one image")
+        self._members = np.split(order, starts[1:]) if len(order) else []
+        self.group_sizes = list(group_sizes) if group_sizes is not None else [len(classes)]
+        if sum(self.group_sizes) != len(classes):
+            raise ValueError(f"groups of {sum(self.group_sizes)} classes, but the labels hold {len(classes)}")
+        smallest = min(self.group_sizes)
+        if smallest < batch_size:
+            raise ValueError(f"{batch_size} classes per batch, but a group has only {smallest} classes")
+        self._offsets = np.concatenate([[0], np.cumsum(self.group_sizes)]).astype(np.int64)
+        self.batch_size = batch_size
+        self.batches_per_group = batches_per_group
+        self.batch_unit, self.batch_key = f"{batch_size} classes", "train.places_per_batch"
+        self._init_position(seed)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self._members)
+
+    def group_at(self, epoch: int) -> int:
+        """The group (position in training order) that `epoch` trains."""
+        return epoch % len(self.group_sizes)
+
+    def batches_in_epoch(self) -> int:
+        if self.batches_per_group:  # steps per group, whatever the number of processes
+            return self.batches_per_group * self.world_size
+        return self.group_sizes[0] // self.batch_size
+
+    def batch_at(self, epoch: int, index: int) -> np.ndarray:
+        """Batch `index` of `epoch` as a (batch_size,) int64 index array: one image of each chosen class."""
+        group = self.group_at(epoch)
+        first, size = int(self._offsets[group]), self.group_sizes[group]
+        per_pass = size // self.batch_size
+        rounds, slot = divmod(index, per_pass)
+        perm = np.random.default_rng([self.seed, epoch, rounds]).permutation(size)
+        chosen = first + perm[slot * self.batch_size : (slot + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, epoch, index, 1])
+        return np.array([self._members[c][rng.integers(len(self._members[c]))] for c in chosen], np.int64)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **self._position_state(),
+            "group_sizes": list(self.group_sizes),
+            "batch": [self.batch_size, self.batches_per_group],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the position; the classes, groups and batch must match the ones it was saved with."""
+        if list(state.get("group_sizes", [])) != self.group_sizes or list(state.get("batch", [])) != [
+            self.batch_size,
+            self.batches_per_group,
+        ]:
+            raise ValueError("sampler state was saved for different classes, groups or batch size")
         self._load_position(state)

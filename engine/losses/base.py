@@ -30,9 +30,12 @@ class Loss(nn.Module):
         last_components: Component name -> detached scalar of the last forward call.
         inputs: The model output it takes: "descriptors" (VPR metric and margin losses) or "logits"
             (class scores: classification N×C, segmentation N×C×H×W); tasks check it with `check_inputs`.
+        one_image_per_class: Whether a VPR batch may hold one image of each class (classification losses
+            learn class centres); pair and triplet losses need several images of each place.
     """
 
     inputs = "descriptors"
+    one_image_per_class = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,6 +89,13 @@ def build_loss(section: dict[str, Any], embedding_dim: int, num_classes: int) ->
     """
     name, params = factory_params(section)
     return LOSSES.build(name, embedding_dim, num_classes, **params)
+
+
+def takes_one_image_per_class(loss: nn.Module) -> bool:
+    """Whether every part of `loss` (a mix: each component) learns from one image of each class."""
+    parts = getattr(loss, "parts", None)
+    items = list(parts.values()) if isinstance(parts, nn.ModuleDict) else [loss]
+    return all(getattr(part, "one_image_per_class", False) for part in items)
 
 
 def check_inputs(loss: Loss, inputs: str, task: str, allowed: list[str]) -> None:

@@ -16,9 +16,10 @@ from engine.core.config.eval_sets import with_every_set
 from engine.core.errors import ConfigError
 from engine.core.protocol.fingerprints import size_text
 from engine.data.augment import AUGMENTS
-from engine.data.formats import RetrievalIndex
+from engine.data.cosplace_groups import CosPlaceClasses, CosPlaceSettings, cosplace_classes, parse_headings
+from engine.data.formats import PlaceIndex, RetrievalIndex
 from engine.data.loading import DataPlan, data_report
-from engine.data.place_sampler import PlaceBatchSampler
+from engine.data.place_sampler import ClassBatchSampler, PlaceBatchSampler
 from engine.data.samples import ImageItems
 from engine.data.stream import BatchStream, ordered_batches, pin_for
 from engine.feature_cache import FeatureCache, FeatureItems, cache_key, weights_fingerprint
@@ -26,7 +27,7 @@ from engine.figures import FigureSettings, sample_indices
 from engine.figures.retrievals import render_retrievals, retrievals_of
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES
-from engine.losses.base import check_inputs
+from engine.losses.base import check_inputs, takes_one_image_per_class
 from engine.losses.logits import LOGIT_LOSSES
 from engine.metrics.recall import knn, positives_within, recall_at
 from engine.models.aggregator_init import initialise_aggregator
@@ -54,33 +55,41 @@ class VPRTask(SampledTask):
         self.image_size = tuple(model_cfg["image_size"])
         places = self.plan.train_index()
         self.num_places = places.num_places if places is not None else 1
-        if places is not None and self.num_places < train["places_per_batch"]:
-            raise ConfigError(
-                "train.places_per_batch",
-                f"{train['places_per_batch']} places per batch, but the "
-                f"training set has only {self.num_places} places",
-            )
+        loss_cfg = cfg["loss"]
+        self.cosplace = CosPlaceSettings.of(loss_cfg)
+        self.classes: CosPlaceClasses | None = None
+        if places is not None and self.cosplace is not None:
+            if runtime.world_size > 1:
+                raise ConfigError(
+                    "device.processes",
+                    "CosPlace groups train on one process (a group switch changes the set of trained "
+                    "classifiers, which DDP cannot follow yet); set device.processes: 1",
+                )
+            self.classes = training_classes(places, self.cosplace, train["batch_size"])
+            self.plan.summaries["cosplace"] = self.classes.describe(self.cosplace)  # run.json + output.log
         self.model = build_vpr_model(model_cfg).to(runtime.device)
         if runtime.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        loss_cfg = cfg["loss"]
         self.loss_name = loss_cfg["name"]
-        self.loss = build_vpr_loss(loss_cfg, self.model.descriptor_dim, self.num_places).to(runtime.device)
+        num_classes = self.classes.group_sizes if self.classes is not None else self.num_places
+        self.loss = build_vpr_loss(loss_cfg, self.model.descriptor_dim, num_classes).to(runtime.device)
+        one_per_class = check_batch_layout(self.loss, train)
+        if places is not None and self.classes is None:
+            check_enough_places(self.num_places, train, one_per_class)
         self.augment = AUGMENTS.build(cfg["augment"]["name"], **preset_params(cfg["augment"]))
         self.cache: FeatureCache | None = None
         if places is not None:
+            labels = self.classes.labels if self.classes is not None else places.places
             self._train_items = ImageItems(
                 places.images,
                 self.image_size,
-                places.places,
+                labels,
                 self.plan.image_store(places.images, self.image_size, "train"),
             )
             self.train_size = len(places.images)
-            self.sampler = PlaceBatchSampler(
-                places.places, train["places_per_batch"], train["images_per_place"], train["seed"]
-            )
-            self.cache = self._feature_cache(places.places) if use_feature_cache(cfg) else None
-            items = FeatureItems(self.cache, places.places) if self.cache is not None else self._train_items
+            self.sampler = self._sampler(labels, one_per_class)
+            self.cache = self._feature_cache() if use_feature_cache(cfg) else None
+            items = FeatureItems(self.cache, labels) if self.cache is not None else self._train_items
             self.stream = BatchStream(
                 items, self.sampler, self.plan.workers(items.cached), pin_for(runtime.device)
             )
@@ -90,6 +99,36 @@ class VPRTask(SampledTask):
             if load_test_sets
             else []
         )
+
+    def _sampler(self, labels: np.ndarray, one_per_class: bool) -> PlaceBatchSampler | ClassBatchSampler:
+        """P places × K images for pair losses; one image of each of B classes for classification losses, from
+        one CosPlace group at a time when there are groups."""
+        train = self.cfg["train"]
+        if not one_per_class:
+            return PlaceBatchSampler(
+                labels, train["places_per_batch"], train["images_per_place"], train["seed"]
+            )
+        if self.classes is None:
+            return ClassBatchSampler(labels, train["batch_size"], train["seed"])
+        assert self.cosplace is not None
+        return ClassBatchSampler(
+            labels,
+            train["batch_size"],
+            train["seed"],
+            self.classes.group_sizes,
+            self.cosplace.iterations_per_group,
+        )
+
+    def steps_per_epoch(self) -> float:
+        """With CosPlace groups an epoch is CosPlace's: `iterations_per_group` steps on one group."""
+        if self.cosplace is not None:
+            return float(self.cosplace.iterations_per_group)
+        return super().steps_per_epoch()
+
+    def epoch(self, step: int) -> float:
+        if self.cosplace is not None:
+            return round(step / self.cosplace.iterations_per_group, 3)
+        return super().epoch(step)
 
     def _test_items(
         self, index: RetrievalIndex, size: tuple[int, int], name: str
@@ -148,7 +187,7 @@ class VPRTask(SampledTask):
             count,
         )
 
-    def _feature_cache(self, places: np.ndarray) -> FeatureCache:
+    def _feature_cache(self) -> FeatureCache:
         """Backbone features of every training image, shared by all runs with the same backbone weights and data."""
         self.model.backbone.requires_grad_(False)
         data = self.cfg["data"]
@@ -198,7 +237,10 @@ class VPRTask(SampledTask):
             descriptors = self.model(images)  # B×D, L2-normalised
         loss = self.loss(descriptors.float(), labels)
         parts = getattr(self.loss, "last_components", None) or {self.loss_name: loss.detach()}
-        return loss, {f"loss/{name}": value for name, value in parts.items()}
+        logged = {f"loss/{name}": value for name, value in parts.items()}
+        if self.classes is not None:  # the CosPlace group this step trained (position in training order)
+            logged["cosplace/group"] = torch.tensor(float(getattr(self.loss, "last_group", 0)))
+        return loss, logged
 
     @torch.no_grad()
     def describe(self, items: ImageItems) -> np.ndarray:
@@ -250,11 +292,52 @@ class VPRTask(SampledTask):
         return results
 
 
-def build_vpr_loss(loss_cfg: dict[str, Any], descriptor_dim: int, num_places: int) -> nn.Module:
-    """The configured loss, checked to train on descriptors (a logit loss such as `ce` is a ConfigError)."""
+def build_vpr_loss(loss_cfg: dict[str, Any], descriptor_dim: int, num_places: int | list[int]) -> nn.Module:
+    """The configured loss, checked to train on descriptors (a logit loss such as `ce` is a ConfigError).
+
+    `num_places`: the classes of the training set, or of each CosPlace group in training order.
+    """
     loss = LOSSES.build(loss_cfg["name"], descriptor_dim, num_places, **preset_params(loss_cfg))
     check_inputs(loss, "descriptors", "vpr", [n for n in LOSSES.names() if n not in LOGIT_LOSSES])
     return loss
+
+
+def training_classes(places: PlaceIndex, settings: CosPlaceSettings, batch_size: int) -> CosPlaceClasses:
+    """The CosPlace classes and groups of the training images: UTM from the index, headings from the names."""
+    if places.utm is None:
+        raise ConfigError(
+            "loss.cosplace", "CosPlace classes need UTM positions; this training set's format has none"
+        )
+    paths = getattr(places.images, "paths", None)
+    headings = parse_headings(paths.names() if paths is not None else [""] * len(places.images))
+    return cosplace_classes(places.utm, headings, settings, batch_size)
+
+
+def check_batch_layout(loss: nn.Module, train: dict[str, Any]) -> bool:
+    """Whether batches hold one image per class (classification losses); pair losses need 2+ per place."""
+    if takes_one_image_per_class(loss):
+        return True
+    if train["images_per_place"] < 2:
+        raise ConfigError(
+            "train.images_per_place",
+            f"{getattr(loss, 'name', 'this loss')} learns from pairs of images of one place: at least 2 per "
+            f"place (the classification losses cosface and arcface take 1)",
+        )
+    return False
+
+
+def check_enough_places(num_places: int, train: dict[str, Any], one_per_class: bool) -> None:
+    """A batch draws distinct places: places_per_batch of them, or batch_size with one image each."""
+    needed, what = (
+        (train["batch_size"], "distinct places (one image each)")
+        if one_per_class
+        else (train["places_per_batch"], "places")
+    )
+    if num_places < needed:
+        raise ConfigError(
+            "train.places_per_batch",
+            f"a batch of {needed} {what}, but the training set has only {num_places} places",
+        )
 
 
 def use_feature_cache(cfg: dict[str, Any]) -> bool:
@@ -273,9 +356,9 @@ def use_feature_cache(cfg: dict[str, Any]) -> bool:
 def vpr_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     """Parameter table of the configured VPR model and its descriptor; the data set is indexed, not read."""
     model = build_vpr_model(cfg["model"])
-    build_vpr_loss(
-        cfg["loss"], model.descriptor_dim, num_places=2
-    )  # the place count only sizes margin losses
+    # The class count only sizes margin losses (one class count per group with CosPlace groups).
+    classes = 2 if CosPlaceSettings.of(cfg["loss"]) is None else [2]
+    check_batch_layout(build_vpr_loss(cfg["loss"], model.descriptor_dim, classes), cfg["train"])
     report = data_report(with_every_set(cfg))
     output = (
         f"descriptor: {model.descriptor_dim}-d   backbone output: {model.backbone.out_channels} channels, "
