@@ -68,6 +68,10 @@ async def test_delta_against_the_baseline_and_b_moves_it(tmp_path: Path) -> None
         await wait_for(pilot, lambda: screen.view is not None and screen.view.table.baseline_index == 1)
         assert delta_texts(screen) == ["-12.00", "base", "-32.00", "—"]
         assert "Δ vs #1" in str(screen.query_one("#sweep-title").render())
+        await pilot.press("x")  # every column, markdown and CSV, against the chosen baseline
+        await wait_for(pilot, lambda: len(list(runs_dir.glob("exports/*/sweep-lr-sweep.*"))) == 2)
+        markdown = next(runs_dir.glob("exports/*/sweep-lr-sweep.md")).read_text()
+        assert "**82.00**" in markdown and "Δ against row 1" in markdown
 
 
 async def test_stop_asks_then_writes_the_request(tmp_path: Path) -> None:

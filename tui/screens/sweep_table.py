@@ -39,12 +39,19 @@ POINT_GLYPHS = {**GLYPHS, "running": "▶", "skipped": "–"}
 PaletteCommand = tuple[str, str, Callable[[], object]]
 
 
+class SweepGrid(DataTable[Text]):
+    """The points' table; Enter (shown in the key bar) opens the point's run."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", tooltip="Open the live monitor of the point's run"),
+    ]
+
+
 class SweepTableScreen(Screen[None]):
     """A sweep's points side by side; `b` picks the baseline row, Enter opens a point's run."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back"),
-        Binding("enter", "open_run", "Open", tooltip="Open the live monitor of the point's run"),
         Binding("b", "baseline", "Baseline", tooltip="Make the row under the cursor the baseline of Delta"),
         Binding("x", "export", "Export", tooltip="Write the table as markdown and CSV to <runs>/exports/"),
         Binding("e", "extend", "Extend", tooltip="Add values to the sweep (key=v1,v2): new points queue"),
@@ -80,7 +87,7 @@ class SweepTableScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Title, table, note, key bar."""
         yield Static(id="sweep-title")
-        yield DataTable(cursor_type="row", zebra_stripes=False, id="sweep-table")
+        yield SweepGrid(cursor_type="row", zebra_stripes=False, id="sweep-table")
         yield Static(id="sweep-note")
         yield KeyBar()
 
