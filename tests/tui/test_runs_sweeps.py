@@ -85,7 +85,7 @@ async def test_group_row_expands_collapses_and_filters(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: len(t.all_rows) == 4)
         assert t.visible_ids[0] == group_key and len(t.visible_ids) == 2  # the sweep folded, the lonely run
         text = row_text(t, group_key)
-        assert "2/4 done" in text and "1 running" in text
+        assert "2/4 done" in text and "▶1" in text
         assert "best lr=1e-3 aggregator=n" in text and "82.0" in text
 
         await pilot.press("enter")  # unfold

@@ -33,7 +33,7 @@ from tui.widgets.key_bar import KeyBar
 from tui.widgets.run_summary import RunSummary
 from tui.widgets.runs_table import COLUMNS, RunsTable
 from tui.widgets.status_badge import SPINNER_FPS, status_colour
-from tui.widgets.sweep_runs_table import SweepRunsTable
+from tui.widgets.sweep_runs_table import SweepRunsTable, group_summary
 
 CONFIG_BUDGET = 0.05
 """Seconds per scan spent parsing new config.yaml files (a big runs folder fills in over a few scans)."""
@@ -602,10 +602,14 @@ class RunsScreen(Screen[None]):
 
     def _render_summary(self) -> None:
         """Describe the run under the cursor (no panel when nothing is selected)."""
-        row = self.query_one(RunsTable).selected
+        table = self.query_one(SweepRunsTable)
+        row, group = table.selected, table.selected_group
         summary = self.query_one(RunSummary)
-        summary.display = row is not None
-        summary.show_run(row)
+        summary.display = row is not None or group is not None
+        if group is not None:
+            summary.update(group_summary(group, self.app.current_theme.dark))
+        else:
+            summary.show_run(row)
 
     def _render_empty(self) -> None:
         """Explain an empty table: no runs yet, or a filter that matches none."""

@@ -24,6 +24,10 @@ FOLDED, UNFOLDED = "▸", "▾"
 BRANCH, LAST_BRANCH = "├ ", "└ "
 """Drawn before each run of an expanded sweep, the last one closing the group."""
 
+POINT_GLYPHS = {"running": "▶"}
+"""The glyph of a group row's running count (a spinner would redraw the row twice a second)."""
+"""Drawn before each run of an expanded sweep, the last one closing the group."""
+
 
 class SweepRunsTable(RunsTable):
     """Runs one per row, except a sweep's runs: folded into one group row until it is expanded."""
@@ -226,7 +230,8 @@ class SweepRunsTable(RunsTable):
         group = self.groups.get(row.sweep.id)
         width = self._layout[1]
         last = group is not None and group.members and group.members[-1] == row.id
-        text = Text("  " + (LAST_BRANCH if last else BRANCH), style="dim")
+        text = Text()
+        text.append("  " + (LAST_BRANCH if last else BRANCH), style="dim")
         labels = short_keys(k for k, _ in row.sweep.varied)
         point = point_text(row, labels) or f"point {row.sweep.index + 1}"
         text.append(fit(point, width - len(text)), style="bold")
@@ -274,22 +279,20 @@ class SweepRunsTable(RunsTable):
         return Text("")
 
     def _group_name(self, group: SweepGroup, dark: bool) -> Text:
-        """'lr-sweep  1 running  best lr=3e-3' (the sweep's name bold, the rest as room allows)."""
+        """'lr-sweep ▶1 ✗1 best lr=3e-3': the sweep's name bold, its running and failed counts (glyphs: they read
+        without colour), then its best point as room allows."""
         width = self._layout[1]
-        text = Text(fit(group.name, width), style="bold underline")
-        extras: list[tuple[str, str]] = []
-        if group.running:
-            extras.append((f"{group.running} running", status_colour("running", dark)))
-        if group.failed:
-            extras.append((f"{group.failed} failed", status_colour("failed", dark)))
-        if group.best_point:
-            extras.append((f"best {group.best_point}", "dim"))
-        for extra, style in extras:
-            room = width - len(text) - 2
-            if room < 6:
-                break
+        text = Text()
+        text.append(fit(group.name, width), style="bold underline")
+        counts = [(f"{POINT_GLYPHS['running']}{group.running}", "running"), (f"✗{group.failed}", "failed")]
+        for label, status in counts:
+            if label[1:] != "0" and len(text) + 1 + len(label) <= width:
+                text.append(" ")
+                text.append(label, style=f"bold {status_colour(status, dark)}")
+        room = width - len(text) - 2
+        if group.best_point and room >= 8:
             text.append("  ")
-            text.append(fit(extra, room), style=style)
+            text.append(fit(f"best {group.best_point}", room), style="dim")
         return text
 
     @staticmethod
@@ -302,3 +305,28 @@ class SweepRunsTable(RunsTable):
         if group.done >= group.total:
             return status_colour("completed", dark)
         return status_colour("queued", dark)
+
+
+def group_summary(group: SweepGroup, dark: bool) -> Text:
+    """Three lines on a sweep under the cursor: name and id, its points' progress, its best point and keys."""
+    waiting = group.total - group.done - group.running
+    progress = Text(f"{group.total} points · {group.done} done")
+    if group.failed:
+        progress.append(f" ({group.failed} failed)", style=status_colour("failed", dark))
+    if group.running:
+        progress.append(" · ")
+        progress.append(f"{group.running} running", style=status_colour("running", dark))
+    if waiting > 0:
+        progress.append(f" · {waiting} to run", style="dim")
+    best = Text()
+    if group.best is not None:
+        best.append(f"best {group.metric_name} ")
+        best.append(fmt_metric(group.best), style="bold")
+        best.append(f" at {group.best_point}" if group.best_point else "")
+        best.append("   ")
+    best.append("w", style="bold")
+    best.append(" its sweep table · ", style="dim")
+    best.append("⏎ → ←", style="bold")
+    best.append(" show or fold its runs", style="dim")
+    name = Text.assemble((group.name, "bold"), ("  sweep ", "dim"), (group.id, "dim"))
+    return Text("\n").join([name, progress, best])
