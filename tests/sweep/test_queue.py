@@ -158,3 +158,23 @@ def test_a_point_that_cannot_start_fails_alone(
     state = read_state(paths)
     assert statuses(paths) == ["failed", "running", "running"]
     assert state["points"][0]["error"] == "data.root: /gone not found"
+
+
+def test_extend_adds_the_missing_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.core.sweep import extend_sweep
+    from engine.core.sweep import plan as plan_module
+
+    monkeypatch.setattr(plan_module, "check_data", lambda cfg: None)
+    monkeypatch.setattr(plan_module, "start_points", lambda paths: None)
+    paths = make_sweep(tmp_path, {"model.aggregator": ["gem", "netvlad"], "optim.lr": ["1e-3"]}, [None, None])
+    assert extend_sweep(tmp_path, paths.sweep_id, ["optim.lr=3e-3,1e-2"]) == [2, 3, 4, 5]
+    varied = [p["varied"] for p in read_state(paths)["points"]]
+    assert varied[2] == {"model.aggregator": "gem", "optim.lr": "3e-3"}
+    assert varied[5] == {"model.aggregator": "netvlad", "optim.lr": "1e-2"}
+    with pytest.raises(UserError, match="already has every point"):
+        extend_sweep(tmp_path, paths.sweep_id, ["optim.lr=1e-3"])
+    with pytest.raises(UserError, match="train.seed is not one of them"):
+        extend_sweep(tmp_path, paths.sweep_id, ["train.seed=1,2"])
+    with pytest.raises(UserError, match=r"sweep point 6 \(model.aggregator=gem optim.lr=-1\): optim.lr"):
+        extend_sweep(tmp_path, paths.sweep_id, ["optim.lr=-1"])
+    assert len(read_state(paths)["points"]) == 6  # a bad extension adds nothing
