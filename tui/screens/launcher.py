@@ -1,5 +1,6 @@
-"""The launcher dialog: pick a run preset, edit `key=value` overrides with live validation, launch detached
-(ctrl+l) or save as a preset (ctrl+s, as in the composer); Esc asks before dropping unsaved overrides."""
+"""The launcher dialog: pick a run preset or a recipe (the experiment logs, small and @real versions), edit
+`key=value` overrides with live validation, launch detached (ctrl+l), open the pick in the composer (ctrl+o) or
+save as a preset (ctrl+s, as in the composer); Esc asks before dropping unsaved overrides."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import copy
 from pathlib import Path
 from typing import Any, ClassVar
 
+import yaml
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -39,6 +41,55 @@ def resolve_overrides(preset: str, text: str) -> tuple[Resolved, int | None]:
     return result, error_line(text, result.key)
 
 
+def launcher_recipes() -> list[tuple[str, str, str]]:
+    """(option id, log, description) of each recipe's small and real-data versions, in name order."""
+    from engine.core.config.recipes import REAL_SUFFIX, list_recipes, recipe_info
+
+    out = []
+    for name in list_recipes():
+        try:
+            info = recipe_info(name)
+        except UserError as exc:
+            out.append((name, "?", f"unreadable recipe: {exc}"))
+            continue
+        log = str(info["log"])
+        about = str(info["description"] or info["reproduces"])
+        out.append((name, log, about if f"log {log}" in about.lower() else f"log {log} · {about}"))
+        if info["real"]:
+            out.append((name + REAL_SUFFIX, log, f"log {log}, real data · needs {info['real_data']}"))
+    return out
+
+
+def preset_options(presets: dict[str, str], recipes: list[tuple[str, str, str]]) -> list[Option | None]:
+    """The run presets, then the recipes under a heading of their own (each with its log); headings inert."""
+    options: list[Option | None] = [Option(Text("Run presets", style="bold dim"), disabled=True)]
+    options += [Option(name, id=name) for name in presets]
+    if recipes:
+        options += [None, Option(Text("Recipes (experiment logs)", style="bold dim"), disabled=True)]
+        options += [Option(Text.assemble(name, (f"  log {log}", "dim")), id=name) for name, log, _ in recipes]
+    return options
+
+
+def composer_base(name: str) -> Path:
+    """The config file the composer starts from for a listed name: the preset's or recipe's own file; for a
+    recipe's real-data version (its overrides applied), a copy written to the cache (`recipes/NAME@real.yaml`)."""
+    from engine.core.config.presets import has_preset, preset_path
+    from engine.core.config.recipes import RECIPES_SLOT, split_variant
+    from engine.core.config.resolve import load_source
+    from tui.data.drafts import drafts_dir
+
+    if has_preset("runs", name):
+        return preset_path("runs", name)
+    recipe, real = split_variant(name)
+    if not real:
+        return preset_path(RECIPES_SLOT, recipe)
+    raw, _ = load_source(name)
+    path = drafts_dir().parent / "recipes" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 class LauncherScreen(ModalScreen[Path | None]):
     """Compose a run from a preset and overrides; dismisses with the new run folder (None on cancel)."""
 
@@ -46,6 +97,7 @@ class LauncherScreen(ModalScreen[Path | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "launch", "Launch", priority=True),
         Binding("ctrl+s", "save", SAVE_PRESET_LABEL, priority=True),
+        Binding("ctrl+o", "compose", "Composer", priority=True),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -55,6 +107,7 @@ class LauncherScreen(ModalScreen[Path | None]):
         """Where launched runs go."""
         self._initial_overrides = overrides
         self._descriptions: dict[str, str] = {}
+        """Each listed preset or recipe variant by its name -> the line shown under the lists."""
         self.validation = Resolved(error="not validated yet")
         """The latest validation of the highlighted preset with the overrides."""
         self._error_line: int | None = None
@@ -66,7 +119,8 @@ class LauncherScreen(ModalScreen[Path | None]):
         with Vertical(id="launcher-dialog"):
             yield Static(
                 Text.assemble(
-                    ("New run", "bold"), ("   ctrl+l launch · ctrl+s save preset · esc cancel", "dim")
+                    ("New run", "bold"),
+                    ("   ^l launch · ^o composer · ^s save preset · esc cancel", "dim"),
                 ),
                 id="launcher-title",
             )
@@ -95,25 +149,27 @@ class LauncherScreen(ModalScreen[Path | None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        """List the run presets; highlighting the first one validates it."""
+        """List the run presets, then the recipes; highlighting the first preset validates it."""
         from engine.core.config import describe_presets
 
-        self._descriptions = describe_presets("runs")
-        presets = self.query_one("#launcher-presets", OptionList)
-        presets.add_options([Option(name, id=name) for name in self._descriptions])
+        presets = describe_presets("runs")
+        recipes = launcher_recipes()
+        self._descriptions = {**presets, **{name: text for name, _, text in recipes}}
+        options = self.query_one("#launcher-presets", OptionList)
+        options.add_options(preset_options(presets, recipes))
         if self._descriptions:
-            presets.highlighted = 0
+            options.highlighted = options.get_option_index(next(iter(self._descriptions)))
         else:
             self.status.show(Resolved(error="no run presets in presets/runs/"))
-        presets.focus()
+        options.focus()
         if self._draft is not None:
             self._restore(self._draft)
 
     def _restore(self, draft: dict[str, Any]) -> None:
         """Put back the preset, overrides and name left last time."""
-        names = list(self._descriptions)
-        if draft.get("preset") in names:
-            self.query_one("#launcher-presets", OptionList).highlighted = names.index(draft["preset"])
+        if draft.get("preset") in self._descriptions:
+            options = self.query_one("#launcher-presets", OptionList)
+            options.highlighted = options.get_option_index(draft["preset"])
         self.query_one("#launcher-overrides", TextArea).text = str(draft.get("overrides") or "")
         self.query_one("#launcher-name", Input).value = str(draft.get("name") or "")
         self.notify("esc then d discards it", title="Draft restored", markup=False)
@@ -141,7 +197,7 @@ class LauncherScreen(ModalScreen[Path | None]):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         """A new preset: show its description and revalidate."""
         self.query_one("#launcher-description", Static).update(
-            Text(self._descriptions.get(str(event.option.id), ""), style="dim italic")
+            Text(self._descriptions.get(str(event.option.id), ""), style="dim italic", overflow="ellipsis")
         )
         self.status.revalidate_soon(self.revalidate)
 
@@ -211,6 +267,27 @@ class LauncherScreen(ModalScreen[Path | None]):
     def on_launch_status_failed(self, message: LaunchStatus.Failed) -> None:
         """The status line says why; mark the override line the engine's error names."""
         self._mark_line(error_line(self.overrides_text, message.failure.key))
+
+    def action_compose(self) -> None:
+        """Open the highlighted preset or recipe in the composer (the overrides typed here stay behind)."""
+        if self.preset is None:
+            return
+        try:
+            base = composer_base(self.preset)
+        except (UserError, OSError) as exc:
+            self.notify(str(exc), title="Cannot open the composer", severity="error", markup=False)
+            return
+        open_composer = getattr(self.app, "open_composer", None)
+        if open_composer is None:
+            return
+        if self.has_changes:  # the overrides wait in the launcher's draft
+            store_draft(
+                DRAFT_KEY, {"preset": self.preset, "overrides": self.overrides_text, "name": self.run_name}
+            )
+        else:
+            clear_draft(DRAFT_KEY)
+        self.dismiss(None)
+        open_composer(base)
 
     # -- saving and leaving --------------------------------------------------------------------------
 
