@@ -49,14 +49,16 @@ def make_run(root: Path, name: str, steps: int, status: str = "completed", pid: 
         f"loss: {{name: multi_similarity}}\ntrain: {{max_steps: {steps}}}\n"
     )
     now = time.time()
+    # a live run started after its pid's process (the benchmark itself), or the console sees a reused pid: dead
+    started = now if status == "running" else now - 3600
     write_json_atomic(
         folder / "run.json",
         {
             "id": name,
             "name": name,
             "status": status,
-            "created": now - 3600,
-            "started": now - 3600,
+            "created": started,
+            "started": started,
             "ended": None if status == "running" else now,
             "pid": pid,
             "host": socket.gethostname(),

@@ -111,17 +111,13 @@ async def test_chosen_charts_persist_per_task_across_restarts(running: Path, cha
 
 async def test_log_scale_toggle_plots_log10_values(running: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plotted: list[list[float]] = []
-    real = CurvePlot.draw
+    real = CurvePlot.plot_line
 
-    def draw(self: CurvePlot, *args: Any) -> bool:
-        plot = self.plt.plot
-        self.plt.plot = lambda x, y, **k: plotted.append(list(y)) or plot(x, y, **k)
-        try:
-            return real(self, *args)
-        finally:
-            self.plt.plot = plot
+    def plot_line(self: CurvePlot, x: Any, y: Any, *args: Any) -> None:
+        plotted.append(list(y))
+        real(self, x, y, *args)
 
-    monkeypatch.setattr(CurvePlot, "draw", draw)
+    monkeypatch.setattr(CurvePlot, "plot_line", plot_line)
     app = MonitorApp(running)
     async with app.run_test(size=(120, 32)) as pilot:
         _, panel = await drawn(pilot)
@@ -216,18 +212,17 @@ async def test_no_color_tells_series_apart_by_point_style(
     running: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     styles: dict[int, list[str]] = {}
-    real = CurvePlot.draw
+    real_draw, real_plot = CurvePlot.draw, CurvePlot.plot_line
 
     def draw(self: CurvePlot, *args: Any) -> bool:
-        plot = self.plt.plot
-        seen = styles.setdefault(id(self), [])
-        seen.clear()
-        self.plt.plot = lambda x, y, **k: seen.append(k["marker"]) or plot(x, y, **k)
-        try:
-            return real(self, *args)
-        finally:
-            self.plt.plot = plot
+        styles.setdefault(id(self), []).clear()
+        return real_draw(self, *args)
 
+    def plot_line(self: CurvePlot, x: Any, y: Any, colour: Any, marker: str) -> None:
+        styles[id(self)].append(marker)
+        real_plot(self, x, y, colour, marker)
+
+    monkeypatch.setattr(CurvePlot, "plot_line", plot_line)
     monkeypatch.setattr(CurvePlot, "draw", draw)
     monkeypatch.setenv("NO_COLOR", "1")
     app = MonitorApp(running)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.app import App
@@ -314,17 +315,13 @@ async def test_plots_get_at_most_two_points_per_column(
     from tui.widgets.curves import CurvePlot
 
     sizes: list[tuple[int, int]] = []
-    real_draw = CurvePlot.draw
+    real_plot = CurvePlot.plot_line
 
-    def draw(self: CurvePlot, lines: list, markers: list, *args: object) -> bool:
-        real_plot = self.plt.plot
-        self.plt.plot = lambda x, *a, **k: sizes.append((len(x), self.size.width)) or real_plot(x, *a, **k)
-        try:
-            return real_draw(self, lines, markers, *args)  # type: ignore[arg-type]
-        finally:
-            self.plt.plot = real_plot
+    def plot_line(self: CurvePlot, x: Any, *args: Any) -> None:
+        sizes.append((len(x), self.size.width))
+        real_plot(self, x, *args)
 
-    monkeypatch.setattr(CurvePlot, "draw", draw)
+    monkeypatch.setattr(CurvePlot, "plot_line", plot_line)
     app = MonitorApp(running)
     async with app.run_test(size=(120, 32)) as pilot:
         await loaded(pilot, app.screen)

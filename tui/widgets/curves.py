@@ -9,6 +9,7 @@ from typing import Literal
 
 import numpy as np
 from rich.markup import escape
+from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -16,8 +17,9 @@ from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from tui.data.chart_series import (
     DEFAULT_CHARTS,
@@ -35,6 +37,7 @@ from tui.data.chart_series import (
 )
 from tui.data.downsample import EmaState, ema_continue, minmax
 from tui.data.run_snapshot import Marker, Snapshot
+from tui.widgets.braille_canvas import PLAIN, BrailleCanvas, StyleCache
 
 __all__ = ["ChartView", "CurveChart", "CurvePlot", "CurvesPanel", "Line", "fmt_steps", "fmt_value"]
 
@@ -77,7 +80,7 @@ REDRAW_INTERVAL = 0.5
 """Seconds between redraws at most (2 Hz); nothing is redrawn while the data is unchanged."""
 
 Y_LABEL_WIDTH = 8
-"""Columns plotext leaves of a chart's width to y tick labels (what the downsampling keeps out)."""
+"""Columns of a chart's width taken by the y tick labels and a space (what the downsampling keeps out)."""
 
 
 @dataclass
@@ -208,8 +211,11 @@ def _log_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]
     return ticks, [fmt_value(10**t, 2) for t in ticks]
 
 
-class CurvePlot(PlotextPlot):
-    """One plotext chart; `draw` replots downsampled lines so plotext never sees more than 2·width points."""
+class CurvePlot(Widget):
+    """One chart: y tick labels, a braille plot area (lines downsampled to two points a column), x tick labels.
+
+    `draw` renders every row once into strips; Textual's refreshes between draws only copy them.
+    """
 
     DEFAULT_CSS = """
     CurvePlot { height: 1fr; width: 1fr; }
@@ -235,6 +241,9 @@ class CurvePlot(PlotextPlot):
         """The size the last draw was made for (ticks and downsampling depend on it)."""
         self.marker_columns: list[tuple[float, int]] = []
         """(x, column) of each marker drawn, for tests: the same step sits at the same column everywhere."""
+        self._strips: list[Strip] = []
+        self._styles = StyleCache()
+        self._canvas: BrailleCanvas | None = None
 
     def draw(
         self,
@@ -246,45 +255,55 @@ class CurvePlot(PlotextPlot):
         """Replot `lines` and vertical `markers` (x in the lines' units) over `x_range` (None: all data)."""
         view = view or ChartView()
         self.drawn_size = self.size
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.frame(False)
         self.marker_columns = []
         span = x_range or data_span(lines)
-        if span is None:
+        if span is None or self.size.width <= Y_LABEL_WIDTH or self.size.height < 2:
             self._frame = None
+            self._strips = []
             self.refresh()
             return False
-        width = max(10, self.size.width - Y_LABEL_WIDTH)
-        ys: list[np.ndarray] = []
+        left, right = span
+        if right <= left:
+            left, right = left - 1, right + 1
+        width = self._plot_columns()
+        points: list[tuple[Line, np.ndarray, np.ndarray]] = []
         for line in lines:
             xs, yv = minmax(line.x, line.y, width, span)
             if view.log_y:
                 positive = yv > 0
                 xs, yv = xs[positive], np.log10(yv[positive])
             if len(xs):
-                marker = NO_COLOR_MARKERS[line.style % len(NO_COLOR_MARKERS)] if view.no_color else "braille"
-                plt.plot(xs.tolist(), yv.tolist(), color=line.colour, marker=marker)
-                ys.append(yv)
-        y_range = self._axes(span, ys, view)
-        self._markers(list(markers), span, y_range, view)
-        if view.cursor is not None and span[0] <= view.cursor <= span[1]:
-            plt.vertical_line(view.cursor, color=view.foreground)
+                points.append((line, xs, yv))
+        y_ticks, y_labels, (lo, hi) = self._y_axis([yv for _, _, yv in points], view)
+        self._frame = (Y_LABEL_WIDTH, left, right)
+        self._canvas = BrailleCanvas(width, self.size.height - 1, (left, right), (lo, hi))
+        self._markers(list(markers), (left, right), view)
+        if view.cursor is not None and left <= view.cursor <= right:
+            self._canvas.vertical(view.cursor, view.foreground)
+        for line, xs, yv in points:
+            marker = NO_COLOR_MARKERS[line.style % len(NO_COLOR_MARKERS)] if view.no_color else "braille"
+            self.plot_line(xs, yv, line.colour, marker)
+        self._canvas.words.reverse()  # markers drew right to left; the leftmost word wins an overlap
+        self._strips = self._frame_rows(self._canvas.strips(self._styles), y_ticks, y_labels, (lo, hi), view)
         self.refresh()
-        return bool(ys)
+        return bool(points)
 
-    def _axes(self, span: tuple[float, float], ys: list[np.ndarray], view: ChartView) -> tuple[float, float]:
-        """Round ticks with short labels on both axes (three at least on y); the y range drawn."""
-        left, right = span
-        if right <= left:
-            left, right = left - 1, right + 1
-        self.plt.xlim(left, right)
-        count = max(2, min(6, self.size.width // 12))
-        ticks = nice_ticks(left, right, count) if view.axis.name != "time" else []
-        if len(ticks) < 2:
-            ticks = np.linspace(left, right, count).tolist()
-        self.plt.xticks(ticks, [view.axis.fmt(t) for t in ticks])
+    def plot_line(self, x: np.ndarray, y: np.ndarray, colour: RGB, marker: str) -> None:
+        """Draw one line on the chart being drawn (`marker`: braille, or a point character for NO_COLOR)."""
+        if self._canvas is not None:
+            self._canvas.line(x, y, colour, marker)
+
+    def render_line(self, y: int) -> Strip:
+        """A row as drawn last (blank before the first draw)."""
+        width = self.size.width
+        if y < len(self._strips):
+            return self._strips[y].adjust_cell_length(width, PLAIN)
+        return Strip.blank(width, PLAIN)
+
+    def _y_axis(
+        self, ys: list[np.ndarray], view: ChartView
+    ) -> tuple[list[float], list[str], tuple[float, float]]:
+        """Round ticks with short labels (three at least) and the y range drawn."""
         values = np.concatenate(ys) if ys else np.zeros(0)
         lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
         if hi <= lo:  # a constant (an LR that never moves): centre it
@@ -300,37 +319,67 @@ class CurvePlot(PlotextPlot):
         else:
             y_ticks = readable_ticks(lo, hi, count)
             labels = [fmt_value(t) for t in y_ticks]
-        lo, hi = min(lo, *y_ticks), max(hi, *y_ticks)
-        self.plt.ylim(lo, hi)
-        labels = [label.rjust(Y_LABEL_WIDTH - 1) for label in labels]  # same plot area in every chart
-        self.plt.yticks(y_ticks, labels)
-        self._frame = (
-            max((len(label) for label in labels), default=0),
-            left,
-            right,
-        )  # plotext draws from there
-        return lo, hi
+        return y_ticks, labels, (min(lo, *y_ticks), max(hi, *y_ticks))
 
-    def _markers(
-        self, markers: list[Marker], span: tuple[float, float], y_range: tuple[float, float], view: ChartView
-    ) -> None:
+    def _frame_rows(
+        self,
+        plot: list[Strip],
+        y_ticks: list[float],
+        y_labels: list[str],
+        y_range: tuple[float, float],
+        view: ChartView,
+    ) -> list[Strip]:
+        """The plot rows behind their y labels, then the row of x labels."""
+        rows = len(plot)
+        lo, hi = y_range
+        label_at: dict[int, str] = {}
+        for tick, label in zip(y_ticks, y_labels):
+            row = round((hi - tick) / (hi - lo) * (rows - 1)) if hi > lo else 0
+            label_at.setdefault(row, label)
+        out = []
+        for r, strip in enumerate(plot):
+            label = label_at.get(r, "")[: Y_LABEL_WIDTH - 1].rjust(Y_LABEL_WIDTH - 1) + " "
+            out.append(Strip.join([Strip([Segment(label, PLAIN)], Y_LABEL_WIDTH), strip]))
+        out.append(self._x_labels(view))
+        return out
+
+    def _x_labels(self, view: ChartView) -> Strip:
+        """Round x ticks under their columns, centred, none overlapping its neighbour."""
+        assert self._canvas is not None and self._frame is not None
+        _, left, right = self._frame
+        count = max(2, min(6, self.size.width // 12))
+        ticks = nice_ticks(left, right, count) if view.axis.name != "time" else []
+        if len(ticks) < 2:
+            ticks = np.linspace(left, right, count).tolist()
+        width = self.size.width
+        row = [" "] * width
+        free_from = 0
+        for tick in ticks:
+            label = view.axis.fmt(tick)
+            centre = Y_LABEL_WIDTH + self._canvas.column_of(tick)
+            start = min(max(centre - len(label) // 2, Y_LABEL_WIDTH), width - len(label))
+            if start < free_from or start < 0:
+                continue
+            row[start : start + len(label)] = label
+            free_from = start + len(label) + 1
+        return Strip([Segment("".join(row), PLAIN)], width)
+
+    def _markers(self, markers: list[Marker], span: tuple[float, float], view: ChartView) -> None:
         """A vertical line per marker in view, with its tag on the top row where it does not overlap."""
+        assert self._canvas is not None
         left, right = span
         columns = self._plot_columns()
         inside = [m for m in markers if left <= m.step <= right]
         free_from = -1
         for m in sorted(inside, key=lambda m: m.step):
-            self.plt.vertical_line(m.step, color=ink(MARKER_COLOURS.get(m.kind, (150, 150, 150)), view.dark))
-            column = self._column(m.step, span, columns)
+            colour = ink(MARKER_COLOURS.get(m.kind, (150, 150, 150)), view.dark)
+            self._canvas.vertical(m.step, colour)
+            column = self._canvas.column_of(m.step)
             self.marker_columns.append((m.step, column))
             if column <= free_from:
                 continue
             word = MARKER_TAGS.get(m.kind, m.kind)
-            colour = (
-                view.foreground
-                if view.no_color
-                else ink(MARKER_COLOURS.get(m.kind, (150, 150, 150)), view.dark)
-            )
+            tag_colour = view.foreground if view.no_color else colour
             align: Literal["left", "right"]
             if column + len(word) + 1 < columns:
                 tag, align, end = word, "left", column + len(word) + 1
@@ -340,18 +389,12 @@ class CurvePlot(PlotextPlot):
                 tag, align, end = word[:1], "left", column + 2
             else:
                 continue
-            self.plt.text(tag, m.step, y_range[1], color=colour, background=view.background, alignment=align)
+            self._canvas.word(m.step, tag, tag_colour, view.background, align)
             free_from = end
 
     def _plot_columns(self) -> int:
         """Columns of the drawing area (the width less the y labels)."""
-        labels = self._frame[0] if self._frame else Y_LABEL_WIDTH
-        return max(1, self.size.width - labels)
-
-    @staticmethod
-    def _column(x: float, span: tuple[float, float], columns: int) -> int:
-        left, right = span
-        return round((x - left) / (right - left) * (columns - 1)) if right > left else 0
+        return max(1, self.size.width - Y_LABEL_WIDTH)
 
     def x_at(self, column: int) -> float | None:
         """The x drawn at a column of this widget (None outside the drawing area or before a draw)."""
@@ -411,7 +454,10 @@ class CurveChart(Vertical):
     ) -> None:
         """Replot and rewrite the legend: decimals go first when room is short, then values, names last."""
         view = view or ChartView()
-        has_data = self.query_one(CurvePlot).draw(lines, markers, x_range, view)
+        plots = self.query(CurvePlot)
+        if not plots:  # a chart added by `g` whose children are not mounted yet: drawn at the next tick
+            return
+        has_data = plots.first().draw(lines, markers, x_range, view)
         room = max(10, self.size.width - 2)
         fits = None
         fallbacks = LEGEND_FALLBACKS if view.cursor is None else CURSOR_FALLBACKS
