@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.protocol.listing import check_run_info, sweep_membership
-from tests.tui.fixtures import FROZEN_NOW, HOUR, frozen_clock, make_run, wait_for
+from tests.tui.fixtures import FROZEN_NOW, HOUR, frozen_clock, make_run, update_run, wait_for
 from tests.tui.sweep_fixtures import make_sweep
 from tui.app import LabConsoleApp
 from tui.data.run_index import RunRow
@@ -99,6 +99,9 @@ async def test_group_row_expands_collapses_and_filters(tmp_path: Path) -> None:
         assert t.selected_group is not None and t.cursor_key == group_key
         await pilot.press("right")
         await wait_for(pilot, lambda: len(t.visible_ids) == 5)
+
+        update_run(folders[2], status="completed", ended=FROZEN_NOW)  # a point ends: its group row follows
+        await wait_for(pilot, lambda: "3/4 done" in row_text(t, group_key))
 
         await pilot.press("slash", *"sweep:lr-sw", "enter")
         await wait_for(pilot, lambda: t.visible_ids == [group_key, *(f.name for f in folders)])

@@ -50,6 +50,7 @@ class SweepRunsTable(RunsTable):
         self._folded_by_user: set[str] = set()
         self.shown_runs = 0
         """Runs passing the filter, folded ones included."""
+        self._members: set[str] = set()
 
     # -- what is under the cursor -------------------------------------------------------------------
 
@@ -133,7 +134,10 @@ class SweepRunsTable(RunsTable):
     def update_rows(self, rows: dict[str, RunRow], changed: frozenset[str] | None = None) -> None:
         """New rows: regroup the sweeps; redraw only changed rows (and changed groups) when the order stays."""
         self._rows = rows
-        before, self.groups = self.groups, group_sweeps(rows.values())
+        before = self.groups
+        if self._regroup_needed(rows, changed):
+            self.groups = group_sweeps(rows.values())
+            self._members = {m for g in self.groups.values() for m in g.members}
         order = self._compute_order()
         if order != self._order or changed is None:
             self._rebuild(order)
@@ -141,6 +145,16 @@ class SweepRunsTable(RunsTable):
         keys = set(changed) | {GROUP_KEY + i for i, g in self.groups.items() if before.get(i) != g}
         for key in keys & set(order[: self._materialized]):
             self._update_row(key)
+
+    def _regroup_needed(self, rows: dict[str, RunRow], changed: frozenset[str] | None) -> bool:
+        """Whether a sweep's runs changed, appeared or vanished (else a long history is not regrouped per scan)."""
+        if changed is None:
+            return True
+        for run_id in changed:
+            row = rows.get(run_id)
+            if run_id in self._members or (row is not None and row.sweep is not None):
+                return True
+        return any(m not in rows for m in self._members)
 
     def _compute_order(self) -> list[str]:
         """Visible rows: filtered and sorted runs, each sweep's runs replaced by its group row where its first
