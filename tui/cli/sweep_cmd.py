@@ -14,7 +14,7 @@ from typing import Any
 from engine.core.errors import UserError
 from engine.core.protocol.rundir import folder_error
 from engine.core.sweep import create_sweep, extend_sweep, find_sweep, list_sweeps, request_sweep
-from engine.core.sweep.axes import overrides_of
+from engine.core.sweep.axes import overrides_of, point_text
 from engine.core.sweep.spec import spec_from_command_line
 from engine.core.sweep.store import SweepState
 from engine.core.sweep.table import (
@@ -174,7 +174,7 @@ def best_so_far(runs_dir: Path, state: SweepState) -> str:
         return "-"
     column = mains[0]
     row = table.rows[table.best[column]]
-    varied = " ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in row.varied.items())
+    varied = point_text(row.varied, table.key_columns)
     return f"{column_label(column)} {value_text(table, column, row.values[column])} (#{row.index} {varied})"
 
 

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine.core.config.overrides import parse_value
 from engine.core.export import fmt_number
+from engine.core.sweep.axes import point_text
 from engine.core.sweep.table import Column, SweepTable, column_label
 
 WIDTH, HEIGHT = 900, 560
@@ -55,9 +56,8 @@ def series_of(table: SweepTable, key: str, column: Column) -> list[Series]:
         x, y = _number(row.varied.get(key)), row.values.get(column)
         if x is None or y is None:
             continue
-        label = " ".join(
-            f"{k.rsplit('.', 1)[-1]}={row.varied.get(k, '')}" for k in table.key_columns if k != key
-        )
+        others = {k: row.varied.get(k, "") for k in table.key_columns if k != key}
+        label = point_text(others, table.key_columns)
         groups.setdefault(label, []).append((x, y))
     return [Series(label or column_label(column), sorted(points)) for label, points in groups.items()]
 

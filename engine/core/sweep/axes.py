@@ -116,3 +116,23 @@ def points_of(axes: Mapping[str, Sequence[str]], mode: str = "grid") -> list[Poi
 def overrides_of(point: Mapping[str, str]) -> list[str]:
     """A point as `key=value` overrides."""
     return [f"{key}={value}" for key, value in point.items()]
+
+
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Each dotted key by its shortest ending that no other key shares (`optim.lr` → `lr`, while
+    `model.backbone.preset` and `model.aggregator.preset` → `backbone.preset`, `aggregator.preset`)."""
+    short = {}
+    for key in keys:
+        parts = key.split(".")
+        for length in range(1, len(parts) + 1):
+            tail = ".".join(parts[-length:])
+            if not any(other != key and (other == tail or other.endswith("." + tail)) for other in keys):
+                break
+        short[key] = tail
+    return short
+
+
+def point_text(point: Mapping[str, str], keys: Sequence[str] | None = None) -> str:
+    """`aggregator=gem lr=3e-3`: a point's values by their short keys."""
+    short = short_keys(list(keys or point))
+    return " ".join(f"{short.get(key, key)}={value}" for key, value in point.items())

@@ -17,7 +17,7 @@ from engine.core.errors import UserError
 from engine.core.launch import check_data, prepare_run
 from engine.core.protocol import RunPaths, update_run_info, write_json_atomic
 from engine.core.protocol.checkpoints import newest_checkpoint
-from engine.core.sweep.axes import Point, overrides_of, parse_assignments, points_of
+from engine.core.sweep.axes import Point, overrides_of, parse_assignments, point_text, points_of
 from engine.core.sweep.spec import SweepSpec
 from engine.core.sweep.store import (
     SweepPaths,
@@ -91,6 +91,7 @@ def create_sweep(runs_dir: Path, spec: SweepSpec, argv: Sequence[str] = ()) -> S
         "baseline_index": baseline,
         "launcher": launcher,
         "argv": list(argv),
+        "cwd": os.getcwd(),  # relative paths in the overrides mean the same when a later resume starts the queue
     }
     state = {
         "id": paths.sweep_id,
@@ -121,6 +122,7 @@ def start_queue(paths: SweepPaths) -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     project_root = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, env.get("PYTHONPATH", "")]))
+    cwd = read_plan(paths).get("cwd")
     with open(paths.queue_log, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", QUEUE_MODULE, str(paths.root)],
@@ -130,6 +132,7 @@ def start_queue(paths: SweepPaths) -> int:
             start_new_session=True,
             close_fds=True,
             env=env,
+            cwd=cwd if isinstance(cwd, str) and os.path.isdir(cwd) else None,
         )
     deadline = time.monotonic() + QUEUE_START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -149,8 +152,7 @@ def start_queue(paths: SweepPaths) -> int:
 
 def run_name(sweep_name: str, index: int, point: Point) -> str:
     """`lr-sweep-3 lr=3e-3 aggregator=gem`: the sweep, the point, and what it varies (last key part)."""
-    varied = " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in point.items())
-    return f"{sweep_name}-{index} {varied}"
+    return f"{sweep_name}-{index} {point_text(point)}"
 
 
 def prepare_point(paths: SweepPaths, plan: dict[str, Any], point: dict[str, Any], total: int) -> RunPaths:
