@@ -148,7 +148,6 @@ class SweepTableScreen(Screen[None]):
         grid.header_height = 2 if len(splits) > 1 else 1
         grid.clear(columns=True)
         grid.add_column(Text("#", justify="right"), key="index")
-        grid.add_column("status", key="status")
         labels = short_keys(table.key_columns)
         for name in table.key_columns:
             grid.add_column(labels[name], key=f"key:{name}")
@@ -159,6 +158,7 @@ class SweepTableScreen(Screen[None]):
                 grid.add_column(
                     Text(f"Δ {column[1]}\n{unit.strip()}" if len(splits) > 1 else f"Δ{unit}", justify="right")
                 )
+        grid.add_column("status", key="status")
         for row in table.rows:
             grid.add_row(*self._cells(table, row, metrics, deltas, dark), key=str(row.index))
         if table.rows:
@@ -180,12 +180,9 @@ class SweepTableScreen(Screen[None]):
         deltas: set[tuple[str, str]],
         dark: bool,
     ) -> list[Text]:
-        """One row: index, status, varied values, then each shown metric (the column's best in bold) and Delta."""
+        """One row: index, varied values, each shown metric (the column's best in bold) and Delta, status."""
         is_base = row.index == table.baseline_index
         cells = [Text(str(row.index), style="bold" if is_base else "dim", justify="right")]
-        colour = status_colour(row.status if row.status != "skipped" else "queued", dark)
-        label = POINT_LABELS.get(row.status, row.status)
-        cells.append(Text(f"{POINT_GLYPHS.get(row.status, '?')} {label}", style=colour))
         for name in table.key_columns:
             cells.append(Text(fit(row.varied.get(name, "–"), KEY_WIDTH_MAX)))
         for column in metrics:
@@ -195,6 +192,9 @@ class SweepTableScreen(Screen[None]):
             cells.append(Text(value_text(table, column, value), style=style, justify="right"))
             if column in deltas:
                 cells.append(self._delta_cell(table, row, column, is_base, dark))
+        colour = status_colour(row.status if row.status != "skipped" else "queued", dark)
+        label = POINT_LABELS.get(row.status, row.status)
+        cells.append(Text(f"{POINT_GLYPHS.get(row.status, '?')} {label}", style=colour))
         return cells
 
     def _delta_cell(
