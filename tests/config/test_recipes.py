@@ -57,11 +57,14 @@ def test_a_recipe_resolves_by_name_its_block_kept_as_tags_not_validated() -> Non
     assert "recipe" not in raw
 
 
-def test_a_mapping_holding_a_recipe_block_resolves() -> None:
-    """The composer hands the recipe file's mapping, block included."""
-    raw = yaml.safe_load(load_recipe(VPR).path.read_text(encoding="utf-8"))
-    cfg = resolve_config(raw, check_paths=False)
-    assert "recipe" not in cfg and "log:000" in cfg["tags"]
+def test_a_mapping_or_a_copy_holding_a_recipe_block_resolves(tmp_path: Path) -> None:
+    """The composer hands the recipe file's mapping, block included, and keeps it in a composed file."""
+    text = load_recipe(VPR).path.read_text(encoding="utf-8")
+    cfg = resolve_config(yaml.safe_load(text), check_paths=False)
+    assert "recipe" not in cfg and {"recipe:vpr_model_selection", "log:000"} <= set(cfg["tags"])
+    copy = tmp_path / "composed-1a2b.yaml"
+    copy.write_text(text, encoding="utf-8")
+    assert "recipe:vpr_model_selection" in resolve_config(str(copy), check_paths=False)["tags"]
 
 
 def test_the_real_version_applies_its_overrides_then_the_users() -> None:

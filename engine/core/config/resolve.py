@@ -103,7 +103,9 @@ def load_source(source: str | os.PathLike | dict) -> tuple[dict[str, Any], str]:
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a run config must be a YAML mapping of sections")
     if RECIPE_KEY in raw:  # a recipe file given by its path: its small variant
-        recipe = recipe_from(raw, path.stem, path)
+        # a copy elsewhere (a composed run's file) is still the recipe its name says
+        name = path.stem if path.parent.name == RECIPES_SLOT else str(raw.get("name") or path.stem)
+        recipe = recipe_from(raw, name, path)
         raw = mark_run_config(recipe.config, recipe, False)
     return raw, path.stem
 
