@@ -248,6 +248,8 @@ class SweepRunsTable(RunsTable):
         text.append("  " + (LAST_BRANCH if last else BRANCH), style="dim")
         labels = short_keys(k for k, _ in row.sweep.varied)
         point = point_text(row, labels) or f"point {row.sweep.index + 1}"
+        if len(point) > width - len(text):  # narrow: the values alone tell the points apart
+            point = " ".join(v for _, v in row.sweep.varied) or point
         text.append(fit(point, width - len(text)), style="bold")
         room = width - len(text) - 2
         if room > 4:
