@@ -187,9 +187,10 @@ def show_cmd(args: argparse.Namespace, state: SweepState) -> int:
         sys.stdout.write(to_csv(table))
         return 0
     console = console_for()
+    how = "a Slurm job array" if state.launcher == "slurm" else f"{state.parallel} at a time"
     print(
         f"sweep {state.name} ({state.id}): {state.status}, {state.finished}/{state.total} done, "
-        f"{state.parallel} at a time; {args.use} values, Δ against row {table.baseline_index}"
+        f"{how}; {args.use} values, Δ against row {table.baseline_index}"
     )
     columns, rows = terminal_table(table)
     for line in table_lines(columns, rows, console):
