@@ -94,6 +94,8 @@ class LauncherScreen(ModalScreen[Path | None]):
     """Compose a run from a preset and overrides; dismisses with the new run folder (None on cancel)."""
 
     CSS_PATH = "launcher.tcss"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    """A tall terminal shows twice as many presets and recipes (launcher.tcss)."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "launch", "Launch", priority=True),
         Binding("ctrl+s", "save", SAVE_PRESET_LABEL, priority=True),
