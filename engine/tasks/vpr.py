@@ -360,6 +360,11 @@ def vpr_summary(cfg: dict[str, Any]) -> dict[str, Any]:
     classes = 2 if CosPlaceSettings.of(cfg["loss"]) is None else [2]
     check_batch_layout(build_vpr_loss(cfg["loss"], model.descriptor_dim, classes), cfg["train"])
     report = data_report(with_every_set(cfg))
+    settings = CosPlaceSettings.of(cfg["loss"])
+    if settings is not None and report["train_images"]:  # the classes and groups, checked against the batch
+        places = DataPlan(with_every_set(cfg)).train_index()
+        classes = training_classes(places, settings, cfg["train"]["batch_size"])
+        report["line"] += f"\nclasses: {classes.describe(settings)}"
     output = (
         f"descriptor: {model.descriptor_dim}-d   backbone output: {model.backbone.out_channels} channels, "
         f"stride {model.backbone.stride}"

@@ -83,3 +83,16 @@ def test_plain_cosface_draws_one_image_per_place(tmp_path: Path, tiny_city: Path
 
     assert isinstance(sampler_of("loss=cosface"), ClassBatchSampler)
     assert isinstance(sampler_of("loss=multi_similarity"), PlaceBatchSampler)
+
+
+def test_check_says_the_classes_and_groups(tiny_city: Path) -> None:
+    from engine.core.config import resolve_config
+    from engine.tasks.vpr import vpr_summary
+    from tests.engine.conftest import tiny_overrides
+
+    summary = vpr_summary(resolve_config("demo", [*tiny_overrides(tiny_city), *SMALL_GROUPS]))
+    assert "classes: CosPlace M 10 m, α 30°, N 2, L 1: 40 classes in" in summary["data"]["line"]
+    with pytest.raises(ConfigError, match="fewer than a batch of 40"):
+        vpr_summary(
+            resolve_config("demo", [*tiny_overrides(tiny_city), *SMALL_GROUPS, "train.places_per_batch=20"])
+        )
