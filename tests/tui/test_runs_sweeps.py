@@ -11,11 +11,11 @@ from tests.tui.fixtures import FROZEN_NOW, HOUR, frozen_clock, make_run, update_
 from tests.tui.sweep_fixtures import make_sweep
 from tui.app import LabConsoleApp
 from tui.data.run_index import RunRow
-from tui.data.sweep_groups import group_sweeps, short_keys, split_sweep_terms
+from tui.data.sweep_groups import group_sweeps, split_sweep_terms
 from tui.screens.runs import RunsScreen
 from tui.widgets.sweep_runs_table import GROUP_KEY, SweepRunsTable
 
-AXES = {"optim.lr": ["1e-3", "3e-3"], "model.aggregator.name": ["gem", "netvlad"]}
+AXES = {"optim.lr": ["1e-3", "3e-3"], "model.aggregator": ["gem", "netvlad"]}
 
 
 def lr_sweep(runs_dir: Path) -> tuple[str, list[Path]]:
@@ -45,12 +45,7 @@ def test_sweep_membership_reads_and_checks_run_json() -> None:
     assert problems and "sweep" in problems[0]
 
 
-def test_short_keys_and_sweep_terms() -> None:
-    assert short_keys(["optim.lr", "model.aggregator.name"]) == {
-        "optim.lr": "lr",
-        "model.aggregator.name": "aggregator",
-    }
-    assert short_keys(["a.lr", "b.lr"]) == {"a.lr": "a.lr", "b.lr": "b.lr"}
+def test_sweep_terms() -> None:
     assert split_sweep_terms("gem sweep:LR,agg status:done") == ("gem status:done", ("lr", "agg"))
 
 

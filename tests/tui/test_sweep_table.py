@@ -20,7 +20,7 @@ from tui.screens.confirm_sweep_stop import ConfirmSweepStop
 from tui.screens.sweep_table import SweepTableScreen
 from tui.widgets.sweep_runs_table import GROUP_KEY, SweepRunsTable
 
-AXES = {"optim.lr": ["1e-3", "3e-3"], "model.aggregator.name": ["gem", "netvlad"]}
+AXES = {"optim.lr": ["1e-3", "3e-3"], "model.aggregator": ["gem", "netvlad"]}
 STATUSES = ["completed", "completed", "running", "queued"]
 SCORES = [70.0, 82.0, 50.0, None]
 

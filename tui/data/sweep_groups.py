@@ -11,9 +11,6 @@ from tui.data.run_index import RunRow
 FINISHED = ("completed", "failed", "stopped", "interrupted", "damaged")
 """Statuses of a sweep point that is done (whatever its outcome): they count toward n of n/N."""
 
-GENERIC_PARTS = ("name", "preset")
-"""Last parts of a dotted key that say nothing alone: `model.aggregator.name` reads as `aggregator`."""
-
 SWEEP_TERM = "sweep:"
 """The filter term keeping the runs of the sweeps whose name or id contains what follows it."""
 
@@ -43,16 +40,10 @@ class SweepGroup:
 
 
 def short_keys(keys: Iterable[str]) -> dict[str, str]:
-    """A short label per dotted key: its last meaningful part, or the whole key when two would read the same."""
-    keys = list(dict.fromkeys(keys))
-    labels = {}
-    for key in keys:
-        parts = key.split(".")
-        while len(parts) > 1 and parts[-1] in GENERIC_PARTS:
-            parts.pop()
-        labels[key] = parts[-1]
-    clashing = {label for label in labels.values() if list(labels.values()).count(label) > 1}
-    return {key: key if label in clashing else label for key, label in labels.items()}
+    """Each dotted key by its shortest unambiguous ending, as the sweep's run names and the CLI name it."""
+    from engine.core.sweep.axes import short_keys as shortest  # imports yaml: not at console start
+
+    return shortest(list(dict.fromkeys(keys)))
 
 
 def point_text(row: RunRow, labels: dict[str, str] | None = None) -> str:

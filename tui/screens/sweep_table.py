@@ -18,8 +18,8 @@ from textual.widgets import DataTable, Static
 
 from engine.core.errors import UserError
 from engine.core.export import lower_is_better
+from engine.core.sweep.axes import short_keys
 from engine.core.sweep.table import SweepRow, SweepTable, value_text
-from tui.data.sweep_groups import short_keys
 from tui.data.sweep_view import KEY_WIDTH_MAX, SweepView, fitting_columns, header_label, read_view
 from tui.screens.confirm_sweep_stop import ConfirmSweepStop
 from tui.screens.text_prompt import TextPromptScreen
