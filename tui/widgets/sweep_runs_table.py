@@ -13,7 +13,7 @@ from tui.data.sweep_groups import SweepGroup, group_sweeps, in_sweeps, point_tex
 from tui.format import fmt_duration, fmt_metric, fmt_started
 from tui.widgets import runs_table
 from tui.widgets.runs_table import COLUMN_WIDTH, RunsTable, fit, sort_rows, visible_columns
-from tui.widgets.status_badge import status_colour
+from tui.widgets.status_badge import SPINNER_FPS, status_colour
 
 GROUP_KEY = "sweep:"
 """Prefix of a group row's key (run ids never hold a colon, so a group key is never a run's)."""
@@ -232,7 +232,7 @@ class SweepRunsTable(RunsTable):
             if row is None or row.status != "running":
                 continue
             self.update_cell(key, "status", self._cell(row, "status"))
-            if "duration" in keys and self._ticks % 2 == 0:
+            if "duration" in keys and self._ticks % SPINNER_FPS == 0:
                 self.update_cell(key, "duration", self._cell(row, "duration"))
 
     # -- cells --------------------------------------------------------------------------------------
