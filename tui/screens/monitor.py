@@ -249,8 +249,10 @@ class MonitorScreen(Screen[None]):
 
     def _tick(self) -> None:
         """Once a second: elapsed time and ETA move while the run is live."""
-        if self._snapshot is not None and self._snapshot.status in STEERABLE:
-            self.query_one(RunHeader).tick()
+        header = self.query_one(RunHeader)
+        live = self._snapshot is not None and self._snapshot.status in STEERABLE
+        if live and time.monotonic() - header.ticked_at >= 0.9:  # not drawn with a poll's update just now
+            header.tick()
 
     # -- drawing ----------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -38,6 +39,7 @@ from tui.data.chart_series import (
 from tui.data.downsample import EmaState, ema_continue, minmax
 from tui.data.run_snapshot import Marker, Snapshot
 from tui.widgets.braille_canvas import PLAIN, BrailleCanvas, StyleCache
+from tui.widgets.quiet_update import update_quietly
 
 __all__ = ["ChartView", "CurveChart", "CurvePlot", "CurvesPanel", "Line", "fmt_steps", "fmt_value"]
 
@@ -76,8 +78,9 @@ SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
 ZOOM_LEVELS: tuple[int, ...] = (10_000, 2_000, 500)
 """Visible spans in steps after the whole run (levels wider than the run are skipped)."""
 
-REDRAW_INTERVAL = 0.5
-"""Seconds between redraws at most (2 Hz); nothing is redrawn while the data is unchanged."""
+REDRAW_INTERVAL = 1.0
+"""Seconds between redraws for new data at most (1 Hz; keys redraw at once); nothing is redrawn while the data
+is unchanged. Redrawing three charts is most of what a live console costs in a real terminal."""
 
 Y_LABEL_WIDTH = 8
 """Columns of a chart's width taken by the y tick labels and a space (what the downsampling keeps out)."""
@@ -471,7 +474,7 @@ class CurveChart(Vertical):
         rows = legend.plain.count("\n") + 1
         widget = self.query_one(".chart-legend", Static)
         self.legend_lines = rows  # the grid sets the height: the same for charts side by side
-        widget.update(legend)
+        update_quietly(widget, legend, extent=rows)
 
     def _entries(
         self, lines: list[Line], view: ChartView, digits: int, names: bool, values: bool, note: int
@@ -661,6 +664,8 @@ class CurvesPanel(Vertical):
         """What the panel shows (names from tui.data.chart_series)."""
         self._snapshot: Snapshot | None = None
         self._dirty = False
+        self._drawn_at = 0.0
+        """time.monotonic() of the last draw (draws are REDRAW_INTERVAL apart at most)."""
         self._smoothed: dict[str, _Smoothed] = {}
 
     def compose(self) -> ComposeResult:
@@ -685,7 +690,8 @@ class CurvesPanel(Vertical):
         if first or snapshot.version != self._snapshot.version:  # type: ignore[union-attr]
             self._snapshot = snapshot
             self._dirty = True
-        if first:
+        # drawn with the rest of the monitor's update when due (one frame), else at the next tick
+        if first or (self._dirty and time.monotonic() - self._drawn_at >= 0.8 * REDRAW_INTERVAL):
             self._redraw()
 
     def watch_smoothing(self) -> None:
@@ -714,7 +720,7 @@ class CurvesPanel(Vertical):
         """A chart's size changed (a legend took a second row, say): redraw at the next tick."""
         message.stop()
         self._dirty = True
-        self.call_after_refresh(self._redraw_if_dirty)  # once the layout settled, not at the next tick
+        self.call_after_refresh(self._redraw_if_dirty, True)  # once the layout settled, not at the next tick
 
     def smoother(self, direction: int) -> float:
         """Step the smoothing weight up (+1) or down (-1) through SMOOTHING_STEPS; returns the new weight."""
@@ -804,9 +810,9 @@ class CurvesPanel(Vertical):
         """Draw now (the theme changed, say)."""
         self._redraw()
 
-    def _redraw_if_dirty(self) -> None:
-        """The 2 Hz tick: draw only when something changed."""
-        if self._dirty:
+    def _redraw_if_dirty(self, at_once: bool = False) -> None:
+        """The tick: draw only when something changed and no update drew it just now (`at_once`: whenever)."""
+        if self._dirty and (at_once or time.monotonic() - self._drawn_at >= 0.8 * REDRAW_INTERVAL):
             self._redraw()
 
     def markers(self) -> list[Marker]:
@@ -865,7 +871,10 @@ class CurvesPanel(Vertical):
             chart.note = self._smoothing_note(view) if smoothable else ""
             chart.draw(lines, markers, x_range, loading, view)
         self.query_one(ChartGrid).align_legends()
-        self.border_subtitle = self._subtitle()
+        subtitle = self._subtitle()
+        if subtitle != self.border_subtitle:  # each set repaints the panel's border
+            self.border_subtitle = subtitle
+        self._drawn_at = time.monotonic()
 
     def _smoothing_note(self, view: ChartView) -> str:
         """Raw vs smoothed, said: 'EMA 0.9 · raw faint', 'raw'."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -12,6 +13,7 @@ from textual.widgets import Static
 
 from tui.data.run_snapshot import Snapshot
 from tui.format import fmt_duration, fmt_progress
+from tui.widgets.quiet_update import update_quietly
 from tui.widgets.status_badge import StatusBadge, status_colour
 
 LIVE = ("running", "paused", "queued")
@@ -108,6 +110,8 @@ class RunHeader(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._clock = clock
         self._snapshot: Snapshot | None = None
+        self.ticked_at = 0.0
+        """time.monotonic() of the last redraw (the monitor's clock tick skips a header drawn just now)."""
 
     def compose(self) -> ComposeResult:
         """Badge and title line, then the gauges line."""
@@ -129,6 +133,9 @@ class RunHeader(Vertical):
         if snap.status in LIVE:
             snap = replace(snap, now=self._clock())
         first, second = header_lines(snap, self.app.current_theme.dark, narrow=self.size.width < 100)
-        self.query_one(StatusBadge).status = snap.status
-        self.query_one("#header-title", Static).update(first)
-        self.query_one("#header-gauges", Static).update(second)
+        badge = self.query_one(StatusBadge)
+        badge.status = snap.status
+        badge.advance()  # the spinner moves in the same frame as the header, not in one of its own
+        update_quietly(self.query_one("#header-title", Static), first)
+        update_quietly(self.query_one("#header-gauges", Static), second)
+        self.ticked_at = time.monotonic()

@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tui.widgets.quiet_update import update_quietly
+
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 """Braille spinner shown in front of "running"; one frame per tick."""
 
@@ -90,6 +92,7 @@ class StatusBadge(Static):
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._clock = clock
+        self._drawn_at = 0.0
         self.set_reactive(StatusBadge.status, status)
 
     def on_mount(self) -> None:
@@ -103,11 +106,17 @@ class StatusBadge(Static):
         self._draw()
 
     def _tick(self) -> None:
-        """Advance the spinner (only a running badge changes)."""
+        """Advance the spinner (only a running badge changes) unless a header redraw just did."""
+        if self.status == "running" and time.monotonic() - self._drawn_at >= 0.9 / SPINNER_FPS:
+            self._draw()
+
+    def advance(self) -> None:
+        """Move the spinner now, with whatever else is being redrawn (one frame instead of two)."""
         if self.status == "running":
             self._draw()
 
     def _draw(self) -> None:
         """Render the badge for the current status, clock and theme."""
         if self.is_mounted:
-            self.update(status_text(self.status, self._clock(), self.app.current_theme.dark))
+            self._drawn_at = time.monotonic()
+            update_quietly(self, status_text(self.status, self._clock(), self.app.current_theme.dark))

@@ -13,6 +13,7 @@ from textual.events import Resize
 from textual.widgets import Sparkline, Static
 
 from tui.data.run_snapshot import THROUGHPUT_WINDOWS, TRAIN_THROUGHPUT_KEY, Snapshot
+from tui.widgets.quiet_update import update_quietly
 from tui.widgets.system_readings import (
     Gauge,
     GpuReadings,
@@ -108,8 +109,9 @@ class SystemPanel(Vertical):
         self.set_class(roomy, "-roomy")
         table, gauges = self.query_one("#system-table", Static), self.query_one("#system-gauges", Static)
         table.display, gauges.display = bool(gpus), bool(rows)  # no blank line for what the run did not log
-        table.update(self._gpu_table(snapshot, gpus, width, each_gpu, roomy))
-        gauges.update(self._gauges(rows, width, roomy))
+        shape = (len(gpus), tuple(len(g) for _, g in rows), each_gpu, roomy, width)  # what sets their heights
+        update_quietly(table, self._gpu_table(snapshot, gpus, width, each_gpu, roomy), extent=shape)
+        update_quietly(gauges, self._gauges(rows, width, roomy), extent=shape)
         self._throughput(snapshot)
 
     def _room(
@@ -275,7 +277,9 @@ class SystemPanel(Vertical):
         spark = self.query_one(Sparkline)
         if key is None:
             spark.data = []
-            self.query_one("#system-spark-label", Static).update(Text(" no system readings yet", style="dim"))
+            update_quietly(
+                self.query_one("#system-spark-label", Static), Text(" no system readings yet", style="dim")
+            )
             return
         y = snapshot.system[key][1][-SPARK_POINTS:]
         y = y[np.isfinite(y)]
@@ -288,7 +292,9 @@ class SystemPanel(Vertical):
             detail = f"  last {THROUGHPUT_WINDOWS} logs · range {spread}"
         else:
             figure, detail = f" {label}", f"  last {len(y)} readings · {spread}"
-        self.query_one("#system-spark-label", Static).update(Text.assemble((figure, "bold"), (detail, "dim")))
+        update_quietly(
+            self.query_one("#system-spark-label", Static), Text.assemble((figure, "bold"), (detail, "dim"))
+        )
 
     def _spark_key(self, snapshot: Snapshot) -> tuple[str | None, str]:
         """Which gauge the sparkline follows: throughput, else GPU allocated, else RSS."""
