@@ -114,13 +114,17 @@ class SweepTableScreen(Screen[None]):
             self.app.call_from_thread(self._show, view)
 
     def _show(self, view: SweepView) -> None:
-        """Draw a new reading."""
+        """Draw a new reading (unless the screen was closed while it was read)."""
+        if not self.is_attached:
+            return
         self.view, self._error = view, ""
         self._draw()
         self.refresh_bindings()
 
     def _show_error(self, problem: str) -> None:
         """The sweep cannot be read (its folder gone, a damaged state.json): say so above the table."""
+        if not self.is_attached:
+            return
         self._error = problem
         self._render_title()
 
