@@ -122,11 +122,16 @@ def disk_fault_line(exc: OSError) -> str:
 
 
 def _open_console(args_list: list[str]) -> int:
-    args = build_parser().parse_args(args_list)  # `labconsole --help` lists the verbs
+    if args_list[:1] == ["--runs-dir"] and len(args_list) == 2:
+        runs_dir: str | None = args_list[1]  # the verbs' parser (every verb module imported) is not needed
+    elif args_list:
+        runs_dir = build_parser().parse_args(args_list).runs_dir  # `labconsole --help` lists the verbs
+    else:
+        runs_dir = None
     from engine.core.protocol import resolve_runs_dir
     from tui.app import run_console
 
-    return int(run_console(resolve_runs_dir(args.runs_dir)) or 0)
+    return int(run_console(resolve_runs_dir(runs_dir)) or 0)
 
 
 if __name__ == "__main__":
