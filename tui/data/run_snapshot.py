@@ -178,6 +178,8 @@ class Snapshot:
 def mark_timeline(markers: list[Marker], kind: Any, step: float, event: dict[str, Any]) -> None:
     """Add the timeline marker an event makes: evaluations (one marker per step, naming its test sets), pauses
     and resumes, as the monitor and compare draw them."""
+    if kind == "eval" and event.get("reeval"):
+        return  # a later re-evaluation of a checkpoint happened after training, not at this point of it
     if kind == "eval":
         last = markers[-1] if markers else None
         split = str(event.get("split", "test"))
