@@ -547,9 +547,7 @@ class RunsScreen(Screen[None]):
         self._filter_timer = None
         rest, sweep_names = split_sweep_terms(text)
         run_filter = RunFilter.parse(rest)
-        table = self.query_one(SweepRunsTable)
-        table.set_sweep_names(sweep_names)
-        table.set_filter(run_filter)
+        self.query_one(SweepRunsTable).set_filter(run_filter, sweep_names)
         # a bad comparison is left out of the filter and said here, next to what the user typed
         error = self.query_one("#runs-filter-error", Static)
         error.update("  ".join(run_filter.errors))

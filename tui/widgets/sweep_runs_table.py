@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
+from tui.data.run_filter import RunFilter
 from tui.data.run_index import RunRow
 from tui.data.sweep_groups import SweepGroup, group_sweeps, in_sweeps, point_text, short_keys
 from tui.format import fmt_duration, fmt_metric, fmt_started
@@ -117,12 +118,12 @@ class SweepRunsTable(RunsTable):
         if group is not None:
             self.set_open(group.id, False)
 
-    def set_sweep_names(self, names: tuple[str, ...]) -> None:
-        """Keep only the runs of sweeps matching `names` (`sweep:` terms); () keeps every run."""
-        if names != self.sweep_names:
-            self.sweep_names = names
+    def set_filter(self, run_filter: RunFilter, sweep_names: tuple[str, ...] = ()) -> None:
+        """Apply a filter and `sweep:` terms (only the runs of matching sweeps, unfolded; () keeps every run)."""
+        if sweep_names != self.sweep_names:
+            self.sweep_names = sweep_names
             self._folded_by_user.clear()
-            self._rebuild(self._compute_order())
+        super().set_filter(run_filter)
 
     def _cursor_to(self, key: str) -> None:
         """Put the cursor on row `key` (when shown) before a rebuild keeps it there."""
