@@ -31,7 +31,11 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
         "resolved config goes to stdout as YAML, alone, so it can be saved and run; the parameter tables, "
         "output size, data found and global batch go to stderr.",
     )
-    parser.add_argument("config", metavar="CONFIG", help="a YAML file or a run preset name")
+    parser.add_argument(
+        "config",
+        metavar="CONFIG",
+        help="a YAML file, a run preset name, or a recipe name (NAME@real: real data)",
+    )
     parser.add_argument(
         "overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. optim.lr=1e-4"
     )

@@ -23,7 +23,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
         "run",
         parents=[RUNS_DIR_PARENT],
         help="train a run headless; prints the run id",
-        description="Train a run (headless). CONFIG is a YAML file or a run preset name.",
+        description="Train a run (headless). CONFIG is a YAML file or a run preset name, or a recipe name "
+        "(NAME@real: its real-data version; labconsole recipes lists them).",
     )
     parser.add_argument("config", metavar="CONFIG")
     parser.add_argument(

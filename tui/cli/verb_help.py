@@ -12,6 +12,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "run": (
         "labconsole run demo optim.lr=1e-4 train.max_steps=2000",
         "labconsole run my_config.yaml --name lr-sweep-3 --detach",
+        "labconsole run vpr_model_selection@real data.root=/data/gsv_cities",
     ),
     "resume": ("labconsole resume 20251009-085320-demo",),
     "rerun": (
