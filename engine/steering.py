@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from typing import Any
 
-from engine.core.config.derive import MAX_LR
-from engine.core.config.validate import coerce
 from engine.core.errors import ConfigError
 from engine.core.protocol import ControlReader, EventWriter
+from engine.core.schedules.changes import learning_rate, steered_number
+
+__all__ = ["LOOP_ACTIONS", "Steering", "learning_rate", "steered_number"]
 
 #: Actions that the training loop carries out itself (the steering only queues them).
 LOOP_ACTIONS = ("stop", "pause", "resume", "eval", "checkpoint")
@@ -58,6 +58,11 @@ class Steering:
     def poll(self, step: int) -> list[str]:
         """Handle new commands; returns the loop actions to perform now, in order. Cheap when nothing arrived."""
         return self.handle(self.read(), step)
+
+    def apply_scheduled(self, source: str, values: dict[str, Any], step: int) -> None:
+        """Apply a change the config scheduled (`schedule.changes[i]`, the no-augmentation tail) exactly as a `set`
+        command: the same setters and checks, answered with the same `control` event, marked `scheduled`."""
+        self._apply_set({"id": source, "action": "set", "values": dict(values), "scheduled": True}, step)
 
     def read(self) -> list[dict[str, Any]]:
         """New commands from control.jsonl, not yet applied (under DDP rank 0 reads and broadcasts them)."""
@@ -129,22 +134,6 @@ class Steering:
         }
         if reason:
             fields["reason"] = reason
+        if command.get("scheduled"):
+            fields["scheduled"] = True
         self.events.emit("control", step=step, **fields)
-
-
-def steered_number(key: str, value: Any, default: float | int, minimum: float | None = None) -> Any:
-    """A `set` value checked as the config checks it (`coerce`: its type, finite, within 64 bits), at most 2^53
-    (a step count or weight beyond that is a typo, and a float could not hold it exactly), and `minimum`."""
-    number = coerce(key, value, default)
-    if isinstance(number, int) and not isinstance(number, bool) and abs(number) > 2**53:
-        raise ConfigError(key, f"{str(number)[:20]}… is too large")
-    if minimum is not None and number < minimum:
-        raise ConfigError(key, f"must be ≥ {minimum}, got {number}")
-    return number
-
-
-def learning_rate(key: str, value: float) -> float:
-    """A learning rate: finite, > 0 and at most the config's MAX_LR."""
-    if not (math.isfinite(value) and 0 < value <= MAX_LR):
-        raise ConfigError(key, f"must be a learning rate in (0, {MAX_LR:g}], got {value:g}")
-    return value

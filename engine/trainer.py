@@ -17,7 +17,20 @@ from engine.core.errors import ConfigError
 from engine.core.protocol import EventWriter, RunPaths, update_run_info
 from engine.core.protocol.rundir import read_json
 from engine.core.protocol.runinfo import rounded_metrics, rounded_scalar
-from engine.core.schedules import validate_schedule
+from engine.core.schedules import SECTION_KEYS
+from engine.core.schedules.changes import (
+    AUGMENT_ENABLED,
+    ScheduledChange,
+    augment_enabled,
+    loss_weight,
+    lr_scale,
+    max_steps_value,
+    parse_changes,
+    schedule_keys,
+    schedule_value,
+)
+from engine.core.schedules.epochs import Conversion, convert_epochs
+from engine.data.augment import Switchable
 from engine.data.stream import DataLoadingError, is_worker_death
 from engine.distributed import DataParallelLoss, Distributed, shard_training_data, signal_name, signal_number
 from engine.figures import write_figures
@@ -73,10 +86,18 @@ class Trainer:
         )
         self.dist = dist or Distributed()
         self.signals = signals or StopSignals()  # not installed: only the engine process routes signals here
+        world = self.dist.world_size
+        self.data_sharded = shard_training_data(task, self.dist.rank, world)
+        # one optimizer step takes grad_accum_steps batches on every rank
+        self.batches_per_step = world * int(cfg["train"].get("grad_accum_steps", 1))
+        self.steps_per_epoch = task.steps_per_epoch() / self.batches_per_step
+        # epoch keys become step counts once, here, in the config the engine process holds (before anything reads one)
+        self.epoch_units: list[Conversion] = convert_epochs(cfg, self.steps_per_epoch)
         self.train_cfg = TrainConfig(**cfg["train"])
         self.max_steps = self.train_cfg.max_steps
         self.optimizer = build_optimizer(cfg["optim"], task.modules())
-        self.schedule = LRSchedule(self.optimizer, cfg["optim"]["lr"], cfg["schedule"], self.max_steps)
+        lr_section = {k: v for k, v in cfg["schedule"].items() if k not in SECTION_KEYS}
+        self.schedule = LRSchedule(self.optimizer, cfg["optim"]["lr"], lr_section, self.max_steps)
         self.scaler = torch.amp.GradScaler("cuda", enabled=runtime.uses_scaler)
         self.stats = SystemStats(runtime.device)
         self.step = 0
@@ -92,12 +113,7 @@ class Trainer:
         self.failure = ""
         self.train_seconds = 0.0
         self.freeze = build_freeze(cfg["freeze"])
-        world = self.dist.world_size
         self.global_batch = self.train_cfg.batch_size * self.train_cfg.grad_accum_steps * world
-        self.data_sharded = shard_training_data(task, self.dist.rank, world)
-        # one optimizer step takes grad_accum_steps batches on every rank
-        self.batches_per_step = world * self.train_cfg.grad_accum_steps
-        self.steps_per_epoch = task.steps_per_epoch() / self.batches_per_step
         # bad paths fail here, before the first step
         self.phases = self.freeze.phases(self.max_steps, self.steps_per_epoch, ModelPaths(task.modules()))
         self.phase: Phase | None = None  # the phase in force, with the freeze overrides steered so far
@@ -110,6 +126,18 @@ class Trainer:
         self._last_progress = 0.0
         self._control_seconds = 0.0  # spent on steered actions (evaluate, checkpoint, pause) since the start
         self._last_save = time.monotonic()
+        augment = getattr(task, "augment", None)
+        self.augment_switch = Switchable(augment) if augment is not None else None
+        if self.augment_switch is not None:
+            task.augment = self.augment_switch  # type: ignore[attr-defined]
+        self.no_aug_steps = int((cfg.get("augment") or {}).get("no_aug_steps") or 0)
+        self.no_aug_started = False
+        # config-scheduled changes, by the step they apply at (config order within a step)
+        self.changes: list[tuple[int, ScheduledChange]] = sorted(
+            ((change.step(self.steps_per_epoch), change) for change in parse_changes(cfg)),
+            key=lambda item: (item[0], item[1].index),
+        )
+        self.changes_done = 0
         self._register_setters()
 
     def _make_ema(self, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
@@ -132,6 +160,8 @@ class Trainer:
     def train(self) -> str:
         """Train to max_steps; returns the final status. Evaluates at the start (step 0) and at the end."""
         try:
+            if not self.resumed:
+                self._record_epoch_units()
             self.task.prepare()  # after a resume this is a no-op: the initialised state came with the checkpoint
             if not self.resumed and (self.train_cfg.eval_at_start or self.max_steps == 0):
                 self.evaluate()
@@ -156,6 +186,26 @@ class Trainer:
         except CheckpointWriteError as exc:  # the final save: the run cannot end well without it
             self.failure = str(exc)
             return "failed"
+
+    def _record_epoch_units(self) -> None:
+        """The epoch keys converted to steps: an `epoch_units` event, run.json's `epoch_units`, output.log lines."""
+        if not self.epoch_units:
+            return
+        converted = {c.step_key: c.event() for c in self.epoch_units}
+        message = "; ".join(c.text() for c in self.epoch_units)
+        self.events.emit(
+            "epoch_units",
+            step=self.step,
+            steps_per_epoch=round(self.steps_per_epoch, 3),
+            converted=converted,
+            message=message,
+        )
+        if self.dist.is_main:
+            update_run_info(
+                self.paths.run_json,
+                epoch_units={"steps_per_epoch": round(self.steps_per_epoch, 3), "converted": converted},
+            )
+            print(f"[labconsole] {self.paths.run_id}: {message}", flush=True)
 
     def _train_window(self) -> None:
         """Steps up to the next log point, then one log: .item() is a CPU-GPU sync point, so only here."""
@@ -388,6 +438,7 @@ class Trainer:
     def _take_control(self) -> None:
         """Apply what was asked since the last step. The time its actions take (evaluating, saving, paused) goes
         to _control_seconds, not to training: img/s and train_seconds leave it out."""
+        self._apply_scheduled()
         actions = self._poll_control()
         start = time.perf_counter()
         try:
@@ -395,6 +446,19 @@ class Trainer:
                 self._do(action)
         finally:
             self._control_seconds += time.perf_counter() - start
+
+    def _apply_scheduled(self) -> None:
+        """The config's changes due at this step, and the start of the no-augmentation tail, applied through the
+        steering like a `set` (same checks, same `control` event, marked scheduled). Every rank applies them at the
+        same step: they come from the config, not from control.jsonl."""
+        while self.changes_done < len(self.changes) and self.changes[self.changes_done][0] <= self.step:
+            change = self.changes[self.changes_done][1]
+            self.changes_done += 1
+            self.steering.apply_scheduled(change.where, change.values, self.step)
+        tail_due = self.no_aug_steps and self.step >= self.max_steps - self.no_aug_steps
+        if tail_due and not self.no_aug_started and self.augment_switch is not None:
+            self.no_aug_started = True
+            self.steering.apply_scheduled("augment.no_aug_steps", {AUGMENT_ENABLED: "off"}, self.step)
 
     def _poll_control(self) -> list[str]:
         """Stop on a termination signal, else apply new steering commands; the loop actions to do now.
@@ -439,25 +503,29 @@ class Trainer:
         steering.add_setter(
             "optim.lr", lambda v: self._lr_change("optim.lr", steered_number("optim.lr", v, 1.0))
         )
-        steering.add_setter("optim.lr_scale", self._lr_scale_change)
+        steering.add_setter(
+            "optim.lr_scale", lambda v: self._lr_change("optim.lr_scale", lr_scale(v, self.schedule.base_lr))
+        )
         steering.add_setter("train.max_steps", self._max_steps_change)
         loss = self.task.modules().get("loss")
         for component in getattr(loss, "weights", {}) or {}:
             steering.add_setter(
                 f"loss.weight.{component}", lambda v, c=component: self._loss_weight_change(loss, c, v)
             )  # type: ignore[misc]
-        for key, default in self.schedule.schedule.items():
-            if key not in ("name", "preset"):
-                steering.add_setter(
-                    f"schedule.{key}", lambda v, k=key, d=default: self._schedule_change(k, d, v)
-                )
+        for key in schedule_keys(self.schedule.schedule):
+            steering.add_setter(f"schedule.{key}", lambda v, k=key: self._schedule_change(k, v))
+        if self.augment_switch is not None:
+            steering.add_setter(AUGMENT_ENABLED, self._augment_change)
         steering.add_prefix_setter("freeze.", self.freeze_change, FREEZE_HINT)
 
-    def _lr_scale_change(self, value: Any) -> Change:
-        scale = steered_number("optim.lr_scale", value, 1.0)
-        if scale <= 0:
-            raise ConfigError("optim.lr_scale", f"must be > 0, got {scale:g}")
-        return self._lr_change("optim.lr_scale", self.schedule.base_lr * scale)
+    def _augment_change(self, value: Any) -> Change:
+        enabled = augment_enabled(value)
+        switch = self.augment_switch
+
+        def commit() -> None:
+            switch.enabled = enabled  # type: ignore[union-attr]
+
+        return "on" if enabled else "off", commit
 
     def _lr_change(self, key: str, lr: float) -> Change:
         lr = learning_rate(key, lr)
@@ -469,10 +537,7 @@ class Trainer:
         return lr, commit
 
     def _max_steps_change(self, value: Any) -> Change:
-        steps = steered_number("train.max_steps", value, 0)
-        if steps < self.step:
-            raise ConfigError("train.max_steps", f"must be ≥ the current step {self.step}, got {steps}")
-        validate_schedule(self.schedule.schedule, steps)
+        steps = max_steps_value(value, self.schedule.schedule, self.step)
 
         def commit() -> None:
             self.max_steps = self.schedule.max_steps = steps
@@ -484,12 +549,13 @@ class Trainer:
 
     @staticmethod
     def _loss_weight_change(loss: Any, component: str, value: Any) -> Change:
-        weight = steered_number(f"loss.weight.{component}", value, 1.0, minimum=0.0)
+        weight = loss_weight(f"loss.weight.{component}", value)
         return weight, lambda: loss.set_weight(component, weight)
 
-    def _schedule_change(self, key: str, default: Any, value: Any) -> Change:
-        number = steered_number(f"schedule.{key}", value, default)
-        validate_schedule({**self.schedule.schedule, key: number}, self.max_steps)  # as the config is checked
+    def _schedule_change(self, key: str, value: Any) -> Change:
+        number = schedule_value(
+            self.schedule.schedule, key, value, self.max_steps
+        )  # as the config is checked
 
         def commit() -> None:
             self.schedule.schedule[key] = number
@@ -664,6 +730,9 @@ class Trainer:
             "best_step": self.best_step,
             "best_main": self.best_main,
             "freeze_overrides": list(self.freeze_overrides.items()),
+            "scheduled_changes_done": self.changes_done,
+            "augment_enabled": self.augment_switch.enabled if self.augment_switch is not None else None,
+            "no_aug_started": self.no_aug_started,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -681,6 +750,13 @@ class Trainer:
         self.best_main = state.get("best_main", -math.inf)
         self.best_step = state.get("best_step")
         self.freeze_overrides = dict(state.get("freeze_overrides", []))
+        # a checkpoint from before scheduled changes were saved: those due before its step were applied
+        self.changes_done = state.get(
+            "scheduled_changes_done", sum(1 for step, _ in self.changes if step < self.step)
+        )
+        if self.augment_switch is not None and state.get("augment_enabled") is not None:
+            self.augment_switch.enabled = bool(state["augment_enabled"])
+        self.no_aug_started = bool(state.get("no_aug_started", False))
         set_rng_states(state["rng"])
         self.resumed = True
         self.events.emit("resume", step=self.step, message=f"resumed from step {self.step}")

@@ -1,10 +1,17 @@
-"""Training augmentations on whole batches (B×3×H×W float in [0, 1]): `none` and the camera/season `vpr_shift`."""
+"""Training augmentations on whole batches (B×3×H×W float in [0, 1]): `none` and the camera/season `vpr_shift`.
+
+They run in the training process on each batch the workers read (not in the workers), so switching one off takes
+effect at the very next step: `Switchable` is how the trainer does it for the no-augmentation tail
+(`augment.no_aug_steps` / `no_aug_epochs`, which every factory takes and leaves to it) and for
+`labconsole set RUN augment.enabled=off`.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +30,7 @@ _DRAWS = 48  # uniform numbers drawn per image: one column range per operation (
 
 
 @AUGMENTS.register("none")
-def none() -> Augment:
+def none(no_aug_steps: int = 0, no_aug_epochs: float = 0.0) -> Augment:
     """No augmentation: images pass through unchanged."""
 
     def identity(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -50,6 +57,8 @@ def vpr_shift(
     jpeg: float = 0.6,
     occluders: float = 1.2,
     night_p: float = 0.0,
+    no_aug_steps: int = 0,
+    no_aug_epochs: float = 0.0,
 ) -> Augment:
     """Camera and season shift for VPR: zoom, roll, hue, cast, contrast, tone, vignette, blur, noise, JPEG, occluders."""
     return VPRShift(
@@ -224,3 +233,23 @@ def _blocks(x: torch.Tensor, size: int) -> torch.Tensor:
     hb, wb = means.shape[2:]
     tiled = means[:, :, :, None, :, None].expand(b, c, hb, size, wb, size).reshape(b, c, hb * size, wb * size)
     return tiled[:, :, :h, :w]
+
+
+class Switchable:
+    """An augmentation the trainer can switch off and on; off, images (and masks) pass through unchanged and the
+    generator is not drawn from. Wraps an image augmentation (`aug(images, generator)`) or a pair one (`.pair`).
+
+    Attributes:
+        inner: The augmentation.
+        enabled: Whether it runs.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.enabled = True
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.inner(images, generator) if self.enabled else images
+
+    def pair(self, images: torch.Tensor, masks: Any, generator: torch.Generator) -> tuple[torch.Tensor, Any]:
+        return self.inner.pair(images, masks, generator) if self.enabled else (images, masks)

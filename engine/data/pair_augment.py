@@ -1,5 +1,8 @@
 """Augmentations that can move masks with their images: `none`, and flip + scale/crop + colour jitter.
 
+Every factory takes `no_aug_steps` / `no_aug_epochs` (the augmentation section's tail without augmentation) and
+leaves them to the trainer, which switches the augmentation off for that tail (`engine.data.augment.Switchable`).
+
 They have their own registry, PAIR_AUGMENTS (`none`, `seg_basic`, `cls_basic`; presets in
 presets/augment/), next to the VPR one: the segmentation task needs `aug.pair(images, masks, generator)`,
 which applies every geometric change to the mask too (nearest-neighbour, so labels stay labels) and
@@ -134,6 +137,8 @@ def seg_basic(
     brightness: float = 0.25,
     contrast: float = 0.25,
     saturation: float = 0.25,
+    no_aug_steps: int = 0,
+    no_aug_epochs: float = 0.0,
 ) -> FlipScaleJitter:
     """Segmentation: flip, scale 0.75-1.5 + crop/pad (masks follow, padding unlabelled), colour jitter."""
     return _build(flip_p, scale_min, scale_max, brightness, contrast, saturation)
@@ -147,13 +152,15 @@ def cls_basic(
     brightness: float = 0.25,
     contrast: float = 0.25,
     saturation: float = 0.25,
+    no_aug_steps: int = 0,
+    no_aug_epochs: float = 0.0,
 ) -> FlipScaleJitter:
     """Classification: flip, random zoom-in crop up to 1.3x, colour jitter."""
     return _build(flip_p, scale_min, scale_max, brightness, contrast, saturation)
 
 
 @PAIR_AUGMENTS.register("none")
-def none() -> IdentityPair:
+def none(no_aug_steps: int = 0, no_aug_epochs: float = 0.0) -> IdentityPair:
     """No augmentation: images (and masks) pass through unchanged."""
     return IdentityPair()
 

@@ -103,3 +103,20 @@ def test_set_accepts_freeze_paths_with_patterns_ranges_and_indices() -> None:
     assert parse_override("freeze.backbone.layer3*=on")[0] == ["freeze", "backbone", "layer3*"]
     assert parse_override("freeze.backbone.-1=off")[0] == ["freeze", "backbone", "-1"]
     assert parse_override("freeze.backbone.layers.[67]=on")[0] == ["freeze", "backbone", "layers", "[67]"]
+
+
+def test_scheduled_freeze_paths_are_checked_against_the_model() -> None:
+    from engine.tasks.check_summary import _scheduled_changes
+
+    seg = _groups("seg_demo")
+    cfg = resolve_config(
+        "seg_demo", ["schedule.changes=[{at_epoch: 2, set: {freeze.head.cl*: on}}]"], check_paths=False
+    )
+    [(line, entry)] = _scheduled_changes(cfg, seg, 10.0)
+    assert line == "schedule.changes[0] at epoch 2 → step 20: freeze.head.cl*=on"
+    assert entry == {"index": 0, "step": 20, "set": {"freeze.head.cl*": True}}
+    cfg = resolve_config(
+        "seg_demo", ["schedule.changes=[{at_step: 1, set: {freeze.neck: on}}]"], check_paths=False
+    )
+    with pytest.raises(ConfigError, match=r"schedule.changes\[0\].set.freeze.neck: unknown group 'neck'"):
+        _scheduled_changes(cfg, seg, 10.0)

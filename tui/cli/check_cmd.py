@@ -34,7 +34,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "config",
         metavar="CONFIG",
-        help="a YAML file, a run preset name, or a recipe name (NAME@real: real data)",
+        help="a YAML file or a run preset name, or a recipe name (NAME@real: real data)",
     )
     parser.add_argument(
         "overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. optim.lr=1e-4"

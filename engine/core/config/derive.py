@@ -66,6 +66,7 @@ def finish(cfg: dict[str, Any], check_paths: bool) -> dict[str, Any]:
         cfg["optim"]["lr"] = yolox_base_lr(cfg["optim"]["lr_per_img"], global_batch)
     _check_lr(cfg["optim"])
     _check_schedule(cfg["schedule"], train["max_steps"])
+    _check_epochs_and_changes(cfg)
     _finish_data(cfg, check_paths)
     _finish_device(cfg["device"], check_paths)
     return cfg
@@ -84,6 +85,25 @@ def _check_schedule(schedule: dict[str, Any], max_steps: int) -> None:
     from engine.core.schedules import validate_schedule
 
     validate_schedule(schedule, max_steps)
+
+
+def _check_epochs_and_changes(cfg: dict[str, Any]) -> None:
+    """Epoch keys are numbers ≥ 0 and the augmentation's tail a step count ≥ 0; the YOLOX schedule's tail follows
+    the augmentation's; `schedule.changes` hold keys and values `set` accepts (checked as it checks them)."""
+    from engine.core.config.validate import coerce
+    from engine.core.schedules.changes import parse_changes
+    from engine.core.schedules.epochs import EPOCH_KEYS, epoch_value, link_no_aug
+
+    for key in EPOCH_KEYS:
+        section = cfg.get(key.section)
+        if isinstance(section, dict):
+            epoch_value(section, key.epochs, key.epoch_key)
+    augment = cfg["augment"]
+    tail = coerce("augment.no_aug_steps", augment.get("no_aug_steps", 0), 0)
+    if tail < 0:
+        raise ConfigError("augment.no_aug_steps", f"must be ≥ 0, got {tail}")
+    link_no_aug(cfg)
+    parse_changes(cfg)
 
 
 def _finish_device(device: dict[str, Any], check_paths: bool) -> None:
@@ -138,7 +158,7 @@ def _finish_vpr_batch(train: dict[str, Any]) -> None:
 
 def _finish_data(cfg: dict[str, Any], check_paths: bool) -> None:
     data, evaluation, task = cfg["data"], cfg["eval"], cfg["task"]["name"]
-    evaluate_only = cfg["train"]["max_steps"] == 0
+    evaluate_only = cfg["train"]["max_steps"] == 0 and not cfg["train"].get("max_epochs")
     if not data["root"] and not evaluate_only:
         raise ConfigError(
             "data.root", "required: the data set folder (or set data.synthetic: true to make one)"

@@ -72,7 +72,17 @@ def _key_parts_fit(parts: list[str]) -> bool:
 def apply_overrides(
     raw: dict[str, Any], items: list[str] | tuple[str, ...], is_preset_section
 ) -> dict[str, Any]:
-    """Apply overrides in order; naming a new `name`/`preset` for a preset section restarts that section."""
+    """Apply overrides in order; naming a new `name`/`preset` for a preset section restarts that section.
+
+    An epoch key and its step key (`train.max_epochs` / `train.max_steps`, see engine.core.schedules.epochs) are
+    one setting: an override of either replaces the other one written in the file, and the file, or the
+    overrides, giving both is an error naming both.
+    """
+    from engine.core.schedules.epochs import check_epoch_pair  # engine.core.schedules imports this package
+
+    for section, value in raw.items():
+        check_epoch_pair(section, value)
+    written: set[str] = set()
     for item in items:
         parts, value = parse_override(item)
         node = raw
@@ -92,4 +102,23 @@ def apply_overrides(
         if last in ("name", "preset") and is_preset_section(parts[:-1]):
             node.clear()
         node[last] = value
+        dotted = ".".join(parts)
+        _replace_counterpart(dotted, node, written)
+        written.add(dotted)
     return raw
+
+
+def _replace_counterpart(dotted: str, node: dict[str, Any], written: set[str]) -> None:
+    """An override of an epoch key drops its step key from the file (and the other way round); both from
+    overrides is an error naming both."""
+    from engine.core.schedules.epochs import EPOCH_KEYS, check_epoch_pair
+
+    for key in EPOCH_KEYS:
+        pair = {key.epoch_key: key.steps, key.step_key: key.epochs}
+        if dotted not in pair:
+            continue
+        other = f"{key.section}.{pair[dotted]}"
+        if other in written:
+            check_epoch_pair(key.section, node, " on the command line")
+        elif dotted == key.step_key or node.get(key.epochs):  # an epoch key of 0 leaves the steps alone
+            node.pop(pair[dotted], None)

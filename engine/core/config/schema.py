@@ -186,7 +186,16 @@ class DeviceConfig:
 class TrainConfig:
     """The training loop."""
 
-    max_steps: int = setting(1000, "Optimizer steps (0: evaluate only).", minimum=0)
+    max_steps: int = setting(
+        1000, "Optimizer steps (0: evaluate only); train.max_epochs, when set, replaces it.", minimum=0
+    )
+    max_epochs: float = setting(
+        0.0,
+        "Passes over the training set (0: unused, train.max_steps counts): converted to steps once when the "
+        "run starts, at the training set's size over the images a step takes; check shows the count.",
+        minimum=0.0,
+        maximum=1e9,
+    )
     places_per_batch: int = setting(32, "VPR: places in each batch.", minimum=1)
     images_per_place: int = setting(4, "VPR: images of each place in a batch.", minimum=1)
     batch_size: int = setting(

@@ -32,6 +32,7 @@ def config_warnings(
     """
     return [
         *_phases_after_end(cfg, model),
+        *_changes_after_end(cfg, model),
         *_frozen_random_backbone(cfg, model),
         *_small_feature_map(cfg, model),
         *_cuda_missing(cfg, gpus),
@@ -47,13 +48,34 @@ def _phases(cfg: dict[str, Any], model: dict[str, Any] | None) -> list[Any]:
 
     steps_per_epoch = float((model or {}).get("steps_per_epoch") or ESTIMATED_STEPS_PER_EPOCH)
     try:
-        return build_freeze(cfg["freeze"]).phases(int(cfg["train"]["max_steps"]), steps_per_epoch)
+        return build_freeze(cfg["freeze"]).phases(_max_steps(cfg, model), steps_per_epoch)
     except (ConfigError, KeyError, TypeError, ValueError):
         return []
 
 
+def _max_steps(cfg: dict[str, Any], model: dict[str, Any] | None) -> int:
+    """The run's length in steps: train.max_epochs converted at the counted (or estimated) steps per epoch."""
+    from engine.core.schedules.epochs import effective_steps
+
+    steps_per_epoch = float((model or {}).get("steps_per_epoch") or ESTIMATED_STEPS_PER_EPOCH)
+    try:
+        return int(effective_steps(cfg, steps_per_epoch)["train"]["max_steps"])
+    except (ValueError, TypeError, KeyError):
+        return int(cfg["train"]["max_steps"])
+
+
+def _changes_after_end(cfg: dict[str, Any], model: dict[str, Any] | None) -> list[str]:
+    max_steps = _max_steps(cfg, model)
+    return [
+        f"schedule.changes[{entry['index']}] applies at step {entry['step']}, after the run's {max_steps} "
+        "steps: it never runs"
+        for entry in (model or {}).get("scheduled_changes") or []
+        if entry["step"] >= max_steps > 0
+    ]
+
+
 def _phases_after_end(cfg: dict[str, Any], model: dict[str, Any] | None) -> list[str]:
-    max_steps = cfg["train"]["max_steps"]
+    max_steps = _max_steps(cfg, model)
     late = [phase for phase in _phases(cfg, model) if not phase.in_run]
     if max_steps == 0:
         return []

@@ -27,8 +27,13 @@ from engine.core.schedules import decay, yolox  # noqa: F401  (registers the ent
 from engine.core.schedules.common import KEY, MAX_STEP, SCHEDULES, WARMUP_TYPES, warmup_factor
 from engine.core.schedules.yolox import YOLOX_LR_PER_IMG, yolox_base_lr
 
+#: Keys of the `schedule` section that are not parameters of its LR function: the warmup in epochs (converted
+#: into warmup_steps when the run starts) and the mid-run changes (engine.core.schedules.changes).
+SECTION_KEYS = ("warmup_epochs", "changes")
+
 __all__ = [
     "SCHEDULES",
+    "SECTION_KEYS",
     "WARMUP_TYPES",
     "YOLOX_LR_PER_IMG",
     "lr_curve",
@@ -53,13 +58,18 @@ def lr_factor(section: dict[str, Any], step: int, max_steps: int) -> float:
     """
     name = section.get("name")
     entry = SCHEDULES.get(name if isinstance(name, str) else shown(name))
-    params = preset_params(section)
+    params = lr_params(section)
     _check_params(entry.name, entry.factory, params)
     try:
         return float(entry.factory(step, max_steps, **params))
     except OverflowError:
         key = f"{KEY}.gamma" if "gamma" in params else KEY
         raise ConfigError(key, f"the LR factor at step {step} is too large for a float") from None
+
+
+def lr_params(section: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of the section's LR function (without its bookkeeping and SECTION_KEYS)."""
+    return {k: v for k, v in preset_params(section).items() if k not in SECTION_KEYS}
 
 
 def validate_schedule(section: dict[str, Any], max_steps: int) -> None:
