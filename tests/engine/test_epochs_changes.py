@@ -178,3 +178,29 @@ def test_a_run_in_epochs_applies_its_scheduled_change_and_its_tail_without_augme
     [units] = [e for e in found if e["kind"] == "epoch_units"]
     assert units["converted"] == {"train.max_steps": {"from": "train.max_epochs", "epochs": 0.2, "steps": 4}}
     assert read_json(paths.run_json)["epoch_units"]["steps_per_epoch"] == 20.0
+
+
+def test_check_shows_the_conversions_and_where_each_change_lands() -> None:
+    from torch import nn
+
+    from engine.core.config.warnings import config_warnings
+    from engine.tasks.check_summary import summarise
+
+    cfg = _seg(
+        "train.max_epochs=3",
+        "schedule.warmup_epochs=0.5",
+        "schedule.changes=[{at_epoch: 2, set: {schedule.power: 1.2}}, {at_step: 90, set: {optim.lr: 1.0e-4}}]",
+    )
+    groups = {"backbone": nn.Linear(2, 2), "head": nn.Linear(2, 2)}
+    summary = summarise(cfg, groups, "logits: 8 classes", train_images=400)  # 400 / 16 = 25 steps an epoch
+    assert summary["output"].splitlines() == [
+        "logits: 8 classes",
+        "train.max_epochs 3 → 75 steps (25 steps/epoch)",
+        "schedule.warmup_epochs 0.5 → 13 steps (25 steps/epoch)",
+        "schedule.changes[0] at epoch 2 → step 50: schedule.power=1.2",
+        "schedule.changes[1] at step 90: optim.lr=0.0001 (after max_steps: never applied)",
+    ]
+    assert summary["max_steps"] == 75 and cfg["train"]["max_steps"] == 1000  # check converts a copy
+    assert config_warnings(cfg, summary) == [
+        "schedule.changes[1] applies at step 90, after the run's 75 steps: it never runs"
+    ]
