@@ -82,5 +82,5 @@ def test_presets_declare_the_tasks_they_fit() -> None:
         "loss", "segmentation"
     )
     assert preset_fits("loss", "mix", "vpr") and preset_fits("backbone", "resnet18", "segmentation")
-    assert list_presets("head", "segmentation") == ["fpn", "linear"]
+    assert list_presets("head", "segmentation") == ["aspp", "deeplabv3", "fpn", "linear"]
     assert "tasks" not in resolve_config("demo", ["loss=cosface"], check_paths=False)["loss"]

@@ -216,7 +216,7 @@ def test_unknown_path_lists_the_models_stages(cnn: nn.Module) -> None:
     ):
         schedule.phases(10, 5, ModelPaths(cnn.module_groups()))
     with pytest.raises(ConfigError, match=r"freeze.stage: unknown group 'backbone.layer3'"):
-        FREEZE.build("trainable_from").phases(10, 5, ModelPaths(cnn.module_groups()))
+        FREEZE.build("trainable_from", stage="layer3").phases(10, 5, ModelPaths(cnn.module_groups()))
 
 
 def test_a_later_phase_freezes_again(cnn: nn.Module) -> None:

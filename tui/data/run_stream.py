@@ -355,7 +355,8 @@ def _marker(kind: str, step: float, ev: dict[str, Any]) -> Marker | None:
     action = str(ev.get("action"))
     values = ev.get("values") or {}
     if action == "set" and isinstance(values, dict):
-        return Marker(step, kind, "set " + " ".join(f"{k}={_short(v)}" for k, v in values.items()))
+        verb = "scheduled set " if ev.get("scheduled") else "set "  # schedule.changes, not a hand's steering
+        return Marker(step, kind, verb + " ".join(f"{k}={_short(v)}" for k, v in values.items()))
     return Marker(step, kind, action)
 
 

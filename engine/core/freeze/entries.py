@@ -37,7 +37,7 @@ def frozen_backbone(norm_eval: bool = True) -> FreezeSchedule:
 
 
 @FREEZE.register("trainable_from")
-def trainable_from(stage: str = "layer3", norm_eval: bool = True) -> FreezeSchedule:
+def trainable_from(stage: str = "-2", norm_eval: bool = True) -> FreezeSchedule:
     """Backbone stem and stages before `stage` frozen for the whole run; that stage onwards trains.
 
     Args:
