@@ -55,7 +55,7 @@ def finish(cfg: dict[str, Any], check_paths: bool) -> dict[str, Any]:
     if evaluation["image_size"] is None:
         evaluation["image_size"] = list(model["image_size"])
     if cfg["task"]["name"] == "vpr":
-        _finish_vpr_batch(train)
+        _finish_vpr_batch(train, cfg["loss"])
     elif train["batch_size"] < 1:
         raise ConfigError("train.batch_size", f"required for {cfg['task']['name']}: images per step, e.g. 16")
     if cfg["optim"]["lr_per_img"] > 0:
@@ -143,9 +143,18 @@ def _check_local_gpus(name: str, processes: int) -> None:
         )
 
 
-def _finish_vpr_batch(train: dict[str, Any]) -> None:
-    if train["images_per_place"] < 2:
-        raise ConfigError("train.images_per_place", "VPR metric losses need at least 2 images of each place")
+ONE_IMAGE_PER_CLASS_LOSSES = ("cosface", "arcface")
+"""VPR losses that classify places, so that one image of a place in a batch is enough (CosPlace's batches)."""
+
+
+def _finish_vpr_batch(train: dict[str, Any], loss: dict[str, Any]) -> None:
+    names = [str(c.get("name")) for c in loss.get("components") or [loss]]
+    if train["images_per_place"] < 2 and not all(n in ONE_IMAGE_PER_CLASS_LOSSES for n in names):
+        raise ConfigError(
+            "train.images_per_place",
+            f"{loss.get('name')} learns from pairs of images of one place: at least 2 per place "
+            "(the classification losses cosface and arcface, CosPlace's too, take 1)",
+        )
     product = train["places_per_batch"] * train["images_per_place"]
     if train["batch_size"] not in (0, product):
         raise ConfigError(
