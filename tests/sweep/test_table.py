@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,23 @@ def test_readers_list_and_load(sweep: tuple[Path, str]) -> None:
     assert listed.id == sweep_id and listed.total == 4 and listed.finished == 3
     assert listed.status == "interrupted"  # a point left and no queue to run it: `sweep resume` restarts one
     assert load_sweep(runs, sweep_id).points[0].varied == {"model.aggregator": "gem", "optim.lr": "1e-3"}
+
+
+def test_training_time_column(sweep: tuple[Path, str]) -> None:
+    runs, sweep_id = sweep
+    table = build_sweep_table(runs, sweep_id)
+    first = runs / (table.rows[0].run_id or "")
+    info = json.loads((first / "run.json").read_text())
+    info.update(train_seconds=187.4)
+    (first / "run.json").write_text(json.dumps(info))
+    second = runs / (table.rows[1].run_id or "")
+    info = json.loads((second / "run.json").read_text())
+    info.update(started=1000.0, ended=4900.0)  # no train_seconds: the run's wall time
+    (second / "run.json").write_text(json.dumps(info))
+    table = build_sweep_table(runs, sweep_id)
+    assert [r.train_seconds for r in table.rows] == [187.4, 3900.0, None, None]
+    lines = to_markdown(table).splitlines()
+    assert "| train time | status | run |" in lines[0] and "| 3m 07s | completed |" in lines[2]
+    assert "| 1h 05m | completed |" in lines[3]
+    rows = list(csv.DictReader(io.StringIO(to_csv(table))))
+    assert [r["train_seconds"] for r in rows] == ["187.4", "3900.0", "", ""]

@@ -90,7 +90,7 @@ async def test_a_vpr_run_sets_its_batch_as_places_times_images(tmp_path: Path) -
         assert train.has_class("-error") and field(pilot, "train", "train.images_per_place").has_class(
             "-invalid"
         )
-        assert "at least 2 images" in rendered(train.query_one(".slot-error", Static))
+        assert "at least 2 per place" in rendered(train.query_one(".slot-error", Static))
 
 
 async def test_a_bad_field_shows_the_cli_error_under_its_row(tmp_path: Path) -> None:

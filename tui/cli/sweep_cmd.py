@@ -23,6 +23,7 @@ from engine.core.sweep.table import (
     build_sweep_table,
     column_label,
     delta_unit,
+    fmt_train_time,
     to_csv,
     to_markdown,
     value_text,
@@ -213,7 +214,7 @@ def terminal_table(table: SweepTable) -> tuple[list[Column], list[list[Cell]]]:
             Column(column_label(column), right=True),
             Column("Δ" + (f" {unit}" if unit else ""), right=True),
         ]
-    columns += [Column("status"), Column("run", shrinks=True)]
+    columns += [Column("train time", right=True), Column("status"), Column("run", shrinks=True)]
     rows: list[list[Cell]] = []
     for row in table.rows:
         is_base = row.index == table.baseline_index
@@ -226,7 +227,7 @@ def terminal_table(table: SweepTable) -> tuple[list[Column], list[list[Cell]]]:
             cells.append((text, "bold") if table.is_best(column, row) else text)
             delta = row.deltas.get(column)
             cells.append("base" if is_base else _delta_cell(table, column, delta))
-        cells += [row.status, row.run_id or "-"]
+        cells += [fmt_train_time(row.train_seconds), row.status, row.run_id or "-"]
         rows.append(cells)
     return columns, rows
 

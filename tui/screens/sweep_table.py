@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 from engine.core.errors import UserError
 from engine.core.export import lower_is_better
 from engine.core.sweep.axes import short_keys
-from engine.core.sweep.table import SweepRow, SweepTable, value_text
+from engine.core.sweep.table import SweepRow, SweepTable, fmt_train_time, value_text
 from tui.data.sweep_view import KEY_WIDTH_MAX, SweepView, fitting_columns, header_label, read_view
 from tui.screens.confirm_sweep_stop import ConfirmSweepStop
 from tui.screens.text_prompt import TextPromptScreen
@@ -162,6 +162,7 @@ class SweepTableScreen(Screen[None]):
                 grid.add_column(
                     Text(f"Δ {column[1]}\n{unit.strip()}" if len(splits) > 1 else f"Δ{unit}", justify="right")
                 )
+        grid.add_column(Text("train\ntime" if len(splits) > 1 else "time", justify="right"), key="time")
         grid.add_column("status", key="status")
         for row in table.rows:
             grid.add_row(*self._cells(table, row, metrics, deltas, dark), key=str(row.index))
@@ -196,6 +197,7 @@ class SweepTableScreen(Screen[None]):
             cells.append(Text(value_text(table, column, value), style=style, justify="right"))
             if column in deltas:
                 cells.append(self._delta_cell(table, row, column, is_base, dark))
+        cells.append(Text(fmt_train_time(row.train_seconds), style="dim", justify="right"))
         colour = status_colour(row.status if row.status != "skipped" else "queued", dark)
         label = POINT_LABELS.get(row.status, row.status)
         cells.append(Text(f"{POINT_GLYPHS.get(row.status, '?')} {label}", style=colour))
@@ -361,13 +363,15 @@ class SweepTableScreen(Screen[None]):
         self.app.call_from_thread(self._read, self.view)
 
     def action_export(self) -> None:
-        """Write the whole table (every metric column) as markdown and CSV to `<runs>/exports/<time>/`."""
+        """Write the whole table (every metric column) as markdown and CSV, and the main metric against each
+        numeric swept key as a PNG, to `<runs>/exports/<time>/`."""
         if self.view is not None:
             self._export(self.view.table)
 
     @work(thread=True, group="sweep-export", name="sweep-export")
     def _export(self, table: SweepTable) -> None:
         from engine.core.sweep.table import to_csv, to_markdown
+        from tui.data.sweep_plot import draw_metric_vs_key, numeric_keys
         from tui.screens.compare import export_folder
 
         folder = export_folder(self.runs_dir, self._clock())
@@ -376,13 +380,19 @@ class SweepTableScreen(Screen[None]):
             stem = f"sweep-{table.name}"
             (folder / f"{stem}.md").write_text(to_markdown(table), encoding="utf-8")
             (folder / f"{stem}.csv").write_text(to_csv(table), encoding="utf-8")
+            mains = table.main_columns()
+            plots = [  # the main metric against each numeric swept key (an LR sweep's curve)
+                draw_metric_vs_key(table, key, mains[0], folder / f"{stem}-{key}.png")
+                for key in (numeric_keys(table) if mains else [])
+            ]
         except OSError as exc:
             self.app.call_from_thread(
                 self.notify, str(exc), title="Export failed", severity="error", markup=False
             )
             return
+        also = f" and {len(plots)} plot{'s' if len(plots) != 1 else ''}" if plots else ""
         self.app.call_from_thread(
-            self.notify, f"{stem}.md and {stem}.csv in {folder}", title="Exported", markup=False
+            self.notify, f"{stem}.md, {stem}.csv{also} in {folder}", title="Exported", markup=False
         )
 
     # -- command palette --------------------------------------------------------------------------------

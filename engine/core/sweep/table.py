@@ -37,6 +37,8 @@ class SweepRow:
     values: dict[Column, float] = field(default_factory=dict)
     deltas: dict[Column, float] = field(default_factory=dict)
     """value − the baseline row's value, per column both have."""
+    train_seconds: float | None = None
+    """Seconds of training (run.json train_seconds, else ended − started): the logs' cost column."""
 
 
 @dataclass
@@ -108,6 +110,7 @@ def build_sweep_table(
                 status=point.status,
                 varied=dict(point.varied),
                 values=values,
+                train_seconds=train_seconds(info),
             )
         )
     columns, main = _columns(rows, infos)
@@ -133,6 +136,29 @@ def build_sweep_table(
         main_metric=main,
         percent={c: is_percent(c[1], published) for c in columns},
     )
+
+
+def train_seconds(info: dict[str, Any]) -> float | None:
+    """A run's training time: run.json train_seconds (training windows only), else ended − started."""
+    seconds = info.get("train_seconds")
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+        return float(seconds)
+    started, ended = info.get("started"), info.get("ended")
+    if isinstance(started, (int, float)) and isinstance(ended, (int, float)) and ended >= started:
+        return float(ended - started)
+    return None
+
+
+def fmt_train_time(seconds: float | None) -> str:
+    """'3m 07s', '1h 05m'; '—' unknown."""
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
 
 
 def _columns(rows: list[SweepRow], infos: list[dict[str, Any]]) -> tuple[list[Column], str | None]:
@@ -174,7 +200,7 @@ def delta_unit(table: SweepTable, column: Column) -> str:
 
 def to_markdown(table: SweepTable, all_deltas: bool = False) -> str:
     """The table in markdown: varied keys, metrics (best per column in bold), a Delta column vs the baseline row
-    after each main-metric column (after every metric with `all_deltas`), then status and run."""
+    after each main-metric column (after every metric with `all_deltas`), then training time, status and run."""
     delta_after = set(table.metric_columns if all_deltas else table.main_columns())
     header = ["#", *table.key_columns]
     for column in table.metric_columns:
@@ -182,7 +208,7 @@ def to_markdown(table: SweepTable, all_deltas: bool = False) -> str:
         if column in delta_after:
             unit = delta_unit(table, column)
             header.append(f"Δ {column[1]}" + (f" ({unit})" if unit else ""))
-    header += ["status", "run"]
+    header += ["train time", "status", "run"]
     lines = [_md_row(header), _md_row(["---"] * len(header))]
     for row in table.rows:
         is_base = row.index == table.baseline_index
@@ -197,7 +223,7 @@ def to_markdown(table: SweepTable, all_deltas: bool = False) -> str:
                 cells.append(
                     "—" if is_base else value_text(table, column, row.deltas.get(column), signed=True)
                 )
-        cells += [row.status, row.run_id or "—"]
+        cells += [fmt_train_time(row.train_seconds), row.status, row.run_id or "—"]
         lines.append(_md_row(cells))
     note = (
         f"Sweep {table.name} ({table.sweep_id}), {table.use} values; Δ against row {table.baseline_index}"
@@ -217,7 +243,7 @@ def to_csv(table: SweepTable) -> str:
     header = ["index", *table.key_columns]
     for column in table.metric_columns:
         header += [f"{column[0]}/{column[1]}", f"delta {column[0]}/{column[1]}"]
-    writer.writerow([*header, "baseline", "status", "run_id", "run_name"])
+    writer.writerow([*header, "train_seconds", "baseline", "status", "run_id", "run_name"])
     for row in table.rows:
         cells: list[str] = [str(row.index), *(row.varied.get(key, "") for key in table.key_columns)]
         for column in table.metric_columns:
@@ -225,5 +251,6 @@ def to_csv(table: SweepTable) -> str:
             cells.append("" if value is None else value_text(table, column, value))
             cells.append("" if delta is None else value_text(table, column, delta, signed=True))
         is_base = "yes" if row.index == table.baseline_index else ""
-        writer.writerow([*cells, is_base, row.status, row.run_id or "", row.run_name or ""])
+        seconds = "" if row.train_seconds is None else f"{row.train_seconds:.1f}"
+        writer.writerow([*cells, seconds, is_base, row.status, row.run_id or "", row.run_name or ""])
     return out.getvalue()
