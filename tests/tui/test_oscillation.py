@@ -1,0 +1,71 @@
+"""The loss-trend reading on synthetic series whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tui.data.oscillation import loss_key, reading, theil_sen_slope
+
+STEPS = np.arange(0, 3000, 10, dtype=float)
+
+
+def _noise(scale: float, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, scale, len(STEPS))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pure_noise_around_a_constant_is_noisy(seed: int) -> None:
+    trend = reading(STEPS, 1.0 + _noise(0.15, seed))
+    assert trend is not None and trend.word == "noisy"
+    assert trend.cv > 0.1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_noisy_exponential_decay_is_improving(seed: int) -> None:
+    trend = reading(STEPS, 0.5 + 2.0 * np.exp(-STEPS / 1500) + _noise(0.05, seed))
+    assert trend is not None and trend.word == "improving"
+    assert trend.slope < 0 and trend.relative_slope_per_1k < 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_flat_with_tiny_noise_is_a_plateau(seed: int) -> None:
+    trend = reading(STEPS, 0.8 + _noise(0.004, seed))
+    assert trend is not None and trend.word == "plateau"
+    assert abs(trend.relative_slope_per_1k) < 0.01
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rising_loss_is_diverging(seed: int) -> None:
+    trend = reading(STEPS, 0.5 + STEPS / 2000 + _noise(0.05, seed))
+    assert trend is not None and trend.word == "diverging"
+    assert trend.slope > 0
+
+
+def test_a_loss_that_jumped_a_window_ago_is_diverging() -> None:
+    values = np.where(np.arange(len(STEPS)) < len(STEPS) - 100, 0.5, 5.0) + _noise(0.05)
+    trend = reading(STEPS, values)
+    assert trend is not None and trend.word == "diverging"
+
+
+def test_too_few_points_give_no_reading() -> None:
+    assert reading(STEPS[:5], np.ones(5)) is None
+    assert reading(STEPS, np.full(len(STEPS), np.nan)) is None
+
+
+def test_a_spike_does_not_move_the_robust_slope() -> None:
+    x = np.arange(50, dtype=float)
+    y = 2.0 * x
+    y[10] = 1e6
+    assert theil_sen_slope(x, y) == pytest.approx(2.0)
+
+
+def test_the_label_reads_without_colour() -> None:
+    trend = reading(STEPS, 0.5 + 2.0 * np.exp(-STEPS / 1500) + _noise(0.05))
+    assert trend is not None and trend.label == "↘ improving"
+
+
+def test_a_run_is_read_by_its_total_loss_else_its_first() -> None:
+    assert loss_key(["lr/group0", "loss/ce", "loss/total"]) == "loss/total"
+    assert loss_key(["lr/group0", "loss/ce"]) == "loss/ce"
+    assert loss_key(["grad_norm"]) is None
