@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from tests.tui.fixtures import make_run
+from tests.tui.test_charts_monitor import MonitorApp, drawn, legend
 from tui.data.oscillation import loss_key, reading, theil_sen_slope
 
 STEPS = np.arange(0, 3000, 10, dtype=float)
@@ -69,3 +74,19 @@ def test_a_run_is_read_by_its_total_loss_else_its_first() -> None:
     assert loss_key(["lr/group0", "loss/ce", "loss/total"]) == "loss/total"
     assert loss_key(["lr/group0", "loss/ce"]) == "loss/ce"
     assert loss_key(["grad_norm"]) is None
+
+
+async def test_the_monitor_legend_reads_each_loss_in_words_without_colour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LABCONSOLE_CHART_PREFS", str(tmp_path / "charts.json"))
+    folder = make_run(tmp_path / "runs", "convnext-gem", "running", max_steps=10_000, steps=5_000)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = MonitorApp(folder)
+    monkeypatch.delenv("NO_COLOR")
+    async with app.run_test(size=(120, 32)) as pilot:
+        _, panel = await drawn(pilot)
+        loss = legend(panel, "loss")
+        assert re.search(r"⠶ total 0\.1\d* ↘ improving", loss), loss  # NO_COLOR: a point style, not a colour
+        assert re.search(r"• multi_similarity 0\.1\d* ↘ improving", loss), loss
+        assert not any(word in legend(panel, "lr") for word in ("improving", "plateau", "noisy", "diverging"))

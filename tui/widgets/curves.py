@@ -37,6 +37,7 @@ from tui.data.chart_series import (
     x_axis,
 )
 from tui.data.downsample import EmaState, ema_continue, minmax
+from tui.data.oscillation import is_loss, reading
 from tui.data.run_snapshot import Marker, Snapshot
 from tui.widgets.braille_canvas import PLAIN, BrailleCanvas, StyleCache
 from tui.widgets.quiet_update import update_quietly
@@ -123,6 +124,8 @@ class Line:
     raw: np.ndarray | None = None
     style: int = 0
     """Index into NO_COLOR_MARKERS (the series' place in its chart)."""
+    trend: str = ""
+    """A loss's reading after its latest value ('↘ improving'; tui.data.oscillation), else empty."""
 
 
 @dataclass(frozen=True)
@@ -464,8 +467,8 @@ class CurveChart(Vertical):
         room = max(10, self.size.width - 2)
         fits = None
         fallbacks = LEGEND_FALLBACKS if view.cursor is None else CURSOR_FALLBACKS
-        for rows, digits, names, values, note in fallbacks:
-            fits = _pack(self._entries(lines, view, digits, names, values, note), room, rows)
+        for rows, digits, names, values, note, trends in fallbacks:
+            fits = _pack(self._entries(lines, view, digits, names, values, note, trends), room, rows)
             if fits is not None:
                 break
         legend = fits if fits is not None else _join(self._entries(lines, view, 2, True, False, False), room)
@@ -477,9 +480,16 @@ class CurveChart(Vertical):
         update_quietly(widget, legend, extent=rows)
 
     def _entries(
-        self, lines: list[Line], view: ChartView, digits: int, names: bool, values: bool, note: int
+        self,
+        lines: list[Line],
+        view: ChartView,
+        digits: int,
+        names: bool,
+        values: bool,
+        note: int,
+        trends: bool = False,
     ) -> list[Text]:
-        """The title, then 'key name value' per shown line (values at the cursor when there is one)."""
+        """The title, then 'key name value trend' per shown line (values at the cursor when there is one)."""
         title = Text(self.title, style="bold")
         text = self.note if note == 2 else self.note.split(" · ")[0] if note == 1 else ""
         if text:
@@ -507,11 +517,13 @@ class CurveChart(Vertical):
                         entry.append(f" (raw {exact(float(line.raw[i]))})", style="dim")
             elif values or not line.label:
                 entry.append(f" {fmt_value(float(line.y[-1]), digits)}")
+            if trends and line.trend and view.cursor is None:
+                entry.append(f" {line.trend}", style="bold" if line.trend.endswith("diverging") else "")
             entries.append(entry)
         return entries
 
 
-LEGEND_FALLBACKS = (
+_LEGEND_STAGES = (
     (1, 4, True, True, 2),
     (1, 4, True, True, 1),
     (1, 2, True, True, 1),
@@ -520,21 +532,26 @@ LEGEND_FALLBACKS = (
     (1, 2, True, True, 0),
     (2, 2, True, True, 0),
     (3, 2, True, True, 0),
-    (2, 2, True, False, 0),
-    (2, 2, False, True, 0),
 )
-"""(rows, significant digits, names, values, note: 2 whole, 1 short, 0 none) a legend tries in turn: decimals
-go first, then a second (and third) row, then values; names last."""
+LEGEND_FALLBACKS = (
+    *((*stage, True) for stage in _LEGEND_STAGES),
+    *((*stage, False) for stage in _LEGEND_STAGES),
+    (2, 2, True, False, 0, False),
+    (2, 2, False, True, 0, False),
+)
+"""(rows, significant digits, names, values, note: 2 whole, 1 short, 0 none, loss trend words) a legend tries
+in turn: decimals go first, then a second (and third) row, then the trend words, then values; names last."""
 CURSOR_FALLBACKS = (
-    (1, 4, True, True, 1),
-    (2, 4, True, True, 1),
-    (3, 4, True, True, 0),
-    (2, 2, True, True, 0),
-    (3, 2, True, True, 0),
-    (3, 2, True, False, 0),
-    (3, 2, False, True, 0),
+    (1, 4, True, True, 1, False),
+    (2, 4, True, True, 1, False),
+    (3, 4, True, True, 0, False),
+    (2, 2, True, True, 0, False),
+    (3, 2, True, True, 0, False),
+    (3, 2, True, False, 0, False),
+    (3, 2, False, True, 0, False),
 )
-"""The cursor's readout keeps every digit logged (4: up to 7 significant) over a row; 2 means 4 digits."""
+"""The cursor's readout keeps every digit logged (4: up to 7 significant) over a row; 2 means 4 digits. No
+trend words: they read the end of the curve, not the cursor's step."""
 
 
 def _pack(entries: list[Text], room: int, rows: int) -> Text | None:
@@ -667,6 +684,8 @@ class CurvesPanel(Vertical):
         self._drawn_at = 0.0
         """time.monotonic() of the last draw (draws are REDRAW_INTERVAL apart at most)."""
         self._smoothed: dict[str, _Smoothed] = {}
+        self._trends: dict[str, tuple[int, str]] = {}
+        """Loss key -> (points read, its trend label): read again only when the series grew."""
 
     def compose(self) -> ComposeResult:
         """The charts."""
@@ -915,13 +934,26 @@ class CurvesPanel(Vertical):
             x = view.axis.of(steps)
             colour = ink(PALETTE[(i + (1 if chart == "lr" else 0)) % len(PALETTE)], view.dark)
             label = line_label(chart, key)
+            trend = self._trend(key, steps, y)
             if self.smoothing > 0 and _smoothable(key):
                 if not view.no_color:
                     raw.append(Line(label, x, y, blend(colour, background, 0.35), shown=False, style=i))
-                shown.append(Line(label, x, self._smooth(key, y), colour, raw=y, style=i))
+                shown.append(Line(label, x, self._smooth(key, y), colour, raw=y, style=i, trend=trend))
             else:
-                shown.append(Line(label, x, y, colour, style=i))
+                shown.append(Line(label, x, y, colour, style=i, trend=trend))
         return raw + shown
+
+    def _trend(self, key: str, steps: np.ndarray, y: np.ndarray) -> str:
+        """A loss's trend label ('↘ improving'; '' for other series and short ones), read on its last window
+        of raw points and only when new points came (a few numpy operations per loss per redraw at most)."""
+        if not is_loss(key):
+            return ""
+        cached = self._trends.get(key)
+        if cached is None or cached[0] != len(y):
+            found = reading(steps, y)
+            cached = (len(y), found.label if found is not None else "")
+            self._trends[key] = cached
+        return cached[1]
 
     def _smooth(self, key: str, y: np.ndarray) -> np.ndarray:
         """Smoothed `y`, extending the cached EMA over appended points only."""
