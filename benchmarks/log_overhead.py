@@ -1,4 +1,5 @@
-"""Per-call cost of logging 8 scalars: our EventWriter against plain JSONL, TensorBoard, wandb and trackio.
+"""Per-call cost of logging 8 scalars: our EventWriter and the scripts' `labconsole` API against plain JSONL,
+TensorBoard, wandb and trackio.
 
 Run: .venv/bin/python benchmarks/log_overhead.py [--calls 20000] [--repeats 3]
 Slow backends run fewer calls (about --budget seconds per repeat); the table says how many.
@@ -45,6 +46,19 @@ def bench_ours(calls: int, folder: Path, flush_interval: float = 0.5) -> tuple[f
         writer.scalar(step, VALUES)
     caller = time.perf_counter() - start
     writer.close()
+    return caller, time.perf_counter() - start
+
+
+def bench_script_api(calls: int, folder: Path) -> tuple[float, float]:
+    """`import labconsole`: run.log of a script's own loop (the same writer, plus the run.json progress check)."""
+    import labconsole
+
+    run = labconsole.init(name="bench", runs_dir=folder)
+    start = time.perf_counter()
+    for step in range(calls):
+        run.log(VALUES, step=step)
+    caller = time.perf_counter() - start
+    run.finish()
     return caller, time.perf_counter() - start
 
 
@@ -112,6 +126,7 @@ BACKENDS: list[tuple[str, Backend, str | None]] = [
     ("labconsole EventWriter.scalar", bench_ours, None),
     # The same, with the writer thread draining during the loop: it competes for the GIL.
     ("  same, draining every 10 ms", functools.partial(bench_ours, flush_interval=0.01), None),
+    ("labconsole.init(...).log", bench_script_api, None),
     ("json.dumps + write per call", bench_jsonl, None),
     ("tensorboard SummaryWriter x8", bench_tensorboard, "torch.utils.tensorboard"),
     ("wandb offline", bench_wandb, "wandb"),
