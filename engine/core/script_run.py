@@ -12,6 +12,8 @@
         run.eval("val", {"top1": 91.2}, step=step)
 
 `labconsole ls`, `show`, the console and `labconsole set RUN optim.lr=1e-4` work on it as on an engine run.
+Scalar names follow the engine's, so the monitor draws them in its charts: `loss/<component>`, `lr/<group>`,
+`grad_norm`.
 Torch-free: it writes through the engine's own EventWriter (events.jsonl + events.cols) and run.json helpers.
 """
 
@@ -147,7 +149,7 @@ class ScriptRun:
 
     # -- logging ------------------------------------------------------------------------------------------------
     def log(self, values: dict[str, float], step: int) -> None:
-        """Record training scalars ("loss/total", "lr", …) at `step`; costs about a microsecond."""
+        """Record training scalars ("loss/total", "lr/<group>", "grad_norm", …) at `step`; costs about a microsecond."""
         self.events.scalar(step, values)
         self.step = step
         now = time.monotonic()

@@ -30,7 +30,7 @@ with labconsole.init(name="foreign", config={"optim": {"lr": 0.001}}, runs_dir=s
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        run.log({"loss/total": loss.item(), "lr": optimizer.param_groups[0]["lr"]}, step=step)
+        run.log({"loss/total": loss.item(), "lr/all": optimizer.param_groups[0]["lr"]}, step=step)
         for command in run.poll_control():
             lr = command["values"].get("optim.lr")
             if set(command["values"]) != {"optim.lr"} or not isinstance(lr, float) or lr <= 0:
@@ -69,7 +69,9 @@ def test_cli_steers_the_lr_of_a_foreign_pytorch_loop(tmp_path: Path) -> None:
     run_dir = runs / run_id
     answer = next(e for e in iter_events(run_dir / "events.jsonl") if e.get("status") == "applied")
     lrs = {
-        e["step"]: e["values"]["lr"] for e in iter_events(run_dir / "events.jsonl") if e["kind"] == "scalar"
+        e["step"]: e["values"]["lr/all"]
+        for e in iter_events(run_dir / "events.jsonl")
+        if e["kind"] == "scalar"
     }
     assert lrs[answer["step"]] == 0.001 and lrs[answer["step"] + 1] == 0.05
     info = read_json(run_dir / "run.json")
