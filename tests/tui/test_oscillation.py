@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 from tests.tui.fixtures import make_run
 from tests.tui.test_charts_monitor import MonitorApp, drawn, legend
+from tui.cli.compare_cmd import build_comparison, render_comparison
+from tui.data.compare_runs import CompareRun, metric_rows
 from tui.data.oscillation import loss_key, reading, theil_sen_slope
 
 STEPS = np.arange(0, 3000, 10, dtype=float)
@@ -90,3 +93,25 @@ async def test_the_monitor_legend_reads_each_loss_in_words_without_colour(
         assert re.search(r"⠶ total 0\.1\d* ↘ improving", loss), loss  # NO_COLOR: a point style, not a colour
         assert re.search(r"• multi_similarity 0\.1\d* ↘ improving", loss), loss
         assert not any(word in legend(panel, "lr") for word in ("improving", "plateau", "noisy", "diverging"))
+
+
+def _run(tmp_path: Path, name: str, loss: np.ndarray) -> CompareRun:
+    return CompareRun(tmp_path / name, {"name": name}, {}, scalars={"loss/total": (STEPS, loss)})
+
+
+def test_compare_reads_each_runs_loss_in_a_row_and_the_cli_writes_it(tmp_path: Path) -> None:
+    runs = [
+        _run(tmp_path, "learning", 0.5 + 2.0 * np.exp(-STEPS / 1500) + _noise(0.05)),
+        _run(tmp_path, "blowing-up", 0.5 + STEPS / 2000 + _noise(0.05)),
+        CompareRun(tmp_path / "no-loss", {"name": "no-loss"}, {}),
+    ]
+    row = metric_rows(runs)[-1]
+    assert (row.label, row.texts, row.better) == ("loss trend", ["improving", "diverging", "-"], 0)
+    comparison = build_comparison(runs)
+    markdown = str(render_comparison(comparison, "markdown"))
+    assert "| loss trend | improving | diverging |  | - |  |" in markdown
+    csv_lines = str(render_comparison(comparison, "csv")).splitlines()
+    assert ",loss trend,,,improving,diverging,,-," in csv_lines
+    assert metric_rows(runs[2:]) == []  # no loss, no row
+    extras = json.loads(str(render_comparison(comparison, "json")))["extras"]
+    assert extras[-1]["texts"] == ["improving", "diverging", "-"]

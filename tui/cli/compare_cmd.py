@@ -1,7 +1,7 @@
 """`labconsole compare RUN... --baseline RUN`: metrics side by side with deltas, as table, markdown, CSV or JSON.
 
 The markdown and CSV are what `labconsole export` writes too: the runs by name (ids in a footnote), every row
-the compare screen shows (test set metrics, then train time, params, img/s, peak memory), differences of
+the compare screen shows (test set metrics, then train time, params, img/s, peak memory, loss trend), differences of
 percentages in percentage points, numbers rounded to the precision shown.
 
 Every format also carries how each set was measured (run.json `fingerprints`: a protocol row per set) and marks
@@ -386,6 +386,9 @@ def _csv(comparison: Comparison) -> str:
         cells = [split, _csv_metric(metric, row), value_unit, delta_unit]
         for i, value in enumerate(row.values):
             mark = comparison.mark(index, i)
+            if row.texts:  # a text row (the loss trend): the word, no delta
+                cells += [row.texts[i]] if i == 0 else [row.texts[i], ""]
+                continue
             cells.append(_csv_number(value, row.unit) + (f" ({mark})" if mark and i == 0 else ""))
             if i > 0:
                 cells.append(mark or _csv_number(row.deltas[i], row.unit, signed=True))
@@ -402,6 +405,7 @@ def _json(comparison: Comparison) -> str:
             "label": row.label,
             "unit": row.unit,
             "values": row.values,
+            **({"texts": row.texts} if row.texts else {}),
             "deltas": [None if d is None else float(fmt_number(d)) for d in row.deltas[1:]],
             **(
                 {"not_comparable": marks}
@@ -474,6 +478,8 @@ def _value_text(row: MetricRow, column: int, bold: str) -> str:
     from tui.widgets.compare_table import fmt_value
 
     value = row.values[column]
+    if row.texts:  # a text row (the loss trend): a word per run, no value
+        return row.texts[column]
     if value is None:
         return "-"
     if row.unit == PERCENT_UNIT:
@@ -490,6 +496,8 @@ def _delta_text(row: MetricRow, column: int, coloured: bool = False) -> str:
     from tui.widgets.compare_table import delta_style, fmt_delta
 
     delta = row.deltas[column]
+    if row.texts:  # words have no delta
+        return ""
     if delta is None:
         return "-"
     if row.unit == PERCENT_UNIT:

@@ -16,6 +16,7 @@ from engine.core.protocol.fingerprints import differences
 from engine.core.protocol.fingerprints import summary as fingerprint_summary
 from tui.cli.compare_cmd import comparison_rows
 from tui.data.chart_series import REDUNDANT_CONTROL_MARKERS
+from tui.data.oscillation import loss_key, reading
 from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import TRAIN_THROUGHPUT_KEY, Marker, mark_timeline, train_throughput
 
@@ -215,7 +216,8 @@ def eval_rows(runs: list[CompareRun]) -> list[dict[str, Any]]:
 
 
 def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
-    """Eval rows, then training time, params (when recorded), img/s and peak memory; runs[0] is the baseline."""
+    """Eval rows, then training time, params (when recorded), img/s, peak memory and the loss trend; runs[0] is
+    the baseline."""
     rows = [
         MetricRow(
             f"{r['split']} {r['metric']}",
@@ -234,7 +236,25 @@ def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
     for label, values, better, unit in extras:
         if any(v is not None for v in values):
             rows.append(MetricRow(label, values, _deltas(values), better, unit))
-    return rows
+    trend = loss_trend_row(runs)
+    return rows + ([trend] if trend is not None else [])
+
+
+def loss_trend(run: CompareRun) -> str | None:
+    """How the run's loss (its total, else its first) ended: improving, plateau, noisy or diverging (None
+    without a loss long enough to read; see tui.data.oscillation)."""
+    key = loss_key(list(run.scalars))
+    found = reading(*run.scalars[key]) if key is not None else None
+    return found.word if found is not None else None
+
+
+def loss_trend_row(runs: list[CompareRun]) -> MetricRow | None:
+    """A text row 'loss trend' (None when no run has a reading): is each run still learning or only noisy?"""
+    words = [loss_trend(run) for run in runs]
+    if not any(words):
+        return None
+    none: list[float | None] = [None] * len(runs)
+    return MetricRow("loss trend", none, list(none), 0, "text", texts=[w or "-" for w in words])
 
 
 def fingerprints_of(runs: list[CompareRun], split: str) -> list[dict[str, Any] | None]:
