@@ -117,7 +117,7 @@ def _ls_row(run: dict[str, Any]) -> list[Cell]:
         str(run.get("name") or ""),
         (status, STATUS_STYLE[status]) if status in STATUS_STYLE else status,
         str(run.get("task") or ""),
-        f"{progress.get('step') or 0}/{progress.get('max_steps') or 0}" if progress else "-",
+        step_text(progress) if progress else "-",
         (f"{metric[0]} {metric[1]:.1f}" + (" (untrained)" if is_untrained(run) else "")) if metric else "-",
         fmt_duration(run_duration(run, run["dir"])),
         fmt_time(run.get("started") or run.get("created")),
@@ -171,7 +171,7 @@ def _facts_line(info: dict[str, Any], config: dict[str, Any], folder: Any) -> st
     return (
         f"task {info.get('task') or summary.task or '-'}  backbone {summary.backbone or '-'}  "
         f"aggregator {summary.aggregator or '-'}  loss {summary.loss or '-'}  "
-        f"step {progress.get('step') or 0}/{progress.get('max_steps') or 0}  "
+        f"step {step_text(progress)}  "
         f"duration {fmt_duration(run_duration(info, folder))}  started {fmt_time(info.get('started'))}"
     )
 
@@ -221,3 +221,9 @@ def metrics_table(
         label = f"{split} ({role})" if role else split
         table.add_row(escape(label), *(f"{metrics[n]:.2f}" if n in metrics else "-" for n in names))
     return table
+
+
+def step_text(progress: dict[str, Any]) -> str:
+    """'120/1000'; the step alone when the run has no step count (a script logging through the API)."""
+    step, most = progress.get("step") or 0, progress.get("max_steps") or 0
+    return f"{step}/{most}" if most else str(step)
