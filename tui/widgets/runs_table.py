@@ -192,11 +192,17 @@ class RunsTable(DataTable[Text]):
         return self._rows
 
     @property
-    def selected(self) -> RunRow | None:
-        """The run under the cursor."""
+    def cursor_key(self) -> str | None:
+        """The row key under the cursor (a run id; a subclass may have rows of its own, such as groups)."""
         if not self._order or not 0 <= self.cursor_row < len(self._order):
             return None
-        return self._rows.get(self._order[self.cursor_row])
+        return self._order[self.cursor_row]
+
+    @property
+    def selected(self) -> RunRow | None:
+        """The run under the cursor."""
+        key = self.cursor_key
+        return None if key is None else self._rows.get(key)
 
     def update_rows(self, rows: dict[str, RunRow], changed: frozenset[str] | None = None) -> None:
         """Show a new set of rows; redraw only the changed cells when the order stays the same."""
@@ -289,8 +295,9 @@ class RunsTable(DataTable[Text]):
         return [r.id for r in sort_rows(shown, self.sort_key, self.sort_reverse, self._clock())]
 
     def _rebuild(self, order: list[str], columns: bool = False) -> None:
-        """Replace the table's rows (and columns when asked or when the layout changed), keeping the cursor."""
-        selected = self.selected.id if self.selected else None
+        """Replace the table's rows (and columns when asked or when the layout changed), keeping the cursor on
+        the same row key."""
+        selected = self.cursor_key
         layout = visible_columns(
             self.size.width - 1 if self.size.width else 120, config_keys=self.config_keys
         )

@@ -12,8 +12,7 @@ from tui.data.run_filter import RunFilter
 from tui.data.run_index import RunRow
 from tui.data.sweep_groups import SweepGroup, group_sweeps, in_sweeps, point_text, short_keys
 from tui.format import fmt_duration, fmt_metric, fmt_started
-from tui.widgets import runs_table
-from tui.widgets.runs_table import COLUMN_WIDTH, RunsTable, fit, sort_rows, visible_columns
+from tui.widgets.runs_table import COLUMN_WIDTH, RunsTable, fit, sort_rows
 from tui.widgets.status_badge import SPINNER_FPS, status_colour
 
 GROUP_KEY = "sweep:"
@@ -54,13 +53,6 @@ class SweepRunsTable(RunsTable):
         self._members: set[str] = set()
 
     # -- what is under the cursor -------------------------------------------------------------------
-
-    @property
-    def cursor_key(self) -> str | None:
-        """The row key under the cursor: a run id or a group key."""
-        if not self._order or not 0 <= self.cursor_row < len(self._order):
-            return None
-        return self._order[self.cursor_row]
 
     @property
     def selected(self) -> RunRow | None:
@@ -179,24 +171,6 @@ class SweepRunsTable(RunsTable):
                 if self.is_open(row.sweep.id):
                     order.extend(r.id for r in sorted(runs, key=lambda r: r.sweep.index if r.sweep else 0))
         return order
-
-    def _rebuild(self, order: list[str], columns: bool = False) -> None:
-        """The base rebuild, keeping the cursor on the same row key (a group row too)."""
-        current = self.cursor_key
-        layout = visible_columns(
-            self.size.width - 1 if self.size.width else 120, config_keys=self.config_keys
-        )
-        columns = columns or layout != self._layout
-        self._layout = layout
-        self.clear(columns=columns)
-        if columns:
-            for column in layout[0]:
-                self.add_column(self._header(column), width=self._width(column), key=column.key)
-        self._order, self._materialized = order, 0
-        at = order.index(current) if current in order else 0
-        self._materialize(at + runs_table.ROW_WINDOW)  # read at call time: tests shrink the window
-        if current in order:
-            self.move_cursor(row=at, animate=False)
 
     def _materialize(self, count: int) -> None:
         """Add rows (runs and group rows) until the first `count` of the order are in the table."""
