@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 
+from engine.core.durations import (
+    fmt_duration as fmt_duration,  # with the other formats; the core needs it too
+)
+
 
 def fmt_count(n: int | None) -> str:
     """A step count in at most 5 characters: 950, 9,999, 12.5k, 250k, 1.2M."""
@@ -25,20 +29,6 @@ def fmt_progress(step: int | None, max_steps: int | None) -> str:
     if not max_steps:
         return fmt_count(step)
     return f"{fmt_count(step)}/{fmt_count(max_steps)}"
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """A duration in at most 7 characters with two units: 42s, 3m 07s, 1h 05m, 2d 03h."""
-    if seconds is None or seconds < 0:
-        return "–"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86_400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86_400}d {s % 86_400 // 3600:02d}h"
 
 
 def fmt_started(t: float | None, now: float) -> str:

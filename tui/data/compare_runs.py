@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from engine.core.protocol import RunPaths, headline, read_json
+from engine.core.protocol import RunPaths, headline, read_json, train_seconds
 from engine.core.protocol.fingerprints import differences
 from engine.core.protocol.fingerprints import summary as fingerprint_summary
 from tui.cli.compare_cmd import comparison_rows
@@ -69,13 +69,7 @@ class CompareRun:
     @property
     def train_seconds(self) -> float | None:
         """run.json train_seconds, else ended − started."""
-        seconds = self.info.get("train_seconds")
-        if isinstance(seconds, (int, float)):
-            return float(seconds)
-        started, ended = self.info.get("started"), self.info.get("ended")
-        if isinstance(started, (int, float)) and isinstance(ended, (int, float)):
-            return float(ended - started)
-        return None
+        return train_seconds(self.info)
 
     @property
     def params(self) -> int | None:

@@ -24,6 +24,7 @@ from engine.core.protocol.runinfo import (
     metric_order,
     new_run_info,
     this_host,
+    train_seconds,
     update_run_info,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "run_folders",
     "send_control",
     "this_host",
+    "train_seconds",
     "update_run_info",
     "validate_run_id",
     "write_json_atomic",

@@ -224,6 +224,17 @@ def _psutil_alive(pid: int, started: Any, default: bool) -> bool:
     return True
 
 
+def train_seconds(info: dict[str, Any]) -> float | None:
+    """A run's training time: run.json train_seconds (training windows only), else ended − started."""
+    seconds = info.get("train_seconds")
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+        return float(seconds)
+    started, ended = info.get("started"), info.get("ended")
+    if isinstance(started, (int, float)) and isinstance(ended, (int, float)) and ended >= started:
+        return float(ended - started)
+    return None
+
+
 def headline(info: dict[str, Any]) -> tuple[str, str, float] | None:
     """(test set, metric, best value) of a run's main metric on its first test set, as the engine published it.
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.core.durations import fmt_duration
 from engine.core.errors import UserError
 from engine.core.export import fmt_number, is_percent, lower_is_better
-from engine.core.protocol import RunPaths, metric_order, read_json
+from engine.core.protocol import RunPaths, metric_order, read_json, train_seconds
 from engine.core.sweep.store import load_sweep
 
 USES = ("best", "final")
@@ -138,27 +139,9 @@ def build_sweep_table(
     )
 
 
-def train_seconds(info: dict[str, Any]) -> float | None:
-    """A run's training time: run.json train_seconds (training windows only), else ended − started."""
-    seconds = info.get("train_seconds")
-    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-        return float(seconds)
-    started, ended = info.get("started"), info.get("ended")
-    if isinstance(started, (int, float)) and isinstance(ended, (int, float)) and ended >= started:
-        return float(ended - started)
-    return None
-
-
 def fmt_train_time(seconds: float | None) -> str:
-    """'3m 07s', '1h 05m'; '—' unknown."""
-    if seconds is None:
-        return "—"
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    """'3m 07s', '1h 05m'; '—' unknown, like every empty cell of the table."""
+    return "—" if seconds is None else fmt_duration(seconds)
 
 
 def _columns(rows: list[SweepRow], infos: list[dict[str, Any]]) -> tuple[list[Column], str | None]:
