@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -81,10 +81,8 @@ def start_engine(paths: RunPaths, resume: bool = False) -> EngineHandle:
         from engine.core.slurm import submit_engine
 
         return submit_engine(paths, device, resume)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = project_env()
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    project_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, env.get("PYTHONPATH", "")]))
     processes = int(device.get("processes", 1))
     if processes > 1:
         # torchrun would set 1 thread per process with a banner; the engine sets its own share of the cores
@@ -96,19 +94,35 @@ def start_engine(paths: RunPaths, resume: bool = False) -> EngineHandle:
     except OSError as exc:
         raise folder_error("cannot write the run folder", paths.root, exc) from None
     with log:
-        process = subprocess.Popen(
-            engine_command(paths, processes, resume),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
-        )
+        process = start_detached(engine_command(paths, processes, resume), log, env)
     # pid: the launcher's until the engine (rank 0) writes its own; launcher_pid leads the process group, and
     # SIGTERM to it reaches every rank (torchrun forwards it)
     update_run_info(paths.run_json, pid=process.pid, launcher="local", launcher_pid=process.pid)
     return process
+
+
+def project_env() -> dict[str, str]:
+    """This environment for a child started by name (`python -m ...`): unbuffered output, the project importable."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    project_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, env.get("PYTHONPATH", "")]))
+    return env
+
+
+def start_detached(
+    command: list[str], log: IO[bytes], env: dict[str, str], cwd: str | None = None
+) -> subprocess.Popen[bytes]:
+    """`command` in its own session, output to `log`: closing the console or losing SSH never stops it."""
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        close_fds=True,
+        env=env,
+        cwd=cwd,
+    )
 
 
 def engine_command(paths: RunPaths, processes: int, resume: bool = False) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ from typing import Any
 
 from engine.core.config import resolve_config
 from engine.core.errors import UserError
-from engine.core.launch import check_data, prepare_run
+from engine.core.launch import check_data, prepare_run, project_env, start_detached
 from engine.core.protocol import RunPaths, update_run_info, write_json_atomic
 from engine.core.protocol.checkpoints import newest_checkpoint
 from engine.core.sweep.axes import Point, overrides_of, parse_assignments, point_text, points_of
@@ -119,19 +118,12 @@ def start_points(paths: SweepPaths) -> None:
 def start_queue(paths: SweepPaths) -> int:
     """`python -m engine.core.sweep.queue FOLDER` in its own session (closing the console or losing SSH never
     stops it); returns once it holds its pid file, with its pid."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    project_root = str(Path(__file__).resolve().parents[3])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, env.get("PYTHONPATH", "")]))
     cwd = read_plan(paths).get("cwd")
     with open(paths.queue_log, "ab") as log:
-        process = subprocess.Popen(
+        process = start_detached(
             [sys.executable, "-m", QUEUE_MODULE, str(paths.root)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
+            log,
+            project_env(),
             cwd=cwd if isinstance(cwd, str) and os.path.isdir(cwd) else None,
         )
     deadline = time.monotonic() + QUEUE_START_TIMEOUT_S
