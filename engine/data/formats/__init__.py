@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.core.errors import ConfigError, UserError
 from engine.data.formats.base import (
     DATA_FORMATS,
+    BoxIndex,
     DataFormat,
     FormatOptions,
     LabelIndex,
@@ -60,6 +61,7 @@ def find_format(task: str, name: str, root: Path, split: str | None, key: str = 
 
 __all__ = [
     "DATA_FORMATS",
+    "BoxIndex",
     "DataFormat",
     "FormatOptions",
     "LabelIndex",

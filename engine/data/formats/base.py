@@ -59,6 +59,25 @@ class LabelIndex:
     labels: np.ndarray  # (N,) int64
 
 
+@dataclass(frozen=True)
+class BoxIndex:
+    """Detection images and their boxes, stored flat: image i owns rows offsets[i]:offsets[i + 1]."""
+
+    images: ImageSource
+    boxes: np.ndarray  # (T, 4) float32 x1, y1, x2, y2 in pixels of the original image
+    labels: np.ndarray  # (T,) int64 class index 0..K-1
+    offsets: np.ndarray  # (N + 1,) int64
+
+    def boxes_of(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(boxes (n, 4) float32, labels (n,) int64) of image `index`."""
+        start, stop = int(self.offsets[index]), int(self.offsets[index + 1])
+        return self.boxes[start:stop], self.labels[start:stop]
+
+    @property
+    def num_boxes(self) -> int:
+        return len(self.labels)
+
+
 @dataclass
 class FormatOptions:
     """What a format may need from the config: data-section keys and the task's class settings."""
@@ -90,7 +109,7 @@ class DataFormat:
 
     name = ""
     title = ""  # "Cityscapes"
-    task = ""  # vpr | segmentation | classification
+    task = ""  # vpr | segmentation | classification | detection
     layout = ""  # what the folder must hold, for "not found" messages
     default_test_split: str | None = None  # a test set entry without `split` reads this one
 
@@ -157,6 +176,8 @@ def describe_index(index: Any) -> str:
         return f"{len(index.images):,} images of {index.num_places:,} places"
     if isinstance(index, RetrievalIndex):
         return f"{len(index.database):,} database / {len(index.queries):,} queries"
+    if isinstance(index, BoxIndex):
+        return f"{len(index.images):,} images, {index.num_boxes:,} boxes"
     return f"{len(index.images):,} images"
 
 
