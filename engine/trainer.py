@@ -26,6 +26,7 @@ from engine.core.schedules.changes import (
     lr_scale,
     max_steps_value,
     parse_changes,
+    probability,
     schedule_keys,
     schedule_value,
 )
@@ -516,6 +517,8 @@ class Trainer:
             steering.add_setter(f"schedule.{key}", lambda v, k=key: self._schedule_change(k, v))
         if self.augment_switch is not None:
             steering.add_setter(AUGMENT_ENABLED, self._augment_change)
+            for name in self._augment_probabilities():
+                steering.add_setter(f"augment.{name}", lambda v, n=name: self._probability_change(n, v))  # type: ignore[misc]
         steering.add_prefix_setter("freeze.", self.freeze_change, FREEZE_HINT)
 
     def _augment_change(self, value: Any) -> Change:
@@ -526,6 +529,18 @@ class Trainer:
             switch.enabled = enabled  # type: ignore[union-attr]
 
         return "on" if enabled else "off", commit
+
+    def _augment_probabilities(self) -> dict[str, float]:
+        """The augmentation's steerable probabilities (`mosaic_prob`: …); none for one that offers no
+        `probabilities()`."""
+        inner = self.augment_switch.inner if self.augment_switch is not None else None
+        offered = getattr(inner, "probabilities", None)
+        return dict(offered()) if offered is not None else {}
+
+    def _probability_change(self, name: str, value: Any) -> Change:
+        chance = probability(f"augment.{name}", value)
+        inner = self.augment_switch.inner  # type: ignore[union-attr]
+        return chance, lambda: inner.set_probability(name, chance)
 
     def _lr_change(self, key: str, lr: float) -> Change:
         lr = learning_rate(key, lr)
@@ -732,6 +747,7 @@ class Trainer:
             "freeze_overrides": list(self.freeze_overrides.items()),
             "scheduled_changes_done": self.changes_done,
             "augment_enabled": self.augment_switch.enabled if self.augment_switch is not None else None,
+            "augment_probabilities": self._augment_probabilities(),
             "no_aug_started": self.no_aug_started,
         }
 
@@ -756,6 +772,9 @@ class Trainer:
         )
         if self.augment_switch is not None and state.get("augment_enabled") is not None:
             self.augment_switch.enabled = bool(state["augment_enabled"])
+        for name, chance in (state.get("augment_probabilities") or {}).items():
+            if name in self._augment_probabilities():  # steered values outlive a resume
+                self.augment_switch.inner.set_probability(name, chance)  # type: ignore[union-attr]
         self.no_aug_started = bool(state.get("no_aug_started", False))
         set_rng_states(state["rng"])
         self.resumed = True

@@ -253,3 +253,9 @@ class Switchable:
 
     def pair(self, images: torch.Tensor, masks: Any, generator: torch.Generator) -> tuple[torch.Tensor, Any]:
         return self.inner.pair(images, masks, generator) if self.enabled else (images, masks)
+
+    def boxes(
+        self, images: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A box-aware augmentation (detection): targets B×M×5 rows (class, x1, y1, x2, y2) move with the pixels."""
+        return self.inner.boxes(images, targets, generator) if self.enabled else (images, targets)

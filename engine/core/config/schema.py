@@ -288,6 +288,20 @@ class EvalConfig:
     figure_top_k: int = setting(
         5, "VPR: retrieved database images shown per sample query.", minimum=1, maximum=10
     )
+    score_threshold: float = setting(
+        0.05,
+        "Detection: boxes scoring below this are dropped before mAP (re-score a checkpoint at another "
+        "one with labconsole eval RUN eval.score_threshold=0.3).",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    nms_iou: float = setting(
+        0.6,
+        "Detection: non-maximum suppression merges boxes overlapping more than this IoU.",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    max_detections: int = setting(100, "Detection: most boxes kept per image.", minimum=1)
 
 
 @dataclass

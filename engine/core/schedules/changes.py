@@ -23,6 +23,8 @@ BASE_KEYS = ("optim.lr", "optim.lr_scale", "train.max_steps")
 FREEZE_PREFIX = "freeze."
 #: Switches the training augmentation off or on (the no-augmentation tail sets it off).
 AUGMENT_ENABLED = "augment.enabled"
+#: Augmentation keys ending so are probabilities, steerable mid-run (`augment.mosaic_prob=0.3`).
+PROBABILITY_SUFFIX = "_prob"
 _KEY = "schedule.changes"
 
 
@@ -135,6 +137,20 @@ def schedule_keys(schedule: dict[str, Any]) -> list[str]:
     return [key for key in schedule if key not in ("name", "preset", *SECTION_KEYS)]
 
 
+def augment_probability_keys(augment: dict[str, Any]) -> list[str]:
+    """The augmentation's probabilities `set` may change: every key of the section ending in `_prob`
+    (`augment.mosaic_prob`); the augmentation must offer them to the trainer (`set_probability`)."""
+    return [f"augment.{key}" for key in augment if str(key).endswith(PROBABILITY_SUFFIX)]
+
+
+def probability(key: str, value: Any) -> float:
+    """A probability in [0, 1]."""
+    number = float(steered_number(key, value, 0.5))
+    if not 0.0 <= number <= 1.0:
+        raise ConfigError(key, f"must be a probability in [0, 1], got {number:g}")
+    return number
+
+
 def settable_keys(cfg: dict[str, Any]) -> list[str]:
     """Every key `set` accepts on a run of `cfg`, the freeze family as its hint: what the trainer registers."""
     return [
@@ -142,6 +158,7 @@ def settable_keys(cfg: dict[str, Any]) -> list[str]:
         *(f"loss.weight.{name}" for name in loss_components(cfg["loss"])),
         *(f"schedule.{key}" for key in schedule_keys(cfg["schedule"])),
         AUGMENT_ENABLED,
+        *augment_probability_keys(cfg.get("augment") or {}),
         FREEZE_HINT,
     ]
 
@@ -176,6 +193,8 @@ def check_value(cfg: dict[str, Any], key: str, value: Any, at_step: int = 0) -> 
         )
     if key == AUGMENT_ENABLED:
         return "on" if augment_enabled(value) else "off"
+    if key in augment_probability_keys(cfg.get("augment") or {}):
+        return probability(key, value)
     if key.startswith(FREEZE_PREFIX) and len(key) > len(FREEZE_PREFIX):
         trainable = steered_value(key, value)
         return "schedule" if trainable is None else "trainable" if trainable else "frozen"
