@@ -133,6 +133,9 @@ class Trainer:
             task.augment = self.augment_switch  # type: ignore[attr-defined]
         self.no_aug_steps = int((cfg.get("augment") or {}).get("no_aug_steps") or 0)
         self.no_aug_started = False
+        self.model_options: dict[
+            str, Any
+        ] = {}  # model.<group>.<option> -> value, steered so far (resume keeps them)
         # config-scheduled changes, by the step they apply at (config order within a step)
         self.changes: list[tuple[int, ScheduledChange]] = sorted(
             ((change.step(self.steps_per_epoch), change) for change in parse_changes(cfg)),
@@ -520,6 +523,14 @@ class Trainer:
             for name in self._augment_probabilities():
                 steering.add_setter(f"augment.{name}", lambda v, n=name: self._probability_change(n, v))  # type: ignore[misc]
         steering.add_prefix_setter("freeze.", self.freeze_change, FREEZE_HINT)
+        for group, module in self.task.modules().items():
+            offered = getattr(module, "steerable_keys", None)
+            if callable(offered):  # a model part with options of its own (the pce backbone's router, experts)
+                steering.add_prefix_setter(
+                    f"model.{group}.",
+                    lambda name, v, g=group, m=module: self._model_option_change(g, m, name, v),  # type: ignore[misc]
+                    f"model.{group}.<{'|'.join(offered())}>",
+                )
 
     def _augment_change(self, value: Any) -> Change:
         enabled = augment_enabled(value)
@@ -541,6 +552,20 @@ class Trainer:
         chance = probability(f"augment.{name}", value)
         inner = self.augment_switch.inner  # type: ignore[union-attr]
         return chance, lambda: inner.set_probability(name, chance)
+
+    def _model_option_change(self, group: str, module: Any, name: str, value: Any) -> Change:
+        """`model.<group>.<name>`: an option the module checks itself (`set_option` raises on a bad one)."""
+        key = f"model.{group}.{name}"
+        try:
+            shown, commit = module.set_option(name, value)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(key, str(exc.args[0]) if exc.args else type(exc).__name__) from None
+
+        def apply() -> None:
+            commit()
+            self.model_options[key] = value
+
+        return shown, apply
 
     def _lr_change(self, key: str, lr: float) -> Change:
         lr = learning_rate(key, lr)
@@ -748,6 +773,7 @@ class Trainer:
             "scheduled_changes_done": self.changes_done,
             "augment_enabled": self.augment_switch.enabled if self.augment_switch is not None else None,
             "augment_probabilities": self._augment_probabilities(),
+            "model_options": dict(self.model_options),
             "no_aug_started": self.no_aug_started,
         }
 
@@ -776,6 +802,11 @@ class Trainer:
             if name in self._augment_probabilities():  # steered values outlive a resume
                 self.augment_switch.inner.set_probability(name, chance)  # type: ignore[union-attr]
         self.no_aug_started = bool(state.get("no_aug_started", False))
+        groups = self.task.modules()
+        for key, value in (state.get("model_options") or {}).items():
+            _, group, name = key.split(".", 2)
+            groups[group].set_option(name, value)[1]()
+            self.model_options[key] = value
         set_rng_states(state["rng"])
         self.resumed = True
         self.events.emit("resume", step=self.step, message=f"resumed from step {self.step}")

@@ -10,6 +10,7 @@ is read as `loss.weight.<component>`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +152,24 @@ def probability(key: str, value: Any) -> float:
     return number
 
 
+def model_option_keys(cfg: dict[str, Any]) -> list[str]:
+    """`model.backbone.<option>` keys its preset declares steerable (`steerable: [router, expert.<i>]`): options
+    the backbone checks itself when the command arrives (a router name, an expert switched off)."""
+    from engine.core.config.presets import has_preset, load_preset
+
+    section = (cfg.get("model") or {}).get("backbone") or {}
+    preset = str(section.get("preset") or section.get("name") or "")
+    if not preset or not has_preset("backbone", preset):
+        return []
+    declared = load_preset("backbone", preset, "model.backbone").get("steerable") or []
+    return [f"model.backbone.{option}" for option in declared] if isinstance(declared, list) else []
+
+
+def _matches_option(key: str, pattern: str) -> bool:
+    """`model.backbone.expert.3` matches `model.backbone.expert.<i>`."""
+    return re.fullmatch(re.sub(r"<[^>]*>", r"[^.]+", re.escape(pattern)), key) is not None
+
+
 def settable_keys(cfg: dict[str, Any]) -> list[str]:
     """Every key `set` accepts on a run of `cfg`, the freeze family as its hint: what the trainer registers."""
     return [
@@ -159,6 +178,7 @@ def settable_keys(cfg: dict[str, Any]) -> list[str]:
         *(f"schedule.{key}" for key in schedule_keys(cfg["schedule"])),
         AUGMENT_ENABLED,
         *augment_probability_keys(cfg.get("augment") or {}),
+        *model_option_keys(cfg),
         FREEZE_HINT,
     ]
 
@@ -195,6 +215,8 @@ def check_value(cfg: dict[str, Any], key: str, value: Any, at_step: int = 0) -> 
         return "on" if augment_enabled(value) else "off"
     if key in augment_probability_keys(cfg.get("augment") or {}):
         return probability(key, value)
+    if any(_matches_option(key, pattern) for pattern in model_option_keys(cfg)):
+        return value  # the model checks it when it arrives (the run's backbone knows its routers and experts)
     if key.startswith(FREEZE_PREFIX) and len(key) > len(FREEZE_PREFIX):
         trainable = steered_value(key, value)
         return "schedule" if trainable is None else "trainable" if trainable else "frozen"
