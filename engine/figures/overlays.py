@@ -88,7 +88,7 @@ def render_overlays(
         label = f"image {sample.index} · acc {accuracy:.0f}%"
         draw.rectangle((left, top, left + text_width(label, 11) + 6, top + 15), fill=(0, 0, 0))
         draw.text((left + 3, top + 1), label, fill=(255, 255, 255), font=font(11))
-    legend = _legend(
+    legend = class_legend(
         [(class_names[c], tuple(colours[c])) for c in sorted(shown) if c < len(class_names)], body.width
     )
     figure = Image.new("RGB", (body.width, body.height + legend.height), BACKGROUND)
@@ -98,7 +98,7 @@ def render_overlays(
     return Figure(split, "overlay", titled(figure, f"{split}: image | ground truth | prediction"), caption)
 
 
-def _legend(entries: Sequence[tuple[str, tuple[int, ...]]], width: int) -> Image.Image:
+def class_legend(entries: Sequence[tuple[str, tuple[int, ...]]], width: int) -> Image.Image:
     """Coloured squares with class names, wrapped to `width`."""
     item_w, line_h = 120, 18
     per_line = max(1, (width - GAP) // item_w)
