@@ -83,9 +83,26 @@ def _make_cls(root: Path, data: dict[str, Any], events: EventWriter | None) -> N
     make_synth_cls(root, seed=data["synthetic_seed"])
 
 
+def _det_ready(root: Path, data: dict[str, Any]) -> bool:
+    """A complete build by the current generator (its manifest says which), not just any build."""
+    from engine.data.synth_det import is_complete
+
+    return is_complete(root, seed=data["synthetic_seed"])
+
+
+def _make_det(root: Path, data: dict[str, Any], events: EventWriter | None) -> None:
+    if events is not None:
+        events.emit("phase", phase="preparing data", message=f"making the synthetic street scenes at {root}")
+    print(f"[labconsole] making the synthetic detection scenes at {root} (first use)", flush=True)
+    from engine.data.synth_det import make_synth_det
+
+    make_synth_det(root, seed=data["synthetic_seed"])
+
+
 #: Per task: (is a usable build there?, make it).
 _DATA_SETS = {
     "vpr": (_vpr_ready, _make_vpr),
     "segmentation": (_seg_ready, _make_seg),
     "classification": (_cls_ready, _make_cls),
+    "detection": (_det_ready, _make_det),
 }

@@ -1,4 +1,4 @@
-"""`labconsole data synth-vpr | synth-seg | synth-cls DIR`: make the embedded synthetic data sets.
+"""`labconsole data synth-vpr | synth-seg | synth-cls | synth-det DIR`: make the embedded synthetic data sets.
 
 The console forwards `labconsole data ...` here (`python -m engine.data.make_synthetic ...`): the generators
 are engine code, and the arguments are defined once, in this module.
@@ -33,6 +33,14 @@ def parser() -> argparse.ArgumentParser:
         "--val", type=int, default=25, help="images per class in val and in the shifted noisy set"
     )
     cls.set_defaults(handler=synth_cls)
+    det = kinds.add_parser(
+        "synth-det", help="street scenes with boxed cars, people and signs, COCO layout (train, val, dusk)"
+    )
+    det.add_argument("dir", metavar="DIR")
+    det.add_argument("--seed", type=int, default=0)
+    det.add_argument("--train", type=int, default=600, help="training images")
+    det.add_argument("--val", type=int, default=150, help="images in val and in the shifted dusk test set")
+    det.set_defaults(handler=synth_det)
     return root
 
 
@@ -54,6 +62,14 @@ def synth_cls(args: argparse.Namespace) -> dict:
     from engine.data.synth_cls import make_synth_cls
 
     return make_synth_cls(Path(args.dir), seed=args.seed, train_per_class=args.train, test_per_class=args.val)
+
+
+def synth_det(args: argparse.Namespace) -> dict:
+    from engine.data.synth_det import make_synth_det
+
+    return make_synth_det(
+        Path(args.dir), seed=args.seed, train_images=args.train, val_images=args.val, test_images=args.val
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
