@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
 import logging
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from engine.core.config.presets import preset_params
+from engine.core.config.user_classes import is_user_class, split_user_class
 from engine.core.errors import ConfigError, UserError, did_you_mean
 from engine.core.registry import Registry
 from engine.models.weights import LoadReport, load_weights_file
@@ -295,7 +297,8 @@ def build_backbone(section: dict[str, Any], image_size: tuple[int, int] | None =
     Args:
         section: `{"name": ..., "pretrained": false | true | "path", "channels_last": bool,
             "output_stride": 32 | 16 | 8, **params}`;
-            `name` is a registry entry or any timm model name (built with `TimmBackbone`).
+            `name` is a registry entry, any timm model name (built with `TimmBackbone`), or a user class
+            `module.path:ClassName` (see `build_user_backbone`).
         image_size: (H, W) from `model.image_size`, for models whose input size is fixed at
             construction; registry factories get it when they declare an `image_size` keyword.
 
@@ -303,10 +306,13 @@ def build_backbone(section: dict[str, Any], image_size: tuple[int, int] | None =
         A module with `out_channels` and `stride`, mapping B×3×H×W -> B×C×h×w.
 
     Raises:
-        ConfigError: for a name that is neither registered nor known to timm.
+        ConfigError: for a name that is neither registered nor known to timm, or a user class that cannot be
+            imported, built, or does not follow the backbone contract.
     """
     params = preset_params(section)
     name = str(section["name"])
+    if is_user_class(name):
+        return build_user_backbone(name, params)
     if "pretrained" in params:
         params["pretrained"] = _pretrained_value(params["pretrained"])
     if name in BACKBONES:
@@ -331,3 +337,86 @@ def _unknown_message(name: str) -> str:
     registered = BACKBONES.names()
     hint = did_you_mean(name, registered) or did_you_mean(name, timm.list_models())
     return f"unknown backbone '{name}'{hint}; allowed: {', '.join(registered)} or any timm model name"
+
+
+CHECK_SIZE = 64
+"""Side of the zero image a user backbone's forward is checked on."""
+
+
+def build_user_backbone(name: str, params: dict[str, Any]) -> nn.Module:
+    """A user's backbone class `module.path:ClassName`, built with the section's other keys as keyword arguments.
+
+    The module is imported as Python imports it (the run's folder and PYTHONPATH). The contract: an
+    nn.Module with int attributes `out_channels` and `stride`, whose forward maps B×3×H×W images to
+    B×out_channels×H/stride×W/stride features; a 1×3×64×64 zero image is run through it to check that.
+
+    Raises:
+        ConfigError: at model.backbone.name when the module or class is missing, the class cannot be built
+            with the given keys, or the built module breaks the contract.
+    """
+    key = f"{_KEY}.name"
+    module_name, class_name = split_user_class(key, name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise ConfigError(
+                key,
+                f"no module '{module_name}' to import {class_name} from: put it in the folder the run starts "
+                "from or on PYTHONPATH",
+            ) from None
+        raise ConfigError(key, f"importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # the user's module raised while importing: say so in one line
+        raise ConfigError(
+            key, f"importing {module_name} failed: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ConfigError(key, f"module {module_name} has no '{class_name}'")
+    try:
+        backbone = cls(**params)
+    except Exception as exc:
+        given = ", ".join(params) or "none"
+        raise ConfigError(
+            key, f"{name}(...) failed with keys {given}: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+    check_backbone_contract(name, backbone)
+    return backbone
+
+
+def check_backbone_contract(name: str, backbone: Any) -> None:
+    """An nn.Module with int `out_channels` and `stride` mapping a 1×3×64×64 zero image to 1×C×64/s×64/s."""
+    key = f"{_KEY}.name"
+    contract = "a backbone is an nn.Module with int attributes out_channels and stride, B×3×H×W -> B×C×h×w"
+    if not isinstance(backbone, nn.Module):
+        raise ConfigError(key, f"{name} built a {type(backbone).__name__}, not an nn.Module; {contract}")
+    missing = [
+        a
+        for a in ("out_channels", "stride")
+        if not isinstance(getattr(backbone, a, None), int) or isinstance(getattr(backbone, a), bool)
+    ]
+    if missing:
+        raise ConfigError(key, f"{name} has no int attribute {' or '.join(missing)}; {contract}")
+    channels, stride = backbone.out_channels, backbone.stride
+    side = CHECK_SIZE // stride if stride > 0 else 0
+    expected = (1, channels, side, side)
+    was_training = backbone.training
+    backbone.eval()  # BatchNorm's running statistics stay as built
+    try:
+        with torch.no_grad():
+            out = backbone(torch.zeros(1, 3, CHECK_SIZE, CHECK_SIZE))
+    except Exception as exc:
+        raise ConfigError(
+            key,
+            f"{name} failed on a 1×3×{CHECK_SIZE}×{CHECK_SIZE} image: {type(exc).__name__}: {_first_line(exc)}",
+        ) from None
+    finally:
+        backbone.train(was_training)
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+    if shape != expected:
+        got = "×".join(map(str, shape)) if shape else type(out).__name__
+        raise ConfigError(
+            key,
+            f"{name} maps a 1×3×{CHECK_SIZE}×{CHECK_SIZE} image to {got}, but its out_channels {channels} and "
+            f"stride {stride} promise {'×'.join(map(str, expected))}",
+        )

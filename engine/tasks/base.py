@@ -42,10 +42,12 @@ class Task(Protocol):
     def compute_loss(
         self, images: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total loss and its logged components (`loss/<name>`)."""
+        """Total loss and its logged parts: components as `loss/<name>`, any other key (a model's auxiliary
+        scalars, `routing/entropy`) under its own chart group; the trainer averages and logs every key."""
 
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Metrics per test split."""
+        """Metrics per test split (the task's own, then what the model's modules measured: see
+        engine.models.aux_outputs)."""
 
     def main_score(self, results: dict[str, dict[str, float]]) -> float | None:
         """The number best.pt is chosen by (higher is better)."""

@@ -20,6 +20,7 @@ from engine.figures.confusion import confused_pairs, render_confused_pairs, rend
 from engine.metrics.classification import TopKCounter
 from engine.metrics.segmentation import ConfusionMatrix
 from engine.models.aggregator_init import initialise_aggregator
+from engine.models.aux_outputs import begin_evaluation, end_evaluation, evaluation_figures, with_measured
 from engine.models.cls_model import build_classification_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS, class_set_digest, files_digest, set_paths
@@ -102,7 +103,8 @@ class ClassificationTask(SupervisedTask):
         return self.augment(images, self.generator), labels
 
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Top-k accuracy (percent) of every test set at eval.image_size.
+        """Top-k accuracy (percent) of every test set at eval.image_size, then what the model's modules measured
+        over the pass (engine.models.aux_outputs).
 
         With eval.figures on, also counts the confusion matrix (from the same logits) and draws it with the most
         confused pairs per test set.
@@ -115,17 +117,19 @@ class ClassificationTask(SupervisedTask):
                 ConfusionMatrix(len(self.class_names), -1, self.runtime.device) if figures.enabled else None
             )
             examples: dict[tuple[int, int], int] = {}
+            begin_evaluation(self.model)
             for batch, logits in self.predict(items):
                 counter.update(logits, batch.targets)
                 if confusion is not None:
                     predicted = logits.argmax(1)
                     confusion.update(predicted, batch.targets.to(predicted.device))
                     _first_mistakes(examples, batch.targets, predicted.cpu(), batch.indices)
-            results[name] = counter.metrics()
+            results[name] = with_measured(counter.metrics(), end_evaluation(self.model))
             if confusion is not None:
                 self.figures.extend(
                     self._figures_of(name, items, confusion.counts.cpu().numpy(), examples, figures)
                 )
+                self.figures.extend(evaluation_figures(self.model, name))
         self.model.train()
         return results
 

@@ -24,6 +24,7 @@ from engine.figures.confusion import render_confusion
 from engine.figures.overlays import OverlaySample, render_overlays, shrink_labels
 from engine.losses import IGNORE_INDEX
 from engine.metrics.segmentation import ConfusionMatrix, segmentation_metrics
+from engine.models.aux_outputs import begin_evaluation, end_evaluation, evaluation_figures, with_measured
 from engine.models.seg_model import build_segmentation_model
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS, class_set_digest, files_digest, set_paths
@@ -140,7 +141,8 @@ class SegmentationTask(SupervisedTask):
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Confusion matrix over each test set at each label's own resolution, then mIoU, pixel_acc, IoU/<class>.
+        """Confusion matrix over each test set at each label's own resolution, then mIoU, pixel_acc, IoU/<class>,
+        then what the model's modules measured over the pass (engine.models.aux_outputs).
 
         With eval.figures on, also draws overlays of a few sample images and the confusion matrix per test set.
         """
@@ -151,6 +153,7 @@ class SegmentationTask(SupervisedTask):
             confusion = ConfusionMatrix(len(self.class_names), IGNORE_MASK, self.runtime.device)
             wanted = set(sample_indices(len(items), figures.samples).tolist()) if figures.enabled else set()
             samples: list[OverlaySample] = []
+            begin_evaluation(self.model)
             for batch in self.ordered(items):
                 with self.runtime.autocast():
                     logits = self._logits(self.normalise(batch.images.float().div_(255)))
@@ -168,9 +171,11 @@ class SegmentationTask(SupervisedTask):
                     for prediction, mask in zip(predictions, masks):
                         confusion.update(prediction, mask)
                 samples += _overlay_samples(wanted, batch.indices, batch.images, masks, predictions)
-            results[name] = segmentation_metrics(confusion.counts, self.class_names)
+            measured = end_evaluation(self.model)
+            results[name] = with_measured(segmentation_metrics(confusion.counts, self.class_names), measured)
             if figures.enabled:
                 self.figures.extend(self._figures_of(name, samples, confusion.counts, results[name]))
+                self.figures.extend(evaluation_figures(self.model, name))
         self.model.train()
         return results
 

@@ -22,6 +22,7 @@ from engine.data.stream import BatchStream, ordered_batches, pin_for
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES, check_inputs
 from engine.losses.logits import LOGIT_LOSSES
+from engine.models.aux_outputs import aux_weights, with_auxiliary
 from engine.runtime import Runtime
 from engine.tasks.base import SampledTask
 from engine.tasks.vpr import MEAN, STD
@@ -48,6 +49,7 @@ class SupervisedTask(SampledTask):
         """The loss (checked to take logits) and the training augmentation."""
         loss_cfg = self.cfg["loss"]
         self.loss_name = loss_cfg["name"]
+        self.aux_weights = aux_weights(loss_cfg)
         self.loss = LOSSES.build(loss_cfg["name"], num_classes, num_classes, **preset_params(loss_cfg))
         check_inputs(self.loss, "logits", self.task_name, [*LOGIT_LOSSES, "mix"])
         self.augment = self._build_augment(self.cfg["augment"])
@@ -108,7 +110,8 @@ class SupervisedTask(SampledTask):
             enforce_norm_eval(self.modules(), self.freeze_phase)  # frozen BatchNorms keep their running stats
         loss = self.loss(self.model(images), labels)
         parts = getattr(self.loss, "last_components", None) or {self.loss_name: loss.detach()}
-        return loss, {f"loss/{name}": value for name, value in parts.items()}
+        logged = {f"loss/{name}": value for name, value in parts.items()}
+        return with_auxiliary(self.model, loss, logged, self.aux_weights)  # what the model's modules report
 
     def ordered(self, items: Any, count: int | None = None, batch_size: int | None = None) -> Iterator[Batch]:
         """Items in file order, in evaluation batches, read by the workers (none when they come from the cache)."""

@@ -192,5 +192,6 @@ def describe_presets(slot: str) -> dict[str, str]:
 
 def preset_params(section: dict[str, Any]) -> dict[str, Any]:
     """A resolved preset section without its bookkeeping keys (name, preset, description): what a factory
-    receives as keyword parameters. The one place that knows which keys are bookkeeping."""
-    return {k: v for k, v in section.items() if k not in ("name", "preset", *PRESET_META_KEYS)}
+    receives as keyword parameters. The one place that knows which keys are bookkeeping (`aux_weights`: the
+    loss section's weights of a model's auxiliary losses, read by the task, not the loss)."""
+    return {k: v for k, v in section.items() if k not in ("name", "preset", "aux_weights", *PRESET_META_KEYS)}

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engine.core.config.aux_weights import AUX_WEIGHTS_KEY, resolve_aux_weights
 from engine.core.config.derive import finish
 from engine.core.config.overrides import apply_overrides, parse_override
 from engine.core.config.presets import (
@@ -29,6 +30,7 @@ from engine.core.config.recipes import (
     split_variant,
 )
 from engine.core.config.schema import TYPED_SECTIONS, ModelConfig, defaults_of
+from engine.core.config.user_classes import is_user_class, split_user_class
 from engine.core.config.validate import check_keys, check_tree, check_typed, coerce
 from engine.core.errors import ConfigError, UserError, shown, shown_path
 
@@ -161,6 +163,13 @@ def resolve_preset_section(
             f"expected a preset name or a mapping, got {shown(value)}; presets: {', '.join(list_presets(slot))}",
         )
     given = dict(value)
+    if key == "model.backbone" and is_user_class(given.get("name", given.get("preset"))):
+        return _user_class_section(key, given)
+    aux = (
+        resolve_aux_weights(f"{key}.{AUX_WEIGHTS_KEY}", given.pop(AUX_WEIGHTS_KEY, None))
+        if key == "loss"
+        else {}
+    )
     preset = given.pop("preset", None)
     if preset is None:
         name = given.get("name", default)
@@ -174,7 +183,21 @@ def resolve_preset_section(
         base[name] = coerce(f"{key}.{name}", item, base[name])
     if slot == "loss" and "components" in base:
         base["components"] = resolve_loss_components(key, base["components"])
+    if aux:
+        base[AUX_WEIGHTS_KEY] = aux
     return {"preset": preset, **base}
+
+
+def _user_class_section(key: str, given: dict[str, Any]) -> dict[str, Any]:
+    """A section naming a user class (`module:Class`): its other keys are the class's keyword arguments, which
+    only the class knows (the engine checks them when it builds it)."""
+    name = given.pop("name", None) or given.pop("preset")
+    given.pop("preset", None)
+    split_user_class(f"{key}.name", name)
+    for arg in given:
+        if not isinstance(arg, str) or not arg.isidentifier():
+            raise ConfigError(f"{key}.{arg}", "a keyword argument name is letters, digits and '_'")
+    return {"preset": name, "name": name, **given}
 
 
 def resolve_loss_components(key: str, components: Any) -> list[dict[str, Any]]:
