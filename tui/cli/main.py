@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         run_cmd,
         sweep_cmd,
         verb_help,
+        watch_cmd,
     )
 
     parser = argparse.ArgumentParser(
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         history_cmds,
         sweep_cmd,
         recipes_cmd,
+        watch_cmd,
     ):
         module.add_parsers(verbs)
     verb_help.document_verbs(verbs)

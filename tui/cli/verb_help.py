@@ -48,6 +48,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "labconsole trash --empty",
     ),
     "data": ("labconsole data synth-vpr", "labconsole data synth-seg ~/data/synth-seg"),
+    "watch": (
+        "labconsole watch -- python train.py --lr 0.01",
+        "labconsole watch --name yolox-l-ft --parser yolox -- python tools/train.py -f exps/yolox_l.py -d 1 -b 8",
+        "labconsole watch --follow --stop-grace 30 -- ./train.sh",
+    ),
 }
 
 
