@@ -90,7 +90,9 @@ def _write_split(root: Path, params: SynthDetParams, split: str, count: int) -> 
     folder = root / split
     folder.mkdir(parents=True, exist_ok=True)
     height, width = params.image_size
-    images, annotations, nbytes = [], [], 0
+    images: list[dict] = []
+    annotations: list[dict] = []
+    nbytes = 0
     for index in range(count):
         pixels, boxes, labels = render_item(params, split, index)
         name = f"{split}_{index:05d}.jpg"

@@ -109,7 +109,7 @@ def _car(
         (rng.uniform(1.9, 2.3) if side_on else rng.uniform(0.85, 1.0)) * m,
         rng.uniform(1.35, 1.6) * m,
     )
-    tyre, glass = np.float32([0.04, 0.04, 0.05]), _colour(rng, [0.12, 0.15, 0.2], 0.04)
+    tyre, glass = np.array([0.04, 0.04, 0.05], np.float32), _colour(rng, [0.12, 0.15, 0.2], 0.04)
     sc.rect(k, paint, x - half, x + half, y - 0.62 * height, y - 0.15 * height)
     cabin = 0.6 if side_on else 0.78
     sc.rect(k, paint * 0.85, x - cabin * half, x + cabin * half, y - height, y - 0.6 * height)
@@ -123,7 +123,7 @@ def _car(
         for wheel in (-1, 1):
             cx = x + wheel * 0.72 * half
             sc.rect(k, tyre, cx - 0.2 * half, cx + 0.2 * half, y - 0.22 * height, y)
-        lamp = np.float32([0.85, 0.08, 0.08])
+        lamp = np.array([0.85, 0.08, 0.08], np.float32)
         for side in (-1, 1):
             cx = x + side * 0.82 * half
             sc.rect(k, lamp, cx - 0.12 * half, cx + 0.12 * half, y - 0.55 * height, y - 0.45 * height)
@@ -157,11 +157,16 @@ def _sign(
         face = [(0.1, 0.3, 0.8), (0.95, 0.95, 0.95), (0.95, 0.8, 0.1)][rng.integers(3)]
         sc.rect(k, _colour(rng, face, 0.04), x - plate / 2, x + plate / 2, cy - plate / 2, cy + plate / 2)
         sc.rect(
-            k, np.float32([0.95, 0.95, 0.95]), x - plate / 6, x + plate / 6, cy - plate / 4, cy + plate / 4
+            k,
+            np.array([0.95, 0.95, 0.95], np.float32),
+            x - plate / 6,
+            x + plate / 6,
+            cy - plate / 4,
+            cy + plate / 4,
         )
     else:
-        sc.disc(k, np.float32([0.85, 0.08, 0.08]), x, cy, plate / 2)
-        sc.disc(k, np.float32([0.95, 0.95, 0.95]), x, cy, plate / 3)
+        sc.disc(k, np.array([0.85, 0.08, 0.08], np.float32), x, cy, plate / 2)
+        sc.disc(k, np.array([0.95, 0.95, 0.95], np.float32), x, cy, plate / 3)
 
 
 def _tree(sc: Scene, s: seg.Street, y: float, x: float, rng: np.random.Generator) -> None:
@@ -198,7 +203,7 @@ def _bin(sc: Scene, s: seg.Street, y: float, x: float, rng: np.random.Generator)
             half = (0.25 - 0.07 * step) * m
             sc.rect(
                 -1,
-                np.float32([0.95, 0.45, 0.1]),
+                np.array([0.95, 0.45, 0.1], np.float32),
                 x - half,
                 x + half,
                 y - (step + 1) * 0.25 * m,
@@ -308,7 +313,7 @@ def _finish(rgb: np.ndarray, rng: np.random.Generator, style: Style) -> np.ndarr
     """Light level, colour cast, contrast, vignette and sensor noise; to uint8."""
     h, w = rgb.shape[:2]
     warmth = rng.uniform(*style.warmth)
-    img = rgb * (rng.uniform(*style.light) * np.float32([1 + warmth, 1.0, 1 - warmth]))
+    img = rgb * (rng.uniform(*style.light) * np.array([1 + warmth, 1.0, 1 - warmth], np.float32))
     mean = img.mean(axis=(0, 1), keepdims=True)
     img = mean + (img - mean) * np.float32(rng.uniform(*style.contrast))
     yy, xx = np.ogrid[:h, :w]

@@ -152,7 +152,7 @@ class VocDetFormat(DataFormat):
                 seen.add(name)
                 if name in position:
                     kept.append((box, position[name]))
-                elif not custom:
+                elif options.classes is None:
                     raise UserError(
                         f"{path}: object class '{name}' is not one of the 20 VOC classes{did_you_mean(name, names)}; "
                         f"for a data set of other classes list them in task.classes"
