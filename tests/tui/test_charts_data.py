@@ -65,7 +65,7 @@ def test_chart_groups_and_labels() -> None:
 def test_chart_choices_are_grouped() -> None:
     choices = chart_choices(NAMES)
     groups = list(dict.fromkeys(c.group for c in choices))
-    assert groups == ["loss", "lr", "training", "eval", "system"]
+    assert groups == ["loss", "lr", "training", "model", "eval", "system"]  # a prefix is its own group
     charts = [c.chart for c in choices]
     assert {"loss", "lr", "grad_norm", "model/temperature", "eval/*/R@1", "eval/pitts/R@5"} <= set(charts)
     assert "eval/*/R@5" not in charts  # one test set only: the per-split entry is enough

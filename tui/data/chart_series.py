@@ -3,7 +3,11 @@
 Flat names: scalar keys as logged (`loss/ce`, `lr/backbone`, `grad_norm`, `model/temperature`), system
 gauges as `system/<key>`, evaluations as `eval/<split>/<metric>`. A chart is a flat name (one line) or a
 group: `loss` (every loss/… component), `lr` (every parameter group), `eval/*/<metric>` (the metric on
-every test set).
+every test set), `<prefix>/*` (every series a model reports under its own prefix: `routing/*`).
+
+Series are grouped by the prefix before their first `/`: loss, lr, eval and system are the trainer's; any
+other prefix (a model's `routing/…`, a script's `aux/…`) is a group of its own; names without one are
+`training` scalars (grad_norm).
 """
 
 from __future__ import annotations
@@ -49,6 +53,19 @@ def flat_series(
     return out
 
 
+TRAINER_GROUPS = ("loss", "lr", "eval", "system")
+"""Prefixes the trainer and the console give meaning to; any other prefix is a model's own group."""
+UNGROUPED = "training"
+"""The group of scalars without a prefix (grad_norm, temperature)."""
+
+
+def series_group(name: str) -> str:
+    """The picker group of a flat name: its prefix before the first `/` (`routing` of `routing/entropy`),
+    `training` without one."""
+    prefix, slash, _ = name.partition("/")
+    return prefix if slash and prefix else UNGROUPED
+
+
 def chart_keys(chart: str, names: Iterable[str]) -> list[str]:
     """The flat names a chart draws, in legend order (the total loss first)."""
     names = list(names)
@@ -59,6 +76,9 @@ def chart_keys(chart: str, names: Iterable[str]) -> list[str]:
     if chart.startswith("eval/*/"):
         metric = chart[len("eval/*/") :]
         return [n for n in names if n.startswith("eval/") and n.split("/", 2)[2:] == [metric]]
+    if chart.endswith("/*") and chart.count("/") == 1:
+        group = chart[:-2]
+        return sorted(n for n in names if series_group(n) == group and group not in TRAINER_GROUPS)
     return [chart] if chart in names else []
 
 
@@ -66,7 +86,7 @@ def line_label(chart: str, key: str) -> str:
     """A line's name in its chart's legend: the part that tells it from the chart's other lines."""
     if chart == key:
         return ""  # the chart's title names its only line
-    if chart in ("loss", "lr"):
+    if chart in ("loss", "lr") or chart.endswith("/*"):
         return key.split("/", 1)[1]
     if chart.startswith("eval/*/"):
         return key.split("/")[1]
@@ -82,6 +102,8 @@ def chart_title(chart: str) -> str:
         return f"{metric} {split}"
     if chart.startswith("system/"):
         return chart[len("system/") :]
+    if chart.endswith("/*"):
+        return chart[:-2]
     return chart.replace("_", " ") if chart == "grad_norm" else chart
 
 
@@ -95,7 +117,8 @@ class Choice:
 
 
 def chart_choices(names: Iterable[str]) -> list[Choice]:
-    """Every chart a run can show, grouped: loss, learning rate, training scalars, eval, system."""
+    """Every chart a run can show, grouped: loss, learning rate, training scalars, each model-reported group
+    (alphabetically; with more than one series, first a chart of them all), eval, system."""
     names = sorted(set(names))
     choices: list[Choice] = []
     losses = [n for n in names if n.startswith("loss/")]
@@ -106,9 +129,13 @@ def chart_choices(names: Iterable[str]) -> list[Choice]:
     if lrs:
         choices.append(Choice("lr", "lr", f"lr — all {len(lrs)} groups"))
         choices += [Choice("lr", n, n) for n in lrs] if len(lrs) > 1 else []
-    for name in names:
-        if not name.startswith(("loss/", "lr/", "eval/", "system/")):
-            choices.append(Choice("training", name, name))
+    choices += [Choice(UNGROUPED, n, n) for n in names if series_group(n) == UNGROUPED]
+    own = [n for n in names if series_group(n) not in (*TRAINER_GROUPS, UNGROUPED)]
+    for group in dict.fromkeys(series_group(n) for n in own):
+        members = [n for n in own if series_group(n) == group]
+        if len(members) > 1:
+            choices.append(Choice(group, f"{group}/*", f"{group} — all {len(members)} series"))
+        choices += [Choice(group, n, n) for n in members]
     evals = [n for n in names if n.startswith("eval/")]
     metrics = list(dict.fromkeys(n.split("/", 2)[2] for n in evals))
     for metric in metrics:

@@ -16,17 +16,19 @@ from textual.widgets.selection_list import Selection
 from tui.data.chart_prefs import MAX_CHARTS
 from tui.data.chart_series import DEFAULT_CHARTS, Choice
 
-GROUP_NAMES = {"loss": "loss", "lr": "lr", "training": "training", "eval": "eval", "system": "system"}
-"""The group column: loss components, learning rates, other training scalars, evaluations over steps, gauges."""
+GROUP_WIDTH = 9
+"""Columns of the group column: loss, lr, training, eval, system, or a model's own prefix (routing)."""
 
 
 class SeriesPicker(ModalScreen[list[str] | None]):
-    """Space ticks a chart, enter shows the ticked ones (in this order), r resets, escape cancels."""
+    """Space ticks a chart, g ticks (or unticks) every chart of the highlighted one's group, enter shows the
+    ticked ones (in this order), r resets, escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("enter", "apply", "Show", priority=True),
         Binding("r", "reset", "Defaults"),
+        Binding("g", "tick_group", "Whole group"),
     ]
 
     DEFAULT_CSS = """
@@ -50,7 +52,7 @@ class SeriesPicker(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         """Title and one tickable line per chart, group names in front."""
         title = Text("Charts", style="bold")
-        title.append(f"  space tick · enter show (≤ {MAX_CHARTS}) · r defaults · esc", style="dim")
+        title.append(f"  space tick · g group · enter show (≤ {MAX_CHARTS}) · r defaults · esc", style="dim")
         with Vertical():
             yield Static(title, id="series-title")
             yield SelectionList[str](*self._selections(self.chosen), id="series-list")
@@ -58,7 +60,7 @@ class SeriesPicker(ModalScreen[list[str] | None]):
     def _selections(self, chosen: Sequence[str]) -> list[Selection[str]]:
         rows = []
         for choice in self.choices:
-            label = Text(f"{GROUP_NAMES.get(choice.group, choice.group):<9.9} ", style="dim")
+            label = Text(f"{choice.group:<{GROUP_WIDTH}.{GROUP_WIDTH}} ", style="dim")
             label.append(choice.label)
             rows.append(Selection(label, choice.chart, choice.chart in chosen, id=choice.chart))
         return rows
@@ -77,11 +79,28 @@ class SeriesPicker(ModalScreen[list[str] | None]):
             if any(ch.chart == chart for ch in self.choices):
                 picker.select(chart)
 
+    def action_tick_group(self) -> None:
+        """Tick every chart of the highlighted chart's group; untick them all when they all were ticked."""
+        picker = self.query_one(SelectionList)
+        if picker.highlighted is None:
+            return
+        chart = picker.get_option_at_index(picker.highlighted).value
+        group = next(ch.group for ch in self.choices if ch.chart == chart)
+        members = [ch.chart for ch in self.choices if ch.group == group]
+        ticked = set(picker.selected)
+        for member in members:
+            if all(m in ticked for m in members):
+                picker.deselect(member)
+            else:
+                picker.select(member)
+
     def action_apply(self) -> None:
         """Return the ticked charts in the list's order (an empty choice keeps what was shown)."""
         ticked = set(self.query_one(SelectionList).selected)
-        charts = [ch.chart for ch in self.choices if ch.chart in ticked][:MAX_CHARTS]
+        charts = [ch.chart for ch in self.choices if ch.chart in ticked]
         if not charts:
             self.notify("tick at least one chart (space)", severity="warning")
             return
-        self.dismiss(charts)
+        if len(charts) > MAX_CHARTS:
+            self.notify(f"showing the first {MAX_CHARTS} of the {len(charts)} ticked charts")
+        self.dismiss(charts[:MAX_CHARTS])
