@@ -109,6 +109,8 @@ class _Rule:
     eval_keys: re.Pattern[str] | None
     step_keys: tuple[str, ...]
     epoch_key: str | None
+    wanted: dict[str, bool] = field(default_factory=dict)
+    """Key → whether keep/skip let it through, decided once per key."""
 
 
 class LineParser:
@@ -237,9 +239,13 @@ class LineParser:
         pairs: dict[str, float] = {}
         for found in rule.values.finditer(line, start):
             key = found.group("key")
-            if rule.keep and not any(fnmatch.fnmatchcase(key, k) for k in rule.keep):
-                continue
-            if any(fnmatch.fnmatchcase(key, k) for k in rule.skip):
+            wanted = rule.wanted.get(key)
+            if wanted is None:
+                wanted = rule.wanted[key] = not (
+                    (rule.keep and not any(fnmatch.fnmatchcase(key, k) for k in rule.keep))
+                    or any(fnmatch.fnmatchcase(key, k) for k in rule.skip)
+                )
+            if not wanted:
                 continue
             try:
                 pairs[key] = float(found.group("value"))
@@ -340,7 +346,9 @@ class AutoParser:
 
     def __init__(self, parsers: list[LineParser]) -> None:
         # the fallback's detect is the loosest (YOLOX's lines hold key: value pairs too): it is tried last
-        self._candidates = sorted((p for p in parsers if p.detect is not None), key=lambda p: p.name == FALLBACK)
+        self._candidates = sorted(
+            (p for p in parsers if p.detect is not None), key=lambda p: p.name == FALLBACK
+        )
         self._fallback = next((p for p in parsers if p.name == FALLBACK), None)
         self.chosen: LineParser | None = None
         """The preset in use, once decided."""

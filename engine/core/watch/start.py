@@ -69,7 +69,7 @@ def command_args(args: Sequence[str]) -> dict[str, Any]:
                 continue
             if eq:
                 found[key] = _scalar(value)
-            elif index < len(args) and not (args[index].startswith("-") and not _is_number(args[index])):
+            elif index < len(args) and _is_value(args[index]):
                 found[key] = _scalar(args[index])
                 index += 1
             else:
@@ -78,6 +78,11 @@ def command_args(args: Sequence[str]) -> dict[str, Any]:
             key, _, value = arg.partition("=")
             found[key] = _scalar(value)
     return found
+
+
+def _is_value(arg: str) -> bool:
+    """Whether `arg` after an option is its value: not another option, nor a key=value pair of its own."""
+    return ("=" not in arg and not arg.startswith("-")) or _is_number(arg)
 
 
 def _is_number(text: str) -> bool:

@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         **({"rerun_of": spec["rerun_of"]} if spec.get("rerun_of") else {}),
     )
-    print(f"{ANNOUNCE}{run.id}", flush=True)
     log_fd = os.open(run.paths.output_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    print(f"{ANNOUNCE}{run.id}", flush=True)  # the run's files exist from here on
     for fd in (1, 2):  # from here on the starter is gone: the watcher's own words go to the run's log
         os.dup2(log_fd, fd)
     watcher = Watcher(run, parser, spec)
