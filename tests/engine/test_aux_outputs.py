@@ -232,3 +232,23 @@ def test_classification_run_with_a_user_backbone_logs_what_it_reports(
     assert list(final[0]["metrics"]) == ["top1", "top5", "routing/images", "routing/entropy"]
     assert final[0]["metrics"]["routing/images"] == 24  # val: 3 images of each of the 8 classes
     assert {(e["tag"], e["split"]) for e in found if e["kind"] == "image"} >= {("routing_map", "val")}
+
+
+def test_export_plots_a_png_per_reported_group(tmp_path: Path) -> None:
+    from engine.plots import plot_curves
+
+    scalars = {
+        1: {
+            "loss/total": 1.0,
+            "lr/head": 0.1,
+            "routing/entropy": 1.2,
+            "routing/util_s0_e0": 0.4,
+            "gpu1/mem": 3.0,
+        },
+        2: {"loss/total": 0.5, "lr/head": 0.1, "routing/entropy": 1.1, "routing/util_s0_e0": 0.6},
+    }
+    evals = [(2, "val", "top1", 50.0), (2, "val", "routing/entropy", 1.3)]
+    run = {"name": "pce", "metric_order": ["top1"], "scalars": scalars, "evals": evals}
+    written = [p.name for p in plot_curves([run], tmp_path)]
+    assert written == ["loss.png", "lr.png", "routing.png", "val_top1.png", "val_routing_entropy.png"]
+    assert all((tmp_path / name).is_file() for name in written)  # a metric's '/' no longer names a folder
