@@ -1,8 +1,8 @@
 """`labconsole compare RUN... --baseline RUN`: metrics side by side with deltas, as table, markdown, CSV or JSON.
 
 The markdown and CSV are what `labconsole export` writes too: the runs by name (ids in a footnote), every row
-the compare screen shows (test set metrics, then train time, params, img/s, peak memory, loss trend), differences of
-percentages in percentage points, numbers rounded to the precision shown.
+the compare screen shows (test set metrics, then train time, params, img/s, peak memory, each loss first epoch →
+last, loss trend), differences of percentages in percentage points, numbers rounded to the precision shown.
 
 Every format also carries how each set was measured (run.json `fingerprints`: a protocol row per set) and marks
 each value whose protocol differs from the baseline's: its delta reads "not comparable: 1,000 vs 740 queries".
@@ -386,7 +386,7 @@ def _csv(comparison: Comparison) -> str:
         cells = [split, _csv_metric(metric, row), value_unit, delta_unit]
         for i, value in enumerate(row.values):
             mark = comparison.mark(index, i)
-            if row.texts:  # a text row (the loss trend): the word, no delta
+            if row.texts:  # a text row (loss trend, loss first → last epoch): its text, no delta
                 cells += [row.texts[i]] if i == 0 else [row.texts[i], ""]
                 continue
             cells.append(_csv_number(value, row.unit) + (f" ({mark})" if mark and i == 0 else ""))
@@ -478,7 +478,7 @@ def _value_text(row: MetricRow, column: int, bold: str) -> str:
     from tui.widgets.compare_table import fmt_value
 
     value = row.values[column]
-    if row.texts:  # a text row (the loss trend): a word per run, no value
+    if row.texts:  # a text row (loss trend, loss first → last epoch): a text per run
         return row.texts[column]
     if value is None:
         return "-"

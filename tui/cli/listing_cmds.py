@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -63,7 +64,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
         parents=[RUNS_DIR_PARENT],
         help="one run's summary, config and metrics",
         description="One run's summary: status, task, model, progress, data, error, its final and best "
-        "metrics per test set, and its notes. --json gives run.json and config.yaml whole.",
+        "metrics per test set, each loss's mean over the first and the last epoch, and its notes. --json gives run.json and config.yaml whole.",
     )
     show.add_argument("run", metavar="RUN", help="run id, unique id prefix, or unique name")
     show.add_argument("--json", action="store_true", help="machine-readable output")
@@ -152,6 +153,9 @@ def show_run(args: argparse.Namespace) -> int:
         title += untrained
         if block:
             console.print(metrics_table(title, block, roles))
+    losses = loss_table(paths.events, info)
+    if losses is not None:
+        console.print(losses)
     for line in kept_and_reevaluated_lines(info):
         console.print(line, markup=False)
     for note in notes_of(info):
@@ -201,6 +205,28 @@ def kept_and_reevaluated_lines(info: dict[str, Any]) -> list[str]:
             + (f"   [{settings}]" if settings else "")
         )
     return lines
+
+
+def loss_table(events: Path, info: dict[str, Any]) -> Table | None:
+    """Each loss's mean over the first and the last epoch and its change (tui.data.epoch_summary); None when
+    the run logged no loss."""
+    from tui.data.epoch_summary import epoch_summary, fmt_change, fmt_loss
+    from tui.data.run_events import read_events
+
+    series = read_events(events)[0].series
+    summary = epoch_summary({key: s for (kind, key), s in series.items() if kind == "scalar"}, info)
+    if summary is None:
+        return None
+    why = "" if summary.by_epoch else " of the logged points (fewer than 2 epochs known)"
+    table = Table(title=f"loss mean, {summary.span}{why}", title_justify="left")
+    table.add_column("loss")
+    for label in (summary.first_label, summary.last_label, "change"):
+        table.add_column(label, justify="right")
+    for loss in summary.losses:
+        table.add_row(
+            escape(loss.name), fmt_loss(loss.first), fmt_loss(loss.last), fmt_change(loss.change_pct)
+        )
+    return table
 
 
 def fmt_megabytes(size: Any) -> str:

@@ -16,6 +16,7 @@ from engine.core.protocol.fingerprints import differences
 from engine.core.protocol.fingerprints import summary as fingerprint_summary
 from tui.cli.compare_cmd import comparison_rows
 from tui.data.chart_series import REDUNDANT_CONTROL_MARKERS
+from tui.data.epoch_summary import EpochSummary, LossChange, epoch_summary, fmt_change, fmt_loss
 from tui.data.oscillation import loss_key, reading
 from tui.data.run_events import Chunk, read_events
 from tui.data.run_snapshot import TRAIN_THROUGHPUT_KEY, Marker, mark_timeline, train_throughput
@@ -210,8 +211,8 @@ def eval_rows(runs: list[CompareRun]) -> list[dict[str, Any]]:
 
 
 def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
-    """Eval rows, then training time, params (when recorded), img/s, peak memory and the loss trend; runs[0] is
-    the baseline."""
+    """Eval rows, then training time, params (when recorded), img/s, peak memory, each loss first epoch → last
+    and the loss trend; runs[0] is the baseline."""
     rows = [
         MetricRow(
             f"{r['split']} {r['metric']}",
@@ -231,7 +232,7 @@ def metric_rows(runs: list[CompareRun]) -> list[MetricRow]:
         if any(v is not None for v in values):
             rows.append(MetricRow(label, values, _deltas(values), better, unit))
     trend = loss_trend_row(runs)
-    return rows + ([trend] if trend is not None else [])
+    return rows + loss_change_rows(runs) + ([trend] if trend is not None else [])
 
 
 def loss_trend(run: CompareRun) -> str | None:
@@ -249,6 +250,48 @@ def loss_trend_row(runs: list[CompareRun]) -> MetricRow | None:
         return None
     none: list[float | None] = [None] * len(runs)
     return MetricRow("loss trend", none, list(none), 0, "text", texts=[w or "-" for w in words])
+
+
+MAX_LOSS_ROWS = 5
+"""Loss rows compare shows at most: the total and the first components (YOLOX logs four)."""
+
+
+def loss_change_rows(runs: list[CompareRun]) -> list[MetricRow]:
+    """Text rows 'loss/<name> epoch 1 → N': per run the change in percent of the loss's mean from its first epoch
+    to its last, then both means (tui.data.epoch_summary); the changes are the row's values. When the runs read
+    different epochs, a 'loss epochs' row first says which each read. None when no run logged a loss."""
+    summaries = [epoch_summary(run.scalars, run.info) for run in runs]
+    found_any = [found for found in summaries if found]
+    keys = list(dict.fromkeys(loss.key for found in found_any for loss in found.losses))
+    keys = sorted(keys, key=lambda key: key != "loss/total")[:MAX_LOSS_ROWS]
+    none: list[float | None] = [None] * len(runs)
+    rows = []
+    if len({found.span for found in found_any}) > 1:
+        spans = [found.short_span if found else "-" for found in summaries]
+        rows.append(MetricRow("loss epochs", list(none), list(none), 0, "text", texts=spans))
+    for key in keys:
+        changes = [found.change(key) if found else None for found in summaries]
+        texts = ["-" if change is None else change_text(change) for change in changes]
+        values: list[float | None] = [change.change_pct if change else None for change in changes]
+        rows.append(MetricRow(f"{key} {_span_label(found_any)}", values, list(none), 0, "text", texts=texts))
+    return rows
+
+
+def _span_label(summaries: list[EpochSummary]) -> str:
+    """What the runs' loss rows compare: 'epoch 1 → 30' when they all read the same epochs, 'epoch 1 → last'
+    when they end at different ones, else 'first → last' (some read by shares of their points)."""
+    spans = {found.span for found in summaries}
+    if len(spans) == 1:
+        return spans.pop()
+    firsts = {found.first_epoch for found in summaries}
+    if len(firsts) == 1 and None not in firsts:
+        return f"epoch {firsts.pop()} → last"
+    return "first → last"
+
+
+def change_text(change: LossChange) -> str:
+    """'-28.3% (6.99 → 5.01)': the change first, what a narrow column keeps."""
+    return f"{fmt_change(change.change_pct)} ({fmt_loss(change.first)} → {fmt_loss(change.last)})"
 
 
 def fingerprints_of(runs: list[CompareRun], split: str) -> list[dict[str, Any] | None]:
