@@ -117,3 +117,18 @@ def test_compare_rows_say_which_epochs_each_run_read(tmp_path: Path) -> None:
 
 def test_change_from_zero_has_no_percent() -> None:
     assert LossChange("loss/l1", 0.0, 0.5).change_pct is None
+
+
+def test_log_004_reductions() -> None:
+    """YOLOX-L, 30 epochs of 666 iterations logged every 10: 6.99 = 2.52 + 0 + 3.19 + 1.29 → 5.01 = 2.02 + 0 +
+    2.26 + 0.74, '-28.3 % total, -42.6 % class loss' as the log writes."""
+    steps = np.arange(10, 30 * 666 + 1, 10, dtype=float)
+    epoch = np.ceil(steps / 666)
+    first, last = np.array([6.99, 2.52, 0.0, 3.19, 1.29]), np.array([5.01, 2.02, 0.0, 2.26, 0.74])
+    names = ["total", "iou", "l1", "conf", "cls"]
+    share = (epoch - 1) / 29  # each epoch a constant between the two rows
+    scalars = {f"loss/{n}": (steps, first[i] + share * (last[i] - first[i])) for i, n in enumerate(names)}
+    summary = epoch_summary(scalars, {"progress": {"step": 30 * 666, "epoch": 30.0}})
+    assert summary is not None and summary.span == "epoch 1 → 30"
+    changes = {loss.name: fmt_change(loss.change_pct) for loss in summary.losses}
+    assert changes == {"total": "-28.3%", "iou": "-19.8%", "l1": "+0.0%", "conf": "-29.2%", "cls": "-42.6%"}
