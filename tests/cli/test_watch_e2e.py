@@ -93,14 +93,14 @@ def test_a_watched_yolox_script_is_a_detection_run_with_its_losses_and_coco_tabl
     curves = scalars(runs, ids["yolox"])
     assert {"loss/total", "loss/iou", "loss/conf", "loss/cls", "loss/l1", "lr/all"} <= set(curves)
     assert sorted(curves["loss/total"]) == [10, 20, 30, 40, 50, 60, 70, 80]  # (epoch-1)·iters + iter
-    assert curves["loss/total"][10] == 12.0 and curves["lr/all"][80] == 1e-3
+    assert curves["loss/total"][10] == 15.0 and curves["lr/all"][80] == 1e-3
     table = evals(runs, ids["yolox"])
     assert [(step, split) for step, split, _ in table] == [(40, "val"), (80, "val")]
     last = table[-1][2]
-    assert last["mAP"] == 40.0 and last["mAP50"] == 61.0 and last["AR1"] == 46.0  # percent
+    assert last["mAP"] == 35.0 and last["AR1"] == 41.0 and "mAP50" in last  # percent
     assert "mAP_small" not in last  # COCO's -1: no small objects
-    assert last["AP/car"] == 48.0 and last["AP/person"] == 32.0
-    assert info["main_metric"] == "mAP" and info["best"]["val"]["mAP"] == 40.0
+    assert last["AP/car"] == 42.0 and last["AP/person"] == 28.0
+    assert info["main_metric"] == "mAP" and info["best"]["val"]["mAP"] == 35.0
     log = (runs / ids["yolox"] / "output.log").read_text()
     assert "epoch: 2/2, iter: 40/40" in log and "Average Precision  (AP)" in log
 
