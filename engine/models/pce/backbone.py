@@ -16,7 +16,7 @@ from engine.models.pce.diagnostics import RoutingRecorder, entropy_bits, load_ba
 from engine.models.pce.figures import render_position_heatmap, render_routing_map
 from engine.models.pce.patches import patch_grid
 from engine.models.pce.routers import KEY_UPDATES, ROUTERS
-from engine.models.pce.stage import PCEStage
+from engine.models.pce.stage import PCEStage, conv_bn_relu
 from engine.models.weights import LoadReport, load_weights_file
 
 _KEY = "model.backbone"
@@ -31,11 +31,13 @@ class PCEBackbone(nn.Module):
     The image is cut into a gh×gw grid of patches of `patch_size` pixels; the same grid is kept at every
     stage (patches shrink with the map), so a patch position means the same image region at every stage and
     routes can be followed across stages. Stage s (see `PCEStage`) halves the map first when s > 0, so the
-    stages form a pyramid and the output stride is 2^(stages-1).
+    stages form a pyramid and the output stride is 2^(stages-1); an optional stride-2 `stem` conv ahead of
+    the stages doubles it and makes every stage 4× cheaper.
 
     Attributes:
         out_channels: Width of the last stage.
         stride: Input pixels per output cell.
+        stem: The stride-2 conv before the stages, or None (freeze path `backbone.stem`).
         stages: The stages, addressed by freeze presets as `backbone.stages.0` …
         router_name, top_k, attention: the routing settings in force (steerable, see `set_option`).
         active_experts: n booleans, False for an expert switched off.
@@ -52,15 +54,18 @@ class PCEBackbone(nn.Module):
         attention: bool = False,
         in_channels: int = 3,
         router_options: dict[str, Any] | None = None,
+        stem_channels: int = 0,
     ) -> None:
         super().__init__()
-        channels = [in_channels, *widths]
+        # An optional stride-2 conv before the experts: every stage then works on a map 4× smaller.
+        self.stem = conv_bn_relu(in_channels, stem_channels, 3, 2) if stem_channels else None
+        channels = [stem_channels or in_channels, *widths]
         self.stages = nn.ModuleList(
             PCEStage(channels[i], channels[i + 1], num_experts, kernel_size, i > 0, router_options or {})
             for i in range(len(widths))
         )
         self.out_channels = int(widths[-1])
-        self.stride = 2 ** (len(widths) - 1)
+        self.stride = 2 ** (len(widths) - 1) * (2 if self.stem is not None else 1)
         self.patch_size = (int(patch_size[0]), int(patch_size[1]))
         self.num_experts = num_experts
         self.router_name = router
@@ -78,6 +83,8 @@ class PCEBackbone(nn.Module):
         """(output map, per stage B×P×n routing weights, the patch grid); `before_stage(index, stage, input,
         grid)` is called ahead of each stage."""
         grid = patch_grid(x.shape[2], x.shape[3], self.patch_size)
+        if self.stem is not None:
+            x = self.stem(x)
         router = ROUTERS.get(self.router_name).factory
         weights = []
         for index, stage in enumerate(self.stages):
@@ -255,6 +262,7 @@ def pce(
     embed_channels: int = 8,
     attention_dim: int = 32,
     mlp_hidden: int = 64,
+    stem_channels: int = 0,
     pretrained: bool | str = False,
     channels_last: bool = False,
 ) -> nn.Module:
@@ -267,6 +275,10 @@ def pce(
         _positive_list(name, [value])
     for name, value in (("attention_dim", attention_dim), ("mlp_hidden", mlp_hidden)):
         _positive_list(name, [value])
+    if not isinstance(stem_channels, int) or isinstance(stem_channels, bool) or stem_channels < 0:
+        raise ConfigError(
+            f"{_KEY}.stem_channels", f"must be 0 (no stem) or a positive integer, got {stem_channels!r}"
+        )
     if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
         raise ConfigError(f"{_KEY}.kernel_size", f"must be an odd positive integer, got {kernel_size!r}")
     if router not in ROUTERS:
@@ -309,6 +321,7 @@ def pce(
             noise_sigma=float(noise_sigma),
             gumbel_tau=float(gumbel_tau),
         ),
+        stem_channels=stem_channels,
     )
     if isinstance(pretrained, str) and pretrained:
         model.load_report = load_weights_file(model, pretrained)

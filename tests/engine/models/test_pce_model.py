@@ -224,6 +224,13 @@ def test_attention_starts_as_the_identity() -> None:
 
 def test_freeze_presets_address_the_stages() -> None:
     assert list(backbone_stages(_tiny(3))) == ["stages.0", "stages.1", "stages.2"]
+    assert list(backbone_stages(_tiny(2, stem_channels=8))) == ["stem", "stages.0", "stages.1"]
+
+
+def test_stem_halves_the_map_before_the_stages() -> None:
+    backbone = _tiny(2, stem_channels=8).eval()
+    assert backbone.stride == 4
+    assert backbone(torch.randn(1, 3, 32, 32)).shape == (1, 32, 8, 8)
 
 
 def test_factory_rejects_bad_values_with_the_key() -> None:
@@ -249,4 +256,6 @@ def test_reference_preset_matches_the_pce_parameter_count_within_5_percent() -> 
         ]
         references = build_backbone(_preset("pce_reference"), (64, 64))
     assert math.isclose(counts[0], counts[1], rel_tol=0.05), counts
-    assert references.stride == 4
+    assert references.stride == 8
+    with torch.device("meta"):
+        assert build_backbone(_preset("pce"), (64, 64)).stride == 8
