@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,14 @@ from tui.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "watch"
 FINISHED = ("completed", "failed", "stopped", "interrupted")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_user_presets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Only the shipped parsers: a tester's own presets/parsers must not change which one `auto` picks."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LABCONSOLE_USER_PRESETS", str(tmp_path_factory.mktemp("user-presets")))
+        yield
 
 
 def watch(runs: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> str:

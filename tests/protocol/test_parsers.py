@@ -3,6 +3,7 @@ YOLOX trainer.after_iter and pycocotools' summarize, mmengine's log_processor, L
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,14 @@ COCO = [
     " Average Precision  (AP) @[ IoU=0.50:0.95 | area=medium | maxDets=100 ] = 0.390",
     " Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=  1 ] = 0.290",
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_user_presets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Only the shipped parsers: a tester's own presets/parsers must not change which one `auto` picks."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LABCONSOLE_USER_PRESETS", str(tmp_path_factory.mktemp("user-presets")))
+        yield
 
 
 def test_yolox_training_line_gives_losses_lr_and_progress() -> None:
