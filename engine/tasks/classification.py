@@ -87,9 +87,11 @@ class ClassificationTask(SupervisedTask):
         return ImageItems(index.images, size, index.labels, self.plan.image_store(index.images, size, name))
 
     def prepare(self) -> None:
-        """Data-dependent aggregator initialisation (NetVLAD centres by k-means) from the first training images."""
+        """Data-dependent initialisation from the first training images: the modules' own (PCE router keys),
+        then the aggregator's (NetVLAD centres by k-means) on the prepared backbone."""
         if self.stream is None:
             return
+        self.prepare_modules()
         batches = (
             self.normalise(b.images.float().div_(255))
             for b in self.ordered(self.train_items, min(self.train_size, 1280), 64)

@@ -27,6 +27,9 @@ from engine.runtime import Runtime
 from engine.tasks.base import SampledTask
 from engine.tasks.vpr import MEAN, STD
 
+PREPARE_IMAGES = 128
+"""Training images a module's `prepare(sample_images)` hook is given (enough patches for k-means of a few keys)."""
+
 
 class SupervisedTask(SampledTask):
     """Trains a model whose outputs are class logits against per-image or per-pixel targets.
@@ -83,7 +86,24 @@ class SupervisedTask(SampledTask):
             yield from (p for p in module.parameters() if p.requires_grad)
 
     def prepare(self) -> None:
-        """Nothing data-dependent by default."""
+        """Data-dependent initialisation of the model's modules that ask for it (see `prepare_modules`)."""
+        self.prepare_modules()
+
+    def prepare_modules(self) -> None:
+        """Hand the first PREPARE_IMAGES training images (file order, normalised, on the device) to every module
+        of the model with a `prepare(sample_images)` hook (PCE's k-means router keys).
+
+        Runs at every start, a resume included: a module whose preparation is saved with its weights (a flag
+        in its state, as NetVLAD's `initialised`) skips it then. Reads no image when no module asks.
+        """
+        hooks = [m.prepare for m in self.model.modules() if callable(getattr(m, "prepare", None))]
+        if not hooks or self.stream is None:
+            return
+        count = min(self.train_size, PREPARE_IMAGES)
+        batches = self.ordered(self.train_items, count, 64)
+        sample = torch.cat([self.normalise(b.images.float().div_(255)) for b in batches])
+        for hook in hooks:
+            hook(sample)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """B×3×H×W float in [0, 1] -> normalised, on the device (ImageNet statistics, as timm expects)."""

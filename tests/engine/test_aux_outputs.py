@@ -62,6 +62,9 @@ class RoutedNet(nn.Module):
         tied = self.conv.weight.sum() * 0  # a constant that still reaches the weights' graph
         return {"losses": {"load_balance": tied + self.balance}, "scalars": {"routing/entropy": torch.tensor(1.25)}}
 
+    def prepare(self, sample_images):
+        self.prepared = tuple(sample_images.shape)
+
     def begin_evaluation(self):
         self.seen = 0
 
@@ -129,7 +132,7 @@ def test_aux_losses_join_the_total_weighted_and_scalars_keep_their_group() -> No
     assert float(scalars["routing/entropy"]) == pytest.approx(1.5)  # averaged
     main = torch.tensor(2.0, requires_grad=True)
     total, parts = with_auxiliary(model, main, {"loss/ce": main.detach()}, {"load_balance": 0.1})
-    assert float(total) == pytest.approx(2.0 + 0.1 * 0.75)
+    assert float(total.detach()) == pytest.approx(2.0 + 0.1 * 0.75)
     assert set(parts) == {"loss/ce", "loss/load_balance", "routing/entropy"}
     assert float(parts["loss/load_balance"]) == pytest.approx(0.075)  # logged weighted
     total.backward()
@@ -215,13 +218,14 @@ def test_classification_run_with_a_user_backbone_logs_what_it_reports(
     task = TASKS.build("classification", cfg, runtime, seed_everything(0))
     images, labels = task.next_batch()
     total, parts = task.compute_loss(images, labels)
-    assert float(total) == pytest.approx(float(parts["loss/ce"]) + 0.1 * 0.5, abs=1e-5)
+    assert float(total.detach()) == pytest.approx(float(parts["loss/ce"]) + 0.1 * 0.5, abs=1e-5)
     events = EventWriter(paths.events)
     status = Trainer(
         paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)
     ).train()
     events.close()
     assert status == "completed"
+    assert task.model.backbone.prepared[:2] == (48, 3)  # every training image (fewer than PREPARE_IMAGES)
     found = list(iter_events(paths.events))
     scalars = [e["values"] for e in found if e["kind"] == "scalar"]
     assert all(
