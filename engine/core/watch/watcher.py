@@ -16,6 +16,7 @@ import codecs
 import contextlib
 import json
 import os
+import re
 import select
 import shlex
 import signal
@@ -37,6 +38,8 @@ POLL_S = 0.2
 MAX_LINE_CHARS = 1 << 20
 """A line longer than this (a binary dump, no newline) is parsed in pieces rather than held whole."""
 ERROR_LINES = 20
+_LINE_END = re.compile("[\r\n]")
+"""Lines end at \n, and at \r too: a progress bar redraws its line after a carriage return."""
 
 
 class WatchedRun(ScriptRun):
@@ -69,6 +72,8 @@ class Watcher:
         self._ending: list[tuple[float, int]] = []  # (when, signal) still to send to the command's group
         self._ending_started: float | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.parse_error: str | None = None
+        """Why parsing stopped (a preset that raised on a line); the output is still copied."""
 
     # -- the command --------------------------------------------------------------------------------------------
     def start(self) -> str | None:
@@ -110,13 +115,10 @@ class Watcher:
 
     def _lines(self, text: str) -> str:
         """Parse every whole line of `text`; the unfinished rest."""
-        start = 0
-        for index, char in enumerate(text):
-            if char in "\n\r":
-                if index > start:
-                    self._line(text[start:index])
-                start = index + 1
-        rest = text[start:]
+        *lines, rest = _LINE_END.split(text)
+        for line in lines:
+            if line:
+                self._line(line)
         if len(rest) > MAX_LINE_CHARS:
             self._line(rest)
             return ""
@@ -125,7 +127,25 @@ class Watcher:
     def _line(self, line: str) -> None:
         if line.strip():
             self.last_lines.append(line.rstrip())
-        self._apply(self.parser.feed(line))
+        if self.parse_error is not None:
+            return
+        try:
+            readings = self.parser.feed(line)
+        except (
+            ValueError,
+            TypeError,
+            OverflowError,
+            IndexError,
+            KeyError,
+        ) as exc:  # a user preset gone wrong
+            self.parse_error = f"{type(exc).__name__}: {exc}"
+            print(
+                f"[labconsole watch] parser {self.parser.name} failed on a line; parsing stops: "
+                f"{self.parse_error}\n  line: {line[:300]}",
+                flush=True,
+            )
+            return
+        self._apply(readings)
 
     # -- readings into the run ----------------------------------------------------------------------------------
     def _apply(self, readings: list[Reading]) -> None:
@@ -191,6 +211,12 @@ class Watcher:
             status, error = "failed", self._failure(code)
         self.run.finish(status, error)
         update_run_info(self.run.paths.run_json, exit_code=code, watch=self._watch_info())
+
+    def abandon(self, why: str) -> None:
+        """End the command's group at once and the run as failed with `why` (the watcher cannot go on)."""
+        self._signal_group(signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            self.run.finish("failed", why)
 
     def _failure(self, code: int) -> str:
         last = self.last_lines[-1] if self.last_lines else "no output"
@@ -263,7 +289,13 @@ def main(argv: list[str] | None = None) -> int:
         run.finish("failed", why)
         update_run_info(run.paths.run_json, exit_code=127)
         return 1
-    code = watcher.pump(log_fd)
+    try:
+        code = watcher.pump(log_fd)
+    except (
+        Exception
+    ) as exc:  # the watcher's own fault (a full disk): end the command, record why, not "running"
+        watcher.abandon(f"the watcher failed: {type(exc).__name__}: {exc}")
+        raise
     watcher.finish(code)
     return 0
 
