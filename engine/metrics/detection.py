@@ -34,9 +34,15 @@ class DetectionScores:
 
     def __init__(self, class_names: Sequence[str]) -> None:
         self.class_names = list(class_names)
-        # Under DDP rank 0 evaluates alone: syncing at compute would wait for ranks that never update.
+        # Per-class AP is read from the one evaluation's precision array (extended_summary), as COCOeval's own
+        # summary averages it: class_metrics=True would evaluate every image again class by class (twice the
+        # time, same numbers). Under DDP rank 0 evaluates alone: syncing at compute would wait for the others.
         self._metric = MeanAveragePrecision(
-            iou_type="bbox", backend="pycocotools", class_metrics=True, sync_on_compute=False
+            iou_type="bbox",
+            backend="pycocotools",
+            class_metrics=False,
+            extended_summary=True,
+            sync_on_compute=False,
         )
         self._images = 0
 
@@ -72,11 +78,13 @@ class DetectionScores:
             warnings.simplefilter("ignore", UserWarning)
             raw = self._metric.compute()
         metrics = {ours: _percent(raw[theirs]) for ours, theirs in _SUMMARY.items()}
-        classes = raw["classes"].reshape(-1).tolist()
-        per_class = raw["map_per_class"].reshape(-1).tolist()
-        for index, value in zip(classes, per_class):
-            if value >= 0 and 0 <= index < len(self.class_names):
-                metrics[f"AP/{self.class_names[index]}"] = _percent(value)
+        classes = raw["classes"].reshape(-1).tolist()  # sorted: the order of COCOeval's category axis
+        precision = raw.get("precision")  # IoU thresholds × recall points × classes × areas × max detections
+        for k, index in enumerate(classes if precision is not None else []):
+            curve = precision[:, :, k, 0, -1]  # every area, at most 100 detections: COCOeval's AP@[.5:.95]
+            curve = curve[curve > -1]  # -1: the class has no ground truth
+            if len(curve) and 0 <= index < len(self.class_names):
+                metrics[f"AP/{self.class_names[index]}"] = _percent(curve.double().mean())
         return {name: metrics[name] for name in detection_metric_order(self.class_names) if name in metrics}
 
     def reset(self) -> None:
