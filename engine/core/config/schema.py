@@ -35,6 +35,9 @@ DATA_FORMATS = (
     "cifar10",
     "cifar100",
     "tiny_imagenet",
+    "coco",
+    "yolo",
+    "voc_det",
 )
 
 
@@ -52,7 +55,7 @@ class DataConfig:
         "auto",
         "Layout of data.root: auto detects it; gmberton, gsv_cities, msls (VPR), cityscapes, "
         "gta5, voc, seg_folders (segmentation), image_folder, cifar10, cifar100, "
-        "tiny_imagenet (classification).",
+        "tiny_imagenet (classification), coco, yolo, voc_det (detection).",
         choices=("auto", *DATA_FORMATS),
     )
     train_dir: str = setting(
