@@ -166,11 +166,11 @@ def test_stop_ends_a_script_by_sigint_or_after_the_grace_by_sigterm(
 def test_rerun_watches_the_same_command_again(
     watched: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tui.cli.watch_cmd import rewatch
+    from tui.cli.main import main
 
     runs, ids = watched
     capsys.readouterr()
-    assert rewatch(find_run(runs, ids["keyvalue"]), runs) == 0
+    assert main(["--runs-dir", str(runs), "rerun", ids["keyvalue"], "--detach"]) == 0
     again = capsys.readouterr().out.split(" as run ", 1)[1].split()[0]
     info = ended(runs, again)
     assert (

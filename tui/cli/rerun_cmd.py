@@ -8,8 +8,10 @@ import sys
 from engine.core.errors import UserError
 from engine.core.launch import prepare_run
 from engine.core.protocol import update_run_info
+from engine.core.watch import watch_spec
 from tui.cli.common import RUNS_DIR_PARENT, lookup, read_config, runs_dir_of
 from tui.cli.run_cmd import start_and_follow
+from tui.cli.watch_cmd import rewatch
 from tui.data.rerun import NO_PROVENANCE, changes_since, rerun_request
 
 
@@ -31,6 +33,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
 def rerun(args: argparse.Namespace) -> int:
     """Exit codes as `run`: 0 completed (or stopped), 1 failed, 2 bad input."""
     source = lookup(args, args.run)
+    if watch_spec(source) is not None:  # a `labconsole watch` run: the same command in the same folder
+        return rewatch(source, runs_dir_of(args), args.name, follow=not args.detach)
     cfg, damage = read_config(source)
     if damage is not None:
         raise UserError(f"run {source.run_id} cannot be rerun: {damage}")
