@@ -317,9 +317,9 @@ def test_synthetic_scenes_are_made_on_first_use(tmp_path: Path, monkeypatch: pyt
     assert calls == [0, 1]  # another seed (or generator version) is rebuilt, not reused
     assert json.loads((tmp_path / "scenes" / "classes.json").read_text()) == CLASSES
     with pytest.raises(
-        ConfigError, match="data.synthetic: there is no synthetic data set for task detection"
+        ConfigError, match="data.synthetic: there is no synthetic data set for task keypoints"
     ):
-        ensure_data({"task": {"name": "detection"}, "data": {"root": str(tmp_path), "synthetic": True}})
+        ensure_data({"task": {"name": "keypoints"}, "data": {"root": str(tmp_path), "synthetic": True}})
 
 
 def test_summary_before_the_synthetic_data_exists(tmp_path: Path) -> None:

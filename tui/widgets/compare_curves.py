@@ -72,7 +72,11 @@ def compare_choices(runs: list[CompareRun]) -> list[Choice]:
         names |= set(run_series(run))
     choices = [Choice("loss", "loss", f"loss — total, EMA {LOSS_SMOOTHING:g}")]
     for choice in chart_choices(names):
-        if choice.chart in ("loss", "lr") or choice.chart.startswith("eval/*/"):
+        if (
+            choice.chart in ("loss", "lr")
+            or choice.chart.startswith("eval/*/")
+            or choice.chart.endswith("/*")
+        ):
             continue  # groups are one run's lines; here a chart holds one series of every run
         choices.append(choice)
     lrs = sorted(n for n in names if n.startswith("lr/"))
