@@ -71,7 +71,9 @@ class PCEBackbone(nn.Module):
         self.router_name = router
         self.top_k = top_k
         self.attention = attention
-        self.active_experts = torch.ones(num_experts, dtype=torch.bool)
+        # A buffer so it follows the model to its device; not persistent: steering state, not weights.
+        self.active_experts: torch.Tensor
+        self.register_buffer("active_experts", torch.ones(num_experts, dtype=torch.bool), persistent=False)
         self.load_report: LoadReport | None = None
         self._last: list[torch.Tensor] = []
         self._recorder: RoutingRecorder | None = None
@@ -212,7 +214,7 @@ class PCEBackbone(nn.Module):
             raise ValueError(f"expert.{expert}=off would switch off every expert; keep at least one on")
 
         def commit() -> None:
-            self.active_experts = active
+            self.active_experts.copy_(active)
 
         return ("on" if on else "off"), commit
 

@@ -100,7 +100,7 @@ class PCEStage(nn.Module):
         x, patches = self.enriched_patches(x, grid, attention)
         batch = x.shape[0]
         weights = router(self.router, RoutingInput(patches, batch, grid))
-        weights = mask_and_top_k(weights, active.to(weights.device), top_k)
+        weights = mask_and_top_k(weights, active, top_k)
         mixed = self.experts(patches, weights)
         out = merge_patches(mixed, batch, grid, (x.shape[2], x.shape[3]))
         return out, weights.reshape(batch, grid[0] * grid[1], -1)
