@@ -330,10 +330,11 @@ def _build(probabilities: dict[str, float], **strengths: float) -> YoloxBoxAugme
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"{_KEY}.{name}", f"is a probability, must be in [0, 1], got {value}")
     pp = BoxAugmentParams(**strengths)
-    for low, high in (("scale_min", "scale_max"), ("mixup_scale_min", "mixup_scale_max")):
-        if not 0.0 < getattr(pp, low) <= getattr(pp, high):
+    for lower, upper in (("scale_min", "scale_max"), ("mixup_scale_min", "mixup_scale_max")):
+        if not 0.0 < getattr(pp, lower) <= getattr(pp, upper):
             raise ConfigError(
-                f"{_KEY}.{low}", f"need 0 < {low} <= {high}, got {getattr(pp, low)} and {getattr(pp, high)}"
+                f"{_KEY}.{lower}",
+                f"need 0 < {lower} <= {upper}, got {getattr(pp, lower)} and {getattr(pp, upper)}",
             )
     ranges: dict[str, tuple[float, float]] = {
         "degrees": (0.0, 180.0),
@@ -354,10 +355,15 @@ def _build(probabilities: dict[str, float], **strengths: float) -> YoloxBoxAugme
 
 
 def _split(arguments: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
-    """A factory's arguments -> (probabilities, strengths); the no-augmentation tail is the trainer's."""
-    arguments = {k: v for k, v in arguments.items() if k not in ("no_aug_steps", "no_aug_epochs")}
-    probabilities = {k: float(arguments.pop(k)) for k in PROBABILITIES}
-    return probabilities, {k: float(v) for k, v in arguments.items()}
+    """A factory's arguments -> (probabilities, strengths), all numbers; the no-augmentation tail is the trainer's."""
+    numbers: dict[str, float] = {}
+    for key, value in arguments.items():
+        if key in ("no_aug_steps", "no_aug_epochs"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{_KEY}.{key}", f"must be a number, got {value!r}")
+        numbers[key] = float(value)
+    return {k: numbers.pop(k) for k in PROBABILITIES}, numbers
 
 
 @BOX_AUGMENTS.register("none")

@@ -195,6 +195,7 @@ def test_bad_values_are_config_errors_naming_the_key() -> None:
         ({"scale_min": 2.0, "scale_max": 1.0}, "augment.scale_min"),
         ({"translate": 0.7}, "augment.translate"),
         ({"max_aspect": 0.5}, "augment.max_aspect"),
+        ({"hsv_s": "lots"}, "augment.hsv_s"),
     ):
         with pytest.raises(ConfigError) as err:
             build(**overrides)
