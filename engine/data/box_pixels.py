@@ -11,8 +11,8 @@ of 160×256, and a gather of float pixels about as much (three scattered reads p
 packed as RGB bytes in one int32 (one read per pixel), the start of each output's four quadrant images is
 in one table per output (the read position is then that start plus a pixel offset, both coded in the sum
 of a column term and a row term), and those terms come from small lookup tables indexed by the integer
-canvas coordinates. Axis-aligned maps (flips, plain
-mosaics, mixup partners) compute the terms per column and per row only.
+canvas coordinates. Axis-aligned maps (flips, plain mosaics, mixup partners) compute the terms per column
+and per row only. Moved pixels thus pass through bytes: exact for the loader's images (k/255).
 """
 
 from __future__ import annotations
