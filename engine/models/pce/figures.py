@@ -15,8 +15,22 @@ from engine.models.pce.diagnostics import RoutingSample, mutual_information_bits
 GAP = 8
 HEADER = 18
 TILE = 96  # pixels per routing-map image and per heat-map tile
-ALPHA = 0.5  # expert colour over the image: the expert readable, the image still recognisable
+ALPHA = 0.6  # expert colour over the image: the expert readable, the image still recognisable
 GRID_LINE = (255, 255, 255)
+SCALE_TEXT = "100% of the position's patches"
+DIGITS_FROM = 14  # pixels per patch from which the expert's number is written in the patch
+# Tableau's 10 categorical colours: distinct hues of similar weight (experts are not ordered)
+_EXPERT_COLOURS = [
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+]  # fmt: skip
+
+
+def expert_colours(num_experts: int) -> np.ndarray:
+    """num_experts×3 uint8 colours, one per expert (Tableau 10, then evenly spaced hues)."""
+    if num_experts <= len(_EXPERT_COLOURS):
+        return np.array(_EXPERT_COLOURS[:num_experts], np.uint8).reshape(-1, 3)
+    return palette(num_experts + 19)[19:]  # past the Cityscapes colours: the golden-ratio hues
 
 
 def tint(image: np.ndarray, choices: np.ndarray, colours: np.ndarray, size: int = TILE) -> Image.Image:
@@ -37,6 +51,13 @@ def tint(image: np.ndarray, choices: np.ndarray, colours: np.ndarray, size: int 
     for col in range(1, cols):
         x = round(col * width / cols)
         draw.line((x, 0, x, height), fill=GRID_LINE)
+    if min(height / rows, width / cols) >= DIGITS_FROM:
+        for (row, col), expert in np.ndenumerate(choices):
+            label = str(int(expert))
+            left = round((col + 0.5) * width / cols) - text_width(label, 11) // 2
+            draw.text(
+                (left, round((row + 0.5) * height / rows) - 7), label, fill=(255, 255, 255), font=font(11)
+            )
     return out
 
 
@@ -57,7 +78,7 @@ def _legend(colours: np.ndarray, width: int) -> Image.Image:
 
 def render_routing_map(split: str, samples: Sequence[RoutingSample], num_experts: int) -> Figure:
     """One row per sample: the image, then the image tinted by the chosen expert at each stage; a legend."""
-    colours = palette(num_experts)
+    colours = expert_colours(num_experts)
     stages = samples[0].choices.shape[0] if samples else 0
     columns = ["image"] + [f"stage {s}" for s in range(stages)]
     tiles = [[Image.fromarray(s.image).resize(tint(s.image, s.choices[0], colours).size)] for s in samples]
@@ -90,6 +111,19 @@ def _heat(shares: np.ndarray) -> np.ndarray:
     return (low + (high - low) * shares[..., None]).round().astype(np.uint8)
 
 
+def _with_scale(figure: Image.Image, top: int) -> Image.Image:
+    """`figure` with a white-to-blue bar below saying what the shades mean."""
+    out = Image.new("RGB", (max(figure.width, GAP + 150 + text_width(SCALE_TEXT, 11)), top + 26), BACKGROUND)
+    out.paste(figure.crop((0, 0, figure.width, top)), (0, 0))
+    bar = Image.fromarray(np.repeat(_heat(np.linspace(0, 1, 120))[None], 10, axis=0))
+    draw = ImageDraw.Draw(out)
+    draw.text((GAP, top + 4), "0%", fill=MUTED, font=font(11))
+    out.paste(bar, (GAP + 22, top + 6))
+    draw.rectangle((GAP + 21, top + 5, GAP + 142, top + 16), outline=MUTED)
+    draw.text((GAP + 148, top + 4), SCALE_TEXT, fill=MUTED, font=font(11))
+    return out
+
+
 def render_position_heatmap(split: str, position_counts: np.ndarray, grid: tuple[int, int]) -> Figure:
     """Rows = stages, columns = experts; each tile is the gh×gw patch grid, shaded by the share of that
     position's patches routed to that expert (a positional specialist is a dark block)."""
@@ -115,6 +149,8 @@ def render_position_heatmap(split: str, position_counts: np.ndarray, grid: tuple
             left = label_w + expert * (tile_w + GAP)
             figure.paste(tile, (left, top))
             draw.rectangle((left - 1, top - 1, left + tile_w, top + tile_h), outline=MUTED)
+    scale_top = HEADER + stages * (tile_h + GAP)
+    figure = _with_scale(figure, scale_top)
     information = ", ".join(
         f"s{stage} {mutual_information_bits(position_counts[stage]):.2f}" for stage in range(stages)
     )
