@@ -37,7 +37,7 @@ class SynthDetParams:
     val_images: int = 150
     test_images: int = 150
     image_size: tuple[int, int] = (160, 256)  # (H, W)
-    version: int = 1  # bump when the renderer changes, so old folders are rebuilt
+    version: int = 2  # bump when the renderer changes, so old folders are rebuilt
 
 
 def make_synth_det(

@@ -54,9 +54,9 @@ DAY = Style(
 )
 DUSK = Style(
     car_paints=((0.95, 0.8, 0.1), (0.95, 0.45, 0.05), (0.1, 0.6, 0.6), (0.5, 0.2, 0.6), (0.55, 0.8, 0.2)),
-    light=(0.45, 0.65),
+    light=(0.5, 0.7),
     warmth=(0.12, 0.22),
-    contrast=(0.55, 0.75),
+    contrast=(0.6, 0.8),
 )
 STYLES = {"day": DAY, "dusk": DUSK}
 
@@ -134,7 +134,7 @@ def _person(
 ) -> None:
     """Two legs, a torso in a random colour, arms at its sides, a round skin-coloured head."""
     m = s.px_per_m(y)
-    tall, half = rng.uniform(1.5, 1.9) * m, rng.uniform(0.2, 0.26) * m
+    tall, half = rng.uniform(1.5, 1.9) * m, rng.uniform(0.25, 0.32) * m
     legs, torso = _colour(rng, [0.2, 0.2, 0.3], 0.15), _colour(rng, [0.5, 0.45, 0.45], 0.45)
     stride = rng.uniform(0.0, 0.35) * half
     sc.rect(k, legs, x - half * 0.8 - stride, x - half * 0.1 - stride, y - 0.48 * tall, y)
@@ -150,7 +150,7 @@ def _sign(
 ) -> None:
     """A grey pole (no box) carrying a plate (the box): a blue or white square, or a red-rimmed disc."""
     m = s.px_per_m(y)
-    top, plate = rng.uniform(2.2, 3.0) * m, rng.uniform(0.55, 0.8) * m
+    top, plate = rng.uniform(2.2, 3.0) * m, rng.uniform(0.7, 0.95) * m
     sc.rect(-1, _colour(rng, [0.45, 0.46, 0.48], 0.06), x - 0.05 * m, x + 0.05 * m, y - top + plate / 2, y)
     cy = y - top
     if rng.random() < 0.5:
@@ -219,25 +219,29 @@ def _placements(s: seg.Street, rng: np.random.Generator) -> list[tuple[float, fl
     """(foot row, foot column, kind) of every object: kind is a class index, or -1 - i for clutter painter i."""
     h = s.height
 
-    def foot_row() -> float:  # more far than near; past the bottom row: cut by the frame
-        return s.horizon + (h - s.horizon) * rng.uniform(0.12, 1.12) ** 1.4
+    def foot_row(nearest: float = 0.12) -> float:  # more far than near; past the bottom row: cut by the frame
+        return s.horizon + (h - s.horizon) * rng.uniform(nearest, 1.12) ** 1.4
 
-    def beside_road(near: tuple[float, float]) -> tuple[float, float]:
-        y = foot_row()
+    def on_road(nearest: float = 0.12) -> tuple[float, float]:
+        y = foot_row(nearest)
+        return y, float(s.edge(s.road[0] + (s.road[1] - s.road[0]) * rng.uniform(0.12, 0.88), y))
+
+    def beside_road(near: tuple[float, float], nearest: float = 0.12) -> tuple[float, float]:
+        y = foot_row(nearest)
         road_x, outer_x = (s.road[0], s.outer[0]) if rng.random() < 0.5 else (s.road[1], s.outer[1])
         return y, float(s.edge(road_x + (outer_x - road_x) * rng.uniform(*near), y))
 
     items = []
     for _ in range(rng.integers(1, 6)):
-        y = foot_row()
-        across = rng.uniform(0.12, 0.88)
-        items.append((y, float(s.edge(s.road[0] + (s.road[1] - s.road[0]) * across, y)), CAR))
+        items.append((*on_road(), CAR))
     for _ in range(rng.integers(0, 3)):  # parked at the kerb, side-on
         items.append((*beside_road((-0.12, 0.0)), CAR))
+    # People and signs far away are a few pixels wide: fewer of them than of the (wider) cars.
     for _ in range(rng.integers(1, 6)):
-        items.append((*beside_road((0.1, 0.9)), PERSON))
+        crossing = rng.random() < 0.25
+        items.append((*(on_road(0.25) if crossing else beside_road((0.1, 0.9), 0.25)), PERSON))
     for _ in range(rng.integers(0, 4)):
-        items.append((*beside_road((0.02, 0.12)), SIGN))
+        items.append((*beside_road((0.02, 0.12), 0.25), SIGN))
     for i, count in enumerate((rng.integers(0, 4), rng.integers(0, 3), rng.integers(0, 3))):
         for _ in range(count):
             items.append((*beside_road((0.05, 0.95)), -1 - i))
