@@ -113,7 +113,7 @@ class FCOSDetector(FCOS):
         _drop_unused(self)
         self.description = f"1 point per location, {head_convs} head convs"
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, features: OrderedDict[str, Tensor], images: ImageList, targets: Targets | None = None
     ) -> dict[str, Tensor] | Detections:
         maps = list(features.values())
@@ -155,7 +155,7 @@ class RetinaNetDetector(RetinaNet):
         _drop_unused(self)
         self.description = f"{per_location} anchors per location, {head_convs} head convs"
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, features: OrderedDict[str, Tensor], images: ImageList, targets: Targets | None = None
     ) -> dict[str, Tensor] | Detections:
         maps = list(features.values())
@@ -177,8 +177,12 @@ class FasterRCNNDetector(FasterRCNN):
     Class 0 is its background: our labels 0..K-1 go in as 1..K and come back out shifted down again.
     """
 
-    LOSS_NAMES = {"loss_classifier": "cls", "loss_box_reg": "box", "loss_objectness": "objectness"}
-    LOSS_NAMES["loss_rpn_box_reg"] = "rpn_box"
+    LOSS_NAMES = {
+        "loss_classifier": "cls",
+        "loss_box_reg": "box",
+        "loss_objectness": "objectness",
+        "loss_rpn_box_reg": "rpn_box",
+    }
 
     def __init__(
         self,
@@ -210,7 +214,7 @@ class FasterRCNNDetector(FasterRCNN):
         _drop_unused(self)
         self.description = f"{per_location} anchors per location, {proposals} proposals"
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, features: OrderedDict[str, Tensor], images: ImageList, targets: Targets | None = None
     ) -> dict[str, Tensor] | Detections:
         shifted = None if targets is None else [{**t, "labels": t["labels"] + 1} for t in targets]
