@@ -27,12 +27,17 @@ NOTHING = -1
 def pack(images: torch.Tensor) -> torch.Tensor:
     """Images B×3×H×W float in [0, 1] -> (B + 1, H·W) int32 of RGB bytes; the last image is all grey."""
     b, c, h, w = images.shape
-    # x·255.5 truncates to round(x·255) for images that came from bytes (x = k/255), in one pass.
-    levels = images.mul(255.5).to(torch.int32).view(b, c, h * w)
     packed = torch.empty((b + 1, h * w), dtype=torch.int32, device=images.device)
-    torch.bitwise_or(levels[:, 0], levels[:, 1] << 8, out=packed[:b])
-    packed[:b] |= levels[:, 2] << 16
     packed[b] = GREY | GREY << 8 | GREY << 16
+    for channel in range(c):  # a channel at a time: small temporaries
+        # x·255.5 truncates to round(x·255) for images that came from bytes (x = k/255), in one pass.
+        level = images[:, channel].mul(255.5).to(torch.int32).view(b, h * w)
+        if channel:
+            level <<= 8 * channel
+            packed[:b] |= level
+        else:
+            packed[:b] = level
+        del level
     return packed
 
 
@@ -40,13 +45,19 @@ def unpack(pixels: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """(R, H·W) int32 of RGB bytes -> R×3×(H·W) float in 0..255 (contiguous: the colour matmul wants it so)."""
     out = torch.empty((pixels.shape[0], 3, h * w), dtype=torch.float32, device=pixels.device)
     for channel in range(3):
-        out[:, channel] = (pixels >> 8 * channel) & 255
+        level = pixels >> 8 * channel
+        level &= 255
+        out[:, channel] = level
+        del level
     return out
 
 
 def halve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Byte-wise (x + y) // 2 of packed pixels, the four bytes at once (YOLOX blends mixup images in bytes too)."""
-    return (a & b) + ((a ^ b) >> 1 & 0x7F7F7F7F)
+    half = a ^ b
+    half >>= 1
+    half &= 0x7F7F7F7F
+    return half.add_(a & b)
 
 
 def render(
@@ -102,14 +113,22 @@ def render(
             m[:, 1, 0].view(r, 1, 1),
             xs32,
         )
+    # Temporaries are dropped as soon as used: a smaller peak keeps the allocator from going back to the system.
     column = column_table.index_select(0, fx.clamp_(0, 4 * w - 1).to(index_type).view(-1)).view(fx.shape)
-    output_rows = torch.arange(r, device=device, dtype=index_type).view(r, 1, 1) * (
-        4 * h
-    )  # this output's table
-    line = fy.clamp_(0, 4 * h - 1).to(index_type).add_(output_rows)
-    row = row_table.index_select(0, line.view(-1)).view(fy.shape)
-    code = (row + column).view(-1)  # pixel << key_bits | cell key
-    reads = starts.index_select(0, code & ((1 << key_bits) - 1)).add_(code >> key_bits)
+    del fx
+    line = fy.clamp_(0, 4 * h - 1).to(index_type)
+    del fy
+    line += torch.arange(r, device=device, dtype=index_type).view(r, 1, 1) * (4 * h)  # this output's rows
+    row = row_table.index_select(0, line.view(-1)).view(line.shape)
+    del line
+    code = row.add_(column) if row.shape == column.shape else row + column  # pixel << key_bits | cell key
+    del row, column
+    key = code & ((1 << key_bits) - 1)
+    code >>= key_bits
+    reads = starts.index_select(0, key.view(-1))
+    del key
+    reads += code.view(-1)
+    del code
     return packed.view(-1).index_select(0, reads).view(r, h * w)
 
 
