@@ -17,8 +17,8 @@ batch tensors: per output image, with its own probability each,
 Boxes go through the same maps (4 corners -> enclosing box), are clipped, and YOLOX's filter drops the tiny,
 thin or mostly cut-off ones. The probabilities are steerable mid-run: `probabilities()`, `set_probability()`.
 Pixels are resampled nearest-neighbour in one gather per batch (engine/data/box_pixels.py says why); the
-mixup blend is done in bytes, as YOLOX does. A batch of 16 images of 160×256 takes about 13-17 ms of one
-CPU thread with everything on, 7-9 ms with det_basic (benchmarks/box_augment.py).
+mixup blend is done in bytes, as YOLOX does. A batch of 16 images of 160×256 takes about 13-14 ms of one
+CPU thread with everything on (det_yolox), 7.5-8 ms with det_basic (benchmarks/box_augment.py).
 """
 
 from __future__ import annotations
