@@ -12,7 +12,9 @@ from engine.core.engine_calls import PROJECT_ROOT
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser(
-        "data", help="make the embedded demo data sets (synth-vpr, synth-seg, synth-cls DIR)", add_help=False
+        "data",
+        help="make the embedded demo data sets (synth-vpr, synth-seg, synth-cls, synth-det DIR)",
+        add_help=False,
     )
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="arguments of the engine's data maker")
     parser.set_defaults(handler=make_data)

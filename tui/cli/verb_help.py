@@ -47,7 +47,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "labconsole trash --restore 20251009-085320-demo",
         "labconsole trash --empty",
     ),
-    "data": ("labconsole data synth-vpr", "labconsole data synth-seg ~/data/synth-seg"),
+    "data": (
+        "labconsole data synth-vpr",
+        "labconsole data synth-seg ~/data/synth-seg",
+        "labconsole data synth-det ~/data/synth-det",
+    ),
     "watch": (
         "labconsole watch -- python train.py --lr 0.01",
         "labconsole watch --name yolox-l-ft --parser yolox -- python tools/train.py -f exps/yolox_l.py -d 1 -b 8",
