@@ -126,9 +126,10 @@ class PCEBackbone(nn.Module):
         return {"losses": {"load_balance": balance}, "scalars": scalars}
 
     # ---- hooks: evaluation diagnostics and figures -----------------------------------------------------
-    def begin_evaluation(self) -> None:
-        """Start recording the routing of every forward (small counts and a few sample maps)."""
-        self._recorder = RoutingRecorder(len(self.stages), self.num_experts, FIGURE_SAMPLES)
+    def begin_evaluation(self, samples: int = FIGURE_SAMPLES) -> None:
+        """Start recording the routing of every forward (small counts and the maps of the first `samples`
+        images, for the routing-map figure)."""
+        self._recorder = RoutingRecorder(len(self.stages), self.num_experts, samples)
 
     def end_evaluation(self) -> dict[str, float]:
         """Stop recording; routing/… diagnostics over everything evaluated since `begin_evaluation`."""

@@ -101,7 +101,9 @@ class RoutingRecorder:
     entropy_sums: torch.Tensor | None = None  # S
     route_counts: torch.Tensor | None = None  # n^S
     patches: int = 0
-    kept: list[RoutingSample] = field(default_factory=list)
+    pool: list[RoutingSample] = field(default_factory=list)
+    images_seen: int = 0
+    stride: int = 1
 
     def add(self, images: torch.Tensor, grid: tuple[int, int], weights: list[torch.Tensor]) -> None:
         """One batch: B×3×H×W images and per stage B×P×n routing weights."""
@@ -139,11 +141,25 @@ class RoutingRecorder:
         self._keep_samples(images, choices, grid)
 
     def _keep_samples(self, images: torch.Tensor, choices: torch.Tensor, grid: tuple[int, int]) -> None:
-        take = min(self.samples - len(self.kept), images.shape[0])
-        for index in range(take):
-            self.kept.append(
-                RoutingSample(thumbnail(images[index]), choices[:, index].reshape(-1, *grid).cpu().numpy())
-            )
+        """Keep every `stride`-th image; when twice `samples` are kept, drop every other one and double
+        the stride: the kept images stay spread over everything seen (eval sets are often sorted by class),
+        in bounded memory and with a copy to the host for O(samples · log N) images only."""
+        for index in range(images.shape[0]):
+            if (self.images_seen + index) % self.stride == 0:
+                maps = choices[:, index].reshape(-1, *grid).cpu().numpy()
+                self.pool.append(RoutingSample(thumbnail(images[index]), maps))
+                if len(self.pool) > 2 * self.samples:
+                    self.pool = self.pool[::2]
+                    self.stride *= 2
+        self.images_seen += images.shape[0]
+
+    @property
+    def kept(self) -> list[RoutingSample]:
+        """Up to `samples` images spread evenly over the kept pool."""
+        if len(self.pool) <= self.samples:
+            return list(self.pool)
+        picks = np.linspace(0, len(self.pool) - 1, self.samples).round().astype(int)
+        return [self.pool[i] for i in picks]
 
     def summary(self) -> dict[str, float]:
         """routing/… diagnostics of everything recorded (empty when nothing was)."""

@@ -127,3 +127,17 @@ def test_recorder_summary_by_hand() -> None:
     assert out["routing/route_clusters"] == 2.0
     assert len(recorder.kept) == 1 and recorder.kept[0].choices.shape == (2, 1, 2)
     assert RoutingRecorder(1, 2).summary() == {}
+
+
+def test_recorder_keeps_sample_images_spread_over_the_set() -> None:
+    recorder = RoutingRecorder(num_stages=1, num_experts=2, samples=3)
+    for batch in range(
+        10
+    ):  # 40 images; image i: red i, green 39, blue 0 (so i survives the contrast stretch)
+        images = torch.zeros(4, 3, 4, 4)
+        images[:, 0] = torch.arange(batch * 4, batch * 4 + 4).float().view(4, 1, 1)
+        images[:, 1] = 39
+        recorder.add(images, (1, 1), [torch.tensor([1.0, 0.0]).expand(4, 1, 2)])
+    assert len(recorder.pool) <= 6 and recorder.stride == 8
+    indices = [round(sample.image[0, 0, 0] / 255 * 39) for sample in recorder.kept]
+    assert indices == [0, 16, 32]  # spread over the 40, not the first three
