@@ -153,3 +153,18 @@ def test_auto_finds_no_detection_layout_in_an_image_folder(tmp_path: Path) -> No
     (tmp_path / SPLIT / "cats").mkdir(parents=True)
     with pytest.raises(UserError, match="no known detection data layout.*COCO.*Pascal VOC.*YOLO"):
         find_format("detection", "auto", tmp_path, SPLIT)
+
+
+@pytest.mark.parametrize("name", ["yolo", "voc_det"])
+def test_an_evaluation_only_run_finds_training_splits_that_are_not_root_folders(
+    roots: dict[str, Path], name: str
+) -> None:
+    from engine.data.formats import has_training_data
+
+    cfg = {
+        "task": {"name": "detection"},
+        "data": {"root": str(roots[name]), "train_dir": SPLIT, "format": "auto"},
+        "train": {"max_steps": 0},
+    }
+    assert has_training_data(cfg)
+    assert not has_training_data(cfg | {"data": cfg["data"] | {"train_dir": "nowhere"}})

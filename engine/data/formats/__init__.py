@@ -84,7 +84,15 @@ def has_training_data(cfg: dict) -> bool:
     data = cfg["data"]
     if cfg["train"]["max_steps"] > 0:
         return True
-    return bool(data["root"]) and (Path(data["root"]) / data["train_dir"]).exists()
+    if not data["root"]:
+        return False
+    root, split = Path(data["root"]), data["train_dir"]
+    if (root / split).exists():
+        return True
+    try:  # layouts whose splits are not folders of the root (YOLO's images/<split>, VOC's ImageSets lists)
+        return find_format(cfg["task"]["name"], data.get("format", "auto"), root, split).detect(root, split)
+    except UserError:
+        return False
 
 
 def preflight(cfg: dict) -> None:
