@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 KMEANS_ITERATIONS = 25
@@ -54,8 +55,15 @@ def ema_update(keys: torch.Tensor, values: torch.Tensor, present: torch.Tensor, 
 def assigned_means(
     embeddings: torch.Tensor, choices: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(k×D mean of the N×D embeddings per chosen expert, k booleans: expert got at least one patch)."""
+    """(k×D mean of the N×D embeddings per chosen expert, k booleans: expert got at least one patch).
+
+    Under torch.distributed the sums and counts are all-reduced first, so every process moves its keys
+    by the same global means and the EMA keys (parameters without gradients) stay identical across ranks.
+    """
     sums = torch.zeros(k, embeddings.shape[1], dtype=embeddings.dtype, device=embeddings.device)
     sums.index_add_(0, choices, embeddings)
-    counts = torch.bincount(choices, minlength=k)
-    return sums / counts.clamp_min(1).unsqueeze(1).to(sums.dtype), counts > 0
+    counts = torch.bincount(choices, minlength=k).to(sums.dtype)
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(sums)
+        dist.all_reduce(counts)
+    return sums / counts.clamp_min(1).unsqueeze(1), counts > 0
