@@ -21,7 +21,7 @@ from engine.models.weights import LoadReport, load_weights_file
 
 _KEY = "model.backbone"
 SWITCHES = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
-FIGURE_SAMPLES = 4
+FIGURE_SAMPLES = 3  # images in the routing map: three rows keep it wide enough to read at 80×24
 StageHook = Callable[[int, PCEStage, torch.Tensor, tuple[int, int]], None]
 
 

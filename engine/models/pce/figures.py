@@ -15,7 +15,9 @@ from engine.models.pce.diagnostics import RoutingSample, mutual_information_bits
 GAP = 8
 HEADER = 18
 TILE = 96  # pixels per routing-map image and per heat-map tile
-ALPHA = 0.6  # expert colour over the image: the expert readable, the image still recognisable
+ALPHA = (
+    0.7  # expert colour over the image: the expert readable even in a terminal, the image still recognisable
+)
 GRID_LINE = (255, 255, 255)
 SCALE_TEXT = "100% of the position's patches"
 DIGITS_FROM = 14  # pixels per patch from which the expert's number is written in the patch
