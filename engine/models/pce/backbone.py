@@ -127,8 +127,8 @@ class PCEBackbone(nn.Module):
 
     # ---- hooks: evaluation diagnostics and figures -----------------------------------------------------
     def begin_evaluation(self, samples: int = FIGURE_SAMPLES) -> None:
-        """Start recording the routing of every forward (small counts and the maps of the first `samples`
-        images, for the routing-map figure)."""
+        """Start recording the routing of every forward: small counts, and the maps of `samples` images
+        spread over the evaluated set for the routing-map figure."""
         self._recorder = RoutingRecorder(len(self.stages), self.num_experts, samples)
 
     def end_evaluation(self) -> dict[str, float]:
