@@ -114,3 +114,11 @@ async def test_plus_adds_then_removes_a_config_column(
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
         assert "config:optim.lr" not in [str(k.value) for k in table.columns]
         assert table.sort_key == "started"  # the sort column went with it
+
+
+def test_a_model_without_an_aggregator_shows_none() -> None:
+    from tui.data.config_summary import model_has
+
+    detection = {"params": {"by_group": {"backbone": {}, "neck": {}, "head": {}}}}
+    assert not model_has(detection, "aggregator") and model_has(detection, "neck")
+    assert model_has({}, "aggregator")  # a run that does not say keeps the column

@@ -33,7 +33,7 @@ from tui.cli.common import (
     runs_dir_of,
 )
 from tui.cli.plain_table import Cell, Column, table_lines
-from tui.data.config_summary import summarize_config
+from tui.data.config_summary import model_has, summarize_config
 from tui.data.run_notes import notes_of
 
 STATUS_STYLE = {
@@ -174,7 +174,8 @@ def _facts_line(info: dict[str, Any], config: dict[str, Any], folder: Any) -> st
     progress = info.get("progress") or {}
     return (
         f"task {info.get('task') or summary.task or '-'}  backbone {summary.backbone or '-'}  "
-        f"aggregator {summary.aggregator or '-'}  loss {summary.loss or '-'}  "
+        + (f"aggregator {summary.aggregator or '-'}  " if model_has(info, "aggregator") else "")
+        + f"loss {summary.loss or '-'}  "
         f"step {step_text(progress)}  "
         f"duration {fmt_duration(run_duration(info, folder))}  started {fmt_time(info.get('started'))}"
     )

@@ -40,6 +40,15 @@ def summarize_config(cfg: dict[str, Any]) -> ConfigSummary:
     )
 
 
+def model_has(info: dict[str, Any], group: str) -> bool:
+    """Whether the run's model has module group `group` (run.json's parameter counts list its groups: a
+    segmentation or detection model has no aggregator though its config keeps the section); True when the run
+    does not say."""
+    params = info.get("params")
+    groups = params.get("by_group") if isinstance(params, dict) else None
+    return not isinstance(groups, dict) or not groups or group in groups
+
+
 def _section(cfg: dict[str, Any], key: str) -> dict[str, Any]:
     """A mapping section of the config ({} when missing or not a mapping)."""
     value = cfg.get(key)

@@ -18,7 +18,7 @@ from engine.core.protocol.listing import (
     run_status,
     sweep_membership,
 )
-from tui.data.config_summary import ConfigSummary, load_config_summary
+from tui.data.config_summary import ConfigSummary, load_config_summary, model_has
 from tui.data.run_notes import notes_of
 from tui.data.summary_cache import SummaryCache, default_cache_path
 
@@ -353,7 +353,7 @@ def build_row(run_id: str, folder: Path, info: dict[str, Any], config: ConfigSum
         status=run_status(info),
         task=task,
         backbone=config.backbone,
-        aggregator=config.aggregator,
+        aggregator=config.aggregator if model_has(info, "aggregator") else "",
         loss=config.loss,
         step=_int(progress.get("step")),
         max_steps=_int(progress.get("max_steps")),

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from tui.data.config_summary import model_has
 from tui.data.run_snapshot import Snapshot
 from tui.format import fmt_duration, fmt_progress
 from tui.widgets.quiet_update import update_quietly
@@ -39,7 +40,7 @@ def header_lines(snap: Snapshot, dark: bool = True, narrow: bool = False) -> tup
     parts = [
         info.get("task") or _name(cfg.get("task")),
         _name(model.get("backbone")),
-        _name(model.get("aggregator")),
+        _name(model.get("aggregator")) if model_has(info, "aggregator") else "",
         _name(cfg.get("loss")),
     ]
     first = Text.assemble((str(info.get("name") or snap.run_id), "bold"))
