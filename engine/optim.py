@@ -32,6 +32,7 @@ def build_optimizer(optim_cfg: dict[str, Any], groups: dict[str, nn.Module]) -> 
             lr=optim_cfg["lr"],
             momentum=optim_cfg["momentum"],
             weight_decay=optim_cfg["weight_decay"],
+            nesterov=bool(optim_cfg.get("nesterov", False)),
         )
     return torch.optim.AdamW(
         param_groups,

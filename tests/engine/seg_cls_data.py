@@ -30,6 +30,16 @@ def tiny_cls(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_det(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Street scenes with boxed cars, people and signs: 8 train, 4 val, 4 dusk, at 64×96."""
+    from engine.data.synth_det import make_synth_det
+
+    root = tmp_path_factory.mktemp("det")
+    make_synth_det(root, seed=0, train_images=8, val_images=4, test_images=4, image_size=(64, 96))
+    return root
+
+
 def seg_overrides(root: Path, steps: int = 3) -> list[str]:
     """seg_demo shrunk for a test: plain CNN of width 8, FPN of 16 channels, batch 4, eval at start and end."""
     return [

@@ -23,15 +23,7 @@ from engine.steering import Steering
 from engine.tasks import TASKS
 from engine.tasks.check_summary import model_summary
 from engine.trainer import Trainer
-
-
-@pytest.fixture(scope="module")
-def tiny_det(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.data.synth_det import make_synth_det
-
-    root = tmp_path_factory.mktemp("det")
-    make_synth_det(root, seed=0, train_images=8, val_images=4, test_images=4, image_size=(64, 96))
-    return root
+from tests.engine.seg_cls_data import tiny_det  # noqa: F401
 
 
 def _config(root: Path, *extra: str, steps: int = 3) -> dict:

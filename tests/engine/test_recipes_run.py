@@ -27,10 +27,15 @@ from engine.steering import Steering
 from engine.tasks import TASKS
 from engine.trainer import Trainer
 from tests.engine.conftest import tiny_city  # noqa: F401
-from tests.engine.seg_cls_data import tiny_cls, tiny_seg  # noqa: F401
+from tests.engine.seg_cls_data import tiny_cls, tiny_det, tiny_seg  # noqa: F401
 
 STEPS = 2
-TINY_DATA = {"vpr": "tiny_city", "segmentation": "tiny_seg", "classification": "tiny_cls"}
+TINY_DATA = {
+    "vpr": "tiny_city",
+    "segmentation": "tiny_seg",
+    "classification": "tiny_cls",
+    "detection": "tiny_det",
+}
 """The session fixture holding each task's tiny synthetic set."""
 EPOCH_KEYS = ("train.max_epochs", "schedule.warmup_epochs", "augment.no_aug_epochs")
 """Epoch-unit keys, which win over the step keys when set: zeroed so the run is STEPS long."""

@@ -124,6 +124,7 @@ class OptimConfig:
     )
     weight_decay: float = setting(1e-4, "Decoupled weight decay (AdamW) or L2 (SGD).", minimum=0.0)
     momentum: float = setting(0.9, "SGD momentum; AdamW beta1.", minimum=0.0, maximum=1.0)
+    nesterov: bool = setting(False, "SGD: Nesterov momentum (YOLOX and many detectors train with it).")
     backbone_lr_mult: float = setting(1.0, "Backbone LR = lr × this.", minimum=0.0)
     loss_lr_mult: float = setting(
         1.0, "LR multiplier of the loss's own weights (CosFace/ArcFace class centres).", minimum=0.0
