@@ -255,10 +255,14 @@ class DataParallelLoss:
             return  # nothing trains: no gradients to reduce, and DDP refuses such a module
         device_ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
         # static_graph: unused parameters are found once instead of by a graph walk every step; a graph
-        # that changes from step to step fails with PyTorch's clear "training graph has changed" error.
-        self.ddp = nn.parallel.DistributedDataParallel(
-            LossModule(self.task), device_ids=device_ids, static_graph=True
+        # that changes from step to step fails with PyTorch's clear "training graph has changed" error. A
+        # model that says its graph may change (PCE: the router in use, steerable mid-run, leaves the others
+        # without gradients) gets the walk instead.
+        dynamic = any(
+            getattr(m, "dynamic_graph", False) for g in self.task.modules().values() for m in g.modules()
         )
+        graph = {"find_unused_parameters": True} if dynamic else {"static_graph": True}
+        self.ddp = nn.parallel.DistributedDataParallel(LossModule(self.task), device_ids=device_ids, **graph)
 
     def __call__(
         self, images: torch.Tensor, labels: torch.Tensor

@@ -13,6 +13,7 @@ from engine.models import (  # noqa: F401
     heads,
     mixvpr,
     netvlad,
+    pce,
     plain_cnn,
     salad,
     seg_heads,

@@ -258,6 +258,7 @@ def test_presets_list_every_factory_param(repo_root: Path, slot: str, registry) 
         preset = _section(repo_root, slot, entry.name)
         assert preset.pop("name") == entry.name
         preset.pop("tasks", None)  # which tasks the preset fits: catalogue metadata, not a factory argument
+        preset.pop("steerable", None)  # the options `set` may change mid-run: metadata too
         if slot == "schedule":  # keys of the whole section (epoch units, scheduled changes), not of a curve
             for key in SCHEDULE_SECTION_KEYS:
                 preset.pop(key, None)

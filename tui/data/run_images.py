@@ -22,7 +22,15 @@ from tui.data.run_events import read_events
 log = logging.getLogger(__name__)
 
 """The folder of a run that holds every figure."""
-TAG_ORDER = ("retrievals", "overlay", "detections", "confusion", "confused_pairs")
+TAG_ORDER = (
+    "retrievals",
+    "overlay",
+    "detections",
+    "confusion",
+    "confused_pairs",
+    "routing_map",
+    "routing_heatmap",
+)
 """Known figure tags in the order they are listed; other tags follow, alphabetically."""
 
 FigureKind = tuple[str, str]

@@ -18,8 +18,9 @@ PRESETS_DIR = Path(os.environ.get("LABCONSOLE_PRESETS", Path(__file__).resolve()
 USER_PRESETS_ENV = "LABCONSOLE_USER_PRESETS"
 """Environment variable naming the user presets folder (tests point it at a temporary folder)."""
 
-#: Keys a preset file may carry that are documentation, not parameters (`tasks`: the tasks it fits).
-PRESET_META_KEYS = ("description", "tasks")
+#: Keys a preset file may carry that are documentation, not parameters (`tasks`: the tasks it fits;
+#: `steerable`: the options `set` may change mid-run, e.g. a backbone's `router`).
+PRESET_META_KEYS = ("description", "tasks", "steerable")
 #: What a preset name looks like: a file stem in its slot's folder (no path separators, no `..`).
 _PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
 #: Largest config or preset file read; real ones are a few kB, so a larger one is the wrong file.

@@ -43,6 +43,10 @@ class PCEBackbone(nn.Module):
         active_experts: n booleans, False for an expert switched off.
     """
 
+    dynamic_graph = True
+    """The router in use (steerable mid-run) leaves the others without gradients: DDP must look for unused
+    parameters each step instead of fixing them once."""
+
     def __init__(
         self,
         widths: Sequence[int] = (32, 64, 128),
@@ -250,8 +254,8 @@ def _switch(key: str, value: Any) -> bool:
 
 @BACKBONES.register("pce", "Positional Convolution Experts (log 002): routed conv experts over patches")
 def pce(
-    widths: Sequence[int] = (32, 64, 128),
-    patch_size: int | Sequence[int] = 8,
+    widths: Sequence[int] = [32, 64, 128],  # never mutated; the preset lists the same values
+    patch_size: int | Sequence[int] = 16,
     num_experts: int = 4,
     kernel_size: int = 3,
     router: str = "positional",
@@ -265,7 +269,7 @@ def pce(
     embed_channels: int = 8,
     attention_dim: int = 32,
     mlp_hidden: int = 64,
-    stem_channels: int = 0,
+    stem_channels: int = 16,
     pretrained: bool | str = False,
     channels_last: bool = False,
 ) -> nn.Module:

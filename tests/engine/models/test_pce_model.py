@@ -31,7 +31,7 @@ def _one_thread() -> Iterator[None]:
 
 def _tiny(stages: int = 2, **options: object) -> torch.nn.Module:
     torch.manual_seed(0)
-    return pce(widths=[16, 32, 32][:stages], patch_size=8, **options)
+    return pce(widths=[16, 32, 32][:stages], patch_size=8, **({"stem_channels": 0} | options))
 
 
 def test_router_registry_lists_every_router() -> None:
@@ -146,7 +146,7 @@ def test_init_keys_is_deterministic_for_a_seed() -> None:
 
 
 def test_evaluation_diagnostics_of_a_bijective_and_a_uniform_router() -> None:
-    backbone = pce(widths=[8, 8], patch_size=16, num_experts=4, router="positional").eval()  # 2×2 grid
+    backbone = pce(widths=[8, 8], patch_size=16, num_experts=4, router="positional", stem_channels=0).eval()  # 2×2 grid
     backbone.begin_evaluation()
     with torch.no_grad():
         for _ in range(2):
