@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from engine.core.protocol import find_run, iter_events, read_json
+from engine.core.protocol import iter_events, read_json
 from engine.core.watch import start_watch
 from tui.cli.main import main
 

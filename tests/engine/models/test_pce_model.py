@@ -146,7 +146,9 @@ def test_init_keys_is_deterministic_for_a_seed() -> None:
 
 
 def test_evaluation_diagnostics_of_a_bijective_and_a_uniform_router() -> None:
-    backbone = pce(widths=[8, 8], patch_size=16, num_experts=4, router="positional", stem_channels=0).eval()  # 2×2 grid
+    backbone = pce(
+        widths=[8, 8], patch_size=16, num_experts=4, router="positional", stem_channels=0
+    ).eval()  # 2×2 grid
     backbone.begin_evaluation()
     with torch.no_grad():
         for _ in range(2):
