@@ -16,6 +16,9 @@ from engine.figures.overlays import class_legend
 GAP = 8
 HEADER = 18
 COLUMNS = ("ground truth", "detections")
+#: Box colours: saturated and far apart in hue, readable over street scenes (the segmentation palette's first
+#: classes, road and sidewalk, are two purples); more classes take the shared palette's.
+BOX_COLOURS = ((255, 140, 0), (0, 200, 255), (60, 220, 60), (255, 50, 50), (255, 230, 0), (190, 110, 255))
 SCORE_SHOWN = 0.3
 """Detections drawn score at least this (the evaluation keeps lower ones for mAP; drawn, they hide the image)."""
 
@@ -33,11 +36,17 @@ class DetectionSample:
     scores: np.ndarray  # (m,)
 
 
+def box_colours(num_classes: int) -> np.ndarray:
+    """num_classes×3 uint8 box colours, one per class index."""
+    extra = palette(num_classes)[len(BOX_COLOURS) :]
+    return np.concatenate([np.array(BOX_COLOURS[:num_classes], np.uint8).reshape(-1, 3), extra])
+
+
 def render_detections(
     split: str, samples: Sequence[DetectionSample], class_names: Sequence[str], score: str
 ) -> Figure:
     """The detections figure of one test split; `score` is the split's headline number for the caption."""
-    colours = palette(len(class_names))
+    colours = box_colours(len(class_names))
     height, width = samples[0].image.shape[:2] if samples else (64, 64)
     size = thumb_size((height, width), len(COLUMNS), 180, GAP)
     scale = size[0] / max(height, 1)
@@ -73,7 +82,9 @@ def render_detections(
                     draw.text((left + x1 + 2, top + y1), tag, fill=(255, 255, 255), font=font(9))
                 shown.add(int(label))
         found = int(keep.sum())
-        label = f"image {sample.index} · {len(sample.boxes)} objects · {found} found ≥ {SCORE_SHOWN:g}"
+        label = (
+            f"image {sample.index} · {len(sample.boxes)} objects · {found} found at score >= {SCORE_SHOWN:g}"
+        )
         draw.rectangle((GAP, top, GAP + text_width(label, 11) + 6, top + 15), fill=(0, 0, 0))
         draw.text((GAP + 3, top + 1), label, fill=(255, 255, 255), font=font(11))
     legend = class_legend(
@@ -82,5 +93,5 @@ def render_detections(
     figure = Image.new("RGB", (body.width, body.height + legend.height), BACKGROUND)
     figure.paste(body, (0, 0))
     figure.paste(legend, (0, body.height))
-    caption = f"{len(samples)} images: ground truth | detections (score ≥ {SCORE_SHOWN:g}); {score}"
+    caption = f"{len(samples)} images: ground truth | detections (score >= {SCORE_SHOWN:g}); {score}"
     return Figure(split, "detections", titled(figure, f"{split}: ground truth | detections"), caption)

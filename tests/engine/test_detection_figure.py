@@ -22,5 +22,5 @@ def test_boxes_are_drawn_in_class_colours_on_both_panels() -> None:
     assert figure.tag == "detections" and figure.split == "val"
     assert "mAP 50.0" in figure.caption
     pixels = np.asarray(figure.image)
-    car = np.array([128, 64, 128])  # the palette's first colour
+    car = np.array([255, 140, 0])  # the first box colour
     assert (np.abs(pixels.astype(int) - car).sum(axis=2) == 0).sum() > 100  # outlines on both panels
