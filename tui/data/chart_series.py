@@ -24,6 +24,8 @@ Series = tuple[np.ndarray, np.ndarray]
 
 DEFAULT_CHARTS = ("loss", "lr", "grad_norm")
 """What the monitor shows until the researcher picks: total loss with its components, LR, grad norm."""
+MODEL_DEFAULT_CHARTS = ("routing/entropy",)
+"""A model's own diagnostics shown after the defaults when the run logs them (pce's router entropy)."""
 REDUNDANT_CONTROL_MARKERS = ("eval", "pause", "resume", "checkpoint")
 """Applied commands whose own events (eval, status, checkpoint) mark the step already."""
 X_AXES = ("step", "epoch", "time")
@@ -51,6 +53,12 @@ def flat_series(
         for metric, (xs, ys) in per_metric.items():
             out[f"eval/{split}/{metric}"] = (np.asarray(xs), np.asarray(ys))
     return out
+
+
+def default_charts(scalar_names: Iterable[str]) -> list[str]:
+    """DEFAULT_CHARTS, then each of MODEL_DEFAULT_CHARTS the run logs."""
+    names = set(scalar_names)
+    return [*DEFAULT_CHARTS, *(chart for chart in MODEL_DEFAULT_CHARTS if chart in names)]
 
 
 TRAINER_GROUPS = ("loss", "lr", "eval", "system")

@@ -1,4 +1,5 @@
-"""The live monitor of one run: header, alerts, curves, eval table, system panel, log tail; steering keys."""
+"""The live monitor of one run: header, alerts, curves, eval table, routing and system panels, log tail; steering
+keys."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from textual.worker import get_current_worker
 
 from engine.core.protocol import FINISHED, load_run_info, send_control
 from tui.data.chart_prefs import load_charts, store_charts
-from tui.data.chart_series import DEFAULT_CHARTS, chart_choices, flat_series
+from tui.data.chart_series import chart_choices, default_charts, flat_series
 from tui.data.run_stream import RunStream, Snapshot
 from tui.screens.baseline_picker import NO_BASELINE, BaselinePicker
 from tui.screens.confirm_stop import ConfirmStop
@@ -33,6 +34,7 @@ from tui.widgets.curves import MARKER_COLOURS, CurvesPanel
 from tui.widgets.eval_table import EvalTable
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.log_tail import LogTail
+from tui.widgets.routing_panel import RoutingPanel
 from tui.widgets.run_header import RunHeader
 from tui.widgets.system_panel import SystemPanel
 
@@ -134,6 +136,7 @@ class MonitorScreen(Screen[None]):
         self._baseline_metrics: dict[str, dict[str, float]] | None = None
         self._panel = "curves"
         self._charts_task: str | None = None  # the task whose chosen charts are shown
+        self._charts_defaulted = False  # no charts chosen for the task: the defaults follow what the run logs
         self._sent: dict[str, str] = {}  # control id -> action, to report the engine's answer
         self._evaluating: int | None = None  # the step of an evaluation asked for, until its results arrive
 
@@ -160,6 +163,7 @@ class MonitorScreen(Screen[None]):
             yield CurvesPanel(id="panel-curves", classes="panel")
             with Vertical(id="mon-side"):
                 yield EvalTable(id="panel-eval", classes="panel")
+                yield RoutingPanel(id="panel-routing", classes="panel")
                 yield SystemPanel(id="panel-system", classes="panel")
         yield LogTail(id="panel-log", classes="panel")
         yield KeyBar()
@@ -227,12 +231,17 @@ class MonitorScreen(Screen[None]):
         self._load_charts(snap)
         self.query_one(CurvesPanel).show(snap)
         self._render_eval()
+        self.query_one(RoutingPanel).show(snap)
         self.query_one(SystemPanel).show(snap)
         self.query_one(LogTail).show(snap.log)
         if previous is None or previous.status != snap.status:
             self.refresh_bindings()
         self._report_control_answers(snap)
         self._report_evaluation(snap)
+
+    def on_routing_panel_toggled(self) -> None:
+        """The routing panel appeared: the compact tab strip names it with the system panel."""
+        self._render_tabs()
 
     def on_monitor_screen_poll_failed(self, message: PollFailed) -> None:
         """Say that the run folder could not be read (once per failure streak)."""
@@ -281,9 +290,11 @@ class MonitorScreen(Screen[None]):
     def _render_tabs(self) -> None:
         """'1 curves  2 eval  3 system  4 log' with the shown panel highlighted (compact layout)."""
         text = Text()
+        routing = self.query_one(RoutingPanel).active
         for i, panel in enumerate(PANELS, start=1):
             style = "reverse bold" if panel == self._panel else "dim"
-            text.append(f" {i} {panel} ", style=style)
+            label = "system·routing" if panel == "system" and routing else panel  # shown together
+            text.append(f" {i} {label} ", style=style)
             text.append(" ")
         self.query_one("#mon-tabs", Static).update(text)
 
@@ -377,12 +388,14 @@ class MonitorScreen(Screen[None]):
             return
         names = flat_series(snap.scalars, snap.system, snap.evals)
         curves = self.query_one(CurvesPanel)
-        self.app.push_screen(SeriesPicker(chart_choices(names), curves.charts), self._set_charts)
+        picker = SeriesPicker(chart_choices(names), curves.charts, default_charts(snap.scalars))
+        self.app.push_screen(picker, self._set_charts)
 
     async def _set_charts(self, charts: list[str] | None) -> None:
         """Show the picked charts and remember them for the run's task."""
         if charts is None:
             return
+        self._charts_defaulted = False
         await self.query_one(CurvesPanel).set_charts(charts)
         store_charts("monitor", self._run_task(), charts)
 
@@ -396,12 +409,19 @@ class MonitorScreen(Screen[None]):
         return str(task or "default")
 
     def _load_charts(self, snap: Snapshot) -> None:
-        """Once the task is known: the charts chosen for it last time."""
+        """Once the task is known: the charts chosen for it last time, else the defaults for what the run logs
+        (they follow the run until the researcher picks: a model's diagnostics appear with its first log)."""
         task = self._run_task()
         if task == self._charts_task or not snap.info:
+            if self._charts_defaulted and snap.events_read:
+                self._show_charts(default_charts(snap.scalars))
             return
         self._charts_task = task
-        charts = load_charts("monitor", task) or list(DEFAULT_CHARTS)
+        chosen = load_charts("monitor", task)
+        self._charts_defaulted = not chosen
+        self._show_charts(chosen or default_charts(snap.scalars))
+
+    def _show_charts(self, charts: list[str]) -> None:
         curves = self.query_one(CurvesPanel)
         if charts != curves.charts:
             self.run_worker(curves.set_charts(charts), group="charts", exclusive=True)
