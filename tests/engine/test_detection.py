@@ -54,10 +54,13 @@ def _train(cfg: dict, tmp_path: Path, before: list[dict] | None = None) -> list[
     runtime = make_runtime(cfg["device"])
     task = TASKS.build("detection", cfg, runtime, seed_everything(0))
     events = EventWriter(paths.events)
-    status = Trainer(
-        paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)
-    ).train()
-    events.close()
+    try:
+        status = Trainer(
+            paths, cfg, task, runtime, events, Steering(ControlReader(paths.control), events)
+        ).train()
+    finally:
+        events.close()
+        task.close()  # its data loading workers (detection images are never cached)
     assert status == "completed"
     return list(iter_events(paths.events))
 

@@ -95,6 +95,7 @@ def test_every_recipe_trains_a_few_steps(name: str, request: pytest.FixtureReque
         ).train()
     finally:
         events.close()
+        task.close()  # the engine process does it at the end of a run; a data set too large to cache has workers
     assert status == "completed", name
     seen = list(iter_events(paths.events))
     steps = [e["step"] for e in seen if e["kind"] == "scalar"]
