@@ -17,31 +17,11 @@ from pathlib import Path
 from engine.core.errors import ConfigError, UserError, did_you_mean
 from engine.data.formats.base import DATA_FORMATS, BoxIndex, DataFormat, FormatOptions, table_of
 from engine.data.formats.box_rows import BoxRows, checked_box, keep_classes
+from engine.data.formats.voc import VOC_CLASSES
 from engine.data.sources import FileImages
 
 #: The 20 object classes in the VOC devkit's order (no background: detection indices start at the first).
-VOC_DET_CLASSES = [
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-]
+VOC_DET_CLASSES = VOC_CLASSES[1:]
 SPLITS_DIR = Path("ImageSets") / "Main"
 LAYOUT = "JPEGImages/<id>.jpg, Annotations/<id>.xml and ImageSets/Main/<split>.txt (in VOCdevkit/VOC2012 or VOC2007)"
 TITLE = "Pascal VOC detection"
