@@ -88,7 +88,36 @@ def _split_per_level(
     return outputs, [list(a.split(sizes)) for a in anchors]
 
 
-class FCOSDetector(FCOS):
+class _OneStage:
+    """What FCOS and RetinaNet share around torchvision's classes: the FPN maps go straight into the head, the
+    losses come back under short names, the postprocessing settings are the evaluation's."""
+
+    LOSS_NAMES: dict[str, str]
+    head: Any
+    anchor_generator: Any
+
+    def forward(
+        self, features: OrderedDict[str, Tensor], images: ImageList, targets: Targets | None = None
+    ) -> dict[str, Tensor] | Detections:
+        maps = list(features.values())
+        head_outputs = self.head(maps)
+        anchors = self.anchor_generator(images, maps)
+        if targets is not None:
+            losses = self.dense_loss(targets, head_outputs, anchors, maps)
+            return {self.LOSS_NAMES[k]: v for k, v in losses.items()}
+        outputs, split_anchors = _split_per_level(head_outputs, anchors, maps)
+        return self.postprocess_detections(outputs, split_anchors, images.image_sizes)  # type: ignore[attr-defined]
+
+    def dense_loss(
+        self, targets: Targets, head_outputs: dict[str, Tensor], anchors: list[Tensor], maps: list[Tensor]
+    ) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def set_postprocess(self, score_threshold: float, nms_iou: float, max_detections: int) -> None:
+        self.score_thresh, self.nms_thresh, self.detections_per_img = score_threshold, nms_iou, max_detections
+
+
+class FCOSDetector(_OneStage, FCOS):
     """FCOS (anchor-free: one point per location, anchor size = the level's stride, FCOS's scale ranges)."""
 
     LOSS_NAMES = {"classification": "cls", "bbox_regression": "box", "bbox_ctrness": "centerness"}
@@ -113,24 +142,13 @@ class FCOSDetector(FCOS):
         _drop_unused(self)
         self.description = f"1 point per location, {head_convs} head convs"
 
-    def forward(
-        self, features: OrderedDict[str, Tensor], images: ImageList, targets: Targets | None = None
-    ) -> dict[str, Tensor] | Detections:
-        maps = list(features.values())
-        head_outputs = self.head(maps)
-        anchors = self.anchor_generator(images, maps)
-        if targets is not None:
-            cells = [f.shape[-2] * f.shape[-1] for f in maps]
-            losses = self.compute_loss(targets, head_outputs, anchors, cells)
-            return {self.LOSS_NAMES[k]: v for k, v in losses.items()}
-        outputs, split_anchors = _split_per_level(head_outputs, anchors, maps)
-        return self.postprocess_detections(outputs, split_anchors, images.image_sizes)
-
-    def set_postprocess(self, score_threshold: float, nms_iou: float, max_detections: int) -> None:
-        self.score_thresh, self.nms_thresh, self.detections_per_img = score_threshold, nms_iou, max_detections
+    def dense_loss(
+        self, targets: Targets, head_outputs: dict[str, Tensor], anchors: list[Tensor], maps: list[Tensor]
+    ) -> dict[str, Tensor]:
+        return self.compute_loss(targets, head_outputs, anchors, [f.shape[-2] * f.shape[-1] for f in maps])
 
 
-class RetinaNetDetector(RetinaNet):
+class RetinaNetDetector(_OneStage, RetinaNet):
     """RetinaNet as torchvision's v2 (GroupNorm head convs, GIoU box loss), anchors sized from the strides."""
 
     LOSS_NAMES = {"classification": "cls", "bbox_regression": "box"}
@@ -155,20 +173,10 @@ class RetinaNetDetector(RetinaNet):
         _drop_unused(self)
         self.description = f"{per_location} anchors per location, {head_convs} head convs"
 
-    def forward(
-        self, features: OrderedDict[str, Tensor], images: ImageList, targets: Targets | None = None
-    ) -> dict[str, Tensor] | Detections:
-        maps = list(features.values())
-        head_outputs = self.head(maps)
-        anchors = self.anchor_generator(images, maps)
-        if targets is not None:
-            losses = self.compute_loss(targets, head_outputs, anchors)
-            return {self.LOSS_NAMES[k]: v for k, v in losses.items()}
-        outputs, split_anchors = _split_per_level(head_outputs, anchors, maps)
-        return self.postprocess_detections(outputs, split_anchors, images.image_sizes)
-
-    def set_postprocess(self, score_threshold: float, nms_iou: float, max_detections: int) -> None:
-        self.score_thresh, self.nms_thresh, self.detections_per_img = score_threshold, nms_iou, max_detections
+    def dense_loss(
+        self, targets: Targets, head_outputs: dict[str, Tensor], anchors: list[Tensor], maps: list[Tensor]
+    ) -> dict[str, Tensor]:
+        return self.compute_loss(targets, head_outputs, anchors)
 
 
 class FasterRCNNDetector(FasterRCNN):
