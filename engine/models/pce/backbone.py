@@ -78,6 +78,8 @@ class PCEBackbone(nn.Module):
         # A buffer so it follows the model to its device; not persistent: steering state, not weights.
         self.active_experts: torch.Tensor
         self.register_buffer("active_experts", torch.ones(num_experts, dtype=torch.bool), persistent=False)
+        # saved with the weights: a resumed run keeps its trained keys instead of redoing k-means
+        self.register_buffer("keys_initialised", torch.zeros((), dtype=torch.bool))
         self.load_report: LoadReport | None = None
         self._last: list[torch.Tensor] = []
         self._recorder: RoutingRecorder | None = None
@@ -153,8 +155,12 @@ class PCEBackbone(nn.Module):
 
     # ---- hooks: data-dependent initialisation ---------------------------------------------------------
     def prepare(self, sample_images: torch.Tensor) -> None:
-        """Data-dependent initialisation before training: the routers' keys by k-means (seed 0)."""
+        """Data-dependent initialisation before training: the routers' keys by k-means (seed 0); once per run
+        (a resume restores them with the weights)."""
+        if bool(self.keys_initialised):
+            return
         self.init_keys(sample_images, seed=0)
+        self.keys_initialised.fill_(True)
 
     @torch.no_grad()
     def init_keys(self, sample_images: torch.Tensor, seed: int) -> None:

@@ -261,3 +261,13 @@ def test_reference_preset_matches_the_pce_parameter_count_within_5_percent() -> 
     assert references.stride == 8
     with torch.device("meta"):
         assert build_backbone(_preset("pce"), (64, 64)).stride == 8
+
+
+def test_prepare_runs_once_a_resume_keeps_the_trained_keys() -> None:
+    backbone = _tiny(2, router="cosine")
+    backbone.prepare(torch.randn(8, 3, 32, 32))
+    keys = [stage.router.keys.clone() for stage in backbone.stages]
+    restored = _tiny(2, router="cosine")
+    restored.load_state_dict(backbone.state_dict())
+    restored.prepare(torch.randn(8, 3, 32, 32))  # a resume calls prepare again: nothing changes
+    assert all(torch.equal(k, s.router.keys) for k, s in zip(keys, restored.stages))
