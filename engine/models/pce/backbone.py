@@ -59,13 +59,22 @@ class PCEBackbone(nn.Module):
         in_channels: int = 3,
         router_options: dict[str, Any] | None = None,
         stem_channels: int = 0,
+        expert_context: str = "patch",
     ) -> None:
         super().__init__()
         # An optional stride-2 conv before the experts: every stage then works on a map 4× smaller.
         self.stem = conv_bn_relu(in_channels, stem_channels, 3, 2) if stem_channels else None
         channels = [stem_channels or in_channels, *widths]
         self.stages = nn.ModuleList(
-            PCEStage(channels[i], channels[i + 1], num_experts, kernel_size, i > 0, router_options or {})
+            PCEStage(
+                channels[i],
+                channels[i + 1],
+                num_experts,
+                kernel_size,
+                i > 0,
+                router_options or {},
+                expert_context,
+            )
             for i in range(len(widths))
         )
         self.out_channels = int(widths[-1])
@@ -258,6 +267,11 @@ def _switch(key: str, value: Any) -> bool:
     return SWITCHES[word]
 
 
+#: What an expert convolves: its patch alone (zero padding at the patch's borders, log 002 to the letter) or the
+#: whole map (the same per-patch routing; border pixels see the neighbouring patch).
+EXPERT_CONTEXTS = ("patch", "image")
+
+
 @BACKBONES.register("pce", "Positional Convolution Experts (log 002): routed conv experts over patches")
 def pce(
     widths: Sequence[int] = [32, 64, 128],  # never mutated; the preset lists the same values
@@ -276,6 +290,7 @@ def pce(
     attention_dim: int = 32,
     mlp_hidden: int = 64,
     stem_channels: int = 16,
+    expert_context: str = "image",
     pretrained: bool | str = False,
     channels_last: bool = False,
 ) -> nn.Module:
@@ -314,6 +329,10 @@ def pce(
             _number(name, setting, allow_zero)
         except ValueError as exc:
             raise ConfigError(f"{_KEY}.{name}", str(exc)) from None
+    if expert_context not in EXPERT_CONTEXTS:
+        raise ConfigError(
+            f"{_KEY}.expert_context", unknown_choice("expert context", str(expert_context), EXPERT_CONTEXTS)
+        )
     if pretrained is True:
         raise UserError(f"pce has no downloadable weights; set {_KEY}.pretrained to a local file or false")
     model = PCEBackbone(
@@ -335,6 +354,7 @@ def pce(
             gumbel_tau=float(gumbel_tau),
         ),
         stem_channels=stem_channels,
+        expert_context=expert_context,
     )
     if isinstance(pretrained, str) and pretrained:
         model.load_report = load_weights_file(model, pretrained)

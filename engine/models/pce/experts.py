@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.models.pce.patches import merge_patches, split_patches
+
 
 class ExpertBank(nn.Module):
     """`num_experts` Conv(k×k)-BN-ReLU experts over the same patches, and their router-weighted sum.
@@ -33,6 +35,14 @@ class ExpertBank(nn.Module):
         """N×C_in×ph×pw patches -> N×n×C_out×ph×pw: every expert's map of every patch."""
         maps = torch.relu(self.norm(self.conv(patches)))
         return maps.reshape(maps.shape[0], self.num_experts, self.out_channels, *maps.shape[2:])
+
+    def image_maps(self, patches: torch.Tensor, batch: int, grid: tuple[int, int]) -> torch.Tensor:
+        """The same N×n×C_out×ph×pw maps, each expert convolving the whole (re-assembled) map: a patch's border
+        pixels see their neighbours in the next patch instead of zero padding. Routing stays per patch."""
+        ph, pw = patches.shape[2], patches.shape[3]
+        whole = merge_patches(patches, batch, grid, (grid[0] * ph, grid[1] * pw))
+        maps, _ = split_patches(torch.relu(self.norm(self.conv(whole))), grid)
+        return maps.reshape(maps.shape[0], self.num_experts, self.out_channels, ph, pw)
 
     def forward(self, patches: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """N×C_in×ph×pw patches, N×n weights -> N×C_out×ph×pw, Σ_i w_i · E_i(patch)."""

@@ -68,8 +68,10 @@ class PCEStage(nn.Module):
         kernel_size: int,
         downsample: bool,
         router_options: dict[str, object],
+        context: str = "patch",
     ) -> None:
         super().__init__()
+        self.context = context
         self.downsample = conv_bn_relu(in_channels, in_channels, 3, 2) if downsample else None
         self.attention = FusionAttention(in_channels) if downsample else None
         self.experts = ExpertBank(in_channels + COORD_CHANNELS, out_channels, num_experts, kernel_size)
@@ -101,6 +103,10 @@ class PCEStage(nn.Module):
         batch = x.shape[0]
         weights = router(self.router, RoutingInput(patches, batch, grid))
         weights = mask_and_top_k(weights, active, top_k)
-        mixed = self.experts(patches, weights)
+        if self.context == "image":
+            maps = self.experts.image_maps(patches, batch, grid)
+            mixed = torch.einsum("ne,nechw->nchw", weights.to(maps.dtype), maps)
+        else:
+            mixed = self.experts(patches, weights)
         out = merge_patches(mixed, batch, grid, (x.shape[2], x.shape[3]))
         return out, weights.reshape(batch, grid[0] * grid[1], -1)

@@ -271,3 +271,17 @@ def test_prepare_runs_once_a_resume_keeps_the_trained_keys() -> None:
     restored.load_state_dict(backbone.state_dict())
     restored.prepare(torch.randn(8, 3, 32, 32))  # a resume calls prepare again: nothing changes
     assert all(torch.equal(k, s.router.keys) for k, s in zip(keys, restored.stages))
+
+
+def test_image_context_differs_from_patch_context_only_at_patch_borders() -> None:
+    images = torch.randn(2, 3, 32, 32)
+    outputs = {}
+    for context in ("patch", "image"):
+        for kernel in (1, 3):
+            torch.manual_seed(0)
+            backbone = pce(widths=[8], patch_size=8, kernel_size=kernel, stem_channels=0, expert_context=context)
+            outputs[context, kernel] = backbone.eval()(images)
+    assert torch.allclose(outputs["patch", 1], outputs["image", 1], atol=1e-6)  # a 1×1 conv has no neighbours
+    inside = (slice(None), slice(None), slice(1, 7), slice(1, 7))  # the first patch away from its borders
+    assert torch.allclose(outputs["patch", 3][inside], outputs["image", 3][inside], atol=1e-6)
+    assert not torch.allclose(outputs["patch", 3], outputs["image", 3])
