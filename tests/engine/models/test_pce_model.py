@@ -279,7 +279,9 @@ def test_image_context_differs_from_patch_context_only_at_patch_borders() -> Non
     for context in ("patch", "image"):
         for kernel in (1, 3):
             torch.manual_seed(0)
-            backbone = pce(widths=[8], patch_size=8, kernel_size=kernel, stem_channels=0, expert_context=context)
+            backbone = pce(
+                widths=[8], patch_size=8, kernel_size=kernel, stem_channels=0, expert_context=context
+            )
             outputs[context, kernel] = backbone.eval()(images)
     assert torch.allclose(outputs["patch", 1], outputs["image", 1], atol=1e-6)  # a 1×1 conv has no neighbours
     inside = (slice(None), slice(None), slice(1, 7), slice(1, 7))  # the first patch away from its borders
