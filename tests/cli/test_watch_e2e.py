@@ -189,3 +189,33 @@ def test_unknown_parser_or_command_exit_2_and_create_nothing(
     assert main(["--runs-dir", str(runs), "watch", "--", "no-such-program-here"]) == 2
     assert "command not found: no-such-program-here" in capsys.readouterr().err
     assert not runs.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's prctl")
+def test_a_watcher_killed_outright_takes_its_command_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import signal
+
+    runs = tmp_path / "runs"
+    # a command that prints nothing: a closed pipe would never end it
+    run_id = watch(
+        runs, "--name", "orphan", "--", sys.executable, "-c", "import time; time.sleep(60)", capsys=capsys
+    )
+    info = wait_for(
+        lambda: (found := read_json(runs / run_id / "run.json")) and found.get("child_pid") and found
+    )
+    os.kill(info["pid"], signal.SIGKILL)  # no chance to stop the command or record anything
+    wait_for(lambda: not _alive(info["child_pid"]))
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie (ended, not yet reaped) counts as ended
+        return stat.read().split(") ", 1)[1][0] != "Z"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,7 @@ class Watcher:
                 process_group=0,
                 env=self.child_env,
                 close_fds=True,
+                preexec_fn=_ended_with(os.getpid()),
             )
         except OSError as exc:
             return f"cannot start {self.command[0]}: {exc.strerror or exc}"
@@ -242,6 +245,25 @@ def _script_of(command: list[str]) -> str:
         if not arg.startswith("-") and Path(arg).is_file():
             return arg
     return command[0]
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a process receives when its parent ends."""
+
+
+def _ended_with(watcher: int) -> Callable[[], None] | None:
+    """What the command runs before exec (Linux): SIGTERM when the watcher dies (killed with SIGKILL, it can
+    neither stop nor record the command), and an immediate exit if the watcher is already gone."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: no loader locks in the child
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != watcher:
+            os._exit(1)
+
+    return arm
 
 
 def main(argv: list[str] | None = None) -> int:
