@@ -119,6 +119,14 @@ def panel_lines(screen: MonitorScreen) -> list[str]:
     return [strip.text.rstrip() for strip in panel.render_lines(panel.region.reset_offset)]
 
 
+def all_stages_drawn(lines: list[str]) -> bool:
+    """Every stage's row is on screen with its switched-off expert (a redraw may be caught half laid out)."""
+    rows = [line.lstrip("│ ") for line in lines]
+    return all(
+        any(row.startswith(f"s{stage} ") and "✕ off" in row for row in rows) for stage in range(STAGES)
+    )
+
+
 async def loaded(pilot: Pilot) -> MonitorScreen:
     screen = pilot.app.screen
     assert isinstance(screen, MonitorScreen)
@@ -132,9 +140,7 @@ async def test_the_monitor_shows_the_panel_for_a_routing_run_only(tmp_path: Path
     async with app.run_test(size=(120, 32)) as pilot:
         screen = await loaded(pilot)
         panel = screen.query_one("#panel-routing")
-        await wait_for(
-            pilot, lambda: panel.display and "✕ off" in "\n".join(panel_lines(screen))
-        )  # bars drawn
+        await wait_for(pilot, lambda: panel.display and all_stages_drawn(panel_lines(screen)))  # bars drawn
         lines = panel_lines(screen)
         last = routing_scalars(LAST_STEP)
         for stage in range(STAGES):
