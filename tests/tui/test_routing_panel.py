@@ -172,7 +172,9 @@ async def test_at_80x24_the_panel_comes_with_the_system_panel_on_key_3(tmp_path:
         assert not panel.display or panel.region.height == 0  # the curves tab is shown
         await pilot.press("3")
         await wait_for(
-            pilot, lambda: panel.region.height == 2 + STAGES + 1 and "✕ off" in panel_lines(screen)[1]
+            pilot,
+            lambda: panel.region.height == 2 + STAGES + 1 and all_stages_drawn(panel_lines(screen)),
+            describe=lambda: f"height {panel.region.height}: " + " / ".join(panel_lines(screen)),
         )
         lines = panel_lines(screen)
         assert all(len(line) <= 80 for line in lines) and "✕ off" in lines[1]

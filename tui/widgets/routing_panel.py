@@ -143,6 +143,11 @@ class RoutingPanel(Static):
         """Bars take the width there is."""
         self._redraw()
 
+    def on_show(self) -> None:
+        """Shown again (key 3 at 80×24): drawn at the width it has now, whether or not that changed."""
+        self._drawn = None
+        self._redraw()
+
     def show(self, snapshot: Snapshot) -> None:
         """New data: drawn at once the first time, then at the next tick."""
         first = self._snapshot is None or not self._snapshot.events_read
