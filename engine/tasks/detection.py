@@ -38,7 +38,7 @@ from engine.models.aux_outputs import (
     with_auxiliary,
     with_measured,
 )
-from engine.models.det_model import build_detection_model, detection_output_text
+from engine.models.det_model import box_targets, build_detection_model, detection_output_text
 from engine.runtime import Runtime
 from engine.tasks.base import TASKS, SampledTask, class_set_digest, files_digest, set_paths
 from engine.tasks.check_summary import MODEL_SUMMARIES, summarise
@@ -137,7 +137,7 @@ class DetectionTask(SampledTask):
         self.model.train()
         if self.freeze_phase is not None:
             enforce_norm_eval(self.modules(), self.freeze_phase)  # frozen BatchNorms keep their running stats
-        losses = self.model(images, target_dicts(targets))
+        losses = self.model(images, box_targets(targets))
         total = torch.stack(list(losses.values())).sum()
         parts = {f"loss/{name}": value.detach() for name, value in losses.items()}
         return with_auxiliary(self.model, total, parts, self.aux_weights)  # what the model's modules report
@@ -157,7 +157,7 @@ class DetectionTask(SampledTask):
             for batch in self._ordered(items):
                 with self.runtime.autocast():
                     predictions = self.model(self.normalise(batch.images.float().div_(255)))
-                truths = target_dicts(batch.targets)
+                truths = box_targets(batch.targets)
                 scores.update(predictions, truths)
                 samples += _kept_samples(wanted, batch, truths, predictions)
             results[name] = with_measured(scores.compute(), end_evaluation(self.model))
@@ -221,15 +221,6 @@ def _kept_samples(
                 )
             )
     return kept
-
-
-def target_dicts(targets: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-    """B×M×5 padded (class, x1, y1, x2, y2) rows -> one {boxes, labels} per image, padding (class -1) dropped."""
-    found = []
-    for rows in targets:
-        kept = rows[rows[:, 0] >= 0]
-        found.append({"boxes": kept[:, 1:5].float(), "labels": kept[:, 0].long()})
-    return found
 
 
 def check_detection_config(cfg: dict[str, Any]) -> None:
