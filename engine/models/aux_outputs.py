@@ -16,7 +16,7 @@ model may report its own `load_balance`: the model's is their sum).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -105,3 +105,14 @@ def with_measured(metrics: dict[str, float], measured: Mapping[str, float]) -> d
 def evaluation_figures(model: nn.Module, split: str) -> list[Figure]:
     """The figures every reporting module drew of the pass on `split`."""
     return [figure for draw in _reporting(model, "evaluation_figures") for figure in draw(split) or []]
+
+
+def prepare_modules(model: nn.Module, sample_images: Callable[[], torch.Tensor]) -> None:
+    """Hand `sample_images()` (read only when some module asks) to every module of `model` with a
+    `prepare(sample_images)` hook (PCE's k-means router keys)."""
+    hooks = _reporting(model, "prepare")
+    if not hooks:
+        return
+    sample = sample_images()
+    for hook in hooks:
+        hook(sample)

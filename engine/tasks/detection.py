@@ -35,6 +35,7 @@ from engine.models.aux_outputs import (
     begin_evaluation,
     end_evaluation,
     evaluation_figures,
+    prepare_modules,
     with_auxiliary,
     with_measured,
 )
@@ -108,16 +109,17 @@ class DetectionTask(SampledTask):
     def prepare(self) -> None:
         """Hand the first training images to every module with a `prepare(sample_images)` hook (PCE's router
         keys), as the other tasks do; reads nothing when no module asks."""
-        hooks = [m.prepare for m in self.model.modules() if callable(getattr(m, "prepare", None))]
-        if not hooks or self.stream is None:
+        if self.stream is None:
             return
-        count = min(self.train_size, PREPARE_IMAGES)
-        batches = ordered_batches(
-            self.train_items, 64, self.plan.workers(False), pin_for(self.runtime.device), count
-        )
-        sample = torch.cat([self.normalise(b.images.float().div_(255)) for b in batches])
-        for hook in hooks:
-            hook(sample)
+
+        def first_images() -> torch.Tensor:
+            count = min(self.train_size, PREPARE_IMAGES)
+            batches = ordered_batches(
+                self.train_items, 64, self.plan.workers(False), pin_for(self.runtime.device), count
+            )
+            return torch.cat([self.normalise(b.images.float().div_(255)) for b in batches])
+
+        prepare_modules(self.model, first_images)
 
     def metric_order(self) -> list[str]:
         return detection_metric_order(self.class_names)

@@ -22,7 +22,7 @@ from engine.data.stream import BatchStream, ordered_batches, pin_for
 from engine.freeze import enforce_norm_eval
 from engine.losses import LOSSES, check_inputs
 from engine.losses.logits import LOGIT_LOSSES
-from engine.models.aux_outputs import aux_weights, with_auxiliary
+from engine.models.aux_outputs import aux_weights, prepare_modules, with_auxiliary
 from engine.runtime import Runtime
 from engine.tasks.base import SampledTask
 from engine.tasks.vpr import MEAN, STD
@@ -96,14 +96,14 @@ class SupervisedTask(SampledTask):
         Runs at every start, a resume included: a module whose preparation is saved with its weights (a flag
         in its state, as NetVLAD's `initialised`) skips it then. Reads no image when no module asks.
         """
-        hooks = [m.prepare for m in self.model.modules() if callable(getattr(m, "prepare", None))]
-        if not hooks or self.stream is None:
+        if self.stream is None:
             return
-        count = min(self.train_size, PREPARE_IMAGES)
-        batches = self.ordered(self.train_items, count, 64)
-        sample = torch.cat([self.normalise(b.images.float().div_(255)) for b in batches])
-        for hook in hooks:
-            hook(sample)
+
+        def first_images() -> torch.Tensor:
+            batches = self.ordered(self.train_items, min(self.train_size, PREPARE_IMAGES), 64)
+            return torch.cat([self.normalise(b.images.float().div_(255)) for b in batches])
+
+        prepare_modules(self.model, first_images)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """B×3×H×W float in [0, 1] -> normalised, on the device (ImageNet statistics, as timm expects)."""
